@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SaturationConfig(AppConfig):
+    name = "planning.saturation"
+    label = "saturation"
+    verbose_name = "Saturation"

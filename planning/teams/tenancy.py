@@ -1,0 +1,78 @@
+"""Tenancy in one place.
+
+`team_view` resolves the team from the URL (`<slug:team>`) and the membership from the user:
+a non-member gets 404 (the team's existence is not revealed), a read-only member who tries to
+change anything gets 403. Views then reach objects only through `team_get_object_or_404` or
+`scoped(request, Model)`, so another team's object is always a 404.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+
+from .models import Membership, Role, Team, role_at_least
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def resolve_membership(user, slug: str) -> Membership:
+    if not user.is_authenticated:
+        raise Http404("No such team")
+    try:
+        return Membership.objects.select_related("team").get(team__slug=slug, user=user)
+    except Membership.DoesNotExist:
+        raise Http404("No such team") from None
+
+
+def team_view(view: Callable | None = None, *, role: str | None = None, write_role: str = "editor"):
+    """Decorate a view that takes `team` (the slug) as its first URL kwarg.
+
+    role:       minimum role for every method (default viewer).
+    write_role: minimum role for unsafe methods (default editor).
+    """
+
+    def decorator(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(request: HttpRequest, team: str, *args: Any, **kwargs: Any):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            membership = resolve_membership(request.user, team)
+            required = role or Role.VIEWER
+            if request.method not in SAFE_METHODS and not role_at_least(required, write_role):
+                required = write_role
+            if not role_at_least(membership.role, required):
+                raise PermissionDenied("Your role in this team does not allow this.")
+            request.team = membership.team
+            request.membership = membership
+            request.session["last_team"] = membership.team.slug
+            return func(request, *args, **kwargs)
+
+        wrapper.team_view = True  # type: ignore[attr-defined]
+        return wrapper
+
+    if view is not None:
+        return decorator(view)
+    return decorator
+
+
+def require_role(request: HttpRequest, minimum: str) -> None:
+    if not role_at_least(request.membership.role, minimum):
+        raise PermissionDenied("Your role in this team does not allow this.")
+
+
+def scoped(request_or_team: HttpRequest | Team, model_or_qs: type[Model] | QuerySet) -> QuerySet:
+    team = request_or_team if isinstance(request_or_team, Team) else request_or_team.team
+    qs = model_or_qs if isinstance(model_or_qs, QuerySet) else model_or_qs._default_manager.all()
+    return qs.filter(team=team)
+
+
+def team_get_object_or_404(request: HttpRequest, model_or_qs, **lookup):
+    return get_object_or_404(scoped(request, model_or_qs), **lookup)

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from . import services
+from .dashboard import dashboard_sections
+from .forms import InvitationForm, RoleForm, TeamForm
+from .models import Invitation, Membership, Role
+from .tasks import send_invitation_email
+from .tenancy import scoped, team_get_object_or_404, team_view
+
+
+def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+    """A full navigation after a successful htmx form post, a plain redirect otherwise."""
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect("login")
+    memberships = list(request.user.memberships.select_related("team"))
+    last = request.session.get("last_team")
+    for m in memberships:
+        if m.team.slug == last:
+            return redirect(m.team)
+    if len(memberships) == 1:
+        return redirect(memberships[0].team)
+    return redirect("team_list")
+
+
+@login_required
+def team_list(request: HttpRequest) -> HttpResponse:
+    memberships = request.user.memberships.select_related("team").order_by("team__name")
+    pending = Invitation.objects.pending().filter(email__iexact=request.user.email)
+    return render(
+        request,
+        "teams/team_list.html",
+        {"memberships": memberships, "pending_invitations": pending.select_related("team")},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_create(request: HttpRequest) -> HttpResponse:
+    form = TeamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        team = services.create_team(owner=request.user, **form.cleaned_data)
+        messages.success(request, f"Team “{team.name}” created. Invite your colleagues next.")
+        return _redirect(request, team.get_absolute_url())
+    template = "teams/team_form.html#form" if request.htmx else "teams/team_form.html"
+    return render(request, template, {"form": form, "creating": True})
+
+
+@team_view
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "teams/dashboard.html", {"sections": dashboard_sections(request.team)})
+
+
+@team_view(role=Role.OWNER)
+@require_http_methods(["GET", "POST"])
+def team_settings(request: HttpRequest) -> HttpResponse:
+    form = TeamForm(request.POST or None, instance=request.team)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Team settings saved.")
+        return _redirect(request, reverse("teams:settings", kwargs={"team": request.team.slug}))
+    template = "teams/team_form.html#form" if request.htmx else "teams/team_form.html"
+    return render(request, template, {"form": form, "creating": False})
+
+
+def _members_context(request: HttpRequest, invite_form: InvitationForm | None = None) -> dict:
+    team = request.team
+    return {
+        "members": Membership.objects.filter(team=team)
+        .select_related("user")
+        .order_by("user__email"),
+        "invitations": Invitation.objects.pending().filter(team=team).select_related("invited_by"),
+        "invite_form": invite_form or InvitationForm(team=team),
+        "roles": Role.choices,
+    }
+
+
+@team_view
+def members(request: HttpRequest) -> HttpResponse:
+    return render(request, "teams/members.html", _members_context(request))
+
+
+@team_view(write_role=Role.OWNER)
+@require_POST
+def invite(request: HttpRequest) -> HttpResponse:
+    form = InvitationForm(request.POST, team=request.team)
+    if form.is_valid():
+        with transaction.atomic():
+            invitation = form.save(commit=False)
+            invitation.team = request.team
+            invitation.invited_by = request.user
+            invitation.save()
+            transaction.on_commit(lambda: send_invitation_email.delay(invitation.pk))
+        messages.success(request, f"Invitation sent to {invitation.email}.")
+        form = None
+    elif not request.htmx:
+        messages.error(request, "The invitation was not sent: see the form below.")
+    context = _members_context(request, form)
+    if request.htmx:
+        return render(request, "teams/members.html#people", context)
+    return render(request, "teams/members.html", context, status=200 if form is None else 400)
+
+
+@team_view(write_role=Role.OWNER)
+@require_POST
+def revoke_invitation(request: HttpRequest, pk: int) -> HttpResponse:
+    invitation = team_get_object_or_404(request, Invitation, pk=pk)
+    if invitation.state == "pending":
+        from django.utils import timezone
+
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        messages.info(request, f"Invitation to {invitation.email} withdrawn.")
+    return _redirect(request, reverse("teams:members", kwargs={"team": request.team.slug}))
+
+
+@team_view(write_role=Role.OWNER)
+@require_POST
+def change_role(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = get_object_or_404(scoped(request, Membership), pk=pk)
+    form = RoleForm(request.POST)
+    if form.is_valid():
+        try:
+            services.change_role(membership, form.cleaned_data["role"])
+            messages.success(
+                request, f"{membership.user} is now {membership.get_role_display().lower()}."
+            )
+        except ValidationError as error:
+            messages.error(request, error.messages[0])
+    else:
+        messages.error(request, "Choose one of owner, editor or viewer.")
+    return _redirect(request, reverse("teams:members", kwargs={"team": request.team.slug}))
+
+
+@team_view(write_role=Role.OWNER)
+@require_POST
+def remove_member(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = get_object_or_404(scoped(request, Membership), pk=pk)
+    try:
+        services.remove_member(membership)
+        messages.success(request, f"{membership.user} was removed from the team.")
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+    return _redirect(request, reverse("teams:members", kwargs={"team": request.team.slug}))
+
+
+@require_http_methods(["GET", "POST"])
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = get_object_or_404(Invitation.objects.select_related("team"), token=token)
+    error = None
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect(f"{reverse('login')}?next={request.path}")
+        try:
+            services.accept_invitation(invitation, request.user)
+        except ValidationError as exc:
+            error = exc.messages[0]
+        else:
+            messages.success(request, f"Welcome to {invitation.team.name}.")
+            request.session["last_team"] = invitation.team.slug
+            return redirect(invitation.team)
+    elif invitation.state != "pending":
+        error = {
+            "accepted": "This invitation has already been used.",
+            "revoked": "This invitation was withdrawn by the team.",
+            "expired": "This invitation has expired. Ask the team for a new one.",
+        }[invitation.state]
+    status = 400 if error and request.method == "POST" else 200
+    return render(
+        request, "teams/invitation.html", {"invitation": invitation, "error": error}, status=status
+    )

@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from planning import views
+from planning.teams import views as team_views
+
+# Every team page lives under /t/<team>/; each app adds its own prefixes (metrics/, ideas/, …).
+team_patterns = [
+    path("", include("planning.teams.urls")),
+    path("", include("predictions.urls")),
+    path("", include("audits.urls")),
+    path("", include("planning.bottlenecks.urls")),
+    path("", include("planning.saturation.urls")),
+    path("", include("planning.cadences.urls")),
+    path("", include("planning.reviews.urls")),
+]
+
+urlpatterns = [
+    path("", team_views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("planning.accounts.urls")),
+    path("teams/", team_views.team_list, name="team_list"),
+    path("teams/new/", team_views.team_create, name="team_create"),
+    path("invitations/<str:token>/", team_views.invitation, name="invitation"),
+    path("t/<slug:team>/", include(team_patterns)),
+    path("live/", include("planning.live.urls")),
+    path("admin/", admin.site.urls),
+]

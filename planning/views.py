@@ -1,0 +1,58 @@
+"""Project-level views: the health check."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+
+from planning.celery import app as celery_app
+
+
+def _check_database() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return {"ok": True}
+    except Exception as exc:  # noqa: BLE001 - report any failure as "down"
+        return {"ok": False, "error": str(exc).splitlines()[0]}
+
+
+def _check_broker() -> dict:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return {"ok": True}
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
+
+
+def _check_workers(broker_ok: bool) -> dict:
+    if not broker_ok:
+        return {"ok": False, "error": "broker unreachable"}
+    try:
+        replies = celery_app.control.ping(timeout=settings.HEALTHZ_PING_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "error": str(exc)}
+    workers = sorted(name for reply in replies for name in reply)
+    if not workers:
+        return {"ok": False, "error": "no Celery worker answered the ping", "workers": []}
+    return {"ok": True, "workers": workers}
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    database = _check_database()
+    broker = _check_broker()
+    worker = _check_workers(broker["ok"])
+    healthy = database["ok"] and broker["ok"] and worker["ok"]
+    return JsonResponse(
+        {
+            "status": "ok" if healthy else "degraded",
+            "database": database,
+            "broker": broker,
+            "worker": worker,
+        },
+        status=200 if healthy else 503,
+    )

@@ -1,0 +1,35 @@
+import pytest
+from django.utils import timezone
+
+from planning.teams.models import Invitation
+from planning.teams.tasks import send_invitation_email
+from tests.conftest import wait_for
+from tests.factories import InvitationFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def test_real_task_through_real_worker_writes_postgres(celery_worker_process):
+    invitation = InvitationFactory()
+    assert invitation.sent_at is None
+    send_invitation_email.delay(invitation.pk)
+    sent = wait_for(lambda: Invitation.objects.get(pk=invitation.pk).sent_at, timeout=30)
+    assert sent is not None and sent <= timezone.now()
+
+
+def test_healthz_all_green_with_worker(client, celery_worker_process):
+    response = client.get("/healthz")
+    data = response.json()
+    assert response.status_code == 200, data
+    assert data["database"]["ok"] and data["broker"]["ok"] and data["worker"]["ok"]
+    assert celery_worker_process.hostname in data["worker"]["workers"]
+
+
+def test_healthz_503_when_no_worker_answers(client, monkeypatch):
+    from planning.celery import app
+
+    monkeypatch.setattr(app.control, "ping", lambda **kwargs: [])
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["worker"]["ok"] is False
+    assert response.json()["database"]["ok"] is True
