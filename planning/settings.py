@@ -50,9 +50,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "django_htmx",
     "planning.accounts",
     "planning.teams",
+    "planning.notes",
     "planning.live",
     "planning.cadences",
     "planning.bottlenecks",
@@ -110,6 +112,9 @@ DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST") or "")
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Parallel test runs against one server each need their own test database.
+if env.str("TEST_DB_NAME", default=""):
+    DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DB_NAME")}
 # The test suite's Celery worker processes write to the test database pytest created.
 if env.str("EXPONENT_TEST_DB_NAME", default=""):
     DATABASES["default"]["NAME"] = env.str("EXPONENT_TEST_DB_NAME")
@@ -155,6 +160,7 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
+
 
 # --------------------------------------------------------------------------- email
 # EMAIL_URL (e.g. smtp+tls://user:password@smtp.example.com:587) or the EMAIL_* variables;
@@ -256,11 +262,8 @@ if not DEBUG and not TESTING:
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
-# --------------------------------------------------------------------------- demo data
-# Each app contributes a seeder: a callable (team, user) -> None, run by `manage.py seed_demo`.
-DEMO_SEEDERS: list[str] = []
 
 LOGGING = {
     "version": 1,
@@ -274,5 +277,3 @@ LOGGING = {
 HEALTHZ_PING_TIMEOUT = env.float("HEALTHZ_PING_TIMEOUT", default=1.0)
 # Hooks run inside the transaction that creates a team (e.g. default cadences).
 TEAM_CREATED_HOOKS: list[str] = []
-# Per dashboard section key, a callable (team) -> dict shown as that section's summary.
-DASHBOARD_SUMMARIES: dict[str, str] = {}

@@ -7,6 +7,7 @@ from planning.teams import views as team_views
 # Every team page lives under /t/<team>/; each app adds its own prefixes (metrics/, ideas/, …).
 team_patterns = [
     path("", include("planning.teams.urls")),
+    path("", include("planning.notes.urls")),
     path("", include("predictions.urls")),
     path("", include("audits.urls")),
     path("", include("planning.bottlenecks.urls")),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
+from importlib.util import find_spec
 
-from django.conf import settings
+from django.apps import apps
 from django.urls import NoReverseMatch, reverse
-from django.utils.module_loading import import_string
 
 from .models import Team
 
@@ -78,9 +79,29 @@ SECTIONS = [
 ]
 
 
+SECTION_KEYS = {s.key for s in SECTIONS}
+
+
+def _summaries(team: Team) -> dict[str, dict]:
+    """`<app>/dashboard.py` may define `summary(team) -> dict | None` for its section.
+
+    The dict must name a `template` (rendered with `summary` in its context); keys are app
+    labels, which match the section keys.
+    """
+    found = {}
+    for config in apps.get_app_configs():
+        if config.label not in SECTION_KEYS:
+            continue
+        module_name = f"{config.name}.dashboard"
+        if find_spec(module_name) is None:
+            continue
+        summary = import_module(module_name).summary(team)
+        if summary:
+            found[config.label] = summary
+    return found
+
+
 def dashboard_sections(team: Team) -> list[dict]:
     """Each section with its link (None until the feature exists) and an optional summary."""
-    summaries = {}
-    for key, path in getattr(settings, "DASHBOARD_SUMMARIES", {}).items():
-        summaries[key] = import_string(path)(team)
+    summaries = _summaries(team)
     return [{"section": s, "url": s.url(team), "summary": summaries.get(s.key)} for s in SECTIONS]

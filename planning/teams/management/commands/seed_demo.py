@@ -1,13 +1,16 @@
 """Create (or refresh) a demo user and team so Exponent can be explored straight away.
 
-Each app adds its own demo data through settings.DEMO_SEEDERS: callables (team, user) -> None
-that must be idempotent, so running the command twice leaves one copy of everything.
+Each installed app may add its own demo data in `<app>/demo.py` with a function
+`seed(team, user) -> None` that must be idempotent, so running the command twice leaves one
+copy of everything. Apps are seeded in INSTALLED_APPS order.
 """
 
-from django.conf import settings
+from importlib import import_module
+from importlib.util import find_spec
+
+from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.utils.module_loading import import_string
 
 from planning.accounts.models import User
 from planning.teams.models import Membership, Role, Team
@@ -42,9 +45,12 @@ class Command(BaseCommand):
                 fiscal_year_start_month=4,
             )
         Membership.objects.get_or_create(team=team, user=user, defaults={"role": Role.OWNER})
-        for path in settings.DEMO_SEEDERS:
-            import_string(path)(team, user)
-            self.stdout.write(f"  seeded {path}")
+        for config in apps.get_app_configs():
+            module_name = f"{config.name}.demo"
+            if find_spec(module_name) is None:
+                continue
+            import_module(module_name).seed(team, user)
+            self.stdout.write(f"  seeded {config.verbose_name}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: log in as {DEMO_EMAIL} / {options['password']} "

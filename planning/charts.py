@@ -1,0 +1,58 @@
+"""One look for every chart: palette, typography and layout defaults for plotly figures.
+
+Views build plain figure dicts (`{"data": [...], "layout": {...}}`) and render them with
+`{% plotly_chart figure %}` (planning/templatetags/charts.py). The browser side
+(static/js/charts.js) draws every `.plotly-chart` element, also after htmx swaps, without
+inline scripts, so the CSP stays strict.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+PALETTE = ["#1f5f8b", "#b7791f", "#2f855a", "#c53030", "#6b46c1", "#319795", "#4a5568"]
+INK = "#1b2733"
+MUTED = "#5b6b7a"
+GRID = "#e3e8ee"
+FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", sans-serif'
+
+
+def base_layout(**overrides: Any) -> dict:
+    layout: dict[str, Any] = {
+        "font": {"family": FONT, "color": INK, "size": 13},
+        "colorway": PALETTE,
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
+        "margin": {"l": 60, "r": 20, "t": 30, "b": 50},
+        "hovermode": "x unified",
+        "legend": {"orientation": "h", "y": -0.2},
+        "xaxis": {"gridcolor": GRID, "zerolinecolor": GRID},
+        "yaxis": {"gridcolor": GRID, "zerolinecolor": GRID},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(layout.get(key), dict):
+            layout[key] = {**layout[key], **value}
+        else:
+            layout[key] = value
+    return layout
+
+
+def _clean(value: Any) -> Any:
+    """NaN and infinities are not JSON: they become null (a gap in the line)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "tolist"):
+        return _clean(value.tolist())
+    return value
+
+
+def figure_json(figure: dict) -> str:
+    return json.dumps(_clean(figure), separators=(",", ":"))
