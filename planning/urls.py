@@ -25,5 +25,6 @@ urlpatterns = [
     path("invitations/<str:token>/", team_views.invitation, name="invitation"),
     path("t/<slug:team>/", include(team_patterns)),
     path("live/", include("planning.live.urls")),
+    path("api/v1/", include("predictions.api_urls")),
     path("admin/", admin.site.urls),
 ]

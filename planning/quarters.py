@@ -1,0 +1,89 @@
+"""Fiscal quarters. A team's fiscal year starts in a chosen month; quarters follow from it.
+
+Convention: the fiscal year is named after the calendar year in which it *ends* when it
+does not start in January (FY2027 with an April start runs 2026-04-01 … 2027-03-31), the
+common convention for most companies. With a January start, FY == calendar year.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+_LABEL = re.compile(r"^(\d{4})-Q([1-4])$")
+
+
+@dataclass(frozen=True, order=True)
+class Quarter:
+    year: int  # fiscal year
+    number: int  # 1..4
+    start_month: int = 1  # the team's fiscal-year start month
+
+    def __str__(self) -> str:
+        return f"{self.year}-Q{self.number}"
+
+    @property
+    def label(self) -> str:
+        return str(self)
+
+    @property
+    def start(self) -> date:
+        months = self.start_month - 1 + (self.number - 1) * 3
+        first_year = self.year if self.start_month == 1 else self.year - 1
+        return date(first_year + months // 12, months % 12 + 1, 1)
+
+    @property
+    def end(self) -> date:
+        """Last day of the quarter (inclusive)."""
+        return self.next().start - timedelta(days=1)
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+    def next(self) -> Quarter:
+        if self.number == 4:
+            return Quarter(self.year + 1, 1, self.start_month)
+        return Quarter(self.year, self.number + 1, self.start_month)
+
+    def previous(self) -> Quarter:
+        if self.number == 1:
+            return Quarter(self.year - 1, 4, self.start_month)
+        return Quarter(self.year, self.number - 1, self.start_month)
+
+    def start_datetime(self, tz: ZoneInfo) -> datetime:
+        return datetime.combine(self.start, datetime.min.time(), tzinfo=tz)
+
+
+def quarter_of(day: date, start_month: int = 1) -> Quarter:
+    offset = (day.month - start_month) % 12
+    number = offset // 3 + 1
+    fy_first_year = day.year if day.month >= start_month else day.year - 1
+    year = fy_first_year if start_month == 1 else fy_first_year + 1
+    return Quarter(year, number, start_month)
+
+
+def parse_quarter(label: str, start_month: int = 1) -> Quarter:
+    match = _LABEL.match(label.strip())
+    if not match:
+        raise ValueError(f"“{label}” is not a quarter like 2026-Q1.")
+    return Quarter(int(match.group(1)), int(match.group(2)), start_month)
+
+
+def current_quarter(team) -> Quarter:
+    """The quarter containing today in the team's time zone."""
+    from django.utils import timezone
+
+    today = timezone.now().astimezone(team.tz).date()
+    return quarter_of(today, team.fiscal_year_start_month)
+
+
+def quarter_boundaries(first: date, last: date, start_month: int = 1) -> list[date]:
+    """Start dates of every quarter that begins within [first, last] (chart gridlines)."""
+    q = quarter_of(first, start_month).next()
+    out = []
+    while q.start <= last:
+        out.append(q.start)
+        q = q.next()
+    return out
