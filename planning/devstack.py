@@ -264,7 +264,15 @@ def run(argv: Sequence[str]) -> int:
             env["ANTHROPIC_API_KEY"] = "simulated"
             env["EXPONENT_SIMULATED_MODELS"] = "1"
         py = sys.executable
-        migrate = subprocess.run([py, "manage.py", "migrate", "--noinput"], cwd=BASE_DIR, env=env)
+        migrate = subprocess.run(
+            [py, "manage.py", "migrate", "--noinput"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for line in migrate.stdout.decode(errors="replace").splitlines():
+            say("migrate", line)
         if migrate.returncode != 0:
             say("web", "migrations failed; not starting")
             return 1
