@@ -1,0 +1,41 @@
+from django import forms
+
+from planning.teams.models import Team
+
+from .models import Commitment
+
+
+class BacklogItemForm(forms.Form):
+    title = forms.CharField(max_length=200, label="New backlog item")
+
+
+class ScoreForm(forms.Form):
+    version = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+    impact = forms.IntegerField(min_value=1, max_value=10, required=False)
+    confidence = forms.IntegerField(min_value=1, max_value=10, required=False)
+    effort = forms.IntegerField(min_value=1, max_value=10, required=False)
+
+
+class WaiveForm(forms.Form):
+    version = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+    waived = forms.BooleanField(required=False)
+    waive_reason = forms.CharField(max_length=300, required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("waived") and not (cleaned.get("waive_reason") or "").strip():
+            self.add_error("waive_reason", "Say why this bet may close with one side missing.")
+        return cleaned
+
+
+class CommitmentForm(forms.ModelForm):
+    class Meta:
+        model = Commitment
+        fields = ["what", "owner", "due_date"]
+        labels = {"what": "What will change", "owner": "Owner", "due_date": "By when"}
+        widgets = {"due_date": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args, team: Team, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = team.members.order_by("email")
+        self.fields["owner"].label_from_instance = lambda u: f"{u.display_name} ({u.email})"

@@ -1,0 +1,128 @@
+"""Pure functions of the quarterly review: scores, ranking, closing rules and the plan text."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+
+def ice_score(impact: int | None, confidence: int | None, effort: int | None) -> float | None:
+    """Impact × confidence ÷ effort (each 1–10); None until all three are given."""
+    if impact is None or confidence is None or not effort:
+        return None
+    return round(impact * confidence / effort, 1)
+
+
+def reorder(ids: Sequence[int], moved: int, before: int | None) -> list[int]:
+    """The order after moving `moved` just before `before` (None: to the end)."""
+    order = [i for i in ids if i != moved]
+    if moved not in ids:
+        raise ValueError("unknown item")
+    if before is None or before not in order:
+        order.append(moved)
+    else:
+        order.insert(order.index(before), moved)
+    return order
+
+
+@dataclass(frozen=True)
+class Bet:
+    title: str
+    balance: str  # both | light-only | shade-only | none
+    waived: bool = False
+
+    @property
+    def blocks_closing(self) -> bool:
+        return self.balance != "both" and not self.waived
+
+
+def closing_blockers(bets: Iterable[Bet]) -> list[str]:
+    """Why the review cannot close yet, in words (empty: it can)."""
+    missing = {
+        "none": "has neither light nor shade",
+        "light-only": "has no shade (risk)",
+        "shade-only": "has no light (opportunity)",
+    }
+    return [f"“{b.title}” {missing[b.balance]}" for b in bets if b.blocks_closing]
+
+
+@dataclass
+class PlanData:
+    """Everything the frozen plan says, gathered from the review and the modules."""
+
+    team: str
+    quarter: str
+    closed_at: str
+    closed_by: str
+    summary: str = ""
+    step_notes: dict[int, str] = field(default_factory=dict)
+    predictions: list[str] = field(default_factory=list)
+    look_back: list[str] = field(default_factory=list)
+    decisions: list[tuple[int, str, str, str]] = field(default_factory=list)
+    bottleneck: list[str] = field(default_factory=list)
+    saturation: list[str] = field(default_factory=list)
+    bets: list[tuple[str, list[str], list[str], bool]] = field(default_factory=list)
+    backlog: list[tuple[int, str, str, float | None]] = field(default_factory=list)
+    commitments: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _bullets(lines: Iterable[str], empty: str) -> list[str]:
+    lines = [line for line in lines if line]
+    return [f"- {line}" for line in lines] if lines else [f"_{empty}_"]
+
+
+def render_plan_markdown(plan: PlanData, step_titles: dict[int, str]) -> str:
+    out: list[str] = [
+        f"# {plan.team} — quarterly plan {plan.quarter}",
+        "",
+        f"Closed {plan.closed_at} by {plan.closed_by}.",
+        "",
+    ]
+
+    def section(number: int, body: list[str]) -> None:
+        out.extend([f"## {number}. {step_titles[number]}", "", *body])
+        note = plan.step_notes.get(number, "").strip()
+        if note:
+            out.extend(["", "**Team notes.** " + note])
+        out.append("")
+
+    section(1, _bullets(plan.look_back, "No predictions were due this quarter."))
+    section(2, _bullets(plan.predictions, "No new predictions were committed."))
+    by_step: dict[int, list[str]] = {}
+    for step, label, choice, note in plan.decisions:
+        by_step.setdefault(step, []).append(
+            f"{label}: **{choice}**" + (f" — {note}" if note else "")
+        )
+    section(3, _bullets(by_step.get(3, []), "No audit decisions."))
+    section(4, _bullets(by_step.get(4, []) + plan.saturation, "No form factors tracked."))
+    section(5, _bullets(by_step.get(5, []) + plan.bottleneck, "No bottleneck map."))
+    bets: list[str] = []
+    for title, light, shade, waived in plan.bets:
+        bets.append(f"### {title}")
+        bets.append("")
+        bets.append("Light: " + ("; ".join(light) if light else "—"))
+        bets.append("")
+        bets.append("Shade: " + ("; ".join(shade) if shade else "—"))
+        if waived:
+            bets.append("")
+            bets.append("_One side was explicitly waived._")
+        bets.append("")
+    section(6, bets or ["_No bets._"])
+    backlog = [
+        f"{rank}. {title} ({source})" + (f" — score {score}" if score is not None else "")
+        for rank, title, source, score in plan.backlog
+    ]
+    section(7, backlog or ["_The backlog is empty._"])
+    section(
+        8,
+        _bullets(
+            (f"{what} — {owner}, by {due}" for what, owner, due in plan.commitments),
+            "No commitments.",
+        ),
+    )
+    return "\n".join(out).rstrip() + "\n"
+
+
+def content_hash(markdown: str) -> str:
+    return hashlib.sha256(markdown.encode("utf-8")).hexdigest()

@@ -1,0 +1,396 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from planning.quarters import current_quarter
+from planning.teams.models import Role
+from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
+
+from . import services, sources
+from .forms import BacklogItemForm, CommitmentForm, ScoreForm, WaiveForm
+from .models import DECISION_CHOICES, STEPS, BacklogItem, Commitment, Decision, Review, StepNote
+
+STEP_TEMPLATE = "reviews/step.html"
+
+
+def _review(request: HttpRequest, quarter: str) -> Review:
+    return team_get_object_or_404(request, Review.objects.select_related("team"), quarter=quarter)
+
+
+def _int(value, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+@team_view
+@require_GET
+def review_list(request: HttpRequest) -> HttpResponse:
+    reviews = scoped(request, Review).prefetch_related("snapshots").order_by("-quarter")
+    return render(
+        request,
+        "reviews/review_list.html",
+        {"reviews": reviews, "current": str(current_quarter(request.team))},
+    )
+
+
+@team_view
+@require_POST
+def start(request: HttpRequest) -> HttpResponse:
+    review, created = services.start_review(request.team, request.user)
+    if created:
+        messages.success(request, f"The {review.quarter} review has started. Step 1: look back.")
+    return redirect(review.step_url(1))
+
+
+@team_view
+@require_GET
+def review(request: HttpRequest, quarter: str) -> HttpResponse:
+    review = _review(request, quarter)
+    if review.is_closed:
+        return redirect("reviews:plan", team=request.team.slug, quarter=quarter)
+    return redirect(review.step_url(1))
+
+
+def _step_context(request: HttpRequest, review: Review, n: int) -> dict:
+    notes = {note.step: note for note in review.step_notes.all()}
+    decisions = {d.subject_key: d for d in review.decisions.all()}
+    context = {
+        "review": review,
+        "step": n,
+        "steps": [
+            {"n": num, "title": title, "blurb": blurb, "done": num in notes and notes[num].text}
+            for num, title, blurb in STEPS
+        ],
+        "step_title": STEPS[n - 1][1],
+        "step_blurb": STEPS[n - 1][2],
+        "note": notes.get(n),
+        "can_edit": request.membership.can_edit and not review.is_closed,
+        "live": sources.step_context(review, n),
+    }
+    if n in DECISION_CHOICES:
+        context["choices"] = DECISION_CHOICES[n]
+        context["subjects"] = [
+            {"subject": s, "decision": decisions.get(s.key)}
+            for s in sources.step_subjects(review, n)
+        ]
+    if n == 1:
+        previous = services.previous_review(review)
+        context["previous"] = previous
+        context["previous_commitments"] = (
+            list(previous.commitments.select_related("owner")) if previous else []
+        )
+    if n in (6, 7):
+        context["bets"] = services.bets_of(review)
+        context["rows"] = _rows(context["bets"])
+    if n == 8:
+        context["commitments"] = list(review.commitments.select_related("owner"))
+        context["commitment_form"] = CommitmentForm(team=request.team)
+        context["blockers"] = services.blockers(review)
+    return context
+
+
+@team_view
+@require_GET
+def step(request: HttpRequest, quarter: str, n: int) -> HttpResponse:
+    if not 1 <= n <= len(STEPS):
+        raise Http404("No such step")
+    review = get_object_or_404(
+        scoped(request, Review)
+        .select_related("team")
+        .prefetch_related(
+            Prefetch("step_notes", queryset=StepNote.objects.select_related("updated_by")),
+            Prefetch("decisions", queryset=Decision.objects.select_related("decided_by")),
+        ),
+        quarter=quarter,
+    )
+    return render(request, STEP_TEMPLATE, _step_context(request, review, n))
+
+
+@team_view
+@require_POST
+def save_note(request: HttpRequest, quarter: str, n: int) -> HttpResponse:
+    review = _review(request, quarter)
+    if not 1 <= n <= len(STEPS):
+        raise Http404("No such step")
+    text = request.POST.get("text", "")[:20000]
+    version = _int(request.POST.get("version"))
+    context = {"review": review, "step": n}
+    try:
+        note = services.save_step_note(review, n, text, version, request.user)
+    except services.StaleWrite as stale:
+        context.update(conflict=stale, mine=text, version=version)
+        return render(request, f"{STEP_TEMPLATE}#note_status", context, status=409)
+    except services.ReviewClosed as closed:
+        context["error"] = closed.messages[0]
+        return render(request, f"{STEP_TEMPLATE}#note_status", context, status=400)
+    context.update(note=note, saved=True)
+    return render(request, f"{STEP_TEMPLATE}#note_status", context)
+
+
+def _current_decision(review: Review, key: str) -> Decision | None:
+    return Decision.objects.filter(review=review, subject_key=key).first()
+
+
+@team_view
+@require_POST
+def decide(request: HttpRequest, quarter: str) -> HttpResponse:
+    review = _review(request, quarter)
+    step_n = _int(request.POST.get("step"))
+    key = request.POST.get("subject_key", "")
+    subjects = {s.key: s for s in sources.step_subjects(review, step_n)}
+    subject = subjects.get(key)
+    if subject is None:
+        raise Http404("No such subject in this step")
+    context = {
+        "review": review,
+        "item": {"subject": subject, "decision": None},
+        "choices": DECISION_CHOICES.get(step_n, []),
+        "step": step_n,
+        "can_edit": True,
+    }
+    status = 200
+    try:
+        decision = services.decide(
+            review,
+            step=step_n,
+            subject_key=key,
+            subject_label=subject.label,
+            choice=request.POST.get("choice", ""),
+            note=request.POST.get("note", "")[:2000],
+            version=_int(request.POST.get("version")),
+            user=request.user,
+        )
+        context["item"]["decision"] = decision
+        context["saved"] = True
+    except services.StaleWrite as stale:
+        context["item"]["decision"] = Decision.objects.filter(
+            review=review, subject_key=key
+        ).first()
+        context["conflict"] = stale
+        status = 409
+    except ValidationError as error:
+        context["item"]["decision"] = Decision.objects.filter(
+            review=review, subject_key=key
+        ).first()
+        context["error"] = error.messages[0]
+        status = 400
+    return render(request, f"{STEP_TEMPLATE}#subject", context, status=status)
+
+
+def _rows(bets: list) -> list[tuple]:
+    """Backlog rows with the id of the item above each one (for the "move up" button)."""
+    previous = [None] + [item.pk for item, _ in bets[:-1]]
+    return [(item, ls, prev) for (item, ls), prev in zip(bets, previous, strict=True)]
+
+
+def _backlog_response(request: HttpRequest, review: Review, n: int, **extra) -> HttpResponse:
+    status = extra.pop("status", 200)
+    bets = services.bets_of(review)
+    context = {
+        "review": review,
+        "step": n,
+        "bets": bets,
+        "rows": _rows(bets),
+        "can_edit": not review.is_closed,
+        **extra,
+    }
+    partial = "backlog" if n == 7 else "bets"
+    return render(request, f"{STEP_TEMPLATE}#{partial}", context, status=status)
+
+
+@team_view
+@require_POST
+def backlog_add(request: HttpRequest, quarter: str) -> HttpResponse:
+    review = _review(request, quarter)
+    form = BacklogItemForm(request.POST)
+    if not form.is_valid():
+        return _backlog_response(request, review, 7, add_form=form, status=400)
+    try:
+        services.add_backlog_item(review, form.cleaned_data["title"])
+    except services.ReviewClosed as closed:
+        return _backlog_response(request, review, 7, error=closed.messages[0], status=400)
+    return _backlog_response(request, review, 7)
+
+
+@team_view
+@require_POST
+def backlog_move(request: HttpRequest, quarter: str) -> HttpResponse:
+    review = _review(request, quarter)
+    moved = _int(request.POST.get("moved"), -1)
+    before = _int(request.POST.get("before"), -1)
+    get_object_or_404(BacklogItem, pk=moved, review=review)
+    try:
+        services.move_backlog_item(review, moved, before if before > 0 else None)
+    except services.ReviewClosed as closed:
+        return _backlog_response(request, review, 7, error=closed.messages[0], status=400)
+    return _backlog_response(request, review, 7)
+
+
+@team_view
+@require_POST
+def backlog_score(request: HttpRequest, quarter: str, pk: int) -> HttpResponse:
+    review = _review(request, quarter)
+    item = get_object_or_404(BacklogItem, pk=pk, review=review)
+    form = ScoreForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(f"{k}: {v[0]}" for k, v in form.errors.items())
+        return _backlog_response(
+            request, review, 7, error=f"Scores are 1–10 ({errors}).", status=400
+        )
+    data = form.cleaned_data
+    try:
+        services.update_backlog_item(
+            item,
+            data["version"],
+            impact=data["impact"],
+            confidence=data["confidence"],
+            effort=data["effort"],
+        )
+    except services.StaleWrite:
+        return _backlog_response(
+            request,
+            review,
+            7,
+            error=f"“{item.title}” was changed by a colleague meanwhile: here is the latest.",
+            status=409,
+        )
+    except services.ReviewClosed as closed:
+        return _backlog_response(request, review, 7, error=closed.messages[0], status=400)
+    return _backlog_response(request, review, 7)
+
+
+@team_view
+@require_POST
+def backlog_waive(request: HttpRequest, quarter: str, pk: int) -> HttpResponse:
+    review = _review(request, quarter)
+    item = get_object_or_404(BacklogItem, pk=pk, review=review)
+    form = WaiveForm(request.POST)
+    if not form.is_valid():
+        message = next(iter(form.errors.values()))[0]
+        return _backlog_response(request, review, 6, error=message, status=400)
+    try:
+        services.update_backlog_item(
+            item,
+            form.cleaned_data["version"],
+            waived=form.cleaned_data["waived"],
+            waive_reason=form.cleaned_data["waive_reason"].strip(),
+        )
+    except services.StaleWrite:
+        return _backlog_response(
+            request, review, 6, error="A colleague changed this bet meanwhile.", status=409
+        )
+    except services.ReviewClosed as closed:
+        return _backlog_response(request, review, 6, error=closed.messages[0], status=400)
+    return _backlog_response(request, review, 6)
+
+
+@team_view
+@require_POST
+def commitment_add(request: HttpRequest, quarter: str) -> HttpResponse:
+    review = _review(request, quarter)
+    form = CommitmentForm(request.POST, team=request.team)
+    status = 200
+    if form.is_valid():
+        try:
+            services.add_commitment(review, **form.cleaned_data)
+            form = CommitmentForm(team=request.team)
+        except services.ReviewClosed as closed:
+            form.add_error(None, closed.messages[0])
+            status = 400
+    else:
+        status = 400
+    context = {
+        "review": review,
+        "step": 8,
+        "commitments": list(review.commitments.select_related("owner")),
+        "commitment_form": form,
+        "can_edit": not review.is_closed,
+    }
+    return render(request, f"{STEP_TEMPLATE}#commitments", context, status=status)
+
+
+@team_view
+@require_POST
+def commitment_outcome(request: HttpRequest, quarter: str, pk: int) -> HttpResponse:
+    review = _review(request, quarter)
+    commitment = get_object_or_404(scoped(request, Commitment), pk=pk)
+    try:
+        services.record_commitment_outcome(commitment, request.POST.get("status", ""), review)
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+    return redirect(review.step_url(1))
+
+
+@team_view
+@require_POST
+def close(request: HttpRequest, quarter: str) -> HttpResponse:
+    review = _review(request, quarter)
+    try:
+        result = services.close_review(review, request.user)
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+        return redirect(review.step_url(8))
+    messages.success(
+        request,
+        f"The {quarter} plan is frozen (SHA-256 {result.snapshot.content_hash[:12]}…). "
+        f"{result.follow_ups} follow-up reminder(s) scheduled.",
+    )
+    return redirect("reviews:plan", team=request.team.slug, quarter=quarter)
+
+
+@team_view(write_role=Role.OWNER)
+@require_POST
+def reopen(request: HttpRequest, quarter: str) -> HttpResponse:
+    review = _review(request, quarter)
+    services.reopen_review(review)
+    messages.info(request, "The review is open again. The frozen plan stays in its history.")
+    return redirect(review.step_url(8))
+
+
+def _snapshot(request: HttpRequest, review: Review):
+    snapshots = list(review.snapshots.select_related("closed_by").order_by("-number"))
+    if not snapshots:
+        raise Http404("This review has not been closed yet.")
+    wanted = _int(request.GET.get("v"), snapshots[0].number)
+    chosen = next((s for s in snapshots if s.number == wanted), snapshots[0])
+    return chosen, snapshots
+
+
+@team_view
+@require_GET
+def plan(request: HttpRequest, quarter: str) -> HttpResponse:
+    import markdown as md
+    import nh3
+
+    review = _review(request, quarter)
+    snapshot, snapshots = _snapshot(request, review)
+    html = nh3.clean(md.markdown(snapshot.markdown, extensions=["sane_lists"]))
+    return render(
+        request,
+        "reviews/plan.html",
+        {"review": review, "snapshot": snapshot, "snapshots": snapshots, "plan_html": html},
+    )
+
+
+@team_view
+@require_GET
+def plan_markdown(request: HttpRequest, quarter: str) -> HttpResponse:
+    review = _review(request, quarter)
+    snapshot, _ = _snapshot(request, review)
+    response = HttpResponse(snapshot.markdown, content_type="text/markdown; charset=utf-8")
+    filename = f"{request.team.slug}-plan-{quarter}-v{snapshot.number}.md"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-SHA256"] = snapshot.content_hash
+    return response
+
+
+def plan_url(review: Review) -> str:
+    return reverse("reviews:plan", kwargs={"team": review.team.slug, "quarter": review.quarter})

@@ -1,0 +1,71 @@
+import pytest
+
+from planning.reviews.logic import (
+    Bet,
+    PlanData,
+    closing_blockers,
+    content_hash,
+    ice_score,
+    render_plan_markdown,
+    reorder,
+)
+from planning.reviews.models import STEPS
+
+TITLES = {n: t for n, t, _ in STEPS}
+
+
+def test_ice_score():
+    assert ice_score(8, 5, 4) == 10.0
+    assert ice_score(None, 5, 4) is None
+    assert ice_score(3, 3, 0) is None
+
+
+@pytest.mark.parametrize(
+    ("moved", "before", "expected"),
+    [(3, 1, [3, 1, 2, 4]), (1, None, [2, 3, 4, 1]), (4, 2, [1, 4, 2, 3]), (2, 2, [1, 3, 4, 2])],
+)
+def test_reorder(moved, before, expected):
+    assert reorder([1, 2, 3, 4], moved, before) == expected
+
+
+def test_reorder_unknown():
+    with pytest.raises(ValueError):
+        reorder([1, 2], 9, None)
+
+
+def test_closing_blockers_name_the_missing_side():
+    bets = [
+        Bet("Agentic QA", "both"),
+        Bet("Ship copilot", "light-only"),
+        Bet("Shift to agents", "shade-only"),
+        Bet("Waived", "none", waived=True),
+        Bet("Empty", "none"),
+    ]
+    assert closing_blockers(bets) == [
+        "“Ship copilot” has no shade (risk)",
+        "“Shift to agents” has no light (opportunity)",
+        "“Empty” has neither light nor shade",
+    ]
+
+
+def test_plan_markdown_is_deterministic_and_complete():
+    plan = PlanData(
+        team="Acme",
+        quarter="2026-Q4",
+        closed_at="2026-11-25 12:00 UTC",
+        closed_by="Olive",
+        step_notes={1: "We under-predicted again."},
+        decisions=[(3, "Idea A", "Promote", "passes on the new model")],
+        bets=[("Build Idea A", ["faster support"], ["hallucinated refunds"], False)],
+        backlog=[(1, "Build Idea A", "Lit-up idea", 10.0)],
+        commitments=[("Weekly eval review", "Olive", "2027-01-15")],
+    )
+    md = render_plan_markdown(plan, TITLES)
+    assert md == render_plan_markdown(plan, TITLES)
+    assert md.startswith("# Acme — quarterly plan 2026-Q4")
+    assert "Idea A: **Promote** — passes on the new model" in md
+    assert "Light: faster support" in md and "Shade: hallucinated refunds" in md
+    assert "1. Build Idea A (Lit-up idea) — score 10.0" in md
+    assert "- Weekly eval review — Olive, by 2027-01-15" in md
+    assert "**Team notes.** We under-predicted again." in md
+    assert len(content_hash(md)) == 64 and content_hash(md) == content_hash(md)

@@ -1,0 +1,206 @@
+from datetime import date
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
+
+from planning.notes.models import Note
+from planning.quarters import current_quarter
+from planning.reviews import services
+from planning.reviews.models import BacklogItem, Commitment, PlanSnapshot, Review, StepNote
+from tests.factories import TeamFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def review(team, owner):
+    return services.start_review(team, owner)[0]
+
+
+def url(name, review, **kw):
+    return reverse(
+        f"reviews:{name}", kwargs={"team": review.team.slug, "quarter": review.quarter, **kw}
+    )
+
+
+def add_notes(item, team, light=True, shade=True):
+    from django.contrib.contenttypes.models import ContentType
+
+    ct = ContentType.objects.get_for_model(item)
+    if light:
+        Note.objects.create(team=team, content_type=ct, object_id=item.pk, kind="light", text="up")
+    if shade:
+        Note.objects.create(team=team, content_type=ct, object_id=item.pk, kind="shade", text="dn")
+
+
+def test_start_review_for_current_quarter(editor_client, team):
+    response = editor_client.post(reverse("reviews:start", kwargs={"team": team.slug}))
+    review = Review.objects.get(team=team)
+    assert review.quarter == str(current_quarter(team))
+    assert response.url == review.step_url(1)
+    # Starting again continues the same review.
+    editor_client.post(reverse("reviews:start", kwargs={"team": team.slug}))
+    assert Review.objects.filter(team=team).count() == 1
+
+
+def test_review_list_empty_state(viewer_client, team):
+    body = viewer_client.get(reverse("reviews:review_list", kwargs={"team": team.slug}))
+    assert "No quarterly review yet" in body.content.decode()
+
+
+@pytest.mark.parametrize("n", range(1, 9))
+def test_every_step_renders_with_constant_queries(
+    owner_client, review, team, owner, n, django_assert_max_num_queries
+):
+    for i in range(5):
+        item = services.add_backlog_item(review, f"Item {i}")
+        add_notes(item, team)
+        services.add_commitment(review, owner=owner, what=f"Do {i}", due_date=date(2027, 1, i + 1))
+    with django_assert_max_num_queries(16):
+        response = owner_client.get(url("step", review, n=n))
+    assert response.status_code == 200
+    for i in range(20):
+        item = services.add_backlog_item(review, f"More {i}")
+        add_notes(item, team)
+    with django_assert_max_num_queries(16):
+        assert owner_client.get(url("step", review, n=n)).status_code == 200
+
+
+def test_autosave_and_stale_write_refused(editor_client, review):
+    first = editor_client.post(url("save_note", review, n=1), {"text": "Mine", "version": 0})
+    assert first.status_code == 200
+    assert 'name="version" value="1"' in first.content.decode()
+    stale = editor_client.post(url("save_note", review, n=1), {"text": "Overwrite", "version": 0})
+    assert stale.status_code == 409
+    body = stale.content.decode()
+    assert "Not saved" in body and "Mine" in body
+    assert StepNote.objects.get(review=review, step=1).text == "Mine"
+    ok = editor_client.post(url("save_note", review, n=1), {"text": "Mine, edited", "version": 1})
+    assert ok.status_code == 200
+    assert StepNote.objects.get(review=review, step=1).version == 2
+
+
+def test_backlog_add_move_and_score(editor_client, review):
+    for title in ["A", "B", "C"]:
+        editor_client.post(url("backlog_add", review), {"title": title})
+    a, b, c = BacklogItem.objects.filter(review=review).order_by("rank")
+    editor_client.post(url("backlog_move", review), {"moved": c.pk, "before": a.pk})
+    assert [i.title for i in BacklogItem.objects.filter(review=review)] == ["C", "A", "B"]
+    r = editor_client.post(
+        url("backlog_score", review, pk=a.pk),
+        {"version": 0, "impact": 8, "confidence": 5, "effort": 4},
+    )
+    assert r.status_code == 200 and "score 10.0" in r.content.decode()
+    stale = editor_client.post(
+        url("backlog_score", review, pk=a.pk),
+        {"version": 0, "impact": 1, "confidence": 1, "effort": 1},
+    )
+    assert stale.status_code == 409
+    a.refresh_from_db()
+    assert a.impact == 8
+    bad = editor_client.post(url("backlog_score", review, pk=a.pk), {"version": 1, "impact": 11})
+    assert bad.status_code == 400
+
+
+def test_one_sided_bet_blocks_closing_until_answered_or_waived(editor_client, review, team):
+    item = services.add_backlog_item(review, "Agentic support")
+    add_notes(item, team, shade=False)
+    response = editor_client.post(url("close", review))
+    assert response.status_code == 302
+    review.refresh_from_db()
+    assert not review.is_closed
+    assert "has no shade" in " ".join(services.blockers(review))
+    bad = editor_client.post(url("backlog_waive", review, pk=item.pk), {"version": 0, "waived": 1})
+    assert bad.status_code == 400 and "Say why" in bad.content.decode()
+    editor_client.post(
+        url("backlog_waive", review, pk=item.pk),
+        {"version": 0, "waived": 1, "waive_reason": "risk reviewed with legal"},
+    )
+    editor_client.post(url("close", review))
+    review.refresh_from_db()
+    assert review.is_closed
+
+
+def test_close_freezes_plan_in_the_database(editor_client, owner_client, review, team, owner):
+    editor_client.post(url("save_note", review, n=8), {"text": "Ship it", "version": 0})
+    services.add_commitment(review, owner=owner, what="Weekly evals", due_date=date(2027, 2, 1))
+    item = services.add_backlog_item(review, "Agentic QA")
+    add_notes(item, team)
+    response = editor_client.post(url("close", review))
+    assert response.url == url("plan", review)
+    snapshot = PlanSnapshot.objects.get(review=review)
+    assert "Weekly evals" in snapshot.markdown and "Agentic QA" in snapshot.markdown
+    page = editor_client.get(url("plan", review)).content.decode()
+    assert snapshot.content_hash in page
+
+    md = editor_client.get(url("plan_markdown", review))
+    assert md["Content-Type"].startswith("text/markdown")
+    assert md.content.decode() == snapshot.markdown
+    assert md["X-Content-SHA256"] == snapshot.content_hash
+
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            "UPDATE reviews_plansnapshot SET markdown = 'forged' WHERE id = %s", [snapshot.pk]
+        )
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cur:
+        cur.execute("UPDATE reviews_stepnote SET text = 'forged' WHERE review_id = %s", [review.pk])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        BacklogItem.objects.create(team=team, review=review, title="sneaked in")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Commitment.objects.filter(review=review).update(what="changed")
+    # Recording whether a commitment was met stays possible after close.
+    Commitment.objects.filter(review=review).update(status="done")
+
+    # The app refuses edits to a closed review with a message, not a crash.
+    closed = editor_client.post(url("save_note", review, n=8), {"text": "x", "version": 1})
+    assert closed.status_code == 400 and "closed" in closed.content.decode()
+
+    # Reopen (owner only) keeps the first plan; closing again makes v2.
+    assert editor_client.post(url("reopen", review)).status_code == 403
+    owner_client.post(url("reopen", review))
+    editor_client.post(url("save_note", review, n=8), {"text": "Ship it later", "version": 1})
+    editor_client.post(url("close", review))
+    assert list(review.snapshots.values_list("number", flat=True)) == [2, 1]
+    assert "Ship it later" in editor_client.get(url("plan", review)).content.decode()
+    assert "Ship it later" not in editor_client.get(url("plan", review) + "?v=1").content.decode()
+
+
+def test_next_review_starts_from_last_plan(editor_client, team, owner):
+    previous = Review.objects.create(team=team, quarter="2020-Q1", started_by=owner)
+    services.add_commitment(previous, owner=owner, what="Old promise", due_date=date(2020, 3, 1))
+    services.close_review(previous, owner)
+    current = services.start_review(team, owner)[0]
+    body = editor_client.get(url("step", current, n=1)).content.decode()
+    assert "Old promise" in body
+    commitment = Commitment.objects.get(what="Old promise")
+    editor_client.post(url("commitment_outcome", current, pk=commitment.pk), {"status": "done"})
+    commitment.refresh_from_db()
+    assert commitment.status == "done" and commitment.checked_in == current
+
+
+def test_commitment_validation_keeps_input(editor_client, review):
+    response = editor_client.post(
+        url("commitment_add", review), {"what": "Adopt evals", "due_date": "not a date"}
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Adopt evals" in body and "field-error" in body
+    assert not Commitment.objects.exists()
+
+
+def test_another_teams_review_is_404(outsider_client, review):
+    assert outsider_client.get(url("step", review, n=1)).status_code == 404
+    other = TeamFactory()
+    other_review = Review.objects.create(team=other, quarter=review.quarter)
+    item = BacklogItem.objects.create(team=other, review=other_review, title="theirs")
+    # A member of `review.team` cannot reach another team's backlog item through their review.
+    assert (
+        outsider_client.post(url("backlog_score", review, pk=item.pk), {"version": 0}).status_code
+        == 404
+    )
+
+
+def test_viewer_cannot_change(viewer_client, review):
+    assert viewer_client.post(url("save_note", review, n=1), {"text": "x"}).status_code == 403
+    assert viewer_client.post(url("close", review)).status_code == 403
