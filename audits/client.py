@@ -1,0 +1,350 @@
+"""The one way Exponent talks to models: the official anthropic SDK, configured from settings.
+
+- Base URL and key come from settings.ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY (tests, demos and
+  `make run` without a key point it at audits.fakeapi).
+- The SDK retries 408/409/429/5xx/529 itself and honours retry-after (`max_retries`); an error
+  that arrives in the middle of a stream is not retried by the SDK, so `call` retries it.
+- A per-team Redis semaphore caps concurrent calls (settings.AUDITS_TEAM_CONCURRENCY).
+- Calls stream, handing each text delta to `on_text`; `should_stop` is checked between deltas
+  so a cancelled call ends promptly.
+- Usage (input, output, cache write, cache read) and cost from the Price table are returned.
+- Models come from the Models API and are cached in the Model table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import anthropic
+import redis
+from django.conf import settings
+from django.utils import timezone
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY = 8
+MODELS_CACHE_TTL = timedelta(hours=1)
+
+
+def team_concurrency() -> int:
+    return int(
+        getattr(settings, "AUDITS_TEAM_CONCURRENCY", 0)
+        or os.environ.get("AUDITS_TEAM_CONCURRENCY")
+        or DEFAULT_CONCURRENCY
+    )
+
+
+# ----------------------------------------------------------------------------- errors
+class CallError(Exception):
+    """A call that failed after every retry; `kind` groups errors on the audit page."""
+
+    def __init__(self, kind: str, message: str, usage: dict[str, int] | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.usage = usage or {}
+
+
+class Cancelled(Exception):
+    """should_stop() said stop: the call was abandoned."""
+
+
+def error_kind(exc: BaseException) -> str:
+    if isinstance(exc, anthropic.RateLimitError):
+        return "rate_limit"
+    if isinstance(exc, anthropic.APIStatusError):
+        if exc.status_code == 529 or "overloaded" in str(exc).lower():
+            return "overloaded"
+        if exc.status_code == 404:
+            return "not_found"
+        if exc.status_code in (401, 403):
+            return "authentication"
+        if exc.status_code == 400:
+            return "invalid_request"
+        return "server_error" if exc.status_code >= 500 else f"http_{exc.status_code}"
+    if isinstance(exc, anthropic.APITimeoutError):
+        return "timeout"
+    if isinstance(exc, anthropic.APIConnectionError):
+        return "connection"
+    return type(exc).__name__
+
+
+# ----------------------------------------------------------------------------- SDK client
+_clients: dict[tuple, anthropic.Anthropic] = {}
+_clients_lock = threading.Lock()
+
+
+def get_client() -> anthropic.Anthropic:
+    """One SDK client (and connection pool) per process and configuration."""
+    key = (
+        settings.ANTHROPIC_BASE_URL,
+        settings.ANTHROPIC_API_KEY,
+        getattr(settings, "AUDITS_MAX_RETRIES", 4),
+    )
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = anthropic.Anthropic(
+                api_key=settings.ANTHROPIC_API_KEY or "missing-key",
+                base_url=settings.ANTHROPIC_BASE_URL or None,
+                max_retries=key[2],
+                timeout=anthropic.Timeout(getattr(settings, "AUDITS_CALL_TIMEOUT", 300.0),
+                                          connect=10.0),
+            )  # fmt: skip
+        return client
+
+
+# ----------------------------------------------------------------------------- concurrency
+_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+  redis.call('EXPIRE', KEYS[1], 3600)
+  return 1
+end
+return 0
+"""
+_redis_client: redis.Redis | None = None
+
+
+def get_redis() -> redis.Redis:
+    global _redis_client
+    if _redis_client is None:
+        _redis_client = redis.Redis.from_url(settings.REDIS_URL)
+    return _redis_client
+
+
+@contextlib.contextmanager
+def team_slot(team_id: int, should_stop: Callable[[], bool] | None = None,
+              lease: float = 900.0) -> Iterator[None]:  # fmt: skip
+    """Hold one of the team's concurrent-call slots (a Redis sorted-set semaphore).
+
+    Each holder has a lease; a holder that died without releasing frees its slot when the
+    lease ends, so a crashed worker cannot starve the team.
+    """
+    r = get_redis()
+    key = f"audits:slots:{team_id}"
+    token = uuid.uuid4().hex
+    script = r.register_script(_ACQUIRE)
+    limit = team_concurrency()
+    delay = 0.02
+    while True:
+        now = time.time()
+        if script(keys=[key], args=[now, now + lease, limit, token]):
+            break
+        if should_stop and should_stop():
+            raise Cancelled()
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
+    try:
+        yield
+    finally:
+        r.zrem(key, token)
+
+
+# ----------------------------------------------------------------------------- prices
+def price_for(model_id: str):
+    """The Price for a resolved model id: exact id, else the longest matching prefix."""
+    from .models import Price
+
+    prices = [p for p in Price.objects.all() if model_id.startswith(p.model_id)]
+    return max(prices, key=lambda p: len(p.model_id), default=None)
+
+
+def cost_of(model_id: str, usage: dict[str, int]) -> Decimal:
+    price = price_for(model_id)
+    if price is None:
+        return Decimal(0)
+    return price.cost(
+        usage.get("input_tokens", 0),
+        usage.get("output_tokens", 0),
+        usage.get("cache_creation_input_tokens", 0),
+        usage.get("cache_read_input_tokens", 0),
+    )
+
+
+# ----------------------------------------------------------------------------- calls
+@dataclass
+class CallResult:
+    text: str
+    model: str  # the resolved model id the API answered with
+    usage: dict[str, int]
+    stop_reason: str | None
+    latency_ms: int
+    attempts: int
+    cost_usd: Decimal
+
+    @property
+    def input_tokens(self) -> int:
+        return self.usage.get("input_tokens", 0)
+
+    @property
+    def output_tokens(self) -> int:
+        return self.usage.get("output_tokens", 0)
+
+
+def _usage_dict(usage: Any) -> dict[str, int]:
+    return {
+        "input_tokens": getattr(usage, "input_tokens", 0) or 0,
+        "output_tokens": getattr(usage, "output_tokens", 0) or 0,
+        "cache_creation_input_tokens": getattr(usage, "cache_creation_input_tokens", 0) or 0,
+        "cache_read_input_tokens": getattr(usage, "cache_read_input_tokens", 0) or 0,
+    }
+
+
+def _add_usage(total: dict[str, int], more: dict[str, int]) -> None:
+    for key, value in more.items():
+        total[key] = total.get(key, 0) + value
+
+
+def call(
+    *,
+    team_id: int,
+    model: str,
+    messages: list[dict[str, Any]],
+    system: str = "",
+    max_tokens: int = 512,
+    temperature: float | None = None,
+    on_text: Callable[[str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_restart: Callable[[int], None] | None = None,
+    stream_retries: int | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> CallResult:
+    """Stream one message. Raises CallError after the retries, Cancelled when told to stop.
+
+    An error mid-stream restarts the call (up to `stream_retries` times, with backoff);
+    `on_restart(attempt)` lets the caller discard the partial text it has shown. Tokens of
+    abandoned attempts are still counted in the usage: they were billed.
+    """
+    client = get_client()
+    retries = stream_retries
+    if retries is None:
+        retries = getattr(settings, "AUDITS_STREAM_RETRIES", 2)
+    params: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": max_tokens}
+    if system:
+        params["system"] = system
+    if temperature is not None:
+        params["temperature"] = temperature
+    if extra_headers:
+        params["extra_headers"] = extra_headers
+    usage: dict[str, int] = {}
+    started = time.monotonic()
+    attempt = 0
+    with team_slot(team_id, should_stop):
+        while True:
+            attempt += 1
+            if should_stop and should_stop():
+                raise Cancelled()
+            attempt_usage: dict[str, int] = {}
+            try:
+                with client.messages.stream(**params) as stream:
+                    for event in stream:
+                        if event.type == "message_start":
+                            attempt_usage = _usage_dict(event.message.usage)
+                        elif event.type == "text":
+                            if on_text:
+                                on_text(event.text)
+                            if should_stop and should_stop():
+                                raise Cancelled()
+                    message = stream.get_final_message()
+            except Cancelled:
+                raise
+            except anthropic.APIStatusError as exc:
+                _add_usage(usage, attempt_usage)
+                # status 200 = the error arrived inside the stream: the SDK does not retry it.
+                mid_stream = exc.status_code == 200
+                kind = "mid_stream_" + error_kind(exc) if mid_stream else error_kind(exc)
+                if mid_stream and attempt <= retries:
+                    log.info("retrying %s after a mid-stream error (attempt %s)", model, attempt)
+                    if on_restart:
+                        on_restart(attempt)
+                    time.sleep(min(0.25 * 2 ** (attempt - 1), 4.0))
+                    continue
+                raise CallError(kind, str(exc), usage) from exc
+            except anthropic.APIError as exc:
+                _add_usage(usage, attempt_usage)
+                raise CallError(error_kind(exc), str(exc), usage) from exc
+            _add_usage(usage, _usage_dict(message.usage))
+            text = "".join(block.text for block in message.content if block.type == "text")
+            return CallResult(
+                text=text,
+                model=message.model,
+                usage=usage,
+                stop_reason=message.stop_reason,
+                latency_ms=int((time.monotonic() - started) * 1000),
+                attempts=attempt,
+                cost_usd=cost_of(message.model, usage),
+            )
+
+
+def ask(team_id: int) -> Callable[[str, str, str], tuple[str, str]]:
+    """An `ask(model, system, user) -> (text, resolved id)` for the LLM judge."""
+
+    def _ask(model: str, system: str, user: str) -> tuple[str, str]:
+        result = call(team_id=team_id, model=model, system=system, max_tokens=400,
+                      temperature=0.0, messages=[{"role": "user", "content": user}])  # fmt: skip
+        return result.text, result.model
+
+    return _ask
+
+
+# ----------------------------------------------------------------------------- models
+def sync_models(force: bool = False) -> list:
+    """Refresh the Model table from the Models API (at most hourly unless forced).
+
+    Models the API no longer lists are marked retired (aliases excepted: they are resolved
+    on use); returns the active, non-alias models, newest first.
+    """
+    from .models import Model
+
+    now = timezone.now()
+    fresh = Model.objects.filter(is_alias=False, last_seen_at__gte=now - MODELS_CACHE_TTL)
+    if force or not fresh.exists():
+        seen: list[str] = []
+        for info in get_client().models.list(limit=100):
+            lifecycle = getattr(info, "lifecycle", None) or "active"
+            Model.objects.update_or_create(
+                model_id=info.id,
+                defaults={
+                    "display_name": info.display_name,
+                    "released_at": info.created_at,
+                    "lifecycle": lifecycle,
+                    "retired": lifecycle == "retired",
+                    "is_alias": False,
+                    "last_seen_at": now,
+                },
+            )
+            seen.append(info.id)
+        Model.objects.filter(is_alias=False).exclude(model_id__in=seen).update(
+            retired=True, lifecycle="retired"
+        )
+    return list(Model.objects.filter(is_alias=False, retired=False))
+
+
+def register_model(name: str):
+    """A model a team typed in: a listed id, or an alias resolved through the Models API."""
+    from .models import Model
+
+    existing = Model.objects.filter(model_id=name).first()
+    if existing:
+        return existing
+    info = get_client().models.retrieve(name)  # raises NotFoundError for unknown names
+    if info.id == name:
+        return Model.objects.create(
+            model_id=info.id, display_name=info.display_name, released_at=info.created_at,
+            last_seen_at=timezone.now(),
+        )  # fmt: skip
+    return Model.objects.create(
+        model_id=name, display_name=f"{name} (alias of {info.id})", is_alias=True,
+        resolves_to=info.id, released_at=info.created_at, last_seen_at=timezone.now(),
+    )  # fmt: skip

@@ -1,0 +1,450 @@
+"""A fake Anthropic Messages API that speaks real HTTP, for tests, demos and benchmarks.
+
+    python -m audits.fakeapi --port 8010 [--latency 0.3] [--tokens-per-second 200]
+                             [--rules audits/fake_rules.json] [--error-rate 0.0]
+
+Endpoints: POST /v1/messages (JSON, or server-sent events with "stream": true: message_start,
+ping, content_block_start, content_block_delta…, content_block_stop, message_delta,
+message_stop) and GET /v1/models (paginated like the real one).
+
+What a model answers is scripted in a rules file (audits/fake_rules.json): the first rule whose
+`models` include the requested model and whose `contains`/`pattern` match the prompt (system +
+messages, case-insensitive) gives the text; so an idea can pass on a newer model and fail on an
+older one. Aliases resolve to a dated id (the response's `model` carries it); retired models
+answer 404 like the real API.
+
+Errors can be injected three ways:
+- a rule with "error": {"type": "rate_limit" | "overloaded" | "server" | "mid_stream",
+  "times": N, "retry_after": seconds} fails the first N identical requests;
+- a request header `x-fake-error: <type>;times=N;retry_after=S;key=K` does the same for one
+  caller (K separates counters; the SDK's own retries send the same header, so "429 then 200"
+  is `rate_limit;times=1`);
+- `--error-rate p` fails a random share of requests with 529 (demos of flaky upstreams).
+`x-fake-latency: seconds` overrides the latency for one request.
+
+The server is a ThreadingHTTPServer: one thread per connection, so hundreds of slow concurrent
+requests overlap as they would against the real API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+DEFAULT_RULES = Path(__file__).with_name("fake_rules.json")
+
+ERRORS = {
+    # type: (HTTP status, API error type, message)
+    "rate_limit": (429, "rate_limit_error", "Number of requests has exceeded your rate limit."),
+    "overloaded": (529, "overloaded_error", "Overloaded"),
+    "server": (500, "api_error", "Internal server error"),
+    "mid_stream": (200, "overloaded_error", "Overloaded (mid-stream)"),
+}
+
+
+@dataclass
+class ErrorSpec:
+    type: str
+    times: int = 1
+    retry_after: float = 0.0
+    key: str = ""
+
+    @classmethod
+    def parse_header(cls, value: str) -> ErrorSpec:
+        kind, *params = [p.strip() for p in value.split(";") if p.strip()]
+        options = dict(p.split("=", 1) for p in params if "=" in p)
+        return cls(
+            type=kind,
+            times=int(options.get("times", 1)),
+            retry_after=float(options.get("retry_after", 0)),
+            key=options.get("key", ""),
+        )
+
+
+@dataclass
+class Rules:
+    models: list[dict[str, Any]]
+    aliases: dict[str, str]
+    retired: list[str]
+    rules: list[dict[str, Any]]
+    default_text: str
+    _compiled: dict[int, re.Pattern] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | str = DEFAULT_RULES) -> Rules:
+        data = json.loads(Path(path).read_text())
+        return cls(
+            models=data["models"],
+            aliases=data.get("aliases", {}),
+            retired=data.get("retired", []),
+            rules=data["rules"],
+            default_text=data.get("default", "I am not able to help with that."),
+        )
+
+    def resolve(self, model: str) -> str | None:
+        """The dated model id an id or alias names; None for an unknown model."""
+        model = self.aliases.get(model, model)
+        if model in self.retired or any(m["id"] == model for m in self.models):
+            return model
+        return None
+
+    def match(self, model: str, prompt: str) -> dict[str, Any] | None:
+        lowered = prompt.lower()
+        for index, rule in enumerate(self.rules):
+            models = rule.get("models")
+            if models and model not in models:
+                continue
+            if "contains" in rule and rule["contains"].lower() not in lowered:
+                continue
+            if "pattern" in rule:
+                compiled = self._compiled.get(index)
+                if compiled is None:
+                    compiled = self._compiled[index] = re.compile(rule["pattern"], re.I | re.S)
+                if not compiled.search(prompt):
+                    continue
+            return rule
+        return None
+
+    def respond(self, model: str, prompt: str) -> str:
+        """The scripted text (what the demo seeds without going through HTTP)."""
+        rule = self.match(self.resolve(model) or model, prompt)
+        return rule.get("text", self.default_text) if rule else self.default_text
+
+
+def prompt_of(body: dict[str, Any]) -> str:
+    """System prompt and every message's text, joined (what rules match against)."""
+    parts: list[str] = []
+    system = body.get("system")
+    if isinstance(system, str):
+        parts.append(system)
+    elif isinstance(system, list):
+        parts.extend(block.get("text", "") for block in system if isinstance(block, dict))
+    for message in body.get("messages", []):
+        content = message.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(b.get("text", "") for b in content if isinstance(b, dict))
+    return "\n".join(parts)
+
+
+def approx_tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+def chunks_of(text: str) -> list[str]:
+    """Split text into token-sized pieces (words with their trailing space)."""
+    return re.findall(r"\S+\s*|\s+", text) or [""]
+
+
+class FakeAPI:
+    """State shared by the handler threads: rules, options and the error counters."""
+
+    def __init__(
+        self,
+        rules: Rules,
+        latency: float = 0.0,
+        tokens_per_second: float = 0.0,
+        error_rate: float = 0.0,
+    ) -> None:
+        self.rules = rules
+        self.latency = latency
+        self.tokens_per_second = tokens_per_second
+        self.error_rate = error_rate
+        self._counts: dict[str, int] = {}
+        self._cached_prefixes: set[str] = set()
+        self._lock = threading.Lock()
+        self.requests = 0
+
+    def should_fail(self, spec: ErrorSpec, key: str) -> bool:
+        """True for the first `spec.times` requests with this key."""
+        with self._lock:
+            seen = self._counts.get(key, 0)
+            self._counts[key] = seen + 1
+            return seen < spec.times
+
+    def cache_usage(self, body: dict[str, Any], input_tokens: int) -> tuple[int, int, int]:
+        """(input, cache_creation, cache_read): a system block with cache_control is cached
+        on first sight and read afterwards, like prompt caching."""
+        system = body.get("system")
+        if not isinstance(system, list) or not any(
+            isinstance(b, dict) and b.get("cache_control") for b in system
+        ):
+            return input_tokens, 0, 0
+        prefix = "".join(b.get("text", "") for b in system if isinstance(b, dict))
+        cached = approx_tokens(prefix)
+        digest = hashlib.sha256(prefix.encode()).hexdigest()
+        with self._lock:
+            seen = digest in self._cached_prefixes
+            self._cached_prefixes.add(digest)
+        rest = max(1, input_tokens - cached)
+        return (rest, 0, cached) if seen else (rest, cached, 0)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "FakeAnthropic/1.0"
+    protocol_version = "HTTP/1.1"
+    api: FakeAPI  # set on the subclass by make_server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # quiet: hundreds of requests per second in benchmarks
+
+    # ----------------------------------------------------------------- helpers
+    def _json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None):
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.send_header("request-id", f"req_fake_{uuid.uuid4().hex[:16]}")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None):
+        self._json(status, {"type": "error", "error": {"type": kind, "message": message}}, headers)
+
+    def _sse(self, event: str, data: dict[str, Any]) -> None:
+        frame = f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+        self.wfile.flush()
+
+    # ----------------------------------------------------------------- routes
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        path, _, query = self.path.partition("?")
+        if path.rstrip("/") == "/v1/models":
+            return self._models(query)
+        if path.startswith("/v1/models/"):
+            model_id = self.api.rules.resolve(path.rsplit("/", 1)[1])
+            info = next((m for m in self.api.rules.models if m["id"] == model_id), None)
+            if info is None:
+                return self._error(404, "not_found_error", "model not found")
+            return self._json(200, self._model_info(info))
+        if path == "/healthz":
+            return self._json(200, {"ok": True, "requests": self.api.requests})
+        self._error(404, "not_found_error", f"No route for GET {path}")
+
+    def _model_info(self, info: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "model",
+            "id": info["id"],
+            "display_name": info.get("display_name", info["id"]),
+            "created_at": info.get("created_at", "2025-01-01T00:00:00Z"),
+            "lifecycle": info.get("lifecycle", "active"),
+        }
+
+    def _models(self, query: str) -> None:
+        params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+        limit = int(params.get("limit", 20))
+        models = sorted(self.api.rules.models, key=lambda m: m.get("created_at", ""), reverse=True)
+        ids = [m["id"] for m in models]
+        start = ids.index(params["after_id"]) + 1 if params.get("after_id") in ids else 0
+        page = models[start : start + limit]
+        self._json(
+            200,
+            {
+                "data": [self._model_info(m) for m in page],
+                "has_more": start + limit < len(models),
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+            },
+        )
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        path = self.path.partition("?")[0]
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length)
+        if path != "/v1/messages":
+            return self._error(404, "not_found_error", f"No route for POST {path}")
+        if not self.headers.get("x-api-key") and not self.headers.get("authorization"):
+            return self._error(401, "authentication_error", "x-api-key header is required")
+        try:
+            body = json.loads(raw or b"{}")
+        except json.JSONDecodeError:
+            return self._error(400, "invalid_request_error", "Body is not valid JSON")
+        for required in ("model", "messages", "max_tokens"):
+            if required not in body:
+                return self._error(400, "invalid_request_error", f"{required}: Field required")
+        api = self.api
+        with api._lock:
+            api.requests += 1
+        requested = body["model"]
+        model = api.rules.resolve(requested)
+        if model is None:
+            return self._error(404, "not_found_error", f"model: {requested}")
+        if model in api.rules.retired:
+            return self._error(404, "not_found_error", f"model: {requested} has been retired")
+
+        prompt = prompt_of(body)
+        rule = api.rules.match(model, prompt)
+        latency = (rule or {}).get("latency", api.latency)
+        latency = float(self.headers.get("x-fake-latency") or latency)
+
+        spec: ErrorSpec | None = None
+        key = ""
+        if header := self.headers.get("x-fake-error"):
+            spec = ErrorSpec.parse_header(header)
+            key = f"h:{header}"
+        elif rule and rule.get("error"):
+            spec = ErrorSpec(**rule["error"])
+            key = "r:" + hashlib.sha256(raw).hexdigest()
+        if spec and spec.type != "mid_stream" and api.should_fail(spec, key):
+            time.sleep(min(latency, 0.05))
+            status, kind, message = ERRORS[spec.type]
+            headers = {"retry-after": f"{spec.retry_after:g}"} if spec.retry_after else {}
+            return self._error(status, kind, message, headers)
+        if api.error_rate and random.random() < api.error_rate:
+            return self._error(529, "overloaded_error", "Overloaded", {"retry-after": "0.5"})
+
+        text = rule.get("text", api.rules.default_text) if rule else api.rules.default_text
+        pieces = chunks_of(text)[: max(1, int(body["max_tokens"]))]
+        stop_reason = "end_turn" if len(pieces) == len(chunks_of(text)) else "max_tokens"
+        text = "".join(pieces)
+        usage_in, cache_create, cache_read = api.cache_usage(body, approx_tokens(prompt))
+        message_id = f"msg_fake_{uuid.uuid4().hex[:20]}"
+        mid_stream = bool(spec and spec.type == "mid_stream" and api.should_fail(spec, key))
+
+        if latency:
+            time.sleep(latency)
+        if body.get("stream"):
+            return self._stream(
+                message_id, model, pieces, stop_reason, (usage_in, cache_create, cache_read),
+                mid_stream,
+            )  # fmt: skip
+        if api.tokens_per_second:
+            time.sleep(len(pieces) / api.tokens_per_second)
+        self._json(
+            200,
+            {
+                "id": message_id,
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": stop_reason,
+                "stop_sequence": None,
+                "usage": {
+                    "input_tokens": usage_in,
+                    "output_tokens": len(pieces),
+                    "cache_creation_input_tokens": cache_create,
+                    "cache_read_input_tokens": cache_read,
+                },
+            },
+        )
+
+    def _stream(self, message_id, model, pieces, stop_reason, usage, mid_stream) -> None:
+        usage_in, cache_create, cache_read = usage
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
+        self.send_header("request-id", f"req_fake_{uuid.uuid4().hex[:16]}")
+        self.end_headers()
+        try:
+            self._sse(
+                "message_start",
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": message_id, "type": "message", "role": "assistant",
+                        "model": model, "content": [], "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": {
+                            "input_tokens": usage_in, "output_tokens": 1,
+                            "cache_creation_input_tokens": cache_create,
+                            "cache_read_input_tokens": cache_read,
+                        },
+                    },
+                },
+            )  # fmt: skip
+            self._sse("ping", {"type": "ping"})
+            self._sse(
+                "content_block_start",
+                {"type": "content_block_start", "index": 0,
+                 "content_block": {"type": "text", "text": ""}},
+            )  # fmt: skip
+            delay = 1 / self.api.tokens_per_second if self.api.tokens_per_second else 0
+            for n, piece in enumerate(pieces):
+                if mid_stream and n >= max(1, len(pieces) // 2):
+                    _, kind, message = ERRORS["mid_stream"]
+                    error = {"type": kind, "message": message}
+                    self._sse("error", {"type": "error", "error": error})
+                    break
+                if delay:
+                    time.sleep(delay)
+                self._sse(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": 0,
+                     "delta": {"type": "text_delta", "text": piece}},
+                )  # fmt: skip
+            else:
+                self._sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+                self._sse(
+                    "message_delta",
+                    {"type": "message_delta",
+                     "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                     "usage": {"output_tokens": len(pieces)}},
+                )  # fmt: skip
+                self._sse("message_stop", {"type": "message_stop"})
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client went away (a cancelled call): nothing to clean up
+        self.close_connection = True
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # many concurrent connections arrive at once in benchmarks
+    allow_reuse_address = True
+
+
+def make_server(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    rules: Rules | None = None,
+    latency: float = 0.0,
+    tokens_per_second: float = 0.0,
+    error_rate: float = 0.0,
+) -> Server:
+    api = FakeAPI(rules or Rules.load(), latency, tokens_per_second, error_rate)
+    handler = type("BoundHandler", (Handler,), {"api": api})
+    server = Server((host, port), handler)
+    server.api = api  # type: ignore[attr-defined]
+    return server
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Fake Anthropic Messages API server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8010)
+    parser.add_argument("--rules", default=str(DEFAULT_RULES))
+    parser.add_argument("--latency", type=float, default=0.3, help="seconds before the answer")
+    parser.add_argument("--tokens-per-second", type=float, default=150.0)
+    parser.add_argument("--error-rate", type=float, default=0.0, help="share of random 529s")
+    args = parser.parse_args(argv)
+    server = make_server(
+        args.host, args.port, Rules.load(args.rules), args.latency, args.tokens_per_second,
+        args.error_rate,
+    )  # fmt: skip
+    print(f"fake Messages API on http://{args.host}:{server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""Audit runs: start, resume, cancel, and the idempotent recording of every call's result.
+
+The fan-out is one Celery task per (probe, model, sample) (see tasks.py). Everything that
+changes a run's counters happens in `record_result`, in one transaction holding the run's
+row lock: the Result is inserted only if that call has no result yet (an earlier error row is
+replaced), and the run's tokens, cost and counts move by exactly that row's numbers. So a task
+retried after a crash, the same message delivered twice or two workers racing never
+double-count or double-charge.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from planning.quarters import current_quarter
+
+from . import live
+from .client import get_redis
+from .models import (
+    ACTIVE_RUN_STATUSES,
+    AuditRun,
+    Grade,
+    Idea,
+    IdeaStatus,
+    Probe,
+    Result,
+    RunStatus,
+)
+
+log = logging.getLogger(__name__)
+
+
+class RunError(Exception):
+    pass
+
+
+def stop_key(run_id: int) -> str:
+    return f"audits:stop:{run_id}"
+
+
+def stop_requested(run_id: int) -> bool:
+    return bool(get_redis().exists(stop_key(run_id)))
+
+
+# ----------------------------------------------------------------------------- planning
+def planned_calls(run: AuditRun) -> list[tuple[int, int, int]]:
+    """Every (probe, model, sample) the run covers."""
+    probes = Probe.objects.filter(idea__in=run.ideas.all()).values_list("pk", "samples")
+    model_ids = list(run.models.values_list("pk", flat=True))
+    return [
+        (probe_id, model_id, sample)
+        for probe_id, samples in probes
+        for model_id in model_ids
+        for sample in range(1, samples + 1)
+    ]
+
+
+def missing_calls(run: AuditRun) -> list[tuple[int, int, int]]:
+    """Calls without a result (errors count as missing: resuming retries them)."""
+    done = set(run.results.exclude(grade=Grade.ERROR).values_list("probe_id", "model_id", "sample"))
+    return [call for call in planned_calls(run) if call not in done]
+
+
+def create_run(team, user, *, models, ideas=None, budget_tokens=None, budget_usd=None):
+    """A new pending run for this quarter (ideas default to every dormant or retesting one)."""
+    if ideas is None:
+        ideas = Idea.objects.for_team(team).filter(
+            status__in=[IdeaStatus.DORMANT, IdeaStatus.RETESTING]
+        )
+    with transaction.atomic():
+        run = AuditRun.objects.create(
+            team=team,
+            quarter=str(current_quarter(team)),
+            budget_tokens=budget_tokens,
+            budget_usd=budget_usd,
+            started_by=user,
+        )
+        run.models.set(models)
+        run.ideas.set(ideas)
+    return run
+
+
+def start_run(run: AuditRun, user=None) -> AuditRun:
+    """Start (or resume) a run: only calls without a result are dispatched."""
+    from .tasks import dispatch_run
+
+    with transaction.atomic():
+        run = AuditRun.objects.select_for_update().get(pk=run.pk)
+        if run.status in ACTIVE_RUN_STATUSES and run.epoch:
+            raise RunError("This audit is already running.")
+        missing = missing_calls(run)
+        total = len(planned_calls(run))
+        if not total:
+            raise RunError("Nothing to run: choose at least one idea with probes and one model.")
+        if run.status == RunStatus.BUDGET and run.over_budget():
+            raise RunError("The budget is spent: raise it before resuming.")
+        run.epoch += 1
+        run.expected_calls = total
+        run.status = RunStatus.RUNNING
+        run.stop_reason = ""
+        run.started_at = run.started_at or timezone.now()
+        run.finished_at = None
+        run.live_session_id = live.create_session(
+            run.team, user, "audit_run", f"Audit {run.quarter} #{run.pk}"
+        )
+        run.save()
+        Idea.objects.filter(pk__in=run.ideas.filter(status=IdeaStatus.DORMANT).values("pk")).update(
+            status=IdeaStatus.RETESTING
+        )
+        get_redis().delete(stop_key(run.pk))
+        if not missing:
+            _finalize_locked(run, RunStatus.COMPLETED, "")
+        else:
+            epoch = run.epoch
+            transaction.on_commit(lambda: dispatch_run.delay(run.pk, epoch))
+    return run
+
+
+def cancel_run(run: AuditRun, user=None) -> AuditRun:
+    """Stop a run now: queued calls are skipped, in-flight calls end at their next token."""
+    get_redis().set(stop_key(run.pk), "1", ex=24 * 3600)
+    with transaction.atomic():
+        run = AuditRun.objects.select_for_update().get(pk=run.pk)
+        if run.status in ACTIVE_RUN_STATUSES:
+            who = getattr(user, "display_name", "") or "someone"
+            _finalize_locked(run, RunStatus.CANCELLED, f"Stopped by {who}.")
+    live.note_stopping(run.live_session_id, user)
+    return run
+
+
+def _summary(run: AuditRun) -> dict:
+    return {
+        "run_status": run.status,
+        "done": run.done_calls,
+        "errors": run.error_calls,
+        "expected": run.expected_calls,
+        "cost_usd": str(run.cost_usd),
+        "tokens": run.total_tokens,
+        "reason": run.stop_reason,
+    }
+
+
+def _finalize_locked(run: AuditRun, status: str, reason: str) -> None:
+    """Give a locked, active run its final state (inside the caller's transaction)."""
+    run.status = status
+    run.stop_reason = reason
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "stop_reason", "finished_at"])
+    live_status = {"completed": "completed", "cancelled": "cancelled"}.get(status, "cancelled")
+    if status == RunStatus.FAILED:
+        live_status = "failed"
+    session_id, summary = run.live_session_id, _summary(run)
+    transaction.on_commit(lambda: live.end(session_id, live_status, summary))
+    if status == RunStatus.COMPLETED:
+        team = run.team
+        transaction.on_commit(lambda: _cadence_done(team))
+
+
+def _cadence_done(team) -> None:
+    try:
+        from planning.cadences.services import complete_activity
+    except ImportError:
+        return
+    try:
+        complete_activity(team, "capability_audit")
+    except Exception:  # noqa: BLE001 - a cadence hiccup must not fail the audit
+        log.warning("could not mark the capability audit cadence done", exc_info=True)
+
+
+def finalize_if_stopped(run_id: int, status: str, reason: str) -> None:
+    with transaction.atomic():
+        run = AuditRun.objects.select_for_update().get(pk=run_id)
+        if run.status in ACTIVE_RUN_STATUSES:
+            _finalize_locked(run, status, reason)
+
+
+# ----------------------------------------------------------------------------- recording
+@dataclass
+class Recorded:
+    created: bool  # False: the call already had a result; nothing changed
+    result: Result | None
+    run: AuditRun
+
+
+def record_result(run_id: int, probe_id: int, model_id: int, sample: int, **fields) -> Recorded:
+    """Write one call's result exactly once and move the run's counters by it."""
+    with transaction.atomic():
+        run = AuditRun.objects.select_for_update().get(pk=run_id)
+        existing = Result.objects.filter(
+            run_id=run_id, probe_id=probe_id, model_id=model_id, sample=sample
+        ).first()
+        if existing and existing.grade != Grade.ERROR:
+            return Recorded(False, existing, run)
+        cost = Decimal(fields.get("cost_usd") or 0)
+        tokens_in = (
+            fields.get("input_tokens", 0)
+            + fields.get("cache_creation_tokens", 0)
+            + fields.get("cache_read_tokens", 0)
+        )
+        is_error = fields.get("grade") == Grade.ERROR
+        if existing:  # an earlier error: replace it, keep its spend in the totals
+            for name, value in fields.items():
+                setattr(existing, name, value)
+            existing.attempts = existing.attempts + 1
+            existing.created_at = timezone.now()
+            existing.save()
+            result = existing
+            counters = {"error_calls": F("error_calls") - (0 if is_error else 1)}
+            counters["done_calls"] = F("done_calls") + (0 if is_error else 1)
+        else:
+            result = Result.objects.create(
+                run_id=run_id, probe_id=probe_id, model_id=model_id, sample=sample, **fields
+            )
+            key = "error_calls" if is_error else "done_calls"
+            counters = {key: F(key) + 1}
+        AuditRun.objects.filter(pk=run_id).update(
+            cost_usd=F("cost_usd") + cost,
+            tokens_in=F("tokens_in") + tokens_in,
+            tokens_out=F("tokens_out") + fields.get("output_tokens", 0),
+            **counters,
+        )
+        run.refresh_from_db()
+        if run.status in ACTIVE_RUN_STATUSES:
+            if run.over_budget():
+                left = run.expected_calls - run.done_calls - run.error_calls
+                _finalize_locked(
+                    run,
+                    RunStatus.BUDGET,
+                    f"Budget reached after {run.done_calls + run.error_calls} of "
+                    f"{run.expected_calls} calls ({left} not run). Raise the budget and resume "
+                    "to finish.",
+                )
+                get_redis().set(stop_key(run.pk), "1", ex=24 * 3600)
+            elif run.done_calls + run.error_calls >= run.expected_calls:
+                reason = f"{run.error_calls} calls failed." if run.error_calls else ""
+                _finalize_locked(run, RunStatus.COMPLETED, reason)
+        return Recorded(True, result, run)
+
+
+# ----------------------------------------------------------------------------- overrides
+def override_result(result: Result, user, grade: str, reason: str):
+    from .models import ResultOverride
+
+    if not reason.strip():
+        raise RunError("Give a reason for the override.")
+    if grade not in (Grade.PASS, Grade.FAIL):
+        raise RunError("A person can mark an answer pass or fail.")
+    with transaction.atomic():
+        result = Result.objects.select_for_update().get(pk=result.pk)
+        change = ResultOverride.objects.create(
+            result=result, from_grade=result.grade, to_grade=grade, reason=reason.strip(),
+            overridden_by=user,
+        )  # fmt: skip
+        if not result.auto_grade:
+            result.auto_grade = result.grade
+        result.grade = grade
+        result.save(update_fields=["grade", "auto_grade"])
+    return change

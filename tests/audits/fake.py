@@ -1,0 +1,57 @@
+"""The fake Messages API for the audits tests: a real server process on a free port.
+
+Imported at collection time (by tests/audits/conftest.py and the browser test), it points
+ANTHROPIC_BASE_URL at the port before any Celery worker process starts, so the worker
+inherits it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+PORT = int(os.environ.get("AUDITS_TEST_FAKE_PORT") or _free_port())
+URL = f"http://127.0.0.1:{PORT}"
+os.environ["AUDITS_TEST_FAKE_PORT"] = str(PORT)
+os.environ["ANTHROPIC_BASE_URL"] = URL
+os.environ["ANTHROPIC_API_KEY"] = "test-key"
+
+
+def start(
+    port: int = PORT, latency: float = 0.02, tokens_per_second: float = 2000
+) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "audits.fakeapi", "--port", str(port), "--latency", str(latency),
+         "--tokens-per-second", str(tokens_per_second)],
+        cwd=BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5)
+            return proc
+        except httpx.HTTPError:
+            if proc.poll() is not None:
+                raise RuntimeError("fake API server exited") from None
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("fake API server did not start")
+
+
+def requests_seen(port: int = PORT) -> int:
+    return httpx.get(f"http://127.0.0.1:{port}/healthz").json()["requests"]
