@@ -187,7 +187,7 @@ def decide(request: HttpRequest, quarter: str) -> HttpResponse:
 
 def _rows(bets: list) -> list[tuple]:
     """Backlog rows with the id of the item above each one (for the "move up" button)."""
-    previous = [None] + [item.pk for item, _ in bets[:-1]]
+    previous = [None, *(item.pk for item, _ in bets)][: len(bets)]
     return [(item, ls, prev) for (item, ls), prev in zip(bets, previous, strict=True)]
 
 
