@@ -204,3 +204,14 @@ def test_another_teams_review_is_404(outsider_client, review):
 def test_viewer_cannot_change(viewer_client, review):
     assert viewer_client.post(url("save_note", review, n=1), {"text": "x"}).status_code == 403
     assert viewer_client.post(url("close", review)).status_code == 403
+
+
+def test_demo_has_a_closed_and_an_open_review(owner):
+    from planning.reviews import demo
+
+    team = TeamFactory()
+    demo.seed(team, owner)
+    demo.seed(team, owner)
+    reviews = list(Review.objects.filter(team=team).order_by("quarter"))
+    assert [r.status for r in reviews] == ["closed", "in_progress"]
+    assert reviews[0].snapshots.count() == 1
