@@ -234,7 +234,8 @@ def call(
     if system:
         params["system"] = system
     if temperature is not None:
-        params["temperature"] = temperature
+        # SDK 2.14 has no `temperature` argument; the API still accepts the field.
+        params["extra_body"] = {"temperature": temperature}
     if extra_headers:
         params["extra_headers"] = extra_headers
     usage: dict[str, int] = {}

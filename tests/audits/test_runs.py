@@ -1,0 +1,139 @@
+"""Audit runs on a real Celery worker against the real fake server."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from audits import runs
+from audits.models import AuditRun, Grade, Result, RunStatus
+from audits.tasks import run_call
+from tests.audits import fake
+from tests.audits.conftest import make_idea
+from tests.conftest import wait_for
+
+
+def _run(team, models, ideas, **kw):
+    return runs.create_run(team, None, models=models, ideas=ideas, **kw)
+
+
+@pytest.mark.django_db
+def test_run_call_is_idempotent_under_retry(fake_api, team, sim_models):
+    newer, older = sim_models
+    idea = make_idea(team, prompt="LATER-PASSES", config={"expected": "yes"})
+    run = _run(team, [newer], [idea])
+    AuditRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, epoch=1, expected_calls=1)
+    probe = idea.probes.get()
+    before = fake.requests_seen()
+    assert run_call.apply(args=(run.pk, 1, probe.pk, newer.pk, 1)).get() == "pass"
+    # the same task again (a retry, or a second delivery after it finished)
+    assert run_call.apply(args=(run.pk, 1, probe.pk, newer.pk, 1)).get().startswith("skipped")
+    # and a direct second record of the same call
+    again = runs.record_result(run.pk, probe.pk, newer.pk, 1, grade=Grade.PASS,
+                               cost_usd=Decimal(5), input_tokens=999)  # fmt: skip
+    assert not again.created
+    run.refresh_from_db()
+    result = Result.objects.get()
+    assert run.cost_usd == result.cost_usd > 0
+    assert run.tokens_in == result.input_tokens and run.done_calls == 1
+    assert run.status == RunStatus.COMPLETED
+    assert fake.requests_seen() - before == 1  # one upstream call, one charge
+
+
+@pytest.mark.django_db
+def test_error_result_is_replaced_once_without_double_counting(team, sim_models):
+    newer, _ = sim_models
+    idea = make_idea(team)
+    run = _run(team, [newer], [idea])
+    AuditRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, epoch=1, expected_calls=2)
+    probe = idea.probes.get()
+    runs.record_result(run.pk, probe.pk, newer.pk, 1, grade=Grade.ERROR, error_kind="overloaded",
+                       input_tokens=10)  # fmt: skip
+    runs.record_result(run.pk, probe.pk, newer.pk, 1, grade=Grade.PASS, input_tokens=10,
+                       cost_usd=Decimal("0.01"))  # fmt: skip
+    run.refresh_from_db()
+    assert (run.done_calls, run.error_calls, run.tokens_in) == (1, 0, 20)
+    assert Result.objects.get().attempts == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_duplicate_delivery_calls_once(fake_api, celery_worker_process, team, sim_models):
+    newer, _ = sim_models
+    idea = make_idea(team, prompt="SLOW-PROBE say yes")
+    run = _run(team, [newer], [idea])
+    AuditRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, epoch=1, expected_calls=1)
+    probe = idea.probes.get()
+    before = fake.requests_seen()
+    task_id = str(uuid.uuid4())
+    args = (run.pk, 1, probe.pk, newer.pk, 1)
+    run_call.apply_async(args=args, task_id=task_id)
+    run_call.apply_async(args=args, task_id=task_id)  # the broker delivers it twice
+    assert wait_for(lambda: Result.objects.filter(run=run).exists(), 20)
+    run.refresh_from_db()
+    assert run.done_calls == 1 and Result.objects.filter(run=run).count() == 1
+    assert fake.requests_seen() - before == 1
+
+
+def _audit(team, sim_models, n_ideas=3, prompt="say yes", **kw):
+    newer, older = sim_models
+    ideas = [make_idea(team, f"Idea {i}", prompt=f"{prompt} #{i}") for i in range(n_ideas)]
+    return _run(team, [newer, older], ideas, **kw)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_run_completes_and_marks_cadence(fake_api, celery_worker_process, team, sim_models):
+    run = _audit(team, sim_models)
+    runs.start_run(run)
+    assert wait_for(lambda: AuditRun.objects.get(pk=run.pk).status == RunStatus.COMPLETED, 30)
+    run.refresh_from_db()
+    assert run.done_calls == run.expected_calls == 6
+    assert Result.objects.filter(run=run, grade=Grade.PASS).count() == 6
+    assert all(r.resolved_model for r in Result.objects.filter(run=run))
+    assert run.cost_usd == sum(r.cost_usd for r in run.results.all())
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_cancel_mid_run_then_resume_runs_only_missing(fake_api, celery_worker_process, team,
+                                                       sim_models):  # fmt: skip
+    run = _audit(team, sim_models, n_ideas=4, prompt="SLOW-PROBE")
+    runs.start_run(run)
+    assert wait_for(lambda: Result.objects.filter(run=run).exists(), 30)
+    runs.cancel_run(run)
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELLED and "Stopped" in run.stop_reason
+    # in-flight calls end and queued ones are skipped: the count settles below the total
+    wait_for(lambda: False, 3)
+    settled = Result.objects.filter(run=run).count()
+    assert 0 < settled < 8
+    wait_for(lambda: False, 2)
+    assert Result.objects.filter(run=run).count() == settled
+    before = fake.requests_seen()
+    runs.start_run(run)  # resume
+    assert wait_for(lambda: AuditRun.objects.get(pk=run.pk).status == RunStatus.COMPLETED, 60)
+    run.refresh_from_db()
+    assert run.done_calls == 8 and run.epoch == 2
+    assert fake.requests_seen() - before == 8 - settled  # only the missing calls ran
+    assert Result.objects.filter(run=run).count() == 8
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_budget_stop(fake_api, celery_worker_process, team, sim_models):
+    run = _audit(team, sim_models, n_ideas=5, prompt="LONG-ANSWER", budget_tokens=150)
+    runs.start_run(run)
+    assert wait_for(lambda: AuditRun.objects.get(pk=run.pk).status == RunStatus.BUDGET, 30)
+    wait_for(lambda: False, 2)  # let in-flight calls land
+    run.refresh_from_db()
+    assert run.total_tokens >= 150
+    assert run.done_calls < 10
+    assert "Budget reached" in run.stop_reason and "Raise the budget" in run.stop_reason
+    with pytest.raises(runs.RunError):
+        runs.start_run(run)
+    AuditRun.objects.filter(pk=run.pk).update(budget_tokens=None)
+    runs.start_run(AuditRun.objects.get(pk=run.pk))
+    assert wait_for(lambda: AuditRun.objects.get(pk=run.pk).status == RunStatus.COMPLETED, 30)
