@@ -192,6 +192,8 @@ def _mailer() -> dict:
             }
     if not backend.endswith("smtp.EmailBackend"):
         options = {}
+    if backend.endswith("filebased.EmailBackend"):
+        options = {"file_path": env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))}
     return {"BACKEND": backend, "OPTIONS": {k: v for k, v in options.items() if v is not None}}
 
 
@@ -231,6 +233,19 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "expire-invitations": {
         "task": "planning.teams.tasks.expire_invitations",
         "schedule": 60 * 60,
+    },
+    "live-reap-stale-sessions": {
+        "task": "planning.live.tasks.reap_stale_sessions",
+        "schedule": 30,
+    },
+    "live-compact-finished-sessions": {
+        "task": "planning.live.tasks.compact_finished_sessions",
+        "schedule": 60 * 60,
+    },
+    "cadences-tick": {
+        "task": "planning.cadences.tasks.tick",
+        "schedule": env.float("CADENCE_TICK_SECONDS", default=60.0),
+        "options": {"expires": 50},
     },
 }
 
@@ -278,4 +293,4 @@ LOGGING = {
 
 HEALTHZ_PING_TIMEOUT = env.float("HEALTHZ_PING_TIMEOUT", default=1.0)
 # Hooks run inside the transaction that creates a team (e.g. default cadences).
-TEAM_CREATED_HOOKS: list[str] = []
+TEAM_CREATED_HOOKS: list[str] = ["planning.cadences.services.create_default_cadences"]

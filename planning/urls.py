@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from planning import views
+from planning.cadences import views as cadence_views
 from planning.teams import views as team_views
 
 # Every team page lives under /t/<team>/; each app adds its own prefixes (metrics/, ideas/, …).
@@ -24,6 +25,7 @@ urlpatterns = [
     path("teams/new/", team_views.team_create, name="team_create"),
     path("invitations/<str:token>/", team_views.invitation, name="invitation"),
     path("t/<slug:team>/", include(team_patterns)),
+    path("cal/<str:token>.ics", cadence_views.calendar_feed, name="calendar_feed"),
     path("live/", include("planning.live.urls")),
     path("api/v1/", include("predictions.api_urls")),
     path("admin/", admin.site.urls),

@@ -1,0 +1,332 @@
+"""Cadences keep a team on its rhythm: occurrences fall due, reminders go out exactly once.
+
+Cadence      a recurring activity (RRULE in the team's time zone at a local due time).
+Occurrence   one due instance, stored in UTC; unique per (cadence, due_at).
+Reminder     one message per (occurrence, kind, seq, recipient, channel), claimed before it is
+             sent (the unique row is the claim) and recorded after.
+Notification an in-app message; its idempotency key makes a retried delivery a no-op.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import time, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from planning.teams.models import Role, Team, TeamScopedModel
+
+from .schedule import Schedule, Timeline
+
+
+class Kind(models.TextChoices):
+    CAPABILITY_AUDIT = "capability_audit", "Capability audit"
+    PREDICTION_REVIEW = "prediction_review", "Prediction review"
+    BOTTLENECK_REFRESH = "bottleneck_refresh", "Bottleneck refresh"
+    SATURATION_CHECK = "saturation_check", "Saturation check"
+    QUARTERLY_REVIEW = "quarterly_review", "Quarterly review"
+    RETROSPECTIVE = "retrospective", "Retrospective"
+    CUSTOM = "custom", "Custom"
+
+
+# Where the work for each kind happens (url names taking only `team`).
+ACTIVITY_URLS = {
+    Kind.CAPABILITY_AUDIT: "audits:idea_list",
+    Kind.PREDICTION_REVIEW: "predictions:metric_list",
+    Kind.BOTTLENECK_REFRESH: "bottlenecks:map_list",
+    Kind.SATURATION_CHECK: "saturation:formfactor_list",
+    Kind.QUARTERLY_REVIEW: "reviews:review_list",
+}
+
+
+class Recipients(models.TextChoices):
+    ALL = "all", "All members"
+    ROLE = "role", "Members with a role"
+    PEOPLE = "people", "Named people"
+
+
+class Cadence(TeamScopedModel):
+    kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.CUSTOM)
+    title = models.CharField(max_length=120)
+    preset = models.CharField(max_length=40, blank=True, default="")
+    rrule = models.CharField(
+        "repeat rule",
+        max_length=500,
+        help_text="An RFC 5545 RRULE without DTSTART, e.g. FREQ=MONTHLY;BYMONTHDAY=1.",
+    )
+    starts_on = models.DateField(default=timezone.localdate)
+    due_time = models.TimeField(
+        default=time(10, 0), help_text="Local time in the team's time zone."
+    )
+    reminder_days = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Days before the due time to send a reminder (the due reminder always goes).",
+    )
+    grace_days = models.PositiveSmallIntegerField(
+        default=2, help_text="Days after the due time before the occurrence counts as overdue."
+    )
+    escalate_after_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Tell the owners after this many days overdue (empty: never).",
+    )
+    nag_every_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Repeat the overdue reminder every this many days (empty: once).",
+    )
+    recipients = models.CharField(max_length=10, choices=Recipients.choices, default=Recipients.ALL)
+    recipient_role = models.CharField(max_length=10, choices=Role.choices, blank=True, default="")
+    people = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    paused = models.BooleanField(default=False)
+    # Materialisation cursor: the next due time not yet stored as an Occurrence, and when to
+    # store it (the previous occurrence's due time, so the next one is always known ahead).
+    next_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    materialize_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("cadences:cadence_detail", kwargs={"team": self.team.slug, "pk": self.pk})
+
+    def schedule(self, team: Team | None = None) -> Schedule:
+        team = team or self.team
+        return Schedule(self.rrule, team.time_zone, self.due_time, self.starts_on)
+
+    def activity_path(self) -> str:
+        url_name = ACTIVITY_URLS.get(self.kind)
+        if url_name:
+            try:
+                return reverse(url_name, kwargs={"team": self.team.slug})
+            except NoReverseMatch:
+                pass
+        return self.get_absolute_url()
+
+
+class State(models.TextChoices):
+    UPCOMING = "upcoming", "Upcoming"
+    DUE = "due", "Due"
+    OVERDUE = "overdue", "Overdue"
+    DONE = "done", "Done"
+    SKIPPED = "skipped", "Skipped"
+
+
+OPEN_STATES = (State.UPCOMING, State.DUE, State.OVERDUE)
+
+
+class Occurrence(models.Model):
+    cadence = models.ForeignKey(Cadence, on_delete=models.CASCADE, related_name="occurrences")
+    due_at = models.DateTimeField()
+    overdue_at = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.UPCOMING)
+    # When the next reminder falls due (None once done, skipped or nothing left to send).
+    next_reminder_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True, default="", max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-due_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["cadence", "due_at"], name="occurrence_unique_due")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_reminder_at"],
+                name="occurrence_reminder_idx",
+                condition=models.Q(next_reminder_at__isnull=False),
+            ),
+            models.Index(fields=["state", "due_at"], name="occurrence_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cadence} due {self.due_at:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def current_state(self, now=None) -> str:
+        """The state by the clock (the stored one is refreshed every minute by the beat)."""
+        if not self.is_open:
+            return self.state
+        now = now or timezone.now()
+        if now >= self.overdue_at:
+            return State.OVERDUE
+        if now >= self.due_at:
+            return State.DUE
+        return State.UPCOMING
+
+    def get_current_state_display(self) -> str:
+        return State(self.current_state()).label
+
+    def timeline(self, cadence: Cadence | None = None) -> Timeline:
+        cadence = cadence or self.cadence
+        return timeline_for(cadence, self.due_at, self.overdue_at)
+
+
+def timeline_for(cadence: Cadence, due_at, overdue_at) -> Timeline:
+    return Timeline(
+        due_at=due_at,
+        overdue_at=overdue_at,
+        reminder_days=tuple(cadence.reminder_days or ()),
+        nag_every=timedelta(days=cadence.nag_every_days) if cadence.nag_every_days else None,
+        escalate_at=(
+            overdue_at + timedelta(days=cadence.escalate_after_days)
+            if cadence.escalate_after_days is not None
+            else None
+        ),
+    )
+
+
+class ReminderKind(models.TextChoices):
+    BEFORE = "before", "Before"
+    DUE = "due", "Due"
+    OVERDUE = "overdue", "Overdue"
+    ESCALATION = "escalation", "Escalation"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    INAPP = "inapp", "In-app"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class ReminderStatus(models.TextChoices):
+    CLAIMED = "claimed", "Claimed"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Reminder(models.Model):
+    """One message. Inserting the row claims it; `next_attempt_at` is the claim's lease (while
+    claimed) or the retry time (after a failure; None once given up)."""
+
+    occurrence = models.ForeignKey(Occurrence, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=10, choices=ReminderKind.choices)
+    seq = models.PositiveIntegerField(default=0, help_text="Days before, or the nag number.")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(
+        max_length=10, choices=ReminderStatus.choices, default=ReminderStatus.CLAIMED
+    )
+    attempts = models.PositiveSmallIntegerField(default=1)
+    last_error = models.TextField(blank=True, default="")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["occurrence", "kind", "seq", "recipient", "channel"],
+                name="reminder_exactly_once",
+                nulls_distinct=False,
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="reminder_retry_idx",
+                condition=~models.Q(status="sent"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.get_channel_display()} for {self.occurrence}"
+
+
+class Notification(TeamScopedModel):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    text = models.CharField(max_length=300)
+    url = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["user", "team"],
+                name="notification_unread_idx",
+                condition=models.Q(read_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _feed_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def validate_https(value: str) -> None:
+    if value and not value.lower().startswith("https://"):
+        raise ValidationError("Use an https:// webhook URL: reminders must not travel in clear.")
+
+
+class TeamCadenceSettings(models.Model):
+    """Per-team delivery settings (kept here so planning/teams stays untouched)."""
+
+    team = models.OneToOneField(
+        Team, on_delete=models.CASCADE, primary_key=True, related_name="cadence_settings"
+    )
+    webhook_url = models.URLField(
+        "Slack-compatible webhook URL",
+        blank=True,
+        default="",
+        max_length=500,
+        validators=[validate_https],
+        help_text="Optional: reminders are also posted to this incoming webhook (https only).",
+    )
+    feed_token = models.CharField(max_length=64, unique=True, default=_feed_token, editable=False)
+    weekly_digest = models.BooleanField(
+        default=True, help_text="Email each member a summary every Monday morning."
+    )
+    next_digest_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+
+    class Meta:
+        verbose_name = "team cadence settings"
+        verbose_name_plural = "team cadence settings"
+
+    def __str__(self) -> str:
+        return f"Cadence settings of {self.team}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.next_digest_at is None:
+            from .digest import next_digest_at
+
+            self.next_digest_at = next_digest_at(self.team.tz, timezone.now())
+        super().save(*args, **kwargs)
+
+    def rotate_feed_token(self) -> None:
+        self.feed_token = _feed_token()
+        self.save(update_fields=["feed_token"])
+
+    @classmethod
+    def for_team(cls, team: Team) -> TeamCadenceSettings:
+        obj, _ = cls.objects.get_or_create(team=team)
+        return obj

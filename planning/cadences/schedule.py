@@ -1,0 +1,293 @@
+"""When a cadence falls due: pure, typed schedule logic (no database).
+
+A schedule is an RFC 5545 RRULE (without DTSTART) that repeats in the team's time zone at a
+local due time, anchored on a start date. Occurrences are computed on the wall clock of the
+team's zone (09:00 stays 09:00 across daylight-saving changes) and returned in UTC.
+
+Reminders follow a timeline per occurrence: "before" reminders at the offsets (days before
+the due time), "due" at the due time, "overdue" when the grace period ends, then nags at the
+nag interval (sequence 1, 2, …), and an escalation to owners after N days overdue.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
+
+from dateutil.rrule import DAILY, rrule, rrulestr
+
+MAX_CATCH_UP = 50  # occurrences materialised per cadence in one go
+_UNTIL_UTC = re.compile(r"UNTIL=(\d{8}T\d{6})Z")
+SEARCH_YEARS = 10  # how far ahead a rule is searched for its next occurrence
+
+
+class ScheduleError(ValueError):
+    """A schedule a person has to fix; `field` names the form field it belongs to."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Preset:
+    key: str
+    label: str
+    fiscal: bool  # months follow the team's fiscal year
+    rule: str  # with {months} for fiscal presets
+
+
+PRESETS: dict[str, Preset] = {
+    p.key: p
+    for p in [
+        Preset("quarter_first_monday", "First Monday of each fiscal quarter", True,
+               "FREQ=YEARLY;BYMONTH={months};BYDAY=1MO"),
+        Preset("quarter_first_tuesday", "First Tuesday of each fiscal quarter", True,
+               "FREQ=YEARLY;BYMONTH={months};BYDAY=1TU"),
+        Preset("quarter_second_monday", "Second Monday of each fiscal quarter", True,
+               "FREQ=YEARLY;BYMONTH={months};BYDAY=2MO"),
+        Preset("quarter_last_friday", "Last Friday of each fiscal quarter", True,
+               "FREQ=YEARLY;BYMONTH={last_months};BYDAY=-1FR"),
+        Preset("monthly_day_1", "Monthly on day 1", False, "FREQ=MONTHLY;BYMONTHDAY=1"),
+        Preset("monthly_last_friday", "Last Friday of each month", False,
+               "FREQ=MONTHLY;BYDAY=-1FR"),
+        Preset("biweekly_thursday", "Every 2 weeks on Thursday", False,
+               "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH"),
+        Preset("weekly_monday", "Every Monday", False, "FREQ=WEEKLY;BYDAY=MO"),
+    ]
+}  # fmt: skip
+CUSTOM = "custom"
+
+
+def quarter_start_months(fiscal_year_start_month: int) -> list[int]:
+    """The first month of each fiscal quarter, e.g. April start -> [1, 4, 7, 10]."""
+    return sorted((fiscal_year_start_month - 1 + 3 * i) % 12 + 1 for i in range(4))
+
+
+def preset_rrule(key: str, fiscal_year_start_month: int = 1) -> str:
+    preset = PRESETS[key]
+    if not preset.fiscal:
+        return preset.rule
+    firsts = quarter_start_months(fiscal_year_start_month)
+    lasts = sorted((m + 1) % 12 + 1 for m in firsts)
+    return preset.rule.format(
+        months=",".join(map(str, firsts)), last_months=",".join(map(str, lasts))
+    )
+
+
+def preset_for(rule: str, fiscal_year_start_month: int) -> str:
+    """The preset key that produces `rule` for this fiscal year, or "custom"."""
+    normalised = normalise_rrule(rule)
+    for key in PRESETS:
+        if preset_rrule(key, fiscal_year_start_month) == normalised:
+            return key
+    return CUSTOM
+
+
+def normalise_rrule(text: str) -> str:
+    text = text.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[6:]
+    return text.strip().upper()
+
+
+def time_zone(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError("time_zone", f"“{name}” is not a known time zone.") from None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    rrule: str
+    time_zone: str
+    due_time: time
+    starts_on: date
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return time_zone(self.time_zone)
+
+    def rule(self) -> rrule:
+        text = normalise_rrule(self.rrule)
+        if not text:
+            raise ScheduleError("rrule", "Enter a repeat rule, e.g. FREQ=MONTHLY;BYMONTHDAY=1.")
+        if "DTSTART" in text:
+            raise ScheduleError("rrule", "Leave DTSTART out: the start date is set separately.")
+        dtstart = datetime.combine(self.starts_on, self.due_time)
+        text = _UNTIL_UTC.sub(lambda m: self._local_until(m.group(1)), text)
+        try:
+            parsed = rrulestr(f"RRULE:{text}", dtstart=dtstart)
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise ScheduleError("rrule", f"This is not a valid RRULE: {exc}.") from None
+        if not isinstance(parsed, rrule):  # pragma: no cover - a set needs several lines
+            raise ScheduleError("rrule", "Use a single RRULE line.")
+        if parsed._freq > DAILY:  # HOURLY, MINUTELY, SECONDLY
+            raise ScheduleError("rrule", "Cadences repeat at most daily (FREQ=DAILY or slower).")
+        return parsed
+
+    def _local_until(self, stamp: str) -> str:
+        """UNTIL=…Z (UTC, as RFC 5545 wants with a zoned start) on the team's wall clock."""
+        try:
+            moment = datetime.strptime(stamp, "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+        except ValueError:
+            return f"UNTIL={stamp}Z"
+        return "UNTIL=" + moment.astimezone(self.tz).strftime("%Y%m%dT%H%M%S")
+
+    def to_utc(self, local: datetime) -> datetime:
+        """A wall-clock time in the team's zone as UTC.
+
+        A time in a spring-forward gap moves forward by the gap; an ambiguous autumn time
+        takes its first (summer-time) instance.
+        """
+        return local.replace(tzinfo=self.tz).astimezone(UTC)
+
+    def after(self, moment: datetime, count: int, *, inclusive: bool = False) -> list[datetime]:
+        """The next `count` due times (UTC) after `moment` (an aware datetime)."""
+        rule = self.rule()
+        # Start a day early on the local clock; the exact bound is checked in UTC.
+        local = moment.astimezone(self.tz).replace(tzinfo=None) - timedelta(days=1)
+        horizon = local + timedelta(days=366 * SEARCH_YEARS)
+        if rule._count is None and (rule._until is None or rule._until > horizon):
+            rule = rule.replace(until=horizon)  # an impossible rule must not spin to year 9999
+        out: list[datetime] = []
+        for candidate in rule.xafter(local, count=None, inc=True):
+            at = self.to_utc(candidate)
+            if at > moment or (inclusive and at == moment):
+                out.append(at)
+                if len(out) >= count:
+                    break
+        return out
+
+    def next_after(self, moment: datetime, *, inclusive: bool = False) -> datetime | None:
+        found = self.after(moment, 1, inclusive=inclusive)
+        return found[0] if found else None
+
+    def between(self, start: datetime, end: datetime) -> list[datetime]:
+        """Due times (UTC) with start <= t < end."""
+        out = []
+        for at in self.after(start, MAX_CATCH_UP * 20, inclusive=True):
+            if at >= end:
+                break
+            out.append(at)
+        return out
+
+
+def shortest_gap(times: Iterable[datetime]) -> timedelta | None:
+    gaps = [b - a for a, b in pairwise(times)]
+    return min(gaps) if gaps else None
+
+
+def validate(
+    schedule: Schedule, reminder_days: Iterable[int], now: datetime, *, sample: int = 24
+) -> list[datetime]:
+    """Check a schedule a person entered; return its next `sample` due times (UTC).
+
+    Raises ScheduleError for an unknown time zone, an invalid RRULE, a rule with no future
+    occurrences, or a reminder offset as long as the time between two occurrences.
+    """
+    schedule.tz  # noqa: B018 - raises for an unknown zone
+    upcoming = schedule.after(now, sample)
+    if not upcoming:
+        raise ScheduleError("rrule", "This rule has no future occurrences: check UNTIL or COUNT.")
+    longest = max((d for d in reminder_days), default=0)
+    gap = shortest_gap(upcoming)
+    if longest and gap is not None and timedelta(days=longest) >= gap:
+        raise ScheduleError(
+            "reminder_days",
+            f"A reminder {longest} days before is not shorter than the "
+            f"{_human_days(gap)} between two occurrences.",
+        )
+    return upcoming
+
+
+def _human_days(delta: timedelta) -> str:
+    days = delta.total_seconds() / 86400
+    if days.is_integer() or days > 3:
+        n = round(days)
+        return f"{n} day{'s' if n != 1 else ''}"
+    return f"{days:.1f} days"
+
+
+def parse_days(text: str) -> list[int]:
+    """'7, 1, 0' -> [7, 1] (days before; 0 is the due reminder, always sent)."""
+    out: set[int] = set()
+    for part in text.replace(";", ",").split(","):
+        part = part.strip().lower().removesuffix("days").removesuffix("day").removesuffix("d")
+        if not part.strip():
+            continue
+        try:
+            value = int(part)
+        except ValueError:
+            raise ScheduleError(
+                "reminder_days", f"“{part.strip()}” is not a number of days."
+            ) from None
+        if value < 0 or value > 366:
+            raise ScheduleError("reminder_days", "Offsets are between 0 and 366 days before.")
+        if value:
+            out.add(value)
+    return sorted(out, reverse=True)
+
+
+# --------------------------------------------------------------------------- reminder timeline
+BEFORE, DUE, OVERDUE, ESCALATION = "before", "due", "overdue", "escalation"
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Reminder points of one occurrence."""
+
+    due_at: datetime
+    overdue_at: datetime
+    reminder_days: tuple[int, ...] = ()
+    nag_every: timedelta | None = None
+    escalate_at: datetime | None = None
+
+    def main_points(self) -> list[tuple[datetime, str, int]]:
+        """Before, due and overdue points (nags are computed lazily)."""
+        points = [
+            (self.due_at - timedelta(days=d), BEFORE, d)
+            for d in sorted(set(self.reminder_days), reverse=True)
+            if d > 0
+        ]
+        points.append((self.due_at, DUE, 0))
+        points.append((self.overdue_at, OVERDUE, 0))
+        return points
+
+    def latest_main(self, now: datetime) -> tuple[datetime, str, int] | None:
+        """The most recent main-track point at or before `now` (older ones are superseded)."""
+        latest = None
+        for point in self.main_points():
+            if point[0] <= now:
+                latest = point
+        if latest and latest[1] == OVERDUE and self.nag_every:
+            seq = int((now - self.overdue_at) / self.nag_every)
+            if seq:
+                return (self.overdue_at + seq * self.nag_every, OVERDUE, seq)
+        return latest
+
+    def due_now(self, now: datetime) -> list[tuple[str, int]]:
+        """The (kind, seq) reminders that should exist by `now`."""
+        out = []
+        latest = self.latest_main(now)
+        if latest:
+            out.append((latest[1], latest[2]))
+        if self.escalate_at is not None and self.escalate_at <= now:
+            out.append((ESCALATION, 0))
+        return out
+
+    def next_point(self, now: datetime) -> datetime | None:
+        """When the next reminder after `now` falls due (None: nothing more to send)."""
+        candidates = [at for at, _, _ in self.main_points() if at > now]
+        if now >= self.overdue_at and self.nag_every:
+            seq = int((now - self.overdue_at) / self.nag_every) + 1
+            candidates.append(self.overdue_at + seq * self.nag_every)
+        if self.escalate_at is not None and self.escalate_at > now:
+            candidates.append(self.escalate_at)
+        return min(candidates, default=None)
