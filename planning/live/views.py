@@ -1,0 +1,181 @@
+"""Live session endpoints (no team slug in the URL; membership comes from the session).
+
+GET  /live/<id>/          the session page (snapshot + stream), for the demo and direct links
+GET  /live/<id>/events    server-sent events: replay after the cursor, then tail (async view)
+GET  /live/<id>/log       JSON events after ?after= (tabs use it to fill a gap)
+POST /live/<id>/cancel    stop request (editors; idempotent)
+GET  /live/               recent sessions of the user's teams; POST starts a demo (staff)
+
+The SSE protocol: `id:` is the event's seq on durable events only; `data:` is one line of
+JSON {"seq", "type", "data"}; `event: end` closes a finished stream (do not reconnect);
+`event: reset` says the cursor points into compacted history (reload the snapshot);
+`: ping` comments every 15 s. The cursor is max(Last-Event-ID, ?after=).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from django.contrib.auth import get_user
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from planning.teams.models import Membership, Role, Team
+
+from . import conf, services
+from .access import is_member, live_session_for, live_view
+from .hub import control, db, get_hub, read_log
+from .models import TERMINAL, LiveEvent, LiveSession
+
+
+@require_GET
+@live_view
+def session_page(request):
+    return render(
+        request,
+        "live/session_page.html",
+        {"session": request.live_session, "can_stop": request.membership.can_edit},
+    )
+
+
+@require_GET
+@live_view
+def log(request):
+    """Events after ?after= as JSON (at most 1000), with the session's state."""
+    session = request.live_session
+    after = _int(request.GET.get("after"))
+    rows = LiveEvent.objects.filter(session=session, seq__gt=after).order_by("seq")[:1000]
+    return JsonResponse(
+        {
+            "status": session.status,
+            "last_seq": session.last_seq,
+            "events": [{"seq": e.seq, "type": e.type, "data": e.data} for e in rows],
+        }
+    )
+
+
+@require_POST
+@live_view
+def cancel(request):
+    session = request.live_session
+    services.request_cancel(session.pk, request.user)
+    session.refresh_from_db()
+    if request.htmx:
+        return render(request, "live/session.html#controls", {"session": session, "can_stop": True})
+    return JsonResponse(
+        {"status": session.status, "cancel_requested": session.cancel_requested_at is not None},
+        status=202,
+    )
+
+
+def _authorize(request, session_id):
+    user = get_user(request)
+    session, _role = live_session_for(user, session_id)
+    return user.pk, session.team_id
+
+
+async def events(request, session_id):
+    if request.method != "GET":
+        return HttpResponse(status=405, headers={"Allow": "GET"})
+    user_id, team_id = await db(_authorize)(request, session_id)
+    cursor = max(_int(request.headers.get("Last-Event-ID")), _int(request.GET.get("after")))
+    response = StreamingHttpResponse(
+        _stream(str(session_id), cursor, user_id, team_id), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+async def _stream(session_id: str, cursor: int, user_id, team_id):
+    loop = asyncio.get_running_loop()
+    hub = get_hub()
+    watch = await hub.watch(session_id)
+    read = db(read_log)
+    still_member = db(is_member)
+    now = loop.time()
+    deadline = now + conf.max_stream_seconds()
+    next_ping = now + conf.heartbeat_interval()
+    next_check = now + conf.recheck_seconds()
+    need_db = True
+    try:
+        yield b"retry: 1000\n: open\n\n"
+        while True:
+            changed = watch.changed()
+            frames = None if need_db else watch.after(cursor)
+            if frames is None:
+                frames, state = await read(session_id, cursor)
+                need_db = False
+                if state is None:
+                    yield control("end", {"status": "gone"})
+                    return
+                if 0 < cursor < state["compacted_through"]:
+                    yield control("reset", {"reason": "compacted", "after": 0})
+                    return
+                watch.add(frames)
+                watch.saw(state["last_seq"])
+                if not frames and state["status"] in TERMINAL and cursor >= state["last_seq"]:
+                    yield control("end", {"status": state["status"], "seq": state["last_seq"]})
+                    return
+            for f in frames:
+                if f.seq <= cursor:
+                    continue
+                yield f.payload
+                cursor = f.seq
+                if f.terminal:
+                    yield control("end", {"status": f.type, "seq": f.seq})
+                    return
+            if frames:
+                continue
+            now = loop.time()
+            if now >= deadline:
+                return  # the client resumes from its cursor
+            if now >= next_check:
+                next_check = now + conf.recheck_seconds()
+                if not await still_member(user_id, team_id):
+                    yield control("end", {"status": "forbidden"})
+                    return
+            if now >= next_ping:
+                next_ping = now + conf.heartbeat_interval()
+                yield b": ping\n\n"
+            wait = max(0.0, min(next_ping, next_check, deadline) - loop.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), wait)
+    finally:
+        await hub.unwatch(watch)
+
+
+def _int(value) -> int:
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+# --------------------------------------------------------------------------- index and demo
+@login_required
+@require_http_methods(["GET", "POST"])
+def index(request):
+    memberships = list(Membership.objects.filter(user=request.user).select_related("team"))
+    if request.method == "POST":
+        if not request.user.is_staff:
+            raise PermissionDenied("Only staff can start a demo.")
+        team = get_object_or_404(Team, slug=request.POST.get("team", ""))
+        membership = next((m for m in memberships if m.team_id == team.pk), None)
+        if membership is None:
+            raise Http404("No such team")
+        if not membership.can_edit:
+            raise PermissionDenied("Your role in this team does not allow this.")
+        session = services.start_demo(team, request.user)
+        return redirect(session)
+    sessions = (
+        LiveSession.objects.filter(team__in=[m.team_id for m in memberships])
+        .select_related("team", "created_by")
+        .order_by("-created_at")[:50]
+    )
+    editable = [m for m in memberships if m.role in (Role.EDITOR, Role.OWNER)]
+    return render(request, "live/index.html", {"sessions": sessions, "editable": editable})

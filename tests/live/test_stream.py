@@ -1,0 +1,231 @@
+"""Server-sent events over real HTTP from a real uvicorn process, fed by a real Celery worker
+(or by writers in this process), on real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from planning.live import services
+from planning.live.models import LiveEvent, LiveSession, Status
+from planning.live.tasks import emit_burst
+from planning.live.writer import LiveWriter
+from tests.conftest import wait_for
+
+from .conftest import seqs, subscribe
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def finished_session(team, n_progress=5):
+    session = services.create_session(team, kind="test")
+    w = LiveWriter.claim(session.pk)
+    for i in range(n_progress):
+        w.emit("progress", {"done": i, "total": n_progress})
+    w.finish()
+    return session
+
+
+def log_seqs(session):
+    events = LiveEvent.objects.filter(session=session).order_by("seq")
+    return list(events.values_list("seq", flat=True))
+
+
+# --------------------------------------------------------------------------- 1. resume
+@pytest.mark.parametrize("how", ["last-event-id", "after"])
+def test_resume_after_disconnect_gets_the_rest_exactly_once(
+    how, team, editor, http_for, celery_worker_process
+):
+    client = http_for(editor)
+    session = services.start_demo(team, editor, words=80, delay=0.01)
+    with subscribe(client, session.pk) as stream:
+        first = []
+        for frame in stream.events():
+            first.append(frame)
+            if len(seqs(first)) == 4:
+                break
+    k = seqs(first)[-1]
+    assert seqs(first) == [1, 2, 3, 4]
+    time.sleep(0.3)  # more events are written while we are away
+    resume = {"last_event_id": k} if how == "last-event-id" else {"after": k}
+    with subscribe(client, session.pk, **resume) as stream:
+        rest = stream.until_end()
+    session.refresh_from_db()
+    assert session.status == Status.COMPLETED
+    assert seqs(rest) == list(range(k + 1, session.last_seq + 1))
+    assert rest[-2].json["type"] == "completed" and rest[-1].event == "end"
+    assert rest[-1].id is None  # control events carry no id
+
+
+def test_cursor_is_the_larger_of_last_event_id_and_after(team, editor, http_for):
+    session = finished_session(team)
+    client = http_for(editor)
+    with subscribe(client, session.pk, after=2, last_event_id=5) as stream:
+        assert seqs(stream.until_end()) == [6, 7]
+    with subscribe(client, session.pk, after=5, last_event_id=2) as stream:
+        assert seqs(stream.until_end()) == [6, 7]
+    with subscribe(client, session.pk, after=7) as stream:  # already at the end
+        frames = stream.until_end()
+    assert [f.event for f in frames] == ["end"] and frames[0].json["status"] == "completed"
+
+
+# --------------------------------------------------------------------------- 2. fan-out
+def test_two_subscribers_identical_and_late_joiner_gets_everything(
+    team, editor, owner, http_for, celery_worker_process
+):
+    session = services.create_session(team, kind="demo")
+    received = {}
+
+    def follow(name, user):
+        with subscribe(http_for(user), session.pk) as stream:
+            received[name] = [(f.id, f.event, f.data) for f in stream.until_end()]
+
+    threads = [
+        threading.Thread(target=follow, args=("a", editor)),
+        threading.Thread(target=follow, args=("b", owner)),
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)  # both are tailing before the work starts
+    from planning.live.tasks import demo_generation
+
+    services.start(session, demo_generation, str(session.pk), 60, 0.01)
+    for t in threads:
+        t.join(30)
+    session.refresh_from_db()
+    assert session.status == Status.COMPLETED
+    assert received["a"] == received["b"]
+    assert [int(i) for i, _, _ in received["a"] if i] == list(range(1, session.last_seq + 1))
+
+    with subscribe(http_for(editor), session.pk) as stream:
+        late = [(f.id, f.event, f.data) for f in stream.until_end()]
+    assert late == received["a"]
+
+
+# --------------------------------------------------------------------------- 3. writers
+def test_concurrent_writer_tasks_are_gapless_and_a_tailing_reader_sees_all(
+    team, editor, http_for, celery_worker_process
+):
+    session = services.create_session(team, kind="burst")
+    writer = LiveWriter.claim(session.pk)
+    frames = []
+
+    def read():
+        with subscribe(http_for(editor), session.pk) as stream:
+            frames.extend(stream.until_end())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    time.sleep(0.3)
+    results = [emit_burst.delay(str(session.pk), writer.epoch, 150, label) for label in ("a", "b")]
+    assert wait_for(lambda: LiveSession.objects.get(pk=session.pk).last_seq >= 301, timeout=60), (
+        "the two writer tasks did not finish"
+    )
+    writer.finish()
+    reader.join(30)
+    assert all(r.id for r in results)
+    assert log_seqs(session) == list(range(1, 303))
+    assert seqs(frames) == list(range(1, 303))
+    by_writer = {}
+    for f in frames:
+        event = f.json if f.id else None
+        if event and event["type"] == "progress":
+            by_writer.setdefault(event["data"]["writer"], []).append(event["data"]["i"])
+    assert by_writer == {"a": list(range(150)), "b": list(range(150))}
+
+
+# --------------------------------------------------------------------------- 4. cancel
+def test_cancel_stops_the_worker_within_a_second(team, editor, http_for, celery_worker_process):
+    client = http_for(editor)
+    session = services.start_demo(team, editor, words=3000, delay=0.02)
+    with subscribe(client, session.pk) as stream:
+        for frame in stream.events():
+            if frame.id and frame.json["type"] == "token":
+                break
+        asked = time.monotonic()
+        response = client.post(f"/live/{session.pk}/cancel")
+        assert response.status_code == 202
+        types = []
+        for frame in stream.events():
+            if frame.id:
+                types.append(frame.json["type"])
+                if frame.json["type"] == "cancelled":
+                    elapsed = time.monotonic() - asked
+                    cancelled = frame.json["data"]
+            if frame.event == "end":
+                break
+    assert elapsed < 1.0, f"cancelled arrived {elapsed:.2f} s after the POST"
+    assert "stopping" in types and types[-1] == "cancelled"
+    assert cancelled["chars"] > 0  # what was done
+    assert client.post(f"/live/{session.pk}/cancel").status_code == 202  # idempotent
+    assert LiveEvent.objects.filter(session=session, type="stopping").count() == 1
+    session.refresh_from_db()
+    assert session.status == Status.CANCELLED
+
+
+def test_closing_the_subscriber_does_not_cancel(team, editor, http_for, celery_worker_process):
+    session = services.start_demo(team, editor, words=40, delay=0.02)
+    with subscribe(http_for(editor), session.pk) as stream:
+        assert stream.next() is not None
+    assert wait_for(
+        lambda: LiveSession.objects.get(pk=session.pk).status != Status.ACTIVE, timeout=30
+    )
+    session.refresh_from_db()
+    assert session.status == Status.COMPLETED and session.cancel_requested_at is None
+
+
+# --------------------------------------------------------------------------- 6. security
+def test_other_teams_get_404_and_viewers_cannot_cancel(
+    team, editor, viewer, outsider, http_for, base_url
+):
+    import httpx
+
+    session = services.create_session(team, kind="t")
+    LiveWriter.claim(session.pk)
+    outsider_client = http_for(outsider)
+    assert outsider_client.get(f"/live/{session.pk}/events").status_code == 404
+    assert outsider_client.post(f"/live/{session.pk}/cancel").status_code == 404
+    assert outsider_client.get(f"/live/{session.pk}/log").status_code == 404
+    assert outsider_client.get(f"/live/{session.pk}/").status_code == 404
+    assert httpx.get(f"{base_url}/live/{session.pk}/events").status_code == 404  # anonymous
+    assert http_for(viewer).post(f"/live/{session.pk}/cancel").status_code == 403
+    no_csrf = http_for(editor)
+    no_csrf.headers.pop("X-CSRFToken")
+    assert no_csrf.post(f"/live/{session.pk}/cancel").status_code == 403
+    session.refresh_from_db()
+    assert session.cancel_requested_at is None
+
+
+def test_event_data_cannot_inject_frames(team, editor, http_for):
+    session = services.create_session(team, kind="t")
+    w = LiveWriter.claim(session.pk)
+    evil = "line\n\nid: 999\nevent: end\ndata: {}\r\n\r\nretry: 1\n: x"
+    w.token(evil)
+    w.emit("result", {"text": evil, evil: 1})
+    w.finish()
+    with subscribe(http_for(editor), session.pk) as stream:
+        frames = stream.until_end()
+    assert seqs(frames) == [1, 2, 3, 4]
+    assert [f.event for f in frames] == ["message"] * 4 + ["end"]
+    assert frames[1].json["data"]["text"] == evil
+    assert frames[2].json["data"] == {"text": evil, evil: 1}
+
+
+def test_stream_headers(team, editor, http_for):
+    session = finished_session(team, 1)
+    with http_for(editor).stream("GET", f"/live/{session.pk}/events") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "no-cache"
+        assert response.headers["x-accel-buffering"] == "no"
+
+
+def test_compacted_history_answers_reset(team, editor, http_for):
+    session = finished_session(team, 2)
+    LiveSession.objects.filter(pk=session.pk).update(compacted_through=3)
+    with subscribe(http_for(editor), session.pk, after=2) as stream:
+        frames = stream.until_end()
+    assert [f.event for f in frames] == ["reset"]
+    with subscribe(http_for(editor), session.pk, after=0) as stream:
+        assert seqs(stream.until_end()) == [1, 2, 3, 4]
