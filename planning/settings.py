@@ -92,6 +92,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "planning.teams.context_processors.teams",
             ],
+            # planning/ itself is not an app, so its tag libraries are registered by name.
+            "libraries": {"charts": "planning.templatetags.charts"},
         },
     },
 ]
