@@ -1,0 +1,497 @@
+"""Amdahl's law applied to a delivery workflow: pure, typed functions, no Django.
+
+A workflow is a list of stages. Each stage takes `active` hours (hands-on work, which AI can
+speed up) and `waiting` hours (queues, approvals: untouched by AI unless the process changes),
+and has a speed-up on each (1 = unchanged, 10 = ten times faster, 0.5 = twice as slow,
+`math.inf` = instant). Dependencies between stages form a DAG; with none, the stages run one
+after another (a serial chain, in list order).
+
+Serial formulas (p = a stage's share of the time before, s = its speed-up):
+
+    S = 1 / Σ pᵢ/sᵢ                overall speed-up
+    qᵢ = (pᵢ/sᵢ)·S                 share of the new time; the bottleneck is argmax qᵢ
+    ceiling_j = 1 / Σ_{i≠j} pᵢ/sᵢ  if stage j became instant
+    ∂S/∂sⱼ = S²·pⱼ/sⱼ²             marginal leverage of stage j
+    Gustafson: S = (1 − p) + p·N   scaled speed-up (more scope in the same time)
+
+With dependencies, durations sit on the nodes and the makespan comes from a forward/backward
+pass (ES, EF, LS, LF, slack); the overall speed-up is T_before / T_after. On a serial chain
+both views agree exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+Key = Hashable
+EPS = 1e-9
+
+
+class CycleError(ValueError):
+    """The dependencies loop back on themselves; `cycle` names the loop (first == last)."""
+
+    def __init__(self, cycle: Sequence[Key], names: Mapping[Key, str] | None = None):
+        self.cycle = list(cycle)
+        label = " → ".join(str((names or {}).get(k, k)) for k in self.cycle)
+        super().__init__(
+            f"These stages would wait for each other in a circle: {label}. "
+            "Remove one of these dependencies."
+        )
+
+
+# --------------------------------------------------------------------------- serial formulas
+def amdahl(p: float, s: float) -> float:
+    """Overall speed-up when a fraction p of the time gets s times faster (s may be inf)."""
+    return serial_speedup([(1.0 - p, 1.0), (p, s)])
+
+
+def _term(p: float, s: float) -> float:
+    if s <= 0:
+        raise ValueError("A speed-up must be greater than zero.")
+    if p == 0:
+        return 0.0
+    return 0.0 if math.isinf(s) else p / s
+
+
+def serial_speedup(parts: Iterable[tuple[float, float]]) -> float:
+    """S = 1 / Σ pᵢ/sᵢ for parts (pᵢ, sᵢ) whose shares pᵢ sum to 1. inf if all become instant."""
+    total = sum(_term(p, s) for p, s in parts)
+    return math.inf if total == 0 else 1.0 / total
+
+
+def new_shares(parts: Sequence[tuple[float, float]]) -> list[float]:
+    """qᵢ = (pᵢ/sᵢ)·S: each part's share of the time after the speed-up (they sum to 1)."""
+    terms = [_term(p, s) for p, s in parts]
+    total = sum(terms)
+    if total == 0:
+        return [0.0 for _ in terms]
+    return [t / total for t in terms]
+
+
+def bottleneck_index(parts: Sequence[tuple[float, float]]) -> int | None:
+    """argmax qᵢ (the first one on a tie); None when nothing takes any time."""
+    shares = new_shares(parts)
+    if not shares or max(shares) == 0:
+        return None
+    return max(range(len(shares)), key=lambda i: (shares[i], -i))
+
+
+def ceiling(parts: Sequence[tuple[float, float]], j: int) -> float:
+    """Overall speed-up if part j took no time at all (the most that investing in j can buy)."""
+    return serial_speedup([(p, math.inf if i == j else s) for i, (p, s) in enumerate(parts)])
+
+
+def leverage(parts: Sequence[tuple[float, float]], j: int) -> float:
+    """∂S/∂sⱼ = S²·pⱼ/sⱼ²: overall speed-up gained per unit of extra speed-up on part j."""
+    p, s = parts[j]
+    speedup = serial_speedup(parts)
+    if p == 0 or math.isinf(s) or math.isinf(speedup):
+        return 0.0
+    return speedup**2 * p / s**2
+
+
+def what_if(parts: Sequence[tuple[float, float]], j: int, k: float) -> float:
+    """Overall speed-up if part j became k times faster than it is now."""
+    return serial_speedup([(p, s * k if i == j else s) for i, (p, s) in enumerate(parts)])
+
+
+def gustafson(p: float, n: float) -> float:
+    """Gustafson's scaled speed-up: S = (1 − p) + p·N (more scope in the same time)."""
+    return (1.0 - p) + p * n
+
+
+def scaled_speedup(parts: Iterable[tuple[float, float]]) -> float:
+    """Gustafson over many parts: S = Σ pᵢ·sᵢ (each part does sᵢ times the work in its time)."""
+    return sum(p * s for p, s in parts)
+
+
+# --------------------------------------------------------------------------- stages
+@dataclass(frozen=True)
+class StageInput:
+    key: Key
+    name: str
+    active: float  # hours per unit of work before AI
+    waiting: float
+    speedup_active: float = 1.0
+    speedup_waiting: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.active < 0 or self.waiting < 0:
+            raise ValueError(f"{self.name}: hours cannot be negative.")
+        if self.speedup_active <= 0 or self.speedup_waiting <= 0:
+            raise ValueError(f"{self.name}: a speed-up must be greater than zero.")
+
+    @property
+    def before(self) -> float:
+        return self.active + self.waiting
+
+    @property
+    def active_after(self) -> float:
+        return _hours_after(self.active, self.speedup_active)
+
+    @property
+    def waiting_after(self) -> float:
+        return _hours_after(self.waiting, self.speedup_waiting)
+
+    @property
+    def after(self) -> float:
+        return self.active_after + self.waiting_after
+
+    @property
+    def speedup(self) -> float:
+        """The stage's own effective speed-up (before / after); 1 for a zero-time stage."""
+        if self.before == 0:
+            return 1.0
+        return math.inf if self.after == 0 else self.before / self.after
+
+    def scaled(self, k: float) -> StageInput:
+        """This stage k times faster again (both active and waiting time)."""
+        return replace(
+            self, speedup_active=self.speedup_active * k, speedup_waiting=self.speedup_waiting * k
+        )
+
+    def with_speedup(self, s: float) -> StageInput:
+        """This stage with an effective speed-up of exactly s (before / s hours)."""
+        return replace(self, speedup_active=s, speedup_waiting=s)
+
+
+def _hours_after(hours: float, s: float) -> float:
+    if hours == 0 or math.isinf(s):
+        return 0.0
+    return hours / s
+
+
+def stage_parts(stages: Sequence[StageInput]) -> list[tuple[float, float]]:
+    """(pᵢ, sᵢ) per stage: share of the total time before, and the stage's effective speed-up."""
+    total = sum(st.before for st in stages)
+    if total == 0:
+        return [(0.0, 1.0) for _ in stages]
+    return [(st.before / total, st.speedup) for st in stages]
+
+
+# --------------------------------------------------------------------------- DAG
+Edge = tuple[Key, Key]  # (prerequisite, dependent)
+
+
+def topological_order(keys: Sequence[Key], edges: Iterable[Edge]) -> list[Key]:
+    """Kahn's algorithm, stable in the order of `keys`; raises CycleError naming a loop."""
+    index = {k: i for i, k in enumerate(keys)}
+    succ: dict[Key, list[Key]] = {k: [] for k in keys}
+    indegree = dict.fromkeys(keys, 0)
+    for a, b in edges:
+        if a not in index or b not in index:
+            raise ValueError(f"Dependency {a!r} → {b!r} names an unknown stage.")
+        if a == b:
+            raise CycleError([a, a])
+        succ[a].append(b)
+        indegree[b] += 1
+    ready = sorted((k for k in keys if indegree[k] == 0), key=index.__getitem__)
+    order: list[Key] = []
+    while ready:
+        k = ready.pop(0)
+        order.append(k)
+        for nxt in succ[k]:
+            indegree[nxt] -= 1
+            if indegree[nxt] == 0:
+                ready.append(nxt)
+                ready.sort(key=index.__getitem__)
+    if len(order) < len(keys):
+        raise CycleError(_find_cycle([k for k in keys if indegree[k] > 0], succ))
+    return order
+
+
+def _find_cycle(remaining: list[Key], succ: Mapping[Key, list[Key]]) -> list[Key]:
+    """A loop among the nodes Kahn's algorithm could not order (each has a predecessor there)."""
+    left = set(remaining)
+    pred: dict[Key, Key] = {}
+    for a in remaining:
+        for b in succ[a]:
+            if b in left:
+                pred.setdefault(b, a)
+    # Walk backwards from any node: every remaining node has a remaining predecessor.
+    seen: dict[Key, int] = {}
+    path: list[Key] = []
+    node = remaining[0]
+    while node not in seen:
+        seen[node] = len(path)
+        path.append(node)
+        node = pred[node]
+    loop = path[seen[node] :]
+    loop.reverse()
+    return [*loop, loop[0]]
+
+
+def find_cycle(keys: Sequence[Key], edges: Iterable[Edge]) -> list[Key] | None:
+    try:
+        topological_order(keys, edges)
+    except CycleError as error:
+        return error.cycle
+    return None
+
+
+@dataclass(frozen=True)
+class Timing:
+    es: float
+    ef: float
+    ls: float
+    lf: float
+
+    @property
+    def slack(self) -> float:
+        return self.ls - self.es
+
+    @property
+    def critical(self) -> bool:
+        return abs(self.slack) <= EPS * max(1.0, self.lf)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    makespan: float
+    timings: dict[Key, Timing]
+    path: list[Key]  # one critical path, start to finish
+
+    @property
+    def critical(self) -> set[Key]:
+        return {k for k, t in self.timings.items() if t.critical}
+
+
+def critical_path(
+    durations: Mapping[Key, float], edges: Iterable[Edge], order: Sequence[Key] | None = None
+) -> Schedule:
+    """Forward/backward pass with durations on the nodes (critical path method)."""
+    keys = list(order if order is not None else durations)
+    edges = list(edges)
+    topo = topological_order(keys, edges)
+    preds: dict[Key, list[Key]] = {k: [] for k in keys}
+    succs: dict[Key, list[Key]] = {k: [] for k in keys}
+    for a, b in edges:
+        preds[b].append(a)
+        succs[a].append(b)
+    ef: dict[Key, float] = {}
+    es: dict[Key, float] = {}
+    for k in topo:
+        es[k] = max((ef[p] for p in preds[k]), default=0.0)
+        ef[k] = es[k] + durations[k]
+    makespan = max(ef.values(), default=0.0)
+    ls: dict[Key, float] = {}
+    lf: dict[Key, float] = {}
+    for k in reversed(topo):
+        lf[k] = min((ls[s] for s in succs[k]), default=makespan)
+        ls[k] = lf[k] - durations[k]
+    timings = {k: Timing(es[k], ef[k], ls[k], lf[k]) for k in keys}
+
+    # One critical path: from a critical start, follow critical successors that start when
+    # this one finishes (ties go to the earlier stage in `keys`).
+    position = {k: i for i, k in enumerate(keys)}
+    path: list[Key] = []
+    starts = [k for k in keys if not preds[k] and timings[k].critical]
+    node = starts[0] if starts else None
+    while node is not None:
+        path.append(node)
+        nxt = [
+            s
+            for s in succs[node]
+            if timings[s].critical and abs(timings[s].es - ef[node]) <= EPS * max(1.0, makespan)
+        ]
+        node = min(nxt, key=position.__getitem__) if nxt else None
+    return Schedule(makespan=makespan, timings=timings, path=path)
+
+
+def chain_edges(keys: Sequence[Key]) -> list[Edge]:
+    return list(zip(keys, keys[1:], strict=False))
+
+
+def effective_edges(stages: Sequence[StageInput], edges: Iterable[Edge]) -> list[Edge]:
+    """The dependencies, or the serial chain in list order when there are none."""
+    edges = list(edges)
+    return edges if edges else chain_edges([st.key for st in stages])
+
+
+def makespan_after(stages: Sequence[StageInput], edges: Sequence[Edge]) -> float:
+    durations = {st.key: st.after for st in stages}
+    return critical_path(durations, edges, [st.key for st in stages]).makespan
+
+
+# --------------------------------------------------------------------------- the whole analysis
+@dataclass(frozen=True)
+class StageResult:
+    stage: StageInput
+    share_before: float  # pᵢ, of the makespan before
+    share_after: float  # qᵢ, of the makespan after (0 for a stage off the critical path)
+    timing_before: Timing
+    timing_after: Timing
+    ceiling: float  # overall speed-up if this stage became instant
+    leverage: float  # ∂S/∂sᵢ (0 when the stage has slack)
+    doubled: float  # overall speed-up if this stage's speed-up doubled
+    gain: float  # doubled / current overall speed-up − 1 (0.25 = a quarter faster overall)
+
+    @property
+    def key(self) -> Key:
+        return self.stage.key
+
+
+@dataclass(frozen=True)
+class Analysis:
+    stages: list[StageResult]
+    edges: list[Edge]  # the effective edges (the chain when none were given)
+    serial: bool  # True when the stages form a plain chain (no dependencies given)
+    before: Schedule
+    after: Schedule
+    active_before: float  # hours of active work on the critical path
+    active_after: float
+    scaled_speedup: float  # Gustafson, over the active and waiting parts
+    by_key: dict[Key, StageResult] = field(default_factory=dict)
+
+    @property
+    def t_before(self) -> float:
+        return self.before.makespan
+
+    @property
+    def t_after(self) -> float:
+        return self.after.makespan
+
+    @property
+    def speedup(self) -> float:
+        if self.t_before == 0:
+            return 1.0
+        return math.inf if self.t_after == 0 else self.t_before / self.t_after
+
+    @property
+    def bottleneck(self) -> StageResult | None:
+        """The stage holding the largest share of the time after the speed-up."""
+        best = max(self.stages, key=lambda r: r.share_after, default=None)
+        return best if best is not None and best.share_after > 0 else None
+
+    @property
+    def bottleneck_before(self) -> StageResult | None:
+        best = max(self.stages, key=lambda r: r.share_before, default=None)
+        return best if best is not None and best.share_before > 0 else None
+
+    @property
+    def flow_efficiency_before(self) -> float:
+        return self.active_before / self.t_before if self.t_before else 0.0
+
+    @property
+    def flow_efficiency_after(self) -> float:
+        return self.active_after / self.t_after if self.t_after else 0.0
+
+    @property
+    def moved_on(self) -> list[Key]:
+        """Stages that are critical after the speed-up but were not before."""
+        before = self.before.critical
+        return [r.key for r in self.stages if r.key in self.after.critical and r.key not in before]
+
+    @property
+    def moved_off(self) -> list[Key]:
+        after = self.after.critical
+        return [r.key for r in self.stages if r.key in self.before.critical and r.key not in after]
+
+    @property
+    def ranking(self) -> list[StageResult]:
+        """Stages ordered by the overall gain of doubling their speed-up (largest first)."""
+        timed = [r for r in self.stages if r.stage.before > 0]
+        return sorted(timed, key=lambda r: (-r.gain, -r.share_after))
+
+    def critical_names(self, schedule: Schedule) -> list[str]:
+        return [self.by_key[k].stage.name for k in schedule.path]
+
+
+def _critical_active(stages: Sequence[StageInput], schedule: Schedule, after: bool) -> float:
+    on_path = set(schedule.path)
+    return sum((st.active_after if after else st.active) for st in stages if st.key in on_path)
+
+
+def _gain(new: float, old: float) -> float:
+    if math.isinf(old):
+        return 0.0
+    if math.isinf(new):
+        return math.inf
+    return new / old - 1.0
+
+
+def analyse(
+    stages: Sequence[StageInput], edges: Iterable[Edge] = (), *, details: bool = True
+) -> Analysis:
+    """Everything the map page shows, for stages (in display order) and their dependencies.
+
+    `details=False` skips the per-stage what-ifs (ceiling, doubling: one pass per stage each)
+    when only the overall speed-up and the bottleneck are wanted; those fields are then NaN.
+    """
+    stages = list(stages)
+    given = list(edges)
+    edges = effective_edges(stages, given)
+    keys = [st.key for st in stages]
+    before = critical_path({st.key: st.before for st in stages}, edges, keys)
+    after = critical_path({st.key: st.after for st in stages}, edges, keys)
+    t0, t1 = before.makespan, after.makespan
+    speedup = 1.0 if t0 == 0 else (math.inf if t1 == 0 else t0 / t1)
+    results = []
+    for i, st in enumerate(stages):
+        tb, ta = before.timings[st.key], after.timings[st.key]
+
+        def overall(replacement: StageInput, i: int = i) -> float:
+            if t0 == 0:
+                return 1.0
+            changed = [*stages[:i], replacement, *stages[i + 1 :]]
+            t = makespan_after(changed, edges)
+            return math.inf if t == 0 else t0 / t
+
+        p = st.before / t0 if t0 else 0.0
+        doubled = overall(st.scaled(2.0)) if details else math.nan
+        critical = ta.critical and st.after > 0
+        results.append(
+            StageResult(
+                stage=st,
+                share_before=p if tb.critical else 0.0,
+                share_after=(st.after / t1) if (t1 and critical) else 0.0,
+                timing_before=tb,
+                timing_after=ta,
+                ceiling=overall(st.with_speedup(math.inf)) if details else math.nan,
+                leverage=(
+                    speedup**2 * p / st.speedup**2
+                    if critical and not math.isinf(speedup) and not math.isinf(st.speedup)
+                    else 0.0
+                ),
+                doubled=doubled,
+                gain=_gain(doubled, speedup) if details else math.nan,
+            )
+        )
+    total_hours = sum(st.before for st in stages)
+    segments = [(st.active, st.speedup_active) for st in stages] + [
+        (st.waiting, st.speedup_waiting) for st in stages
+    ]
+    scaled = (
+        scaled_speedup([(h / total_hours, s) for h, s in segments if h > 0]) if total_hours else 1.0
+    )
+    return Analysis(
+        stages=results,
+        edges=edges,
+        serial=not given,
+        before=before,
+        after=after,
+        active_before=_critical_active(stages, before, after=False),
+        active_after=_critical_active(stages, after, after=True),
+        scaled_speedup=scaled,
+        by_key={r.key: r for r in results},
+    )
+
+
+def ceiling_curve(
+    stages: Sequence[StageInput],
+    edges: Iterable[Edge],
+    key: Key,
+    speedups: Sequence[float],
+) -> list[float]:
+    """Overall speed-up as stage `key`'s effective speed-up takes each value in `speedups`."""
+    stages = list(stages)
+    edges = effective_edges(stages, edges)
+    t0 = critical_path({st.key: st.before for st in stages}, edges, [st.key for st in stages])
+    out = []
+    for s in speedups:
+        changed = [st.with_speedup(s) if st.key == key else st for st in stages]
+        t = makespan_after(changed, edges)
+        out.append(math.inf if t == 0 else t0.makespan / t)
+    return out

@@ -1,0 +1,32 @@
+"""The dashboard card: the latest map's overall speed-up and its bottleneck (three queries)."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from . import analysis, services
+
+
+def summary(team) -> dict | None:
+    bmap = services.latest_map(team)
+    if bmap is None:
+        return None
+    url = reverse("bottlenecks:map_detail", kwargs={"team": team.slug, "pk": bmap.pk})
+    loaded = services.load(bmap)
+    if not loaded.stages:
+        return {
+            "template": "bottlenecks/dashboard_summary.html",
+            "map": bmap,
+            "url": url,
+            "result": None,
+        }
+    result = analysis.analyse(loaded.inputs(), loaded.edges, details=False)
+    names = {st.pk: st.name for st in loaded.stages}
+    return {
+        "template": "bottlenecks/dashboard_summary.html",
+        "map": bmap,
+        "url": url,
+        "result": result,
+        "bottleneck": result.bottleneck.stage.name if result.bottleneck else None,
+        "moved_on": [names[k] for k in result.moved_on],
+    }

@@ -1,0 +1,375 @@
+"""Bottleneck map pages. Thin: loading and changes are in services, maths in analysis."""
+
+from __future__ import annotations
+
+import math
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
+
+from planning.notes.services import key_of, notes_for
+from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
+
+from . import analysis, charts, demo, services
+from .forms import MapForm, ScenarioForm, StageForm
+from .models import BottleneckMap, Mode, Scenario, Stage
+
+DETAIL = "bottlenecks/map_detail.html"
+
+
+def _map(request: HttpRequest, pk: int) -> BottleneckMap:
+    bmap = team_get_object_or_404(request, BottleneckMap, pk=pk)
+    bmap.team = request.team
+    return bmap
+
+
+def _stage(bmap: BottleneckMap, stage_pk: int) -> Stage:
+    return get_object_or_404(Stage, pk=stage_pk, map=bmap)
+
+
+def _detail_url(bmap: BottleneckMap) -> str:
+    return reverse("bottlenecks:map_detail", kwargs={"team": bmap.team.slug, "pk": bmap.pk})
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+# --------------------------------------------------------------------------- maps
+@team_view
+@require_GET
+def map_list(request: HttpRequest) -> HttpResponse:
+    maps = list(scoped(request, BottleneckMap).order_by("-quarter", "name"))
+    rows = []
+    for loaded in services.load_many(maps):
+        result = (
+            analysis.analyse(loaded.inputs(), loaded.edges, details=False)
+            if loaded.stages
+            else None
+        )
+        rows.append({"map": loaded.map, "stages": len(loaded.stages), "result": result})
+    return render(request, "bottlenecks/map_list.html", {"rows": rows})
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def map_create(request: HttpRequest) -> HttpResponse:
+    form = MapForm(request.POST or None, team=request.team)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            form.instance.team = request.team
+            bmap = form.save()
+            if form.cleaned_data.get("start_with_example"):
+                demo.add_example_stages(bmap)
+        messages.success(request, f"Map “{bmap.name}” created. Add its stages below.")
+        return _go(request, _detail_url(bmap))
+    status = 400 if request.method == "POST" else 200
+    template = "bottlenecks/map_form.html#form" if request.htmx else "bottlenecks/map_form.html"
+    return render(request, template, {"form": form, "creating": True}, status=status)
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def map_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    bmap = _map(request, pk)
+    form = MapForm(request.POST or None, instance=bmap, team=request.team)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Map saved.")
+        return _go(request, _detail_url(bmap))
+    status = 400 if request.method == "POST" else 200
+    template = "bottlenecks/map_form.html#form" if request.htmx else "bottlenecks/map_form.html"
+    return render(request, template, {"form": form, "creating": False, "bmap": bmap}, status=status)
+
+
+@team_view
+@require_POST
+def map_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    bmap = _map(request, pk)
+    bmap.delete()
+    messages.info(request, f"Map “{bmap.name}” ({bmap.quarter}) deleted.")
+    return _go(request, reverse("bottlenecks:map_list", kwargs={"team": request.team.slug}))
+
+
+@team_view
+@require_POST
+def map_copy(request: HttpRequest, pk: int) -> HttpResponse:
+    bmap = _map(request, pk)
+    copy, created = services.copy_to_next_quarter(bmap)
+    if created:
+        messages.success(
+            request, f"Copied to {copy.quarter}: update the stages for the new quarter."
+        )
+    else:
+        messages.info(request, f"{copy.quarter} already has “{copy.name}”: here it is.")
+    return _go(request, _detail_url(copy))
+
+
+# --------------------------------------------------------------------------- the map page
+def _context(
+    request: HttpRequest,
+    bmap: BottleneckMap,
+    *,
+    speedups: dict | None = None,
+    scenario: Scenario | None = None,
+    editing: int | None = None,
+    edit_form: StageForm | None = None,
+    add_form: StageForm | None = None,
+    scenario_form: ScenarioForm | None = None,
+) -> dict:
+    loaded = services.load(bmap)
+    mapped = loaded.analyse()
+    stages = loaded.stages
+    if speedups is None:
+        speedups = {st.pk: (st.speedup_active, st.speedup_waiting) for st in stages}
+    current = loaded.analyse(speedups)
+    changed = services.changed_stages(loaded, speedups)
+    notes = notes_for(stages)
+    deps = loaded.depends_on()
+    for st in stages:
+        st.res = mapped.by_key[st.pk]
+        st.deps = deps.get(st.pk, [])
+        st.ls = notes[key_of(st)]
+        st.meets_target = st.target_speedup is None or st.res.stage.speedup >= st.target_speedup
+        a, w = speedups[st.pk]
+        st.slider = {
+            "a": math.log10(a),
+            "w": math.log10(w),
+            "a_value": a,
+            "w_value": w,
+            "a_range": services.slider_range(a),
+            "w_range": services.slider_range(w),
+        }
+    history = services.history(bmap)
+    return {
+        "bmap": bmap,
+        "stages": stages,
+        "mapped": mapped,
+        "is_gustafson": bmap.mode == Mode.GUSTAFSON,
+        "editing": editing,
+        "edit_form": edit_form,
+        "add_form": add_form or StageForm(bmap=bmap),
+        "scenario_form": scenario_form or ScenarioForm(),
+        "scenarios": list(bmap.scenarios.select_related("created_by")),
+        "scenario": scenario,
+        "can_edit": request.membership.can_edit,
+        **_results(bmap, loaded, current, changed),
+        "history_figure": charts.history([(lm.map.quarter, res) for lm, res in history])
+        if len(history) > 1
+        else None,
+        "history": [(lm.map, res) for lm, res in history],
+    }
+
+
+def _results(bmap, loaded, current, changed) -> dict:
+    after_label = "What-if" if changed else "With AI"
+    names = {st.pk: st.name for st in loaded.stages}
+    return {
+        "result": current,
+        "changed": changed,
+        "after_label": after_label,
+        "path_before": [names[k] for k in current.before.path],
+        "path_after": [names[k] for k in current.after.path],
+        "moved_on": [names[k] for k in current.moved_on],
+        "moved_off": [names[k] for k in current.moved_off],
+        "ranking": current.ranking[:8],
+        "figures": {
+            "bars": charts.before_after(current, after_label),
+            "dag_before": charts.dag(current, current.before, "Before AI"),
+            "dag_after": charts.dag(current, current.after, after_label),
+            "ceiling": charts.ceiling_curves(loaded.inputs(_speedups_of(current)), current),
+        }
+        if loaded.stages
+        else None,
+    }
+
+
+def _speedups_of(result) -> dict:
+    return {r.key: (r.stage.speedup_active, r.stage.speedup_waiting) for r in result.stages}
+
+
+@team_view
+@require_GET
+def map_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    bmap = _map(request, pk)
+    scenario = None
+    speedups = None
+    if "scenario" in request.GET:
+        scenario = get_object_or_404(Scenario, pk=_int(request.GET["scenario"]), map=bmap)
+        stages = list(bmap.stages.all())
+        saved = scenario.speedups_by_stage()
+        speedups = {
+            st.pk: saved.get(st.pk, (st.speedup_active, st.speedup_waiting)) for st in stages
+        }
+    return render(request, DETAIL, _context(request, bmap, speedups=speedups, scenario=scenario))
+
+
+def _int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        return 0
+
+
+@team_view
+@require_GET
+def what_if(request: HttpRequest, pk: int) -> HttpResponse:
+    """Recompute with the sliders' speed-ups; htmx gets the results panel only."""
+    bmap = _map(request, pk)
+    if not request.htmx:
+        speedups = services.parse_speedups(request.GET, bmap.stages.all())
+        return render(request, DETAIL, _context(request, bmap, speedups=speedups))
+    loaded = services.load(bmap)
+    speedups = services.parse_speedups(request.GET, loaded.stages)
+    current = loaded.analyse(speedups)
+    changed = services.changed_stages(loaded, speedups)
+    context = {"bmap": bmap, "is_gustafson": bmap.mode == Mode.GUSTAFSON}
+    context.update(_results(bmap, loaded, current, changed))
+    return render(request, f"{DETAIL}#results", context)
+
+
+# --------------------------------------------------------------------------- stages
+def _workspace(request: HttpRequest, bmap: BottleneckMap, status: int = 200, **kw):
+    """After a change: the whole workspace for htmx (retargeted), a redirect otherwise."""
+    if not request.htmx:
+        if status != 200:
+            return render(request, DETAIL, _context(request, bmap, **kw), status=status)
+        return redirect(_detail_url(bmap))
+    response = render(request, f"{DETAIL}#workspace", _context(request, bmap, **kw))
+    return reswap(retarget(response, "#workspace"), "outerHTML")
+
+
+@team_view
+@require_POST
+def stage_add(request: HttpRequest, pk: int) -> HttpResponse:
+    bmap = _map(request, pk)
+    with transaction.atomic():
+        services.lock(bmap)
+        form = StageForm(request.POST, bmap=bmap)
+        if form.is_valid():
+            form.save()
+            return _workspace(request, bmap)
+    if request.htmx:
+        return render(request, f"{DETAIL}#add_form", {"bmap": bmap, "add_form": form}, status=400)
+    return _workspace(request, bmap, status=400, add_form=form)
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def stage_edit(request: HttpRequest, pk: int, stage_pk: int) -> HttpResponse:
+    bmap = _map(request, pk)
+    stage = _stage(bmap, stage_pk)
+    if request.method == "POST":
+        with transaction.atomic():
+            services.lock(bmap)
+            form = StageForm(request.POST, instance=stage, bmap=bmap)
+            if form.is_valid():
+                form.save()
+                return _workspace(request, bmap)
+        status = 400
+    else:
+        form = StageForm(instance=stage, bmap=bmap)
+        status = 200
+    if request.htmx:
+        context = {"bmap": bmap, "st": stage, "edit_form": form, "can_edit": True}
+        return render(request, f"{DETAIL}#stage_edit_row", context, status=status)
+    return render(
+        request,
+        DETAIL,
+        _context(request, bmap, editing=stage.pk, edit_form=form),
+        status=status,
+    )
+
+
+@team_view
+@require_GET
+def stage_row(request: HttpRequest, pk: int, stage_pk: int) -> HttpResponse:
+    """The stage's read-only row (used by "Cancel" while editing)."""
+    bmap = _map(request, pk)
+    stage = _stage(bmap, stage_pk)
+    if not request.htmx:
+        return redirect(_detail_url(bmap))
+    loaded = services.load(bmap)
+    mapped = loaded.analyse()
+    st = next(s for s in loaded.stages if s.pk == stage.pk)
+    st.res = mapped.by_key[st.pk]
+    st.deps = loaded.depends_on().get(st.pk, [])
+    st.meets_target = st.target_speedup is None or st.res.stage.speedup >= st.target_speedup
+    context = {
+        "bmap": bmap,
+        "st": st,
+        "mapped": mapped,
+        "can_edit": request.membership.can_edit,
+        "stages": loaded.stages,
+    }
+    return render(request, f"{DETAIL}#stage_row", context)
+
+
+@team_view
+@require_POST
+def stage_move(request: HttpRequest, pk: int, stage_pk: int) -> HttpResponse:
+    bmap = _map(request, pk)
+    stage = _stage(bmap, stage_pk)
+    direction = request.POST.get("direction")
+    if direction in ("up", "down"):
+        services.move_stage(stage, direction)
+    return _workspace(request, bmap)
+
+
+@team_view
+@require_POST
+def stage_delete(request: HttpRequest, pk: int, stage_pk: int) -> HttpResponse:
+    bmap = _map(request, pk)
+    stage = _stage(bmap, stage_pk)
+    with transaction.atomic():
+        services.lock(bmap)
+        stage.delete()
+    return _workspace(request, bmap)
+
+
+# --------------------------------------------------------------------------- scenarios
+@team_view
+@require_POST
+def scenario_save(request: HttpRequest, pk: int) -> HttpResponse:
+    bmap = _map(request, pk)
+    stages = list(bmap.stages.all())
+    form = ScenarioForm(request.POST)
+    saved = form.is_valid()
+    if saved:
+        speedups = services.parse_speedups(request.POST, stages)
+        services.save_scenario(bmap, form.cleaned_data["name"], speedups, request.user)
+        form = ScenarioForm()
+    if not request.htmx:
+        if saved:
+            messages.success(request, "Scenario saved.")
+            return redirect(_detail_url(bmap))
+        return render(request, DETAIL, _context(request, bmap, scenario_form=form), status=400)
+    context = {
+        "bmap": bmap,
+        "scenarios": list(bmap.scenarios.select_related("created_by")),
+        "scenario_form": form,
+        "can_edit": True,
+        "just_saved": saved,
+    }
+    return render(request, f"{DETAIL}#scenarios", context, status=200 if saved else 400)
+
+
+@team_view
+@require_POST
+def scenario_delete(request: HttpRequest, pk: int, scenario_pk: int) -> HttpResponse:
+    bmap = _map(request, pk)
+    get_object_or_404(Scenario, pk=scenario_pk, map=bmap).delete()
+    if not request.htmx:
+        return redirect(_detail_url(bmap))
+    context = {
+        "bmap": bmap,
+        "scenarios": list(bmap.scenarios.select_related("created_by")),
+        "scenario_form": ScenarioForm(),
+        "can_edit": True,
+    }
+    return render(request, f"{DETAIL}#scenarios", context)
