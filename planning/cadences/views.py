@@ -56,6 +56,7 @@ def cadence_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     rows = []
     for c in cadences:
+        c.team = request.team
         state = None
         if c.next_occ_due:
             occ = Occurrence(due_at=c.next_occ_due, overdue_at=c.next_occ_overdue)

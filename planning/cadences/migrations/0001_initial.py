@@ -10,131 +10,388 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('teams', '0001_initial'),
+        ("teams", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TeamCadenceSettings',
+            name="TeamCadenceSettings",
             fields=[
-                ('team', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='cadence_settings', serialize=False, to='teams.team')),
-                ('webhook_url', models.URLField(blank=True, default='', help_text='Optional: reminders are also posted to this incoming webhook (https only).', max_length=500, validators=[planning.cadences.models.validate_https], verbose_name='Slack-compatible webhook URL')),
-                ('feed_token', models.CharField(default=planning.cadences.models._feed_token, editable=False, max_length=64, unique=True)),
-                ('weekly_digest', models.BooleanField(default=True, help_text='Email each member a summary every Monday morning.')),
-                ('next_digest_at', models.DateTimeField(blank=True, db_index=True, editable=False, null=True)),
+                (
+                    "team",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="cadence_settings",
+                        serialize=False,
+                        to="teams.team",
+                    ),
+                ),
+                (
+                    "webhook_url",
+                    models.URLField(
+                        blank=True,
+                        default="",
+                        help_text="Optional: reminders are also posted to this incoming webhook (https only).",
+                        max_length=500,
+                        validators=[planning.cadences.models.validate_https],
+                        verbose_name="Slack-compatible webhook URL",
+                    ),
+                ),
+                (
+                    "feed_token",
+                    models.CharField(
+                        default=planning.cadences.models._feed_token,
+                        editable=False,
+                        max_length=64,
+                        unique=True,
+                    ),
+                ),
+                (
+                    "weekly_digest",
+                    models.BooleanField(
+                        default=True, help_text="Email each member a summary every Monday morning."
+                    ),
+                ),
+                (
+                    "next_digest_at",
+                    models.DateTimeField(blank=True, db_index=True, editable=False, null=True),
+                ),
             ],
             options={
-                'verbose_name': 'team cadence settings',
-                'verbose_name_plural': 'team cadence settings',
+                "verbose_name": "team cadence settings",
+                "verbose_name_plural": "team cadence settings",
             },
         ),
         migrations.CreateModel(
-            name='Cadence',
+            name="Cadence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('capability_audit', 'Capability audit'), ('prediction_review', 'Prediction review'), ('bottleneck_refresh', 'Bottleneck refresh'), ('saturation_check', 'Saturation check'), ('quarterly_review', 'Quarterly review'), ('retrospective', 'Retrospective'), ('custom', 'Custom')], default='custom', max_length=32)),
-                ('title', models.CharField(max_length=120)),
-                ('preset', models.CharField(blank=True, default='', max_length=40)),
-                ('rrule', models.CharField(help_text='An RFC 5545 RRULE without DTSTART, e.g. FREQ=MONTHLY;BYMONTHDAY=1.', max_length=500, verbose_name='repeat rule')),
-                ('starts_on', models.DateField(default=django.utils.timezone.localdate)),
-                ('due_time', models.TimeField(default=datetime.time(10, 0), help_text="Local time in the team's time zone.")),
-                ('reminder_days', models.JSONField(blank=True, default=list, help_text='Days before the due time to send a reminder (the due reminder always goes).')),
-                ('grace_days', models.PositiveSmallIntegerField(default=2, help_text='Days after the due time before the occurrence counts as overdue.')),
-                ('escalate_after_days', models.PositiveSmallIntegerField(blank=True, help_text='Tell the owners after this many days overdue (empty: never).', null=True)),
-                ('nag_every_days', models.PositiveSmallIntegerField(blank=True, help_text='Repeat the overdue reminder every this many days (empty: once).', null=True)),
-                ('recipients', models.CharField(choices=[('all', 'All members'), ('role', 'Members with a role'), ('people', 'Named people')], default='all', max_length=10)),
-                ('recipient_role', models.CharField(blank=True, choices=[('viewer', 'Viewer'), ('editor', 'Editor'), ('owner', 'Owner')], default='', max_length=10)),
-                ('paused', models.BooleanField(default=False)),
-                ('next_due_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('materialize_at', models.DateTimeField(blank=True, db_index=True, editable=False, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('people', models.ManyToManyField(blank=True, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='teams.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("capability_audit", "Capability audit"),
+                            ("prediction_review", "Prediction review"),
+                            ("bottleneck_refresh", "Bottleneck refresh"),
+                            ("saturation_check", "Saturation check"),
+                            ("quarterly_review", "Quarterly review"),
+                            ("retrospective", "Retrospective"),
+                            ("custom", "Custom"),
+                        ],
+                        default="custom",
+                        max_length=32,
+                    ),
+                ),
+                ("title", models.CharField(max_length=120)),
+                ("preset", models.CharField(blank=True, default="", max_length=40)),
+                (
+                    "rrule",
+                    models.CharField(
+                        help_text="An RFC 5545 RRULE without DTSTART, e.g. FREQ=MONTHLY;BYMONTHDAY=1.",
+                        max_length=500,
+                        verbose_name="repeat rule",
+                    ),
+                ),
+                ("starts_on", models.DateField(default=django.utils.timezone.localdate)),
+                (
+                    "due_time",
+                    models.TimeField(
+                        default=datetime.time(10, 0),
+                        help_text="Local time in the team's time zone.",
+                    ),
+                ),
+                (
+                    "reminder_days",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Days before the due time to send a reminder (the due reminder always goes).",
+                    ),
+                ),
+                (
+                    "grace_days",
+                    models.PositiveSmallIntegerField(
+                        default=2,
+                        help_text="Days after the due time before the occurrence counts as overdue.",
+                    ),
+                ),
+                (
+                    "escalate_after_days",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="Tell the owners after this many days overdue (empty: never).",
+                        null=True,
+                    ),
+                ),
+                (
+                    "nag_every_days",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="Repeat the overdue reminder every this many days (empty: once).",
+                        null=True,
+                    ),
+                ),
+                (
+                    "recipients",
+                    models.CharField(
+                        choices=[
+                            ("all", "All members"),
+                            ("role", "Members with a role"),
+                            ("people", "Named people"),
+                        ],
+                        default="all",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "recipient_role",
+                    models.CharField(
+                        blank=True,
+                        choices=[("viewer", "Viewer"), ("editor", "Editor"), ("owner", "Owner")],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                ("paused", models.BooleanField(default=False)),
+                ("next_due_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "materialize_at",
+                    models.DateTimeField(blank=True, db_index=True, editable=False, null=True),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "people",
+                    models.ManyToManyField(
+                        blank=True, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="teams.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['title', 'pk'],
+                "ordering": ["title", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Occurrence',
+            name="Occurrence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('due_at', models.DateTimeField()),
-                ('overdue_at', models.DateTimeField()),
-                ('state', models.CharField(choices=[('upcoming', 'Upcoming'), ('due', 'Due'), ('overdue', 'Overdue'), ('done', 'Done'), ('skipped', 'Skipped')], default='upcoming', max_length=10)),
-                ('next_reminder_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('note', models.TextField(blank=True, default='', max_length=2000)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('cadence', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='occurrences', to='cadences.cadence')),
-                ('completed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("due_at", models.DateTimeField()),
+                ("overdue_at", models.DateTimeField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("upcoming", "Upcoming"),
+                            ("due", "Due"),
+                            ("overdue", "Overdue"),
+                            ("done", "Done"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="upcoming",
+                        max_length=10,
+                    ),
+                ),
+                ("next_reminder_at", models.DateTimeField(blank=True, null=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                ("note", models.TextField(blank=True, default="", max_length=2000)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "cadence",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="occurrences",
+                        to="cadences.cadence",
+                    ),
+                ),
+                (
+                    "completed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-due_at'],
+                "ordering": ["-due_at"],
             },
         ),
         migrations.CreateModel(
-            name='Reminder',
+            name="Reminder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('before', 'Before'), ('due', 'Due'), ('overdue', 'Overdue'), ('escalation', 'Escalation')], max_length=10)),
-                ('seq', models.PositiveIntegerField(default=0, help_text='Days before, or the nag number.')),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('inapp', 'In-app'), ('webhook', 'Webhook')], max_length=10)),
-                ('idempotency_key', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('status', models.CharField(choices=[('claimed', 'Claimed'), ('sent', 'Sent'), ('failed', 'Failed')], default='claimed', max_length=10)),
-                ('attempts', models.PositiveSmallIntegerField(default=1)),
-                ('last_error', models.TextField(blank=True, default='')),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('occurrence', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='cadences.occurrence')),
-                ('recipient', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("before", "Before"),
+                            ("due", "Due"),
+                            ("overdue", "Overdue"),
+                            ("escalation", "Escalation"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "seq",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Days before, or the nag number."
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("email", "Email"), ("inapp", "In-app"), ("webhook", "Webhook")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "idempotency_key",
+                    models.UUIDField(default=uuid.uuid4, editable=False, unique=True),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("claimed", "Claimed"), ("sent", "Sent"), ("failed", "Failed")],
+                        default="claimed",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=1)),
+                ("last_error", models.TextField(blank=True, default="")),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "occurrence",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reminders",
+                        to="cadences.occurrence",
+                    ),
+                ),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', 'pk'],
+                "ordering": ["-created_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.CharField(max_length=300)),
-                ('url', models.CharField(blank=True, default='', max_length=500)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('idempotency_key', models.UUIDField(blank=True, editable=False, null=True, unique=True)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='teams.team')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("text", models.CharField(max_length=300)),
+                ("url", models.CharField(blank=True, default="", max_length=500)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "idempotency_key",
+                    models.UUIDField(blank=True, editable=False, null=True, unique=True),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="teams.team",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
-                'indexes': [models.Index(condition=models.Q(('read_at__isnull', True)), fields=['user', 'team'], name='notification_unread_idx')],
+                "ordering": ["-created_at", "-pk"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("read_at__isnull", True)),
+                        fields=["user", "team"],
+                        name="notification_unread_idx",
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='occurrence',
-            index=models.Index(condition=models.Q(('next_reminder_at__isnull', False)), fields=['next_reminder_at'], name='occurrence_reminder_idx'),
+            model_name="occurrence",
+            index=models.Index(
+                condition=models.Q(("next_reminder_at__isnull", False)),
+                fields=["next_reminder_at"],
+                name="occurrence_reminder_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='occurrence',
-            index=models.Index(fields=['state', 'due_at'], name='occurrence_state_idx'),
+            model_name="occurrence",
+            index=models.Index(fields=["state", "due_at"], name="occurrence_state_idx"),
         ),
         migrations.AddConstraint(
-            model_name='occurrence',
-            constraint=models.UniqueConstraint(fields=('cadence', 'due_at'), name='occurrence_unique_due'),
+            model_name="occurrence",
+            constraint=models.UniqueConstraint(
+                fields=("cadence", "due_at"), name="occurrence_unique_due"
+            ),
         ),
         migrations.AddIndex(
-            model_name='reminder',
-            index=models.Index(condition=models.Q(('status', 'sent'), _negated=True), fields=['next_attempt_at'], name='reminder_retry_idx'),
+            model_name="reminder",
+            index=models.Index(
+                condition=models.Q(("status", "sent"), _negated=True),
+                fields=["next_attempt_at"],
+                name="reminder_retry_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reminder',
-            constraint=models.UniqueConstraint(fields=('occurrence', 'kind', 'seq', 'recipient', 'channel'), name='reminder_exactly_once', nulls_distinct=False),
+            model_name="reminder",
+            constraint=models.UniqueConstraint(
+                fields=("occurrence", "kind", "seq", "recipient", "channel"),
+                name="reminder_exactly_once",
+                nulls_distinct=False,
+            ),
         ),
     ]
