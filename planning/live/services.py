@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from . import conf, notify
@@ -93,16 +94,13 @@ def reap_stale_sessions(max_silence: float | None = None) -> int:
     silence = conf.stale_after() if max_silence is None else max_silence
     cutoff = timezone.now() - timedelta(seconds=silence)
     ended = 0
-    for session_id in LiveSession.objects.filter(
-        status=Status.ACTIVE, heartbeat_at__lt=cutoff
-    ).values_list("pk", flat=True):
+    # a session that was never claimed counts from its creation
+    silent = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    stale = LiveSession.objects.filter(silent, status=Status.ACTIVE)
+    for session_id in stale.values_list("pk", flat=True):
         with transaction.atomic():
             # re-check under the lock: a write may have landed since the scan
-            locked = (
-                LiveSession.objects.select_for_update()
-                .filter(pk=session_id, status=Status.ACTIVE, heartbeat_at__lt=cutoff)
-                .exists()
-            )
+            locked = stale.select_for_update().filter(pk=session_id).exists()
             if locked and end_session(
                 session_id,
                 Status.FAILED,

@@ -14,7 +14,7 @@ from planning.live.tasks import emit_burst
 from planning.live.writer import LiveWriter
 from tests.conftest import wait_for
 
-from .conftest import seqs, subscribe
+from .fixtures import seqs, subscribe
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -1,0 +1,113 @@
+"""Live sessions in a real browser against the real ASGI server and a real worker: tabs share
+one stream, a reloaded tab catches up without duplicates, Stop in one tab stops all, and ten
+tabs (more than HTTP/1.1's six connections per origin) all stream."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from playwright.sync_api import expect
+
+from planning.live import services
+from planning.live.models import LiveEvent, Status
+from tests.conftest import wait_for
+from tests.live import fixtures
+
+uvicorn_server = fixtures.asgi_server  # the real ASGI server, as a fixture of this module
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
+
+
+def logged_in_context(browser, base_url: str, user):
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    context.set_default_timeout(20_000)
+    context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base_url}]
+    )
+    return context
+
+
+def final_text(session) -> str:
+    """The main stream's text in the log (after the last restart), i.e. what a tab must show."""
+    text = ""
+    for event in LiveEvent.objects.filter(session=session).order_by("seq"):
+        if event.type == "started":
+            text = ""
+        elif event.type == "token" and "stream" not in event.data:
+            text += event.data["text"]
+    return text
+
+
+def output(page) -> str:
+    return page.locator('[data-live-stream="main"]').text_content()
+
+
+def roles(pages) -> list[str]:
+    return sorted(p.locator("[data-live]").get_attribute("data-live-role") or "" for p in pages)
+
+
+def test_two_tabs_reload_catches_up_and_stop_stops_both(
+    browser, uvicorn_server, team, owner, celery_worker_process
+):
+    base_url = uvicorn_server.base_url
+    session = services.start_demo(team, owner, words=400, delay=0.03)
+    context = logged_in_context(browser, base_url, owner)
+    url = base_url + session.get_absolute_url()
+    first, second = context.new_page(), context.new_page()
+    for page in (first, second):
+        page.goto(url)
+        expect(page.locator("[data-live]")).to_have_attribute("data-live-state", "live")
+    expect(first.locator('[data-live-stream="main"]')).not_to_be_empty()
+    assert roles([first, second]) == ["follower", "leader"]  # one stream for both tabs
+
+    leader = (
+        first
+        if first.locator("[data-live]").get_attribute("data-live-role") == "leader"
+        else second
+    )
+    other = second if leader is first else first
+    leader.reload()  # the other tab takes over the stream; the reloaded one catches up
+    expect(leader.locator("[data-live]")).to_have_attribute("data-live-state", "live")
+    before = len(output(leader))
+    assert wait_for(lambda: len(output(leader)) > before + 20), "the reloaded tab is stuck"
+    assert roles([first, second]) == ["follower", "leader"]
+
+    other.get_by_role("button", name="Stop").click()
+    for page in (first, second):
+        expect(page.locator("[data-live-state-label]")).to_have_text(
+            "Finished · Cancelled", timeout=5000
+        )
+        expect(page.get_by_role("button", name="Stop")).to_have_count(0)
+    session.refresh_from_db()
+    assert session.status == Status.CANCELLED
+    expected = final_text(session)
+    assert 0 < len(expected) < 400 * 12
+    assert output(first) == expected and output(second) == expected  # no gap, no duplicate
+    assert first.locator(".live-log-stopping").count() == 1
+    context.close()
+
+
+def test_ten_tabs_all_stream(browser, uvicorn_server, team, owner, celery_worker_process):
+    base_url = uvicorn_server.base_url
+    session = services.start_demo(team, owner, words=250, delay=0.02)
+    context = logged_in_context(browser, base_url, owner)
+    url = base_url + session.get_absolute_url()
+    pages = []
+    for _ in range(10):
+        page = context.new_page()
+        page.goto(url)
+        pages.append(page)
+    for page in pages:
+        expect(page.locator("[data-live]")).to_have_attribute("data-live-state", "live")
+    assert roles(pages).count("leader") <= 1
+    for page in pages:
+        expect(page.locator("[data-live-state-label]")).to_have_text(
+            "Finished · Completed", timeout=30_000
+        )
+    session.refresh_from_db()
+    expected = final_text(session)
+    assert len(expected.split()) == 250
+    assert all(output(page) == expected for page in pages)
+    context.close()
