@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from django import forms
+
+from .models import AUDITS_SOURCE, FormFactor, SaturationReading, Scale
+from .services import audit_capability
+
+
+class FormFactorForm(forms.ModelForm):
+    class Meta:
+        model = FormFactor
+        fields = ["name", "product", "status", "next_form_factor", "notes"]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+        labels = {"next_form_factor": "Next form factor"}
+
+    def __init__(self, *args, team, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.team = team
+        others = FormFactor.objects.for_team(team).order_by("name")
+        if self.instance.pk:
+            others = others.exclude(pk=self.instance.pk)
+        self.fields["next_form_factor"].queryset = others
+        self.fields["next_form_factor"].empty_label = "None chosen yet"
+        self.fields["name"].widget.attrs["placeholder"] = "Chat assistant, IDE copilot, agent…"
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        clash = FormFactor.objects.for_team(self.team).filter(name__iexact=name)
+        if self.instance.pk:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise forms.ValidationError("The team already tracks a form factor with this name.")
+        return name
+
+
+class ReadingForm(forms.ModelForm):
+    capability = forms.FloatField(
+        required=False,
+        help_text="Leave empty with source “audits” to use your audits' pass rate.",
+    )
+
+    class Meta:
+        model = SaturationReading
+        fields = [
+            "model_name", "release_date", "capability", "capability_source",
+            "product_value", "product_metric", "product_scale", "cost_per_task",
+        ]  # fmt: skip
+        widgets = {
+            "release_date": forms.DateInput(attrs={"type": "date"}),
+            "capability_source": forms.TextInput(attrs={"list": "capability-sources"}),
+        }
+        labels = {
+            "model_name": "Model",
+            "release_date": "Released",
+            "capability_source": "Capability source",
+            "product_value": "Product value",
+            "product_metric": "Product metric",
+            "product_scale": "Scale",
+            "cost_per_task": "Cost per task ($)",
+        }
+        help_texts = {"capability_source": "", "product_metric": "", "cost_per_task": ""}
+
+    def __init__(self, *args, form_factor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.form_factor = form_factor
+
+    def clean_model_name(self) -> str:
+        name = self.cleaned_data["model_name"].strip()
+        if not name:
+            raise forms.ValidationError("Name the model generation.")
+        if self.form_factor.readings.filter(model_name__iexact=name).exists():
+            raise forms.ValidationError(
+                f"{name} already has a reading here; delete it first to replace it."
+            )
+        return name
+
+    def clean_cost_per_task(self):
+        cost = self.cleaned_data.get("cost_per_task")
+        if cost is not None and cost < 0:
+            raise forms.ValidationError("A cost cannot be negative.")
+        return cost
+
+    def clean(self):
+        data = super().clean()
+        source = (data.get("capability_source") or "").strip()
+        data["capability_source"] = source
+        capability = data.get("capability")
+        if capability is None and "capability" not in self.errors:
+            if source.casefold() == AUDITS_SOURCE and data.get("model_name"):
+                capability = audit_capability(self.form_factor.team, data["model_name"])
+                if capability is None:
+                    self.add_error(
+                        "capability",
+                        f"Your audits have no pass rate for {data['model_name']} yet; "
+                        "enter the capability by hand.",
+                    )
+                data["capability"] = capability
+            elif source.casefold() != AUDITS_SOURCE:
+                self.add_error(
+                    "capability",
+                    "Enter the capability, or set the source to “audits” to fill it from your "
+                    "audits' pass rate.",
+                )
+        capability = data.get("capability")
+        if capability is not None and capability < 0:
+            self.add_error("capability", "Capability cannot be negative.")
+        if data.get("product_scale") == Scale.LOG:
+            if capability is not None and capability <= 0:
+                self.add_error("capability", "A log scale needs a capability above zero.")
+            product = data.get("product_value")
+            if product is not None and product <= 0:
+                self.add_error(
+                    "product_value",
+                    "A log scale needs a value above zero; use the linear scale for metrics "
+                    "that can be zero or negative.",
+                )
+        return data
+
+    def build(self) -> SaturationReading:
+        return SaturationReading(form_factor=self.form_factor, **self.cleaned_data)
+
+    def _post_clean(self):
+        # The instance is built by `build`; skip ModelForm's instance construction, which
+        # would reject the empty capability before `clean` can fill it from audits.
+        pass
+
+
+class CsvImportForm(forms.Form):
+    file = forms.FileField(label="CSV file", help_text="UTF-8, with a header row.")

@@ -1,0 +1,446 @@
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+from django.urls import reverse
+
+from planning.saturation.demo import seed
+from planning.saturation.models import FormFactor, SaturationReading, Status
+from planning.saturation.services import audit_capability
+from planning.teams.dashboard import dashboard_sections
+
+from .conftest import GROWING, SATURATING, add_readings
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def url(name, team, **kwargs):
+    return reverse(f"saturation:{name}", kwargs={"team": team.slug, **kwargs})
+
+
+def reading_data(**overrides):
+    data = {
+        "model_name": "Model X",
+        "release_date": "2025-06-01",
+        "capability": "72.5",
+        "capability_source": "Bench",
+        "product_value": "64",
+        "product_metric": "Task success (%)",
+        "product_scale": "linear",
+        "cost_per_task": "",
+    }
+    return {**data, **overrides}
+
+
+# ----------------------------------------------------------------------------- list & create
+def test_empty_list_explains_and_offers_the_first_action(team, editor_client):
+    response = editor_client.get(url("formfactor_list", team))
+    assert response.status_code == 200
+    assert "No form factors tracked yet" in response.text
+    assert url("formfactor_create", team) in response.text
+
+
+def test_list_shows_status_and_verdict_badges(team, editor_client, saturating):
+    add_readings(FormFactor.objects.create(team=team, name="Agent"), GROWING)
+    response = editor_client.get(url("formfactor_list", team))
+    assert "Evidence: Saturating" in response.text
+    assert "Evidence: Still growing" in response.text
+    assert "Consider the next form factor" in response.text
+
+
+def test_create_form_factor(team, editor_client):
+    response = editor_client.post(
+        url("formfactor_create", team),
+        {"name": "IDE copilot", "product": "Code", "status": "growing", "notes": ""},
+    )
+    ff = FormFactor.objects.get(team=team, name="IDE copilot")
+    assert response.status_code == 302
+    assert response["Location"] == ff.get_absolute_url()
+
+
+def test_create_rejects_a_duplicate_name_inline_and_keeps_input(team, editor_client, form_factor):
+    response = editor_client.post(
+        url("formfactor_create", team),
+        {"name": "chat ASSISTANT", "product": "Kept product", "status": "growing"},
+        **HTMX,
+    )
+    assert response.status_code == 400
+    assert "already tracks a form factor with this name" in response.text
+    assert 'value="Kept product"' in response.text
+    assert FormFactor.objects.filter(team=team).count() == 1
+
+
+def test_next_form_factor_prompt_creates_a_linked_successor(team, editor_client, saturating):
+    page = editor_client.get(saturating.get_absolute_url())
+    prompt_url = url("formfactor_create", team) + f"?previous={saturating.pk}"
+    assert prompt_url in page.text
+    form = editor_client.get(prompt_url)
+    assert "The form factor after Chat" in form.text
+    assert 'value="Help desk"' in form.text  # product carried over
+    response = editor_client.post(
+        prompt_url,
+        {"name": "Agent", "product": "Help desk", "status": "growing", "previous": saturating.pk},
+    )
+    agent = FormFactor.objects.get(team=team, name="Agent")
+    assert response["Location"] == agent.get_absolute_url()
+    saturating.refresh_from_db()
+    assert saturating.next_form_factor == agent
+    assert (
+        "Consider the next form factor" not in editor_client.get(saturating.get_absolute_url()).text
+    )
+
+
+def test_previous_from_another_team_is_ignored(team, other_team, editor_client):
+    foreign = FormFactor.objects.create(team=other_team, name="Theirs")
+    editor_client.post(
+        url("formfactor_create", team) + f"?previous={foreign.pk}",
+        {"name": "Ours", "status": "growing"},
+    )
+    foreign.refresh_from_db()
+    assert foreign.next_form_factor is None
+
+
+def test_edit_and_status(team, editor_client, form_factor):
+    other = FormFactor.objects.create(team=team, name="Agent")
+    response = editor_client.post(
+        url("formfactor_edit", team, pk=form_factor.pk),
+        {"name": "Chat assistant", "status": "saturated", "next_form_factor": other.pk},
+    )
+    assert response.status_code == 302
+    form_factor.refresh_from_db()
+    assert form_factor.status == Status.SATURATED and form_factor.next_form_factor == other
+
+
+def test_edit_offers_only_this_teams_form_factors(team, other_team, editor_client, form_factor):
+    foreign = FormFactor.objects.create(team=other_team, name="Foreign")
+    response = editor_client.post(
+        url("formfactor_edit", team, pk=form_factor.pk),
+        {"name": "Chat assistant", "status": "growing", "next_form_factor": foreign.pk},
+    )
+    assert response.status_code == 400
+    form_factor.refresh_from_db()
+    assert form_factor.next_form_factor is None
+
+
+def test_delete(team, editor_client, saturating):
+    response = editor_client.post(url("formfactor_delete", team, pk=saturating.pk))
+    assert response.status_code == 302
+    assert not FormFactor.objects.filter(pk=saturating.pk).exists()
+    assert not SaturationReading.objects.filter(form_factor_id=saturating.pk).exists()
+
+
+# ----------------------------------------------------------------------------- tenancy
+def test_another_teams_form_factor_is_404(team, other_team, editor_client):
+    foreign = add_readings(FormFactor.objects.create(team=other_team, name="Theirs"), GROWING)
+    reading = foreign.readings.first()
+    for name, kwargs in [
+        ("formfactor", {}),
+        ("formfactor_edit", {}),
+        ("readings_csv", {}),
+    ]:
+        assert editor_client.get(url(name, team, pk=foreign.pk, **kwargs)).status_code == 404
+    for name, kwargs in [
+        ("formfactor_edit", {}),
+        ("formfactor_delete", {}),
+        ("reading_add", {}),
+        ("reading_import", {}),
+        ("reading_delete", {"reading_pk": reading.pk}),
+    ]:
+        response = editor_client.post(url(name, team, pk=foreign.pk, **kwargs), reading_data())
+        assert response.status_code == 404, name
+    assert FormFactor.objects.filter(pk=foreign.pk).exists()
+    assert foreign.readings.count() == len(GROWING)
+
+
+def test_a_reading_of_another_form_factor_is_404(team, editor_client, form_factor, saturating):
+    reading = saturating.readings.first()
+    response = editor_client.post(
+        url("reading_delete", team, pk=form_factor.pk, reading_pk=reading.pk)
+    )
+    assert response.status_code == 404
+    assert SaturationReading.objects.filter(pk=reading.pk).exists()
+
+
+def test_outsider_gets_404(team, outsider_client, saturating):
+    assert outsider_client.get(saturating.get_absolute_url()).status_code == 404
+    assert outsider_client.get(url("formfactor_list", team)).status_code == 404
+
+
+def test_viewer_reads_but_cannot_change(team, viewer_client, saturating):
+    page = viewer_client.get(saturating.get_absolute_url())
+    assert page.status_code == 200
+    assert 'id="reading-form"' not in page.text
+    assert "Add a reading" not in page.text
+    response = viewer_client.post(url("reading_add", team, pk=saturating.pk), reading_data())
+    assert response.status_code == 403
+    assert viewer_client.post(url("formfactor_delete", team, pk=saturating.pk)).status_code == 403
+    assert saturating.readings.count() == len(SATURATING)
+
+
+# ----------------------------------------------------------------------------- detail & readings
+def test_detail_shows_verdict_evidence_and_charts(team, editor_client, saturating):
+    page = editor_client.get(saturating.get_absolute_url())
+    assert page.status_code == 200
+    assert 'data-verdict="saturating"' in page.text
+    assert "The last 3 model generations (Model 3 → Model 6) raised capability" in page.text
+    assert 'id="sat-scatter"' in page.text and 'id="sat-timeline"' in page.text
+    assert "Fitted logistic" in page.text and "Ceiling" in page.text
+    assert "nan" not in page.text.lower().split()
+    assert "NaN" not in page.text
+
+
+def test_detail_with_one_reading_says_not_enough_evidence(team, editor_client, form_factor):
+    add_readings(form_factor, [(50, 60)])
+    page = editor_client.get(form_factor.get_absolute_url())
+    assert "Not enough evidence yet: only 1 comparable reading" in page.text
+    assert "NaN" not in page.text
+
+
+def test_add_reading_inline_updates_the_verdict(team, editor_client, form_factor):
+    add_readings(form_factor, SATURATING[:3])
+    form_factor.refresh_from_db()
+    assert form_factor.verdict == "insufficient"
+    response = editor_client.post(
+        url("reading_add", team, pk=form_factor.pk),
+        reading_data(model_name="Model 9", capability="60", product_value="66.5"),
+        **HTMX,
+    )
+    assert response.status_code == 200
+    assert 'id="workspace"' in response.text
+    assert "<html" not in response.text  # only the partial
+    assert 'data-verdict="insufficient"' not in response.text
+    form_factor.refresh_from_db()
+    assert form_factor.readings.count() == 4
+    assert form_factor.verdict != "insufficient"
+
+
+def test_add_reading_errors_inline_and_keeps_input(team, editor_client, form_factor):
+    response = editor_client.post(
+        url("reading_add", team, pk=form_factor.pk),
+        reading_data(model_name="Kept name", product_value="-5", product_scale="log"),
+        **HTMX,
+    )
+    assert response.status_code == 400
+    assert "A log scale needs a value above zero" in response.text
+    assert 'value="Kept name"' in response.text
+    assert 'value="72.5"' in response.text
+    assert not form_factor.readings.exists()
+
+
+def test_duplicate_model_generation_is_refused(team, editor_client, saturating):
+    response = editor_client.post(
+        url("reading_add", team, pk=saturating.pk), reading_data(model_name="model 2"), **HTMX
+    )
+    assert response.status_code == 400
+    assert "model 2 already has a reading here" in response.text
+    assert saturating.readings.count() == len(SATURATING)
+
+
+def test_missing_capability_without_audits_is_explained(team, editor_client, form_factor):
+    response = editor_client.post(
+        url("reading_add", team, pk=form_factor.pk), reading_data(capability=""), **HTMX
+    )
+    assert response.status_code == 400
+    assert "set the source to “audits”" in response.text
+
+
+def test_delete_reading_refreshes_the_verdict(team, editor_client, saturating):
+    reading = saturating.readings.order_by("-release_date").first()
+    for r in list(saturating.readings.order_by("-release_date"))[:4]:
+        response = editor_client.post(
+            url("reading_delete", team, pk=saturating.pk, reading_pk=r.pk), **HTMX
+        )
+        assert response.status_code == 200
+    assert not SaturationReading.objects.filter(pk=reading.pk).exists()
+    saturating.refresh_from_db()
+    assert saturating.verdict == "insufficient"
+
+
+# ----------------------------------------------------------------------------- audits
+@pytest.fixture
+def fake_audits(monkeypatch):
+    module = types.ModuleType("audits.stats")
+    module.calls = []
+
+    def pass_rate_by_model(team):
+        module.calls.append(team)
+        return {"Model Audited": 0.62}
+
+    module.pass_rate_by_model = pass_rate_by_model
+    monkeypatch.setitem(sys.modules, "audits.stats", module)
+    return module
+
+
+def test_audit_capability_without_the_audits_function(team, monkeypatch):
+    monkeypatch.setitem(sys.modules, "audits.stats", None)  # import raises ImportError
+    assert audit_capability(team, "Model Audited") is None
+    monkeypatch.setitem(sys.modules, "audits.stats", types.ModuleType("audits.stats"))
+    assert audit_capability(team, "Model Audited") is None  # no such function yet
+
+
+def test_audit_capability_reads_the_pass_rate(team, fake_audits):
+    assert audit_capability(team, "model audited") == 0.62
+    assert audit_capability(team, "Unknown") is None
+    assert fake_audits.calls == [team, team]
+
+
+def test_empty_capability_with_audits_source_is_filled(
+    team, editor_client, form_factor, fake_audits
+):
+    response = editor_client.post(
+        url("reading_add", team, pk=form_factor.pk),
+        reading_data(model_name="Model Audited", capability="", capability_source="audits"),
+        **HTMX,
+    )
+    assert response.status_code == 200
+    reading = form_factor.readings.get()
+    assert reading.capability == 0.62 and reading.audit_derived
+    assert "(pass rate)" in response.text
+
+
+def test_audits_source_without_a_pass_rate_is_explained(
+    team, editor_client, form_factor, fake_audits
+):
+    response = editor_client.post(
+        url("reading_add", team, pk=form_factor.pk),
+        reading_data(model_name="Model Z", capability="", capability_source="audits"),
+        **HTMX,
+    )
+    assert response.status_code == 400
+    assert "Your audits have no pass rate for Model Z yet" in response.text
+    assert not form_factor.readings.exists()
+
+
+def test_a_typed_capability_wins_over_audits(team, editor_client, form_factor, fake_audits):
+    editor_client.post(
+        url("reading_add", team, pk=form_factor.pk),
+        reading_data(model_name="Model Audited", capability="0.7", capability_source="audits"),
+    )
+    assert form_factor.readings.get().capability == 0.7
+    assert fake_audits.calls == []
+
+
+# ----------------------------------------------------------------------------- CSV
+CSV_OK = (
+    "model_name,release_date,capability,capability_source,product_value,product_metric,"
+    "product_scale,cost_per_task\n"
+    "A,2024-01-01,30,Bench,40,Task success (%),linear,0.01\n"
+    "B,2024-04-01,40,Bench,55,Task success (%),,\n"
+    "C,2024-07-01,50,Bench,63,Task success (%),linear,\n"
+    "D,2024-10-01,60,Bench,66.5,Task success (%),linear,\n"
+)
+
+
+def upload(client, team, ff, text, name="readings.csv"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    file = SimpleUploadedFile(name, text.encode(), content_type="text/csv")
+    return client.post(url("reading_import", team, pk=ff.pk), {"file": file}, **HTMX)
+
+
+def test_csv_import_adds_every_row(team, editor_client, form_factor):
+    response = upload(editor_client, team, form_factor, CSV_OK)
+    assert response.status_code == 200
+    assert "Imported 4 readings" in response.text
+    assert list(form_factor.readings.values_list("model_name", flat=True)) == list("ABCD")
+    form_factor.refresh_from_db()
+    assert form_factor.verdict != "insufficient"
+
+
+def test_csv_import_is_all_or_nothing_with_row_errors(team, editor_client, form_factor):
+    bad = CSV_OK + "E,not a date,70,Bench,67,Task success (%),linear,\n"
+    bad += "A,2025-01-01,80,Bench,68,Task success (%),linear,\n"
+    bad += "F,2025-03-01,90,Bench,-1,Task success (%),log,\n"
+    response = upload(editor_client, team, form_factor, bad)
+    assert response.status_code == 400
+    assert "Nothing was imported" in response.text
+    assert "Row 6: release_date: Enter a valid date." in response.text
+    assert "Row 7: model_name: A is already on row 2." in response.text
+    assert "Row 8: product_value: A log scale needs a value above zero" in response.text
+    assert not form_factor.readings.exists()
+
+
+def test_csv_import_refuses_existing_models_and_bad_headers(team, editor_client, form_factor):
+    upload(editor_client, team, form_factor, CSV_OK)
+    again = upload(editor_client, team, form_factor, CSV_OK)
+    assert again.status_code == 400
+    assert "Row 2: model_name: A already has a reading here" in again.text
+    assert form_factor.readings.count() == 4
+    headerless = upload(editor_client, team, form_factor, "a,b\n1,2\n")
+    assert headerless.status_code == 400 and "missing:" in headerless.text
+    binary = upload(editor_client, team, form_factor, "")
+    assert binary.status_code == 400
+
+
+def test_csv_export_round_trips(team, editor_client, form_factor, saturating):
+    response = editor_client.get(url("readings_csv", team, pk=saturating.pk))
+    assert response["Content-Type"].startswith("text/csv")
+    text = response.content.decode()
+    assert text.splitlines()[0].startswith("model_name,release_date,capability")
+    imported = upload(editor_client, team, form_factor, text)
+    assert imported.status_code == 200
+    assert form_factor.readings.count() == len(SATURATING)
+
+
+# ----------------------------------------------------------------------------- queries
+def test_list_queries_are_constant(team, editor_client, django_assert_max_num_queries):
+    for i in range(2):
+        add_readings(FormFactor.objects.create(team=team, name=f"FF {i}"), GROWING)
+    editor_client.get(url("formfactor_list", team))  # warm caches (content types, session)
+    with django_assert_max_num_queries(10) as small:
+        editor_client.get(url("formfactor_list", team))
+    for i in range(2, 12):
+        add_readings(FormFactor.objects.create(team=team, name=f"FF {i}"), GROWING)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        response = editor_client.get(url("formfactor_list", team))
+    assert response.text.count('class="card sat-card"') == 12
+
+
+def test_detail_queries_are_constant(
+    team, editor_client, form_factor, django_assert_max_num_queries
+):
+    add_readings(form_factor, SATURATING[:2])
+    editor_client.get(form_factor.get_absolute_url())
+    with django_assert_max_num_queries(10) as small:
+        editor_client.get(form_factor.get_absolute_url())
+    SaturationReading.objects.filter(form_factor=form_factor).delete()
+    add_readings(form_factor, SATURATING + [(95 + i, 68.3 + i / 100) for i in range(20)])
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        editor_client.get(form_factor.get_absolute_url())
+
+
+# ----------------------------------------------------------------------------- dashboard & demo
+def test_dashboard_badges_saturating_form_factors(team, editor_client, saturating,
+                                                   django_assert_num_queries):  # fmt: skip
+    add_readings(FormFactor.objects.create(team=team, name="Agent"), GROWING)
+    with django_assert_num_queries(1):
+        from planning.saturation.dashboard import summary
+
+        data = summary(team)
+    assert data["total"] == 2 and data["growing"] == 1
+    assert [r["name"] for r in data["saturating"]] == ["Chat"]
+    page = editor_client.get(reverse("teams:dashboard", kwargs={"team": team.slug}))
+    assert "2 form factors tracked, 1 still growing" in page.text
+    assert saturating.get_absolute_url() in page.text
+    assert "no next form factor yet" in page.text
+
+
+def test_dashboard_without_form_factors(team):
+    section = next(s for s in dashboard_sections(team) if s["section"].key == "saturation")
+    assert section["summary"] is None
+    assert section["url"] == url("formfactor_list", team)
+
+
+def test_demo_seed_is_idempotent_and_tells_the_story(team, owner):
+    seed(team, owner)
+    seed(team, owner)
+    chat = FormFactor.objects.get(team=team, name="Chat assistant")
+    agent = FormFactor.objects.get(team=team, name="Autonomous agent")
+    assert FormFactor.objects.filter(team=team).count() == 2
+    assert chat.readings.count() == 8 and agent.readings.count() == 5
+    assert chat.verdict == "saturating" and agent.verdict == "growing"
+    assert chat.next_form_factor == agent
