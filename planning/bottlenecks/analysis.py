@@ -21,6 +21,7 @@ both views agree exactly.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -187,16 +188,16 @@ def topological_order(keys: Sequence[Key], edges: Iterable[Edge]) -> list[Key]:
             raise CycleError([a, a])
         succ[a].append(b)
         indegree[b] += 1
-    ready = sorted((k for k in keys if indegree[k] == 0), key=index.__getitem__)
+    ready = [index[k] for k in keys if indegree[k] == 0]
+    heapq.heapify(ready)
     order: list[Key] = []
     while ready:
-        k = ready.pop(0)
+        k = keys[heapq.heappop(ready)]
         order.append(k)
         for nxt in succ[k]:
             indegree[nxt] -= 1
             if indegree[nxt] == 0:
-                ready.append(nxt)
-                ready.sort(key=index.__getitem__)
+                heapq.heappush(ready, index[nxt])
     if len(order) < len(keys):
         raise CycleError(_find_cycle([k for k in keys if indegree[k] > 0], succ))
     return order
@@ -310,9 +311,27 @@ def effective_edges(stages: Sequence[StageInput], edges: Iterable[Edge]) -> list
     return edges if edges else chain_edges([st.key for st in stages])
 
 
+class Graph:
+    """A checked DAG, ordered once, for many quick makespans (what-ifs, curves)."""
+
+    def __init__(self, keys: Sequence[Key], edges: Iterable[Edge]):
+        edges = list(edges)
+        self.order = topological_order(keys, edges)
+        self.preds: dict[Key, list[Key]] = {k: [] for k in keys}
+        for a, b in edges:
+            self.preds[b].append(a)
+
+    def makespan(self, durations: Mapping[Key, float]) -> float:
+        """Forward pass only: the earliest finish of the whole workflow."""
+        ef: dict[Key, float] = {}
+        preds = self.preds
+        for k in self.order:
+            ef[k] = max([ef[p] for p in preds[k]], default=0.0) + durations[k]
+        return max(ef.values(), default=0.0)
+
+
 def makespan_after(stages: Sequence[StageInput], edges: Sequence[Edge]) -> float:
-    durations = {st.key: st.after for st in stages}
-    return critical_path(durations, edges, [st.key for st in stages]).makespan
+    return Graph([st.key for st in stages], edges).makespan({st.key: st.after for st in stages})
 
 
 # --------------------------------------------------------------------------- the whole analysis
@@ -428,15 +447,16 @@ def analyse(
     after = critical_path({st.key: st.after for st in stages}, edges, keys)
     t0, t1 = before.makespan, after.makespan
     speedup = 1.0 if t0 == 0 else (math.inf if t1 == 0 else t0 / t1)
+    graph = Graph(keys, edges) if details else None
+    durations = {st.key: st.after for st in stages}
     results = []
-    for i, st in enumerate(stages):
+    for st in stages:
         tb, ta = before.timings[st.key], after.timings[st.key]
 
-        def overall(replacement: StageInput, i: int = i) -> float:
+        def overall(replacement: StageInput) -> float:
             if t0 == 0:
                 return 1.0
-            changed = [*stages[:i], replacement, *stages[i + 1 :]]
-            t = makespan_after(changed, edges)
+            t = graph.makespan({**durations, replacement.key: replacement.after})
             return math.inf if t == 0 else t0 / t
 
         p = st.before / t0 if t0 else 0.0
@@ -488,10 +508,12 @@ def ceiling_curve(
     """Overall speed-up as stage `key`'s effective speed-up takes each value in `speedups`."""
     stages = list(stages)
     edges = effective_edges(stages, edges)
-    t0 = critical_path({st.key: st.before for st in stages}, edges, [st.key for st in stages])
+    graph = Graph([st.key for st in stages], edges)
+    t0 = graph.makespan({st.key: st.before for st in stages})
+    durations = {st.key: st.after for st in stages}
+    stage = next(st for st in stages if st.key == key)
     out = []
     for s in speedups:
-        changed = [st.with_speedup(s) if st.key == key else st for st in stages]
-        t = makespan_after(changed, edges)
-        out.append(math.inf if t == 0 else t0.makespan / t)
+        t = graph.makespan({**durations, key: stage.with_speedup(s).after})
+        out.append(math.inf if t == 0 else t0 / t)
     return out

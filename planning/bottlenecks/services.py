@@ -72,7 +72,8 @@ def history(bmap: BottleneckMap) -> list[tuple[LoadedMap, analysis.Analysis]]:
             "quarter"
         )
     ]
-    return [(lm, lm.analyse()) for lm in load_many(maps)]
+    loaded = load_many(maps)
+    return [(lm, analysis.analyse(lm.inputs(), lm.edges, details=False)) for lm in loaded]
 
 
 def latest_map(team) -> BottleneckMap | None:

@@ -127,15 +127,12 @@ def _context(
     stages = loaded.stages
     if speedups is None:
         speedups = {st.pk: (st.speedup_active, st.speedup_waiting) for st in stages}
-    current = loaded.analyse(speedups)
     changed = services.changed_stages(loaded, speedups)
+    current = loaded.analyse(speedups) if changed else mapped
     notes = notes_for(stages)
-    deps = loaded.depends_on()
+    _annotate(loaded, mapped)
     for st in stages:
-        st.res = mapped.by_key[st.pk]
-        st.deps = deps.get(st.pk, [])
         st.ls = notes[key_of(st)]
-        st.meets_target = st.target_speedup is None or st.res.stage.speedup >= st.target_speedup
         a, w = speedups[st.pk]
         st.slider = {
             "a": math.log10(a),
@@ -164,6 +161,23 @@ def _context(
         else None,
         "history": [(lm.map, res) for lm, res in history],
     }
+
+
+def _stage_base(bmap: BottleneckMap) -> str:
+    """/t/<team>/bottlenecks/<pk>/stages/ (row URLs append "<stage pk>/…")."""
+    kwargs = {"team": bmap.team.slug, "pk": bmap.pk, "stage_pk": 0}
+    return reverse("bottlenecks:stage_row", kwargs=kwargs).removesuffix("0/")
+
+
+def _annotate(loaded: services.LoadedMap, mapped: analysis.Analysis) -> None:
+    """Per-row figures and URLs for the stage table (URLs built once, not reversed per row)."""
+    base = _stage_base(loaded.map)
+    deps = loaded.depends_on()
+    for st in loaded.stages:
+        st.res = mapped.by_key[st.pk]
+        st.deps = deps.get(st.pk, [])
+        st.meets_target = st.target_speedup is None or st.res.stage.speedup >= st.target_speedup
+        st.url = f"{base}{st.pk}/"
 
 
 def _results(bmap, loaded, current, changed) -> dict:
@@ -276,6 +290,7 @@ def stage_edit(request: HttpRequest, pk: int, stage_pk: int) -> HttpResponse:
         form = StageForm(instance=stage, bmap=bmap)
         status = 200
     if request.htmx:
+        stage.url = f"{_stage_base(bmap)}{stage.pk}/"
         context = {"bmap": bmap, "st": stage, "edit_form": form, "can_edit": True}
         return render(request, f"{DETAIL}#stage_edit_row", context, status=status)
     return render(
@@ -295,11 +310,9 @@ def stage_row(request: HttpRequest, pk: int, stage_pk: int) -> HttpResponse:
     if not request.htmx:
         return redirect(_detail_url(bmap))
     loaded = services.load(bmap)
-    mapped = loaded.analyse()
+    mapped = analysis.analyse(loaded.inputs(), loaded.edges, details=False)
+    _annotate(loaded, mapped)
     st = next(s for s in loaded.stages if s.pk == stage.pk)
-    st.res = mapped.by_key[st.pk]
-    st.deps = loaded.depends_on().get(st.pk, [])
-    st.meets_target = st.target_speedup is None or st.res.stage.speedup >= st.target_speedup
     context = {
         "bmap": bmap,
         "st": st,
