@@ -1,0 +1,65 @@
+from django.contrib import admin
+
+from .models import Metric, Observation, ObservationChange, Prediction, Resolution, Reveal
+
+
+class ObservationInline(admin.TabularInline):
+    model = Observation
+    extra = 0
+    fields = ["observed_at", "value", "source", "definition_version", "entered_by"]
+    raw_id_fields = ["entered_by"]
+    show_change_link = True
+    max_num = 0  # list only; edit through the app (keeps history) or the observation admin
+
+
+@admin.register(Metric)
+class MetricAdmin(admin.ModelAdmin):
+    list_display = ["name", "team", "unit", "scale", "definition_version", "created_at"]
+    list_filter = ["scale", "team"]
+    search_fields = ["name", "description", "team__name"]
+    raw_id_fields = ["team", "created_by"]
+
+
+@admin.register(Observation)
+class ObservationAdmin(admin.ModelAdmin):
+    list_display = ["metric", "observed_at", "value", "source", "entered_by"]
+    list_filter = ["metric__team"]
+    search_fields = ["metric__name", "source"]
+    date_hierarchy = "observed_at"
+    raw_id_fields = ["metric", "entered_by"]
+
+
+@admin.register(ObservationChange)
+class ObservationChangeAdmin(admin.ModelAdmin):
+    list_display = ["observation", "old_value", "new_value", "changed_by", "changed_at", "via"]
+    raw_id_fields = ["observation", "changed_by"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ResolutionInline(admin.StackedInline):
+    model = Resolution
+    extra = 0
+    raw_id_fields = ["resolved_by"]
+
+
+@admin.register(Prediction)
+class PredictionAdmin(admin.ModelAdmin):
+    list_display = ["title", "metric", "author", "kind", "horizon", "committed_at"]
+    list_filter = ["kind", "team", ("committed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["title", "rationale", "metric__name", "author__email"]
+    raw_id_fields = ["team", "metric", "author", "supersedes"]
+    inlines = [ResolutionInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The database refuses changes to a committed prediction; say so up front.
+        if obj is not None and obj.is_committed:
+            return [f.name for f in self.model._meta.fields]
+        return ["committed_at", "content_hash"]
+
+
+@admin.register(Reveal)
+class RevealAdmin(admin.ModelAdmin):
+    list_display = ["metric", "user", "created_at"]
+    raw_id_fields = ["metric", "user"]

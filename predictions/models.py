@@ -1,0 +1,310 @@
+"""Lines on Graphs: metrics, observations (with history), predictions and their resolution.
+
+A prediction is a draft until it is committed; committing records `committed_at` and a
+SHA-256 of its canonical content. From then on the database refuses any change to its
+committed fields (trigger in migration 0002); a revision is a new prediction whose
+`supersedes` points at the old one, which stays on the chart, dimmed.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cached_property
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from planning.teams.models import TeamScopedModel
+
+from .trajectory import Band, Trajectory, content_hash, parse_band, parse_trajectory
+
+
+class Scale(models.TextChoices):
+    LINEAR = "linear", "Linear"
+    LOG = "log", "Logarithmic"
+
+
+class Metric(TeamScopedModel):
+    name = models.CharField(max_length=200)
+    unit = models.CharField(max_length=30, blank=True, help_text="For example %, minutes or $.")
+    scale = models.CharField(
+        max_length=6,
+        choices=Scale.choices,
+        default=Scale.LOG,
+        help_text="Log suits things that grow by multiples (time horizons, revenue).",
+    )
+    higher_is_better = models.BooleanField(default=True)
+    description = models.TextField(blank=True, help_text="How it is measured and where from.")
+    definition_version = models.PositiveIntegerField(default=1)
+    version_note = models.TextField(
+        blank=True, help_text="What changed in the definition, and when."
+    )
+    version_changed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="metric_unique_name_per_team")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.unit})" if self.unit else self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("predictions:metric_detail", kwargs={"team": self.team.slug, "pk": self.pk})
+
+    @property
+    def is_log(self) -> bool:
+        return self.scale == Scale.LOG
+
+
+class Observation(models.Model):
+    """What actually happened. One value per metric and date; changes leave a history row."""
+
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="observations")
+    observed_at = models.DateField()
+    value = models.FloatField()
+    source = models.CharField(max_length=500, blank=True)
+    definition_version = models.PositiveIntegerField(default=1)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["metric", "observed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["metric", "observed_at"], name="observation_one_per_metric_and_date"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric.name} on {self.observed_at}: {self.value}"
+
+
+class ObservationChange(models.Model):
+    """History: the value and source an observation had before someone changed it."""
+
+    observation = models.ForeignKey(Observation, on_delete=models.CASCADE, related_name="changes")
+    old_value = models.FloatField()
+    new_value = models.FloatField()
+    old_source = models.CharField(max_length=500, blank=True)
+    new_source = models.CharField(max_length=500, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+    via = models.CharField(max_length=20, default="form")
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.observation}: {self.old_value} → {self.new_value}"
+
+
+class Kind(models.TextChoices):
+    LINE = "line", "Line on a graph"
+    THRESHOLD = "threshold", "Threshold by a date"
+
+
+# Columns the database freezes once committed_at is set (see migration 0002).
+COMMITTED_FIELDS = [
+    "team", "metric", "author", "kind", "title", "rationale", "made_at", "horizon",
+    "trajectory", "band", "threshold_value", "threshold_above", "probability",
+    "definition_version", "supersedes", "committed_at", "content_hash",
+]  # fmt: skip
+
+
+class PredictionQuerySet(models.QuerySet):
+    def for_team(self, team):
+        return self.filter(team=team)
+
+    def committed(self):
+        return self.filter(committed_at__isnull=False)
+
+
+class Prediction(TeamScopedModel):
+    supports_light_shade = True
+
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="predictions")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.RESTRICT, related_name="predictions"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.LINE)
+    title = models.CharField("claim", max_length=200)
+    rationale = models.TextField(blank=True, help_text="Why you believe it. Markdown.")
+    made_at = models.DateTimeField(default=timezone.now)
+    horizon = models.DateField(help_text="The line runs until this date.")
+    trajectory = models.JSONField(null=True, blank=True)
+    band = models.JSONField(null=True, blank=True)
+    threshold_value = models.FloatField(null=True, blank=True)
+    threshold_above = models.BooleanField(
+        default=True, help_text="Reaches the value from below (unchecked: falls to it)."
+    )
+    probability = models.FloatField(null=True, blank=True)
+    definition_version = models.PositiveIntegerField(default=1)
+    supersedes = models.ForeignKey(
+        "self", on_delete=models.RESTRICT, null=True, blank=True, related_name="revisions"
+    )
+    committed_at = models.DateTimeField(null=True, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+
+    objects = PredictionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-made_at", "-pk"]
+        indexes = [models.Index(fields=["metric", "committed_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(committed_at__isnull=True, content_hash="")
+                | Q(committed_at__isnull=False, content_hash__regex=r"^[0-9a-f]{64}$"),
+                name="prediction_hash_iff_committed",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="line", trajectory__isnull=False, band__isnull=False)
+                | Q(
+                    kind="threshold",
+                    threshold_value__isnull=False,
+                    probability__gt=0,
+                    probability__lt=1,
+                ),
+                name="prediction_kind_has_its_fields",
+            ),
+            models.UniqueConstraint(
+                fields=["supersedes"],
+                condition=Q(committed_at__isnull=False),
+                name="prediction_one_committed_revision",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse(
+            "predictions:prediction_detail", kwargs={"team": self.team.slug, "pk": self.pk}
+        )
+
+    @property
+    def is_committed(self) -> bool:
+        return self.committed_at is not None
+
+    @property
+    def is_line(self) -> bool:
+        return self.kind == Kind.LINE
+
+    @property
+    def status(self) -> str:
+        return "committed" if self.is_committed else "draft"
+
+    @cached_property
+    def line(self) -> tuple[Trajectory, Band]:
+        scale = self.metric.scale
+        return parse_trajectory(self.trajectory, scale), parse_band(self.band, scale)
+
+    @property
+    def start(self) -> date:
+        if self.is_line:
+            return self.line[0].start
+        return timezone.localdate(self.made_at)
+
+    def describe(self) -> str:
+        if not self.is_line:
+            verb = "reaches" if self.threshold_above else "falls to"
+            from .trajectory import format_value
+
+            return (
+                f"{verb} {format_value(self.threshold_value, self.metric.unit)} by "
+                f"{self.horizon.isoformat()} ({self.probability * 100:.0f}% likely)"
+            )
+        traj, _ = self.line
+        return traj.describe(self.metric.unit)
+
+    def describe_band(self) -> str:
+        if not self.is_line:
+            return ""
+        _, band = self.line
+        return band.describe(self.metric.unit, self.metric.scale)
+
+    def canonical_content(self) -> dict[str, Any]:
+        """Everything the hash covers, as plain JSON types."""
+        return {
+            "id": self.pk,
+            "team": self.team_id,
+            "metric": self.metric_id,
+            "author": self.author_id,
+            "kind": self.kind,
+            "claim": self.title,
+            "rationale": self.rationale,
+            "made_at": self.made_at.isoformat(),
+            "horizon": self.horizon.isoformat(),
+            "trajectory": self.trajectory,
+            "band": self.band,
+            "threshold": None
+            if self.kind == Kind.LINE
+            else {
+                "value": self.threshold_value,
+                "above": self.threshold_above,
+                "probability": self.probability,
+            },
+            "definition_version": self.definition_version,
+            "supersedes": self.supersedes_id,
+            "committed_at": self.committed_at.isoformat() if self.committed_at else None,
+        }
+
+    def compute_hash(self) -> str:
+        return content_hash(self.canonical_content())
+
+    @property
+    def hash_verified(self) -> bool:
+        return bool(self.content_hash) and self.compute_hash() == self.content_hash
+
+
+class Resolution(models.Model):
+    """How a threshold prediction came out: from the data, or by hand with a note."""
+
+    class Method(models.TextChoices):
+        AUTO = "auto", "From observations"
+        MANUAL = "manual", "By hand"
+
+    prediction = models.OneToOneField(
+        Prediction, on_delete=models.CASCADE, related_name="resolution"
+    )
+    outcome = models.BooleanField()
+    method = models.CharField(max_length=6, choices=Method.choices)
+    settled_on = models.DateField(null=True, blank=True, help_text="Observation that settled it.")
+    note = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.prediction}: {'yes' if self.outcome else 'no'}"
+
+
+class Reveal(models.Model):
+    """Under anti-anchoring, a member chose to see others' lines before committing their own."""
+
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="reveals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["metric", "user"], name="reveal_once_per_metric")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} revealed {self.metric}"

@@ -1,0 +1,158 @@
+"""Plotly figures for lines on graphs: medians with shaded bands, observations, today, quarters.
+
+Figures are plain dicts (drawn by static/js/charts.js). Observations are downsampled for
+display only (min and max per bucket keep the spikes); scores always use every point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from planning.charts import MUTED, PALETTE, base_layout
+from planning.quarters import quarter_boundaries
+
+from .trajectory import Band, Floats, Line, Trajectory, from_day, sample_line
+
+MAX_MARKERS = 1500
+
+
+def downsample(t: Floats, y: Floats, max_points: int = MAX_MARKERS) -> np.ndarray:
+    """Indices of at most ~max_points points: the first, the last, and per bucket the minimum
+    and maximum (in time order)."""
+    n = len(t)
+    if n <= max_points:
+        return np.arange(n)
+    buckets = max(1, (max_points - 2) // 2)
+    edges = np.linspace(1, n - 1, buckets + 1).astype(int)
+    keep = [0, n - 1]
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        if b <= a:
+            continue
+        seg = y[a:b]
+        keep.extend((a + int(np.argmin(seg)), a + int(np.argmax(seg))))
+    return np.unique(np.asarray(keep))
+
+
+@dataclass(frozen=True)
+class ChartLine:
+    key: str
+    label: str
+    group: str  # legend group (the author): clicking it toggles all their lines
+    line: Line
+    color: str
+    dimmed: bool = False  # superseded
+    draft: bool = False
+
+
+def line_for(traj: Trajectory, band: Band, horizon: date, **kwargs) -> ChartLine:
+    return ChartLine(line=sample_line(traj, band, horizon), **kwargs)
+
+
+def _dates(t: Floats) -> list[str]:
+    return [from_day(x).isoformat() for x in t]
+
+
+def metric_figure(
+    *,
+    name: str,
+    unit: str,
+    log: bool,
+    obs_t: Floats,
+    obs_values: Floats,
+    lines: list[ChartLine],
+    today: date,
+    fy_start_month: int = 1,
+    thresholds: list[dict] | None = None,
+) -> dict:
+    data: list[dict] = []
+    suffix = f" {unit}" if unit else ""
+    for cl in lines:
+        x = _dates(cl.line.t)
+        opacity = 0.35 if cl.dimmed else 1.0
+        fill_alpha = "14" if cl.dimmed else "2e"
+        common = {"legendgroup": cl.group, "x": x, "mode": "lines", "hoverinfo": "skip"}
+        data.append({**common, "y": cl.line.low, "line": {"width": 0}, "showlegend": False,
+                     "name": f"{cl.label} low"})  # fmt: skip
+        data.append({**common, "y": cl.line.high, "line": {"width": 0}, "fill": "tonexty",
+                     "fillcolor": cl.color + fill_alpha, "showlegend": False,
+                     "name": f"{cl.label} band"})  # fmt: skip
+        data.append(
+            {
+                "type": "scatter",
+                "x": x,
+                "y": cl.line.median,
+                "mode": "lines",
+                "name": cl.label
+                + (" (draft)" if cl.draft else "")
+                + (" (superseded)" if cl.dimmed else ""),
+                "legendgroup": cl.group,
+                "legendgrouptitle": {"text": cl.group},
+                "opacity": opacity,
+                "line": {"color": cl.color, "width": 2, "dash": "dot" if cl.draft else "solid"},
+                "customdata": np.stack([cl.line.low, cl.line.high], axis=-1),
+                "hovertemplate": "%{y:.3~s}" + suffix + " (band %{customdata[0]:.3~s}–"
+                "%{customdata[1]:.3~s})<extra>" + cl.label[:40] + "</extra>",
+            }
+        )
+    for th in thresholds or []:
+        data.append(
+            {
+                "type": "scatter",
+                "x": [th["date"]],
+                "y": [th["value"]],
+                "mode": "markers",
+                "name": th["label"],
+                "legendgroup": th["group"],
+                "marker": {"symbol": "diamond", "size": 11, "color": th["color"]},
+                "hovertemplate": th["label"] + "<extra></extra>",
+            }
+        )
+    if len(obs_t):
+        keep = downsample(obs_t, obs_values)
+        data.append(
+            {
+                "type": "scatter",
+                "x": _dates(obs_t[keep]),
+                "y": obs_values[keep],
+                "mode": "markers",
+                "name": "Observed" + (f" ({len(keep)} of {len(obs_t)} shown)"
+                                      if len(keep) < len(obs_t) else ""),
+                "marker": {"color": "#1b2733", "size": 6},
+                "hovertemplate": "%{y:.4~s}" + suffix + "<extra>observed</extra>",
+            }
+        )  # fmt: skip
+    starts = [cl.line.t[0] for cl in lines] + ([obs_t[0]] if len(obs_t) else [])
+    ends = [cl.line.t[-1] for cl in lines] + ([obs_t[-1]] if len(obs_t) else [])
+    shapes, annotations = [], []
+    if starts:
+        first, last = from_day(min(starts)), from_day(max(max(ends), today.toordinal()))
+        for q in quarter_boundaries(first, last, fy_start_month):
+            shapes.append(
+                {"type": "line", "xref": "x", "yref": "paper", "x0": q.isoformat(),
+                 "x1": q.isoformat(), "y0": 0, "y1": 1,
+                 "line": {"color": "#e3e8ee", "width": 1, "dash": "dot"}}
+            )  # fmt: skip
+    shapes.append(
+        {"type": "line", "xref": "x", "yref": "paper", "x0": today.isoformat(),
+         "x1": today.isoformat(), "y0": 0, "y1": 1, "line": {"color": MUTED, "width": 1.5}}
+    )  # fmt: skip
+    annotations.append(
+        {"x": today.isoformat(), "y": 1, "xref": "x", "yref": "paper", "text": "today",
+         "showarrow": False, "yanchor": "bottom", "font": {"color": MUTED, "size": 11}}
+    )  # fmt: skip
+    layout = base_layout(
+        yaxis={"type": "log" if log else "linear", "title": {"text": unit or name}},
+        xaxis={"type": "date"},
+        shapes=shapes,
+        annotations=annotations,
+        legend={"orientation": "h", "y": -0.2, "groupclick": "togglegroup"},
+        hovermode="closest",
+    )
+    return {"data": data, "layout": layout}
+
+
+def color_for(index: int) -> str:
+    return PALETTE[index % len(PALETTE)]

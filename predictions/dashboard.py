@@ -1,0 +1,29 @@
+"""The Lines on Graphs card on the team dashboard (one query)."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Min, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from .models import Metric, Prediction
+
+
+def summary(team) -> dict | None:
+    today = timezone.now().astimezone(team.tz).date()
+    n_metrics = Metric.objects.for_team(team).count()
+    if not n_metrics:
+        return None
+    stats = Prediction.objects.for_team(team).aggregate(
+        committed=Count("pk", filter=Q(committed_at__isnull=False)),
+        drafts=Count("pk", filter=Q(committed_at__isnull=True)),
+        next_horizon=Min("horizon", filter=Q(committed_at__isnull=False, horizon__gte=today)),
+    )
+    return {
+        "template": "predictions/dashboard_summary.html",
+        "metrics": n_metrics,
+        "committed": stats["committed"],
+        "drafts": stats["drafts"],
+        "next_horizon": stats["next_horizon"],
+        "url": reverse("predictions:metric_list", kwargs={"team": team.slug}),
+    }

@@ -1,0 +1,367 @@
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from .models import Kind, Metric, Prediction
+from .services import observation_errors
+from .trajectory import MODELS, LineError, parse_line
+
+DATE = forms.DateInput(attrs={"type": "date"})
+
+
+class MetricForm(forms.ModelForm):
+    definition_changed = forms.BooleanField(
+        required=False,
+        label="The definition changed (new version)",
+        help_text="Scores that compare across versions are flagged.",
+    )
+
+    class Meta:
+        model = Metric
+        fields = ["name", "unit", "scale", "higher_is_better", "description", "version_note"]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "version_note": forms.Textarea(attrs={"rows": 2}),
+        }
+        labels = {"higher_is_better": "Higher is better"}
+
+    def __init__(self, *args, team, **kwargs):
+        self.team = team
+        super().__init__(*args, **kwargs)
+        if not self.instance.pk:
+            del self.fields["definition_changed"]
+            del self.fields["version_note"]
+        else:
+            # Changing the scale would reinterpret every committed band.
+            self.fields["scale"].disabled = True
+        self.fields["name"].widget.attrs["placeholder"] = "Best model's SWE-bench Verified %"
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        clash = Metric.objects.for_team(self.team).filter(name__iexact=name)
+        if self.instance.pk:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise forms.ValidationError("Your team already tracks a metric with this name.")
+        return name
+
+    def clean(self):
+        data = super().clean()
+        if data.get("definition_changed") and not (data.get("version_note") or "").strip():
+            self.add_error("version_note", "Say what changed in the definition.")
+        return data
+
+    def save(self, commit: bool = True) -> Metric:
+        metric = super().save(commit=False)
+        metric.team = self.team
+        if self.cleaned_data.get("definition_changed"):
+            metric.definition_version += 1
+            metric.version_changed_at = timezone.now()
+        if commit:
+            metric.save()
+        return metric
+
+
+class ObservationForm(forms.Form):
+    observed_at = forms.DateField(label="Date", widget=DATE)
+    value = forms.FloatField()
+    source = forms.CharField(required=False, max_length=500, label="Source")
+
+    def __init__(self, *args, metric: Metric, today: date, **kwargs):
+        self.metric, self.today = metric, today
+        super().__init__(*args, **kwargs)
+        self.fields["value"].label = f"Value ({metric.unit})" if metric.unit else "Value"
+
+    def clean(self):
+        data = super().clean()
+        if "observed_at" in data and "value" in data:
+            for name, message in observation_errors(
+                self.metric, data["observed_at"], data["value"], self.today
+            ).items():
+                self.add_error(name, message)
+        return data
+
+
+# --------------------------------------------------------------------------- CSV
+CSV_COLUMNS = {"date", "value", "source"}
+CSV_ALIASES = {"observed_at": "date", "note": "source"}
+MAX_CSV_BYTES = 5 * 1024 * 1024
+
+
+@dataclass
+class CsvResult:
+    rows: list[tuple[date, float, str]]
+    errors: list[tuple[int, str]]  # (line number, message); line 1 is the header
+
+
+def parse_observation_csv(text: str, metric: Metric, today: date) -> CsvResult:
+    """Read `date,value[,source]` rows. Every problem is reported with its line number; the
+    caller saves nothing unless the list of errors is empty."""
+    errors: list[tuple[int, str]] = []
+    rows: list[tuple[date, float, str]] = []
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    header = next(reader, None)
+    if not header:
+        return CsvResult([], [(1, "The file is empty: expected a header row date,value,source.")])
+    columns = [CSV_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in header]
+    unknown = [h for h, c in zip(header, columns, strict=True) if c not in CSV_COLUMNS]
+    if unknown:
+        errors.append(
+            (1, f"Unknown column(s): {', '.join(unknown)}. Use date, value and optionally source.")
+        )
+    missing = {"date", "value"} - set(columns)
+    if missing:
+        errors.append((1, f"Missing column(s): {', '.join(sorted(missing))}."))
+    if errors:
+        return CsvResult([], errors)
+    if len(set(columns)) != len(columns):
+        return CsvResult([], [(1, "A column appears twice in the header.")])
+    seen: dict[date, int] = {}
+    for line, cells in enumerate(reader, start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) > len(columns):
+            errors.append((line, f"{len(cells)} cells but the header has {len(columns)}."))
+            continue
+        record = dict(zip(columns, [c.strip() for c in cells], strict=False))
+        raw_date, raw_value = record.get("date", ""), record.get("value", "")
+        try:
+            observed_at = date.fromisoformat(raw_date)
+        except ValueError:
+            errors.append((line, f"date: “{raw_date}” is not a date like 2026-03-31."))
+            continue
+        try:
+            value = float(raw_value.replace(",", "")) if raw_value else None
+        except ValueError:
+            errors.append((line, f"value: “{raw_value}” is not a number."))
+            continue
+        if value is None or not math.isfinite(value):
+            errors.append((line, "value: enter a number."))
+            continue
+        problems = observation_errors(metric, observed_at, value, today)
+        for name, message in problems.items():
+            errors.append((line, f"{'date' if name == 'observed_at' else name}: {message}"))
+        if observed_at in seen:
+            errors.append(
+                (line, f"date: {observed_at} already appears on line {seen[observed_at]}.")
+            )
+            continue
+        seen[observed_at] = line
+        if not problems:
+            rows.append((observed_at, value, record.get("source", "")[:500]))
+    if not rows and not errors:
+        errors.append((2, "No rows found under the header."))
+    return CsvResult(rows, errors)
+
+
+class CsvUploadForm(forms.Form):
+    file = forms.FileField(label="CSV file", help_text="Columns: date, value, source (optional).")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_CSV_BYTES:
+            raise forms.ValidationError("The file is larger than 5 MB.")
+        try:
+            return upload.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The file is not UTF-8 text.") from None
+
+
+# --------------------------------------------------------------------------- predictions
+TRAJECTORY_FIELDS = [
+    "model", "baseline_date", "baseline_value", "doubling_months", "multiple_per_year",
+    "change_per_year", "ceiling", "midpoint", "steepness", "points",
+]  # fmt: skip
+BAND_FIELD_OF = {"coverage": "coverage", "low": "band_low", "high": "band_high",
+                 "points": "band_points"}  # fmt: skip
+
+
+def _pairs(text: str, width: int) -> list[list[str]]:
+    rows = []
+    for raw in text.splitlines():
+        if raw.strip():
+            rows.append([c.strip() for c in raw.replace(";", ",").split(",")][:width])
+    return rows
+
+
+class PredictionForm(forms.Form):
+    kind = forms.ChoiceField(choices=Kind.choices, initial=Kind.LINE, widget=forms.RadioSelect)
+    title = forms.CharField(
+        label="Claim",
+        max_length=200,
+        widget=forms.TextInput(attrs={"placeholder": "Time horizons keep doubling every 7 months"}),
+    )
+    rationale = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Why you believe it (Markdown).",
+    )
+    horizon = forms.DateField(widget=DATE, help_text="The line (or deadline) ends on this date.")
+    model = forms.ChoiceField(
+        label="Growth model",
+        required=False,
+        choices=[(m, m.capitalize() if m != "points" else "Explicit points") for m in MODELS],
+        initial="exponential",
+    )
+    baseline_date = forms.DateField(required=False, widget=DATE)
+    baseline_value = forms.FloatField(required=False)
+    doubling_months = forms.FloatField(
+        required=False, label="Doubling time (months)", help_text="Negative halves."
+    )
+    multiple_per_year = forms.FloatField(
+        required=False, label="…or multiple per year", help_text="For example 3 for 3× a year."
+    )
+    change_per_year = forms.FloatField(required=False, label="Change per year")
+    ceiling = forms.FloatField(required=False)
+    midpoint = forms.DateField(required=False, widget=DATE, label="Half-way date")
+    steepness = forms.FloatField(required=False, label="…or steepness (per year)")
+    points = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "2025-06-30, 120\n2026-06-30, 480"}),
+        help_text="One “date, value” per line.",
+    )
+    coverage = forms.FloatField(
+        required=False, initial=0.8, label="Band coverage", help_text="0.8 = an 80% band."
+    )
+    band_low = forms.FloatField(required=False, label="Band low")
+    band_high = forms.FloatField(required=False, label="Band high")
+    band_points = forms.CharField(
+        required=False,
+        label="…or explicit band points",
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "2026-06-30, 300, 900"}),
+        help_text="One “date, low, high” per line (overrides low/high).",
+    )
+    threshold_value = forms.FloatField(required=False, label="Threshold")
+    threshold_above = forms.BooleanField(
+        required=False, initial=True, label="Reaches it from below (unchecked: falls to it)"
+    )
+    probability = forms.FloatField(
+        required=False, label="Probability (%)", min_value=0, max_value=100
+    )
+
+    def __init__(self, *args, metric: Metric, **kwargs):
+        self.metric = metric
+        super().__init__(*args, **kwargs)
+        log = metric.is_log
+        unit = f" ({metric.unit})" if metric.unit else ""
+        self.fields["baseline_value"].label = f"Baseline value{unit}"
+        self.fields["ceiling"].label = f"Ceiling{unit}"
+        self.fields["change_per_year"].label = f"Change per year{unit}"
+        self.fields["threshold_value"].label = f"Threshold{unit}"
+        if log:
+            self.fields["band_low"].help_text = "Factor on the line, e.g. 0.5 (half)."
+            self.fields["band_high"].help_text = "Factor on the line, e.g. 2 (double)."
+            self.fields["band_low"].initial, self.fields["band_high"].initial = 0.5, 2
+        else:
+            self.fields["band_low"].help_text = f"Offset{unit}, e.g. −5."
+            self.fields["band_high"].help_text = f"Offset{unit}, e.g. 5."
+
+    # The trajectory/band as JSON, ready for the model (set by clean()).
+    trajectory_json: dict | None = None
+    band_json: dict | None = None
+
+    def _value(self, name: str) -> Any:
+        value = self.cleaned_data.get(name)
+        if isinstance(value, date):
+            return value.isoformat()
+        return value
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind")
+        if kind == Kind.THRESHOLD:
+            self._clean_threshold(data)
+        elif kind == Kind.LINE:
+            self._clean_line(data)
+        return data
+
+    def _clean_threshold(self, data) -> None:
+        value, p = data.get("threshold_value"), data.get("probability")
+        if value is None and "threshold_value" not in self.errors:
+            self.add_error("threshold_value", "Give the value the metric should reach.")
+        elif value is not None and self.metric.is_log and value <= 0:
+            self.add_error("threshold_value", "On a log-scale metric the value must be above 0.")
+        if p is None and "probability" not in self.errors:
+            self.add_error("probability", "How likely is it, in percent?")
+        elif p is not None and not 0 < p < 100:
+            self.add_error("probability", "Use a probability strictly between 0% and 100%.")
+        horizon = data.get("horizon")
+        if horizon and horizon <= timezone.now().astimezone(self.metric.team.tz).date():
+            self.add_error("horizon", "A threshold deadline must be in the future.")
+
+    def _clean_line(self, data) -> None:
+        traj = {k: self._value(k) for k in TRAJECTORY_FIELDS if k != "points"}
+        traj["points"] = _pairs(data.get("points") or "", 2)
+        band: dict[str, Any] = {
+            "coverage": data.get("coverage"),
+            "low": data.get("band_low"),
+            "high": data.get("band_high"),
+        }
+        band_points = _pairs(data.get("band_points") or "", 3)
+        if band_points:
+            band = {"coverage": data.get("coverage"), "points": band_points}
+        try:
+            t, b = parse_line(traj, band, data.get("horizon"), self.metric.scale)
+        except LineError as error:
+            for key, message in error.errors.items():
+                name = BAND_FIELD_OF[key[5:]] if key.startswith("band.") else key
+                if name not in self.errors and name in self.fields:
+                    self.add_error(name, message)
+            return
+        self.trajectory_json, self.band_json = t.to_json(), b.to_json()
+
+    def prediction_fields(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        fields = {
+            "kind": d["kind"],
+            "title": d["title"],
+            "rationale": d.get("rationale", ""),
+            "horizon": d["horizon"],
+        }
+        if d["kind"] == Kind.LINE:
+            fields.update(trajectory=self.trajectory_json, band=self.band_json)
+            fields.update(threshold_value=None, probability=None)
+        else:
+            fields.update(trajectory=None, band=None, threshold_value=d["threshold_value"])
+            fields.update(threshold_above=d["threshold_above"], probability=d["probability"] / 100)
+        return fields
+
+    @staticmethod
+    def initial_from(prediction: Prediction) -> dict[str, Any]:
+        initial: dict[str, Any] = {
+            "kind": prediction.kind,
+            "title": prediction.title,
+            "rationale": prediction.rationale,
+            "horizon": prediction.horizon,
+            "threshold_value": prediction.threshold_value,
+            "threshold_above": prediction.threshold_above,
+            "probability": prediction.probability * 100 if prediction.probability else None,
+        }
+        traj, band = prediction.trajectory or {}, prediction.band or {}
+        for key in TRAJECTORY_FIELDS:
+            if key == "points":
+                initial["points"] = "\n".join(f"{d}, {v}" for d, v in traj.get("points", []))
+            elif key in traj:
+                initial[key] = traj[key]
+        initial["coverage"] = band.get("coverage", 0.8)
+        initial["band_low"], initial["band_high"] = band.get("low"), band.get("high")
+        if band.get("points"):
+            initial["band_points"] = "\n".join(f"{d}, {lo}, {hi}" for d, lo, hi in band["points"])
+        return initial
+
+
+class ResolveForm(forms.Form):
+    outcome = forms.TypedChoiceField(
+        choices=[("yes", "Yes, it happened"), ("no", "No, it did not")],
+        coerce=lambda v: v == "yes",
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Why (note)")

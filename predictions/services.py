@@ -1,0 +1,330 @@
+"""Operations on Lines on Graphs that touch the database: observations (with history),
+committing and revising predictions, resolving thresholds, anti-anchoring, and scoring a
+prediction against a metric's observations. The maths lives in trajectory.py/scoring.py."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import scoring
+from .models import Kind, Metric, Observation, ObservationChange, Prediction, Resolution, Reveal
+from .trajectory import Floats, format_value
+
+
+class CommitError(Exception):
+    pass
+
+
+def team_today(team) -> date:
+    return timezone.now().astimezone(team.tz).date()
+
+
+def local_date(team, moment) -> date:
+    return moment.astimezone(team.tz).date()
+
+
+# --------------------------------------------------------------------------- observations
+def observation_errors(metric: Metric, observed_at: date | None, value, today: date) -> dict:
+    """Field errors for one observation (empty when it is fine)."""
+    errors: dict[str, str] = {}
+    if observed_at is None:
+        errors["observed_at"] = "Enter a date like 2026-03-31."
+    elif observed_at > today:
+        errors["observed_at"] = f"{observed_at} is in the future: record what has happened."
+    if value is None:
+        errors["value"] = "Enter a number."
+    elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        errors["value"] = "Enter a finite number."
+    elif metric.is_log and value <= 0:
+        errors["value"] = "This metric is on a log scale: values must be greater than zero."
+    return errors
+
+
+@dataclass
+class UpsertResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    resolved: list[Prediction] = field(default_factory=list)
+
+
+@transaction.atomic
+def upsert_observations(
+    metric: Metric, rows: list[tuple[date, float, str]], user, via: str = "form"
+) -> UpsertResult:
+    """Insert or update (metric, date) rows; every change to an existing value or source
+    leaves an ObservationChange. Rows must be validated already; dates must be unique."""
+    result = UpsertResult()
+    dates = [r[0] for r in rows]
+    existing = {
+        o.observed_at: o
+        for o in Observation.objects.select_for_update().filter(
+            metric=metric, observed_at__in=dates
+        )
+    }
+    new, changed, history = [], [], []
+    now = timezone.now()
+    for observed_at, value, source in rows:
+        obs = existing.get(observed_at)
+        if obs is None:
+            new.append(
+                Observation(
+                    metric=metric,
+                    observed_at=observed_at,
+                    value=value,
+                    source=source,
+                    entered_by=user,
+                    definition_version=metric.definition_version,
+                )
+            )
+        elif obs.value != value or obs.source != source:
+            history.append(
+                ObservationChange(
+                    observation=obs,
+                    old_value=obs.value,
+                    new_value=value,
+                    old_source=obs.source,
+                    new_source=source,
+                    changed_by=user,
+                    changed_at=now,
+                    via=via,
+                )
+            )
+            obs.value, obs.source, obs.entered_by, obs.updated_at = value, source, user, now
+            obs.definition_version = metric.definition_version
+            changed.append(obs)
+        else:
+            result.unchanged += 1
+    Observation.objects.bulk_create(new, batch_size=2000)
+    Observation.objects.bulk_update(
+        changed, ["value", "source", "entered_by", "updated_at", "definition_version"], 2000
+    )
+    ObservationChange.objects.bulk_create(history, batch_size=2000)
+    result.created, result.updated = len(new), len(changed)
+    if new or changed:
+        result.resolved = resolve_thresholds(metric)
+    return result
+
+
+@dataclass(frozen=True)
+class Series:
+    """A metric's observations as arrays (day numbers, values, definition versions)."""
+
+    t: Floats
+    values: Floats
+    versions: np.ndarray
+
+    @classmethod
+    def load(cls, metric: Metric) -> Series:
+        rows = list(
+            Observation.objects.filter(metric=metric)
+            .order_by("observed_at")
+            .values_list("observed_at", "value", "definition_version")
+        )
+        return cls.from_rows(rows)
+
+    @classmethod
+    def from_rows(cls, rows) -> Series:
+        if not rows:
+            return cls(np.empty(0), np.empty(0), np.empty(0, dtype=np.int64))
+        d, v, ver = zip(*rows, strict=True)
+        return cls(
+            np.fromiter((x.toordinal() for x in d), dtype=np.float64, count=len(d)),
+            np.asarray(v, dtype=np.float64),
+            np.asarray(ver, dtype=np.int64),
+        )
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+
+# --------------------------------------------------------------------------- scoring
+@dataclass(frozen=True)
+class PredictionScore:
+    prediction: Prediction
+    points: scoring.PointScores | None
+    summary: scoring.Summary | None
+    t: Floats
+    definition_changed: int = 0  # observations scored across a definition change
+    brier: float | None = None
+    log_score: float | None = None
+
+    @property
+    def bias_phrase(self) -> str:
+        return scoring.bias_phrase(self.summary.bias) if self.summary else ""
+
+    def rows(self, limit: int | None = None):
+        """Per-observation rows for tables (most recent first)."""
+        if self.points is None:
+            return []
+        from .trajectory import from_day
+
+        p = self.points
+        idx = range(len(p) - 1, -1, -1)
+        if limit is not None:
+            idx = list(idx)[:limit]
+        return [
+            {
+                "date": from_day(self.t[i]),
+                "actual": p.actual[i],
+                "median": p.median[i],
+                "low": p.low[i],
+                "high": p.high[i],
+                "error": p.error[i],
+                "inside": bool(p.inside[i]),
+                "percentile": p.percentile[i],
+                "interval": p.interval[i],
+                "crps": p.crps[i],
+            }
+            for i in idx
+        ]
+
+
+def scoring_window(prediction: Prediction) -> tuple[float, float] | None:
+    """Observations strictly after the commit date and up to the horizon count."""
+    if not prediction.is_committed:
+        return None
+    start = local_date(prediction.team, prediction.committed_at).toordinal()
+    return float(start), float(prediction.horizon.toordinal())
+
+
+def score_prediction(
+    prediction: Prediction, series: Series, window: tuple[float, float] | None = None
+) -> PredictionScore:
+    """Scores on every observation in the prediction's window (or a narrower `window`)."""
+    bounds = scoring_window(prediction)
+    empty = PredictionScore(prediction, None, None, np.empty(0))
+    if bounds is None:
+        return empty
+    lo, hi = bounds
+    if window is not None:
+        lo, hi = max(lo, window[0] - 1), min(hi, window[1])
+    if not prediction.is_line:
+        resolution = getattr(prediction, "resolution", None)
+        if resolution is None:
+            return empty
+        p, o = prediction.probability, float(resolution.outcome)
+        return PredictionScore(
+            prediction,
+            None,
+            None,
+            np.empty(0),
+            brier=float(scoring.brier(p, o)),
+            log_score=float(scoring.log_score(p, o)),
+        )
+    mask = (series.t > lo) & (series.t <= hi)
+    t, y = series.t[mask], series.values[mask]
+    traj, band = prediction.line
+    median = traj.median(t)
+    low, high = band.bounds(median, t, traj.scale)
+    points = scoring.score_points(y, median, low, high, band.coverage, traj.scale == "log")
+    changed = int((series.versions[mask] != prediction.definition_version).sum())
+    return PredictionScore(
+        prediction, points, scoring.summarise(points, band.coverage), t, definition_changed=changed
+    )
+
+
+# --------------------------------------------------------------------------- lifecycle
+@transaction.atomic
+def commit_prediction(prediction: Prediction, at=None) -> Prediction:
+    """Freeze a draft: record the commit time and the SHA-256 of its content. `at` backdates
+    the commit (demo data and tests only; the web and the API always commit "now")."""
+    locked = Prediction.objects.select_for_update().get(pk=prediction.pk)
+    if locked.is_committed:
+        raise CommitError("This prediction is already committed.")
+    if locked.supersedes_id and not locked.supersedes.is_committed:
+        raise CommitError("A revision can only supersede a committed prediction.")
+    locked.committed_at = at or timezone.now()
+    locked.content_hash = locked.compute_hash()
+    try:
+        with transaction.atomic():
+            locked.save(update_fields=["committed_at", "content_hash"])
+    except IntegrityError:
+        raise CommitError("This prediction has already been revised by another commit.") from None
+    return locked
+
+
+def revision_chain(prediction: Prediction) -> list[Prediction]:
+    """Oldest first, from the first version to the latest revision (few queries: chains
+    are short)."""
+    chain = [prediction]
+    node = prediction
+    while node.supersedes_id:
+        node = Prediction.objects.select_related("author").get(pk=node.supersedes_id)
+        chain.insert(0, node)
+    node = prediction
+    while True:
+        nxt = (
+            Prediction.objects.filter(supersedes=node)
+            .select_related("author")
+            .order_by("committed_at", "pk")
+            .first()
+        )
+        if nxt is None:
+            break
+        chain.append(nxt)
+        node = nxt
+    return chain
+
+
+# --------------------------------------------------------------------------- thresholds
+def resolve_thresholds(metric: Metric, series: Series | None = None) -> list[Prediction]:
+    pending = list(
+        Prediction.objects.filter(
+            metric=metric, kind=Kind.THRESHOLD, committed_at__isnull=False, resolution__isnull=True
+        ).select_related("team")
+    )
+    if not pending:
+        return []
+    series = series or Series.load(metric)
+    resolved = []
+    for p in pending:
+        start = local_date(p.team, p.committed_at).toordinal()
+        outcome = scoring.resolve_threshold(
+            series.t,
+            series.values,
+            after_day=start,
+            deadline_day=p.horizon.toordinal(),
+            threshold=p.threshold_value,
+            above=p.threshold_above,
+        )
+        if outcome is None:
+            continue
+        verb = "reached" if outcome else "not reached"
+        Resolution.objects.create(
+            prediction=p,
+            outcome=outcome,
+            method=Resolution.Method.AUTO,
+            note=f"{format_value(p.threshold_value, metric.unit)} {verb} by {p.horizon}.",
+        )
+        resolved.append(p)
+    return resolved
+
+
+# --------------------------------------------------------------------------- anti-anchoring
+@dataclass(frozen=True)
+class Visibility:
+    visible: list[Prediction]
+    hidden: int
+    anchoring: bool  # True when others' lines are hidden from this user
+
+
+def visible_to(user, metric: Metric, predictions: list[Prediction], revealed: bool) -> Visibility:
+    """Under anti-anchoring, others' lines stay hidden until the user commits one of their
+    own on this metric (or chooses to reveal them)."""
+    if not metric.team.anti_anchoring or revealed:
+        return Visibility(predictions, 0, False)
+    if any(p.author_id == user.pk and p.is_committed for p in predictions):
+        return Visibility(predictions, 0, False)
+    own = [p for p in predictions if p.author_id == user.pk]
+    return Visibility(own, len(predictions) - len(own), True)
+
+
+def has_revealed(user, metric: Metric) -> bool:
+    return Reveal.objects.filter(metric=metric, user=user).exists()

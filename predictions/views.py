@@ -1,0 +1,777 @@
+"""Screens for Lines on Graphs. Views stay thin: maths in trajectory.py/scoring.py, database
+work in services.py, figures in charts.py."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Max, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+from scipy.special import ndtri
+
+from planning.quarters import current_quarter, parse_quarter
+from planning.teams.models import Role
+from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
+
+from . import charts, scoring, services
+from .forms import (
+    CsvUploadForm,
+    MetricForm,
+    ObservationForm,
+    PredictionForm,
+    ResolveForm,
+    parse_observation_csv,
+)
+from .models import Kind, Metric, Observation, Prediction, Resolution, Reveal
+from .trajectory import parse_line
+
+OBSERVATIONS_PER_PAGE = 25
+
+
+def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _metric(request: HttpRequest, pk: int) -> Metric:
+    metric = team_get_object_or_404(request, Metric, pk=pk)
+    metric.team = request.team
+    return metric
+
+
+def _prediction(request: HttpRequest, pk: int) -> Prediction:
+    prediction = team_get_object_or_404(
+        request, Prediction.objects.select_related("metric", "author", "resolution"), pk=pk
+    )
+    prediction.team = prediction.metric.team = request.team
+    return prediction
+
+
+def _author_colors(predictions) -> dict[int, str]:
+    colors: dict[int, str] = {}
+    for p in predictions:
+        colors.setdefault(p.author_id, charts.color_for(len(colors)))
+    return colors
+
+
+def _chart_lines(predictions, colors, superseded: set[int]) -> list[charts.ChartLine]:
+    out = []
+    for p in predictions:
+        if not p.is_line:
+            continue
+        traj, band = p.line
+        out.append(
+            charts.line_for(
+                traj,
+                band,
+                p.horizon,
+                key=str(p.pk),
+                label=p.title,
+                group=p.author.display_name,
+                color=colors[p.author_id],
+                dimmed=p.pk in superseded,
+                draft=not p.is_committed,
+            )
+        )
+    return out
+
+
+def _thresholds(predictions, colors, unit: str) -> list[dict]:
+    from .trajectory import format_value
+
+    return [
+        {
+            "date": p.horizon.isoformat(),
+            "value": p.threshold_value,
+            "label": f"{p.title}: {format_value(p.threshold_value, unit)} by {p.horizon} "
+            f"({p.probability * 100:.0f}%)",
+            "group": p.author.display_name,
+            "color": colors[p.author_id],
+        }
+        for p in predictions
+        if not p.is_line
+    ]
+
+
+# --------------------------------------------------------------------------- metrics
+@team_view
+def metric_list(request: HttpRequest) -> HttpResponse:
+    metrics = (
+        scoped(request, Metric)
+        .annotate(
+            n_observations=Count("observations", distinct=True),
+            last_observed=Max("observations__observed_at"),
+            n_committed=Count(
+                "predictions", filter=Q(predictions__committed_at__isnull=False), distinct=True
+            ),
+            n_drafts=Count(
+                "predictions", filter=Q(predictions__committed_at__isnull=True), distinct=True
+            ),
+        )
+        .order_by("name")
+    )
+    return render(request, "predictions/metric_list.html", {"metrics": metrics})
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def metric_create(request: HttpRequest) -> HttpResponse:
+    form = MetricForm(request.POST or None, team=request.team)
+    if request.method == "POST" and form.is_valid():
+        metric = form.save(commit=False)
+        metric.created_by = request.user
+        metric.save()
+        messages.success(request, f"“{metric.name}” added. Record what has happened so far.")
+        return _redirect(request, metric.get_absolute_url())
+    template = (
+        "predictions/metric_form.html#form" if request.htmx else "predictions/metric_form.html"
+    )
+    status = 400 if form.is_bound else 200
+    return render(request, template, {"form": form, "metric": None}, status=status)
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def metric_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    metric = _metric(request, pk)
+    form = MetricForm(request.POST or None, instance=metric, team=request.team)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Metric saved.")
+        return _redirect(request, metric.get_absolute_url())
+    template = (
+        "predictions/metric_form.html#form" if request.htmx else "predictions/metric_form.html"
+    )
+    status = 400 if form.is_bound else 200
+    return render(request, template, {"form": form, "metric": metric}, status=status)
+
+
+def _observation_page(request: HttpRequest, metric: Metric, page: int | str = 1):
+    qs = Observation.objects.filter(metric=metric).select_related("entered_by")
+    paginator = Paginator(qs.order_by("-observed_at"), OBSERVATIONS_PER_PAGE)
+    return paginator.get_page(page)
+
+
+def _observations_context(request, metric, form=None, page=1, total: int | None = None):
+    page_obj = _observation_page(request, metric, page)
+    return {
+        "metric": metric,
+        "page_obj": page_obj,
+        "obs_form": form or ObservationForm(metric=metric, today=services.team_today(request.team)),
+        "can_edit": request.membership.can_edit,
+    }
+
+
+@team_view
+def metric_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    metric = _metric(request, pk)
+    series = services.Series.load(metric)
+    predictions = list(
+        Prediction.objects.filter(metric=metric)
+        .select_related("author", "resolution")
+        .order_by("made_at", "pk")
+    )
+    for p in predictions:
+        p.metric, p.team = metric, request.team
+    revealed = metric.team.anti_anchoring and services.has_revealed(request.user, metric)
+    vis = services.visible_to(request.user, metric, predictions, revealed)
+    superseded = {p.supersedes_id for p in predictions if p.is_committed and p.supersedes_id}
+    colors = _author_colors(vis.visible)
+    today = services.team_today(request.team)
+    figure = charts.metric_figure(
+        name=metric.name,
+        unit=metric.unit,
+        log=metric.is_log,
+        obs_t=series.t,
+        obs_values=series.values,
+        lines=_chart_lines(vis.visible, colors, superseded),
+        today=today,
+        fy_start_month=request.team.fiscal_year_start_month,
+        thresholds=_thresholds(vis.visible, colors, metric.unit),
+    )
+    scored = [services.score_prediction(p, series) for p in vis.visible]
+    context = {
+        "metric": metric,
+        "figure": figure,
+        "scored": scored,
+        "superseded": superseded,
+        "visibility": vis,
+        "n_observations": len(series),
+        **_observations_context(request, metric, page=request.GET.get("page", 1)),
+    }
+    return render(request, "predictions/metric_detail.html", context)
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def observations(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: a page of the table (htmx). POST: add (or re-enter) one observation."""
+    metric = _metric(request, pk)
+    if request.method == "GET":
+        ctx = _observations_context(request, metric, page=request.GET.get("page", 1))
+        return render(request, "predictions/metric_detail.html#observations", ctx)
+    form = ObservationForm(request.POST, metric=metric, today=services.team_today(request.team))
+    if not form.is_valid():
+        ctx = _observations_context(request, metric, form=form)
+        return render(request, "predictions/metric_detail.html#observations", ctx, status=400)
+    d = form.cleaned_data
+    result = services.upsert_observations(
+        metric, [(d["observed_at"], d["value"], d["source"])], request.user
+    )
+    if result.updated:
+        messages.info(
+            request, f"{d['observed_at']} already had a value: updated (kept in history)."
+        )
+    if result.resolved:
+        messages.success(request, f"{len(result.resolved)} threshold prediction(s) resolved.")
+    if request.htmx:
+        # Redraw the chart and scores too: a full-page refresh is the honest update.
+        return HttpResponseClientRedirect(metric.get_absolute_url() + "#observations")
+    return redirect(metric.get_absolute_url())
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def observation_edit(request: HttpRequest, pk: int, obs_pk: int) -> HttpResponse:
+    metric = _metric(request, pk)
+    obs = get_object_or_404(Observation, pk=obs_pk, metric=metric)
+    today = services.team_today(request.team)
+    if request.method == "POST":
+        form = ObservationForm(request.POST, metric=metric, today=today)
+        if form.is_valid() and form.cleaned_data["observed_at"] != obs.observed_at:
+            form.add_error("observed_at", "The date identifies the row: add a new date instead.")
+        if form.is_valid():
+            d = form.cleaned_data
+            services.upsert_observations(
+                metric, [(obs.observed_at, d["value"], d["source"])], request.user
+            )
+            obs.refresh_from_db()
+            return render(
+                request,
+                "predictions/metric_detail.html#observation_row",
+                {"obs": obs, "metric": metric, "can_edit": True},
+            )
+        status = 400
+    else:
+        form = ObservationForm(
+            initial={"observed_at": obs.observed_at, "value": obs.value, "source": obs.source},
+            metric=metric,
+            today=today,
+        )
+        status = 200
+    return render(
+        request,
+        "predictions/metric_detail.html#observation_edit_row",
+        {"obs": obs, "metric": metric, "form": form},
+        status=status,
+    )
+
+
+@team_view
+def observation_history(request: HttpRequest, pk: int, obs_pk: int) -> HttpResponse:
+    metric = _metric(request, pk)
+    obs = get_object_or_404(Observation, pk=obs_pk, metric=metric)
+    changes = obs.changes.select_related("changed_by")
+    return render(
+        request, "predictions/observation_history.html", {"metric": metric, "obs": obs,
+                                                          "changes": changes}
+    )  # fmt: skip
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def observations_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    metric = _metric(request, pk)
+    form = CsvUploadForm(request.POST or None, request.FILES or None)
+    errors: list[tuple[int, str]] = []
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            parsed = parse_observation_csv(
+                form.cleaned_data["file"], metric, services.team_today(request.team)
+            )
+            errors = parsed.errors
+            if not errors:
+                result = services.upsert_observations(metric, parsed.rows, request.user, via="csv")
+                messages.success(
+                    request,
+                    f"Imported {len(parsed.rows)} rows: {result.created} new, "
+                    f"{result.updated} updated, {result.unchanged} unchanged.",
+                )
+                return _redirect(request, metric.get_absolute_url())
+    template = "predictions/upload.html#form" if request.htmx else "predictions/upload.html"
+    return render(
+        request, template, {"metric": metric, "form": form, "errors": errors}, status=status
+    )
+
+
+@team_view
+def observations_export(request: HttpRequest, pk: int) -> HttpResponse:
+    metric = _metric(request, pk)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    filename = f"{request.team.slug}-metric-{metric.pk}-observations.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(["date", "value", "source"])
+    rows = metric.observations.order_by("observed_at").values_list("observed_at", "value", "source")
+    for observed_at, value, source in rows.iterator(chunk_size=5000):
+        writer.writerow([observed_at.isoformat(), repr(value), source])
+    return response
+
+
+@team_view(write_role=Role.VIEWER)
+@require_POST
+def reveal(request: HttpRequest, pk: int) -> HttpResponse:
+    metric = _metric(request, pk)
+    Reveal.objects.get_or_create(metric=metric, user=request.user)
+    return _redirect(request, metric.get_absolute_url())
+
+
+reveal.viewer_may_post = True  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- predictions
+def _preview_figure(request, metric: Metric, form: PredictionForm, series=None) -> dict | None:
+    series = series or services.Series.load(metric)
+    lines = []
+    thresholds = []
+    if form.is_bound and form.is_valid():
+        d = form.cleaned_data
+        if d["kind"] == Kind.LINE:
+            traj, band = parse_line(
+                form.trajectory_json, form.band_json, d["horizon"], metric.scale
+            )
+            lines.append(
+                charts.line_for(traj, band, d["horizon"], key="preview", label=d["title"] or
+                                "Your line", group="Preview", color=charts.color_for(0))
+            )  # fmt: skip
+        else:
+            thresholds.append(
+                {"date": d["horizon"].isoformat(), "value": d["threshold_value"],
+                 "label": d["title"], "group": "Preview", "color": charts.color_for(0)}
+            )  # fmt: skip
+    return charts.metric_figure(
+        name=metric.name,
+        unit=metric.unit,
+        log=metric.is_log,
+        obs_t=series.t,
+        obs_values=series.values,
+        lines=lines,
+        today=services.team_today(request.team),
+        fy_start_month=request.team.fiscal_year_start_month,
+        thresholds=thresholds,
+    )
+
+
+def _form_page(request, metric, form, *, prediction=None, supersedes=None, status=200):
+    template = (
+        "predictions/prediction_form.html#form"
+        if request.htmx
+        else "predictions/prediction_form.html"
+    )
+    return render(
+        request,
+        template,
+        {
+            "metric": metric,
+            "form": form,
+            "prediction": prediction,
+            "supersedes": supersedes,
+            "figure": _preview_figure(request, metric, form),
+        },
+        status=status,
+    )
+
+
+def _save_prediction(request, metric, form, *, instance=None, supersedes=None) -> Prediction:
+    fields = form.prediction_fields()
+    if instance is None:
+        instance = Prediction(
+            team=request.team,
+            metric=metric,
+            author=request.user,
+            supersedes=supersedes,
+            definition_version=metric.definition_version,
+        )
+    for key, value in fields.items():
+        setattr(instance, key, value)
+    instance.save()
+    return instance
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def prediction_create(request: HttpRequest, pk: int) -> HttpResponse:
+    metric = _metric(request, pk)
+    form = PredictionForm(request.POST or None, metric=metric, initial=_default_initial(metric))
+    if request.method == "POST":
+        if form.is_valid():
+            prediction = _save_prediction(request, metric, form)
+            messages.success(
+                request, "Draft saved. Commit it to freeze it before evidence arrives."
+            )
+            return _redirect(request, prediction.get_absolute_url())
+        return _form_page(request, metric, form, status=400)
+    return _form_page(request, metric, form)
+
+
+def _default_initial(metric: Metric) -> dict:
+    last = metric.observations.order_by("-observed_at").values_list("observed_at", "value").first()
+    initial: dict = {"model": "exponential" if metric.is_log else "linear", "coverage": 0.8}
+    if last:
+        initial.update(baseline_date=last[0], baseline_value=last[1])
+    if metric.is_log:
+        initial.update(band_low=0.5, band_high=2)
+    return initial
+
+
+@team_view
+def prediction_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live preview chart: GET with the form's fields (htmx, on every change)."""
+    metric = _metric(request, pk)
+    form = PredictionForm(request.GET, metric=metric)
+    return render(
+        request,
+        "predictions/prediction_form.html#preview",
+        {"figure": _preview_figure(request, metric, form), "form": form, "metric": metric},
+    )
+
+
+@team_view
+def prediction_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    prediction = _prediction(request, pk)
+    metric = prediction.metric
+    if metric.team.anti_anchoring and prediction.author_id != request.user.pk:
+        own = Prediction.objects.filter(metric=metric, author=request.user).committed().exists()
+        if not own and not services.has_revealed(request.user, metric):
+            return render(
+                request, "predictions/hidden.html", {"metric": metric, "prediction": prediction}
+            )
+    series = services.Series.load(metric)
+    chain = services.revision_chain(prediction)
+    for p in chain:
+        p.metric, p.team = metric, request.team
+    colors = {p.author_id: charts.color_for(0) for p in chain}
+    superseded = {p.supersedes_id for p in chain if p.is_committed and p.supersedes_id}
+    figure = charts.metric_figure(
+        name=metric.name,
+        unit=metric.unit,
+        log=metric.is_log,
+        obs_t=series.t,
+        obs_values=series.values,
+        lines=_chart_lines(chain, colors, superseded),
+        today=services.team_today(request.team),
+        fy_start_month=request.team.fiscal_year_start_month,
+        thresholds=_thresholds([prediction], colors, metric.unit),
+    )
+    score = services.score_prediction(prediction, series)
+    return render(
+        request,
+        "predictions/prediction_detail.html",
+        {
+            "prediction": prediction,
+            "metric": metric,
+            "chain": chain if len(chain) > 1 else [],
+            "figure": figure,
+            "score": score,
+            "rows": score.rows(limit=200),
+            "is_author": prediction.author_id == request.user.pk,
+            "superseded": prediction.pk in superseded,
+            "resolve_form": ResolveForm() if not prediction.is_line else None,
+        },
+    )
+
+
+def _own_draft(request, pk: int) -> Prediction:
+    prediction = _prediction(request, pk)
+    if prediction.author_id != request.user.pk:
+        raise Http404("Only the author can change a draft.")
+    return prediction
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def prediction_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    prediction = _own_draft(request, pk)
+    if prediction.is_committed:
+        messages.info(request, "A committed prediction cannot change: revise it instead.")
+        return redirect(prediction.get_absolute_url())
+    metric = prediction.metric
+    form = PredictionForm(
+        request.POST or None, metric=metric, initial=PredictionForm.initial_from(prediction)
+    )
+    if request.method == "POST":
+        if form.is_valid():
+            _save_prediction(request, metric, form, instance=prediction)
+            messages.success(request, "Draft saved.")
+            return _redirect(request, prediction.get_absolute_url())
+        return _form_page(request, metric, form, prediction=prediction, status=400)
+    return _form_page(request, metric, form, prediction=prediction)
+
+
+@team_view
+@require_POST
+def prediction_commit(request: HttpRequest, pk: int) -> HttpResponse:
+    prediction = _own_draft(request, pk)
+    try:
+        services.commit_prediction(prediction)
+    except services.CommitError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Committed: this line is now frozen and will be scored.")
+    return _redirect(request, prediction.get_absolute_url())
+
+
+@team_view
+@require_POST
+def prediction_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    prediction = _own_draft(request, pk)
+    if prediction.is_committed:
+        messages.error(request, "A committed prediction is part of the record and stays.")
+        return _redirect(request, prediction.get_absolute_url())
+    url = prediction.metric.get_absolute_url()
+    prediction.delete()
+    messages.info(request, "Draft deleted.")
+    return _redirect(request, url)
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def prediction_revise(request: HttpRequest, pk: int) -> HttpResponse:
+    old = _prediction(request, pk)
+    if old.author_id != request.user.pk:
+        raise Http404("Only the author can revise a prediction.")
+    if not old.is_committed:
+        return redirect("predictions:prediction_edit", team=request.team.slug, pk=old.pk)
+    if old.revisions.filter(committed_at__isnull=False).exists():
+        messages.info(request, "This prediction has already been revised: revise the latest one.")
+        return redirect(old.get_absolute_url())
+    metric = old.metric
+    form = PredictionForm(
+        request.POST or None, metric=metric, initial=PredictionForm.initial_from(old)
+    )
+    if request.method == "POST":
+        if form.is_valid():
+            new = _save_prediction(request, metric, form, supersedes=old)
+            messages.success(
+                request, "Revision saved as a draft; commit it to supersede the old line."
+            )
+            return _redirect(request, new.get_absolute_url())
+        return _form_page(request, metric, form, supersedes=old, status=400)
+    return _form_page(request, metric, form, supersedes=old)
+
+
+@team_view
+@require_POST
+def prediction_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    prediction = _prediction(request, pk)
+    if prediction.is_line or not prediction.is_committed:
+        raise Http404("Only committed threshold predictions are resolved.")
+    form = ResolveForm(request.POST)
+    if form.is_valid():
+        Resolution.objects.update_or_create(
+            prediction=prediction,
+            defaults={
+                "outcome": form.cleaned_data["outcome"],
+                "method": Resolution.Method.MANUAL,
+                "note": form.cleaned_data["note"],
+                "resolved_by": request.user,
+            },
+        )
+        messages.success(request, "Resolved by hand.")
+    else:
+        messages.error(request, "Choose yes or no and write a note explaining the resolution.")
+    return _redirect(request, prediction.get_absolute_url())
+
+
+# --------------------------------------------------------------------------- quarter, calibration
+def _series_by_metric(metric_ids, **filters) -> dict[int, services.Series]:
+    rows: dict[int, list] = {m: [] for m in metric_ids}
+    qs = (
+        Observation.objects.filter(metric_id__in=list(metric_ids), **filters)
+        .order_by("metric_id", "observed_at")
+        .values_list("metric_id", "observed_at", "value", "definition_version")
+    )
+    for mid, d, v, ver in qs.iterator(chunk_size=5000):
+        rows[mid].append((d, v, ver))
+    return {m: services.Series.from_rows(r) for m, r in rows.items()}
+
+
+@team_view
+def quarter_view(request: HttpRequest, quarter: str | None = None) -> HttpResponse:
+    team = request.team
+    try:
+        q = (
+            parse_quarter(quarter, team.fiscal_year_start_month)
+            if quarter
+            else current_quarter(team)
+        )
+    except ValueError as error:
+        raise Http404(str(error)) from None
+    predictions = list(
+        scoped(request, Prediction)
+        .committed()
+        .filter(horizon__gte=q.start)
+        .filter(committed_at__date__lte=q.end)
+        .select_related("metric", "author", "resolution")
+    )
+    series = _series_by_metric(
+        {p.metric_id for p in predictions}, observed_at__gte=q.start, observed_at__lte=q.end
+    )
+    window = (float(q.start.toordinal()), float(q.end.toordinal()))
+    rows = []
+    for p in predictions:
+        p.team = p.metric.team = team
+        score = services.score_prediction(p, series[p.metric_id], window=window)
+        surprise = None
+        if score.points is not None and len(score.points):
+            pct = np.clip(score.points.percentile / 100, 1e-9, 1 - 1e-9)
+            surprise = float(np.max(np.abs(ndtri(pct))))
+        elif score.log_score is not None and q.contains(p.horizon):
+            surprise = score.log_score  # nats: −ln(probability given to what happened)
+        else:
+            continue
+        rows.append({"prediction": p, "score": score, "surprise": surprise})
+    rows.sort(key=lambda r: -(r["surprise"] or 0))
+    return render(
+        request,
+        "predictions/quarter.html",
+        {"quarter": q, "rows": rows, "previous": q.previous(), "next": q.next()},
+    )
+
+
+@team_view
+def calibration(request: HttpRequest) -> HttpResponse:
+    from planning.accounts.models import User
+
+    author = None
+    if request.GET.get("author"):
+        try:
+            author = get_object_or_404(User, pk=int(request.GET["author"]),
+                                       memberships__team=request.team)  # fmt: skip
+        except ValueError:
+            raise Http404 from None
+    qs = scoped(request, Prediction).committed().select_related("metric", "author", "resolution")
+    if author:
+        qs = qs.filter(author=author)
+    predictions = list(qs)
+    series = _series_by_metric({p.metric_id for p in predictions if p.is_line})
+    by_author: dict[int, dict] = {}
+    stated, inside, totals, probs, outcomes = [], [], [], [], []
+    for p in predictions:
+        p.team = p.metric.team = request.team
+        entry = by_author.setdefault(
+            p.author_id,
+            {"author": p.author, "lines": 0, "points": 0, "inside": 0, "stated": [],
+             "log_errors": [], "log_bias": [], "briers": [], "thresholds": 0},
+        )  # fmt: skip
+        if p.is_line:
+            score = services.score_prediction(p, series[p.metric_id])
+            if not score.summary or not score.summary.n:
+                continue
+            s = score.summary
+            n_in = int(score.points.inside.sum())
+            stated.append(s.coverage_stated)
+            inside.append(n_in)
+            totals.append(s.n)
+            entry["lines"] += 1
+            entry["points"] += s.n
+            entry["inside"] += n_in
+            entry["stated"].extend([s.coverage_stated] * s.n)
+            if p.metric.is_log and s.mean_abs_error is not None:
+                entry["log_errors"].append(s.mean_abs_error)
+            if s.bias:
+                entry["log_bias"].append(np.log(s.bias))
+        elif hasattr(p, "resolution"):  # False when unresolved
+            outcome = p.resolution.outcome
+            probs.append(p.probability)
+            outcomes.append(float(outcome))
+            entry["briers"].append(float(scoring.brier(p.probability, outcome)))
+            entry["thresholds"] += 1
+    leaderboard = []
+    for e in by_author.values():
+        if not e["points"] and not e["briers"]:
+            continue
+        leaderboard.append(
+            {
+                "author": e["author"],
+                "lines": e["lines"],
+                "points": e["points"],
+                "coverage_observed": e["inside"] / e["points"] if e["points"] else None,
+                "coverage_stated": float(np.mean(e["stated"])) if e["stated"] else None,
+                "mean_log_error": float(np.mean(e["log_errors"])) if e["log_errors"] else None,
+                "bias": float(np.exp(np.mean(e["log_bias"]))) if e["log_bias"] else None,
+                "thresholds": e["thresholds"],
+                "brier": float(np.mean(e["briers"])) if e["briers"] else None,
+            }
+        )
+    leaderboard.sort(
+        key=lambda r: (r["mean_log_error"] is None, r["mean_log_error"] or 0, r["brier"] or 0)
+    )
+    for row in leaderboard:
+        row["bias_phrase"] = scoring.bias_phrase(row["bias"])
+    bands = scoring.band_calibration(stated, inside, totals)
+    bins = scoring.reliability(probs, outcomes, bins=5) if probs else []
+    return render(
+        request,
+        "predictions/calibration.html",
+        {
+            "author": author,
+            "leaderboard": leaderboard,
+            "bands": bands,
+            "bins": bins,
+            "n_thresholds": len(probs),
+            "band_figure": _band_figure(bands) if bands else None,
+            "reliability_figure": _reliability_figure(bins) if probs else None,
+            "members": request.team.memberships.select_related("user"),
+        },
+    )
+
+
+def _band_figure(bands) -> dict:
+    from planning.charts import MUTED, PALETTE, base_layout
+
+    return {
+        "data": [
+            {"type": "scatter", "x": [0, 1], "y": [0, 1], "mode": "lines", "name": "perfect",
+             "line": {"color": MUTED, "dash": "dot"}, "hoverinfo": "skip"},
+            {"type": "scatter", "x": [b.coverage_stated for b in bands],
+             "y": [b.coverage_observed for b in bands], "mode": "markers+text",
+             "name": "your bands", "marker": {"size": 12, "color": PALETTE[0]},
+             "text": [f"{b.n_points} pts" for b in bands], "textposition": "top center"},
+        ],
+        "layout": base_layout(
+            xaxis={"title": {"text": "stated coverage"}, "range": [0, 1], "tickformat": ".0%"},
+            yaxis={"title": {"text": "observed coverage"}, "range": [0, 1.05], "tickformat": ".0%"},
+            showlegend=False,
+        ),
+    }  # fmt: skip
+
+
+def _reliability_figure(bins) -> dict:
+    from planning.charts import MUTED, PALETTE, base_layout
+
+    used = [b for b in bins if b.n]
+    return {
+        "data": [
+            {"type": "scatter", "x": [0, 1], "y": [0, 1], "mode": "lines", "name": "perfect",
+             "line": {"color": MUTED, "dash": "dot"}, "hoverinfo": "skip"},
+            {"type": "scatter", "x": [b.mean_probability for b in used],
+             "y": [b.observed_frequency for b in used], "mode": "markers+lines",
+             "name": "observed", "marker": {"size": [8 + 2 * min(b.n, 10) for b in used],
+                                            "color": PALETTE[1]},
+             "text": [f"{b.n} predictions" for b in used]},
+        ],
+        "layout": base_layout(
+            xaxis={"title": {"text": "stated probability"}, "range": [0, 1], "tickformat": ".0%"},
+            yaxis={"title": {"text": "how often it happened"}, "range": [0, 1.05],
+                   "tickformat": ".0%"},
+            showlegend=False,
+        ),
+    }  # fmt: skip

@@ -1,0 +1,321 @@
+"""The screens: metrics, observations (inline, CSV), predictions (form, commit, revise),
+anti-anchoring, quarter and calibration pages, tenancy."""
+
+import io
+import re
+from datetime import date, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from predictions.models import Metric, Observation, ObservationChange, Prediction, Reveal
+
+from .conftest import make_metric, make_observations, make_prediction
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name, team, **kw):
+    return reverse(f"predictions:{name}", kwargs={"team": team.slug, **kw})
+
+
+def test_metric_list_empty_state_and_create(team, editor_client):
+    response = editor_client.get(url("metric_list", team))
+    assert response.status_code == 200
+    assert b"No metrics yet" in response.content
+    response = editor_client.post(
+        url("metric_create", team),
+        {"name": "ARR", "unit": "$", "scale": "log", "higher_is_better": "on"},
+    )
+    metric = Metric.objects.get(team=team, name="ARR")
+    assert response.status_code == 302 and response.url == metric.get_absolute_url()
+    dup = editor_client.post(url("metric_create", team), {"name": "arr", "scale": "log"})
+    assert dup.status_code == 400
+    assert "already tracks a metric with this name" in dup.content.decode()
+    listing = editor_client.get(url("metric_list", team)).content.decode()
+    assert "ARR" in listing
+
+
+def test_metric_edit_bumps_definition_version_with_a_note(team, editor_client, metric):
+    response = editor_client.post(
+        url("metric_edit", team, pk=metric.pk),
+        {"name": metric.name, "unit": "minutes", "definition_changed": "on", "version_note": ""},
+    )
+    assert response.status_code == 400 and "Say what changed" in response.content.decode()
+    editor_client.post(
+        url("metric_edit", team, pk=metric.pk),
+        {"name": metric.name, "unit": "minutes", "definition_changed": "on",
+         "version_note": "METR moved to a new task suite"},
+    )  # fmt: skip
+    metric.refresh_from_db()
+    assert metric.definition_version == 2 and metric.scale == "log"
+
+
+def test_add_observation_and_reenter_updates_with_history(team, editor_client, metric):
+    add = url("observations", team, pk=metric.pk)
+    response = editor_client.post(add, {"observed_at": "2025-06-01", "value": "90", "source": "a"})
+    assert response.status_code == 302
+    editor_client.post(add, {"observed_at": "2025-06-01", "value": "95", "source": "b"})
+    assert Observation.objects.get(metric=metric).value == 95
+    assert ObservationChange.objects.filter(observation__metric=metric).count() == 1
+
+
+@pytest.mark.parametrize(
+    "data,field,message",
+    [
+        ({"observed_at": "2025-06-01", "value": "0"}, "value", "greater than zero"),
+        ({"observed_at": "2025-06-01", "value": "-3"}, "value", "greater than zero"),
+        ({"observed_at": "2025-06-01", "value": "lots"}, "value", "Enter a number"),
+        ({"observed_at": "2999-01-01", "value": "5"}, "observed_at", "in the future"),
+    ],
+)
+def test_bad_observation_is_refused_next_to_the_field(team, editor_client, metric, data, field,
+                                                      message):  # fmt: skip
+    response = editor_client.post(
+        url("observations", team, pk=metric.pk), data, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Observation.objects.exists()
+
+
+def test_inline_edit_of_an_observation(team, editor_client, metric, owner):
+    make_observations(metric, date(2025, 1, 1), [50], user=owner)
+    obs = metric.observations.get()
+    edit = url("observation_edit", team, pk=metric.pk, obs_pk=obs.pk)
+    row = editor_client.get(edit, HTTP_HX_REQUEST="true")
+    assert row.status_code == 200 and 'name="value"' in row.content.decode()
+    bad = editor_client.post(edit, {"observed_at": "2025-01-01", "value": "-1", "source": ""})
+    assert bad.status_code == 400
+    ok = editor_client.post(edit, {"observed_at": "2025-01-01", "value": "55", "source": "x"})
+    assert ok.status_code == 200 and "55 minutes" in ok.content.decode()
+    obs.refresh_from_db()
+    assert obs.value == 55 and obs.changes.count() == 1
+    history = editor_client.get(url("observation_history", team, pk=metric.pk, obs_pk=obs.pk))
+    assert "50 minutes → 55 minutes" in history.content.decode()
+
+
+def upload(client, team, metric, text):
+    f = io.BytesIO(text.encode())
+    f.name = "obs.csv"
+    return client.post(url("observations_upload", team, pk=metric.pk), {"file": f})
+
+
+def test_csv_upload_is_all_or_nothing_with_per_row_errors(team, editor_client, metric):
+    text = (
+        "date,value,source\n"
+        "2025-01-01,60,METR\n"
+        "2025-02-01,abc,\n"
+        "2025-03-01,0,\n"
+        "2999-01-01,80,\n"
+        "2025-01-01,61,\n"
+        "not-a-date,5,\n"
+    )
+    response = upload(editor_client, team, metric, text)
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Nothing was imported" in body
+    assert "Line 3: value: “abc” is not a number." in body
+    assert "Line 4: value: This metric is on a log scale" in body
+    assert "Line 5: date: 2999-01-01 is in the future" in body
+    assert "Line 6: date: 2025-01-01 already appears on line 2." in body
+    assert "Line 7: date: “not-a-date” is not a date" in body
+    assert not Observation.objects.exists()
+
+
+def test_csv_upload_rejects_unknown_columns(team, editor_client, metric):
+    response = upload(editor_client, team, metric, "date,value,colour\n2025-01-01,3,red\n")
+    assert response.status_code == 400
+    assert "Unknown column(s): colour" in response.content.decode()
+
+
+def test_csv_round_trip(team, editor_client, metric, owner):
+    make_observations(metric, date(2025, 1, 1), [60, 75.5, 90], user=owner)
+    export = editor_client.get(url("observations_csv", team, pk=metric.pk))
+    assert export["Content-Type"].startswith("text/csv")
+    text = export.content.decode()
+    assert text.splitlines()[0] == "date,value,source"
+    other = make_metric(metric.team, name="Copy")
+    response = upload(editor_client, team, other, text.replace("90.0", "91.0"))
+    assert response.status_code == 302
+    assert list(other.observations.values_list("value", flat=True)) == [60, 75.5, 91]
+    # Re-import with one changed value: updated, with history, the rest unchanged.
+    response = upload(editor_client, team, other, text)
+    assert other.observations.get(observed_at=date(2025, 3, 2)).value == 90
+    assert ObservationChange.objects.filter(observation__metric=other, via="csv").count() == 1
+
+
+def prediction_data(**overrides):
+    data = {
+        "kind": "line", "title": "Doubling every 7 months", "horizon": "2027-01-01",
+        "model": "exponential", "baseline_date": "2025-01-01", "baseline_value": "60",
+        "doubling_months": "7", "coverage": "0.8", "band_low": "0.5", "band_high": "2",
+        "rationale": "METR's trend **holds**. <script>alert(1)</script>",
+    }  # fmt: skip
+    data.update(overrides)
+    return data
+
+
+def test_write_commit_and_see_a_prediction(team, editor, editor_client, metric):
+    new = url("prediction_create", team, pk=metric.pk)
+    assert editor_client.get(new).status_code == 200
+    response = editor_client.post(new, prediction_data())
+    p = Prediction.objects.get()
+    assert response.status_code == 302 and p.author == editor and not p.is_committed
+    assert p.trajectory["doubling_months"] == 7
+    page = editor_client.get(p.get_absolute_url()).content.decode()
+    assert "doubles every 7 months from 60 minutes on 2025-01-01" in page
+    assert "<strong>holds</strong>" in page and "<script>alert" not in page
+    editor_client.post(url("prediction_commit", team, pk=p.pk))
+    p.refresh_from_db()
+    assert p.is_committed
+    page = editor_client.get(p.get_absolute_url()).content.decode()
+    assert p.content_hash in page and "verified" in page
+    # the metric page draws it
+    chart = editor_client.get(metric.get_absolute_url()).content.decode()
+    assert "Doubling every 7 months" in chart and 'id="metric-chart"' in chart
+
+
+@pytest.mark.parametrize(
+    "overrides,field,message",
+    [
+        ({"baseline_value": "0"}, "baseline_value", "greater than zero"),
+        ({"horizon": "2024-01-01"}, "horizon", "after the start of the line"),
+        ({"coverage": "1.5"}, "coverage", "between 0 and 1"),
+        ({"band_low": "3", "band_high": "2"}, "band_low", "Low is above high"),
+        ({"model": "logistic", "ceiling": "50", "steepness": "1"}, "ceiling", "above the baseline"),
+        ({"baseline_value": "lots"}, "baseline_value", "Enter a number"),
+    ],
+)
+def test_bad_prediction_input_gets_field_messages_and_keeps_input(
+    team, editor_client, metric, overrides, field, message
+):
+    response = editor_client.post(
+        url("prediction_create", team, pk=metric.pk), prediction_data(**overrides),
+        HTTP_HX_REQUEST="true",
+    )  # fmt: skip
+    assert response.status_code == 400
+    body = response.content.decode()
+    error = re.search(rf'id="id_{field}_error"[^>]*>([^<]*)<', body)
+    assert error and message in error.group(1), body
+    assert 'value="Doubling every 7 months"' in body  # what the user typed is kept
+    assert not Prediction.objects.exists()
+
+
+def test_threshold_prediction_form(team, editor_client, metric):
+    horizon = (timezone.now() + timedelta(days=100)).date().isoformat()
+    response = editor_client.post(
+        url("prediction_create", team, pk=metric.pk),
+        {"kind": "threshold", "title": "Day-long tasks", "horizon": horizon,
+         "threshold_value": "480", "threshold_above": "on", "probability": "70"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    p = Prediction.objects.get()
+    assert (p.kind, p.threshold_value, p.probability) == ("threshold", 480, 0.7)
+    bad = editor_client.post(
+        url("prediction_create", team, pk=metric.pk),
+        {"kind": "threshold", "title": "x", "horizon": horizon, "threshold_value": "480",
+         "probability": "100"},
+    )  # fmt: skip
+    assert bad.status_code == 400 and "strictly between" in bad.content.decode()
+
+
+def test_live_preview_draws_the_line(team, editor_client, metric):
+    preview = editor_client.get(
+        url("prediction_preview", team, pk=metric.pk), prediction_data(), HTTP_HX_REQUEST="true"
+    )
+    body = preview.content.decode()
+    assert preview.status_code == 200 and 'id="preview-chart"' in body
+    assert "Doubling every 7 months" in body and 'data-preview="ok"' in body
+    broken = editor_client.get(
+        url("prediction_preview", team, pk=metric.pk), prediction_data(baseline_value="-1")
+    )
+    assert "Fix the highlighted fields" in broken.content.decode()
+
+
+def test_revise_creates_a_superseding_draft(team, editor, editor_client, metric):
+    old = make_prediction(metric, editor, committed=True)
+    assert editor_client.get(url("prediction_edit", team, pk=old.pk)).status_code == 302
+    form = editor_client.get(url("prediction_revise", team, pk=old.pk)).content.decode()
+    assert 'value="Horizons double every 7 months"' in form
+    editor_client.post(
+        url("prediction_revise", team, pk=old.pk), prediction_data(title="Now 5 months",
+                                                                   doubling_months="5")
+    )  # fmt: skip
+    new = Prediction.objects.get(supersedes=old)
+    editor_client.post(url("prediction_commit", team, pk=new.pk))
+    page = editor_client.get(old.get_absolute_url()).content.decode()
+    assert "Revision chain" in page and "Now 5 months" in page and "superseded" in page
+    metric_page = editor_client.get(metric.get_absolute_url()).content.decode()
+    assert "(superseded)" in metric_page  # the old line stays on the chart, dimmed
+
+
+def test_only_the_author_changes_a_draft(team, owner, editor_client, metric):
+    draft = make_prediction(metric, owner)
+    assert editor_client.post(url("prediction_commit", team, pk=draft.pk)).status_code == 404
+    assert editor_client.get(url("prediction_edit", team, pk=draft.pk)).status_code == 404
+
+
+def test_anti_anchoring_hides_others_lines_until_commit(team, owner, editor, editor_client, metric):
+    team.anti_anchoring = True
+    team.save()
+    theirs = make_prediction(metric, owner, committed=True, title="Owner's secret line")
+    page = editor_client.get(metric.get_absolute_url()).content.decode()
+    assert "Owner&#x27;s secret line" not in page and "Anti-anchoring is on" in page
+    hidden = editor_client.get(theirs.get_absolute_url()).content.decode()
+    assert "Hidden until you commit" in hidden
+    mine = make_prediction(metric, editor, title="My own line")
+    page = editor_client.get(metric.get_absolute_url()).content.decode()
+    assert "My own line" in page and "Owner&#x27;s secret line" not in page
+    editor_client.post(url("prediction_commit", team, pk=mine.pk))
+    page = editor_client.get(metric.get_absolute_url()).content.decode()
+    assert "Owner&#x27;s secret line" in page
+
+
+def test_reveal_shows_lines_and_viewers_may_reveal(team, owner, viewer_client, viewer, metric):
+    team.anti_anchoring = True
+    team.save()
+    make_prediction(metric, owner, committed=True, title="Owner line")
+    assert viewer_client.post(url("reveal", team, pk=metric.pk)).status_code == 302
+    assert Reveal.objects.filter(user=viewer).exists()
+    assert "Owner line" in viewer_client.get(metric.get_absolute_url()).content.decode()
+
+
+def test_another_teams_objects_are_404(team, other_team, outsider_client, owner, metric):
+    p = make_prediction(metric, owner, committed=True)
+    mine = make_metric(other_team, name="Theirs")
+    slug = other_team.slug  # the outsider is a member of other_team, asking for team's objects
+    for path in [
+        f"/t/{slug}/metrics/{metric.pk}/",
+        f"/t/{slug}/predictions/{p.pk}/",
+        f"/t/{slug}/metrics/{metric.pk}/observations.csv",
+    ]:
+        assert outsider_client.get(path).status_code == 404, path
+    assert outsider_client.get(f"/t/{slug}/metrics/{mine.pk}/").status_code == 200
+
+
+def test_quarter_and_calibration_pages(team, owner, owner_client, metric):
+    past = timezone.now() - timedelta(days=200)
+    p = make_prediction(metric, owner, committed_at=past, title="Scored line")
+    make_observations(metric, past.date() + timedelta(days=3), [60, 80, 200, 400], 40, owner)
+    response = owner_client.get(url("quarter_current", team))
+    assert response.status_code == 200
+    assert owner_client.get(url("quarter", team, quarter="1999-Q1")).status_code == 200
+    assert owner_client.get(url("quarter", team, quarter="nonsense")).status_code == 404
+    from planning.quarters import quarter_of
+
+    q = quarter_of(past.date() + timedelta(days=125), team.fiscal_year_start_month)
+    page = owner_client.get(url("quarter", team, quarter=str(q))).content.decode()
+    assert "Scored line" in page and "σ" in page
+    calib = owner_client.get(url("calibration", team)).content.decode()
+    assert "Leaderboard" in calib and owner.display_name in calib
+    mine = owner_client.get(url("calibration", team) + f"?author={owner.pk}")
+    assert mine.status_code == 200 and "band-calibration" in mine.content.decode()
+    assert p.is_committed
+
+
+def test_dashboard_shows_the_summary(team, owner, owner_client, metric):
+    make_prediction(metric, owner, committed=True)
+    page = owner_client.get(reverse("teams:dashboard", kwargs={"team": team.slug}))
+    assert "1</strong> committed line" in page.content.decode()
