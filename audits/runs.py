@@ -28,6 +28,7 @@ from .models import (
     Grade,
     Idea,
     IdeaStatus,
+    IdeaStatusChange,
     Probe,
     Result,
     RunStatus,
@@ -110,9 +111,18 @@ def start_run(run: AuditRun, user=None) -> AuditRun:
             run.team, user, "audit_run", f"Audit {run.quarter} #{run.pk}"
         )
         run.save()
-        Idea.objects.filter(pk__in=run.ideas.filter(status=IdeaStatus.DORMANT).values("pk")).update(
-            status=IdeaStatus.RETESTING
+        dormant = list(run.ideas.filter(status=IdeaStatus.DORMANT).values_list("pk", flat=True))
+        IdeaStatusChange.objects.bulk_create(
+            IdeaStatusChange(
+                idea_id=pk,
+                from_status=IdeaStatus.DORMANT,
+                to_status=IdeaStatus.RETESTING,
+                changed_by=user,
+                reason=f"Retested in {run}.",
+            )  # fmt: skip
+            for pk in dormant
         )
+        Idea.objects.filter(pk__in=dormant).update(status=IdeaStatus.RETESTING)
         get_redis().delete(stop_key(run.pk))
         if not missing:
             _finalize_locked(run, RunStatus.COMPLETED, "")
@@ -152,6 +162,7 @@ def _finalize_locked(run: AuditRun, status: str, reason: str) -> None:
     run.stop_reason = reason
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "stop_reason", "finished_at"])
+    _apply_outcome(run)
     live_status = {"completed": "completed", "cancelled": "cancelled"}.get(status, "cancelled")
     if status == RunStatus.FAILED:
         live_status = "failed"
@@ -160,6 +171,26 @@ def _finalize_locked(run: AuditRun, status: str, reason: str) -> None:
     if status == RunStatus.COMPLETED:
         team = run.team
         transaction.on_commit(lambda: _cadence_done(team))
+
+
+def _apply_outcome(run: AuditRun) -> None:
+    """Ideas that newly pass on a model light up (with a recorded status change); the other
+    ideas this run was retesting go back to dormant."""
+    from .matrix import build
+
+    ideas = list(run.ideas.all())
+    matrix = build(run.team, ideas=ideas, upto_run=run)
+    lit = {
+        idea_id: models
+        for idea_id, models in matrix.lit_up().items()
+        if any(matrix.cells[(idea_id, m.pk)].run_id == run.pk for m in models)
+    }
+    for idea in ideas:
+        if idea.pk in lit and idea.status in (IdeaStatus.DORMANT, IdeaStatus.RETESTING):
+            names = ", ".join(m.model_id for m in lit[idea.pk])
+            idea.set_status(IdeaStatus.LIT_UP, None, f"Passed on {names} in {run}.")
+        elif idea.status == IdeaStatus.RETESTING:
+            idea.set_status(IdeaStatus.DORMANT, None, f"Still not passing in {run}.")
 
 
 def _cadence_done(team) -> None:

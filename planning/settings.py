@@ -91,6 +91,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "planning.teams.context_processors.teams",
+                "audits.context_processors.simulated_models",
             ],
             # planning/ itself is not an app, so its tag libraries are registered by name.
             "libraries": {"charts": "planning.templatetags.charts"},

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from . import graders
+from .models import GraderKind, Idea, IdeaStatus, Model, Probe
+
+
+class IdeaForm(forms.ModelForm):
+    class Meta:
+        model = Idea
+        fields = ["title", "description", "capability_needed", "why_failed", "owner",
+                  "pass_threshold", "last_tried_model"]  # fmt: skip
+        widgets = {"description": forms.Textarea(attrs={"rows": 3}),
+                   "why_failed": forms.Textarea(attrs={"rows": 3})}  # fmt: skip
+
+    def __init__(self, *args, team, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = team.members.all()
+        self.fields["owner"].label_from_instance = lambda u: u.display_name
+
+
+class ProbeForm(forms.ModelForm):
+    grader_config = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        required=False,
+        help_text=(
+            'JSON. contains/equals: {"expected": "…"}; regex: {"pattern": "…"}; '
+            'json_schema: {"schema": {…}}; number: {"expected": 42, "tolerance": 0.5}; '
+            'llm_judge: {"rubric": "…", "rubric_version": "1", "judge_model": "…"}.'
+        ),
+    )
+    prior_turns = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
+        required=False,
+        help_text='Optional earlier turns as JSON: [{"role": "user", "content": "…"}, …]',
+    )
+
+    class Meta:
+        model = Probe
+        fields = ["name", "system_prompt", "user_message", "prior_turns", "max_tokens",
+                  "temperature", "samples", "pass_k", "grader", "grader_config"]  # fmt: skip
+        widgets = {"system_prompt": forms.Textarea(attrs={"rows": 2}),
+                   "user_message": forms.Textarea(attrs={"rows": 4})}  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["grader_config"] = json.dumps(self.instance.grader_config, indent=2)
+            self.initial["prior_turns"] = (
+                json.dumps(self.instance.prior_turns) if self.instance.prior_turns else ""
+            )
+
+    def _json(self, name, default):
+        raw = (self.cleaned_data.get(name) or "").strip()
+        if not raw:
+            return default
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+
+    def clean_grader_config(self):
+        value = self._json("grader_config", {})
+        if not isinstance(value, dict):
+            raise forms.ValidationError('Give a JSON object, e.g. {"expected": "yes"}.')
+        return value
+
+    def clean_prior_turns(self):
+        value = self._json("prior_turns", [])
+        if not isinstance(value, list) or not all(
+            isinstance(t, dict) and t.get("role") in ("user", "assistant") and "content" in t
+            for t in value
+        ):
+            raise forms.ValidationError('Give a list of {"role": "user"|"assistant", "content"}.')
+        return value
+
+    def clean(self):
+        data = super().clean()
+        kind, config = data.get("grader"), data.get("grader_config")
+        if kind and isinstance(config, dict):
+            for problem in graders.validate_config(kind, config):
+                self.add_error("grader_config", problem)
+        if data.get("pass_k") and data.get("samples") and data["pass_k"] > data["samples"]:
+            self.add_error("pass_k", "Cannot require more passes than samples.")
+        if kind == GraderKind.LLM_JUDGE and isinstance(config, dict):
+            config.setdefault("rubric_version", "1")
+        return data
+
+
+class StatusForm(forms.Form):
+    ACTIONS = {
+        "promote": IdeaStatus.PROMOTED,
+        "dormant": IdeaStatus.DORMANT,
+        "abandon": IdeaStatus.ABANDONED,
+    }
+    action = forms.ChoiceField(choices=[(k, k) for k in ACTIONS])
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") in ("promote", "abandon") and not data.get("reason", "").strip():
+            self.add_error("reason", "Say why, for the record (it becomes the status note).")
+        return data
+
+
+class RunForm(forms.Form):
+    models = forms.ModelMultipleChoiceField(
+        queryset=Model.objects.none(), widget=forms.CheckboxSelectMultiple
+    )
+    ideas = forms.ModelMultipleChoiceField(
+        queryset=Idea.objects.none(), widget=forms.CheckboxSelectMultiple,
+        help_text="Default: every dormant or retesting idea.",
+    )  # fmt: skip
+    budget_usd = forms.DecimalField(
+        required=False, min_value=0, decimal_places=2, label="Budget (USD)",
+        help_text="The run stops cleanly when this is spent.",
+    )  # fmt: skip
+    budget_tokens = forms.IntegerField(required=False, min_value=1, label="Budget (tokens)")
+
+    def __init__(self, *args, team, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["models"].queryset = Model.objects.filter(retired=False)
+        self.fields["models"].label_from_instance = lambda m: (
+            f"{m.display_name or m.model_id} ({m.model_id})"
+        )
+        self.fields["ideas"].queryset = Idea.objects.for_team(team).exclude(
+            status=IdeaStatus.ABANDONED
+        )
+
+
+class OverrideForm(forms.Form):
+    grade = forms.ChoiceField(choices=[("pass", "Pass"), ("fail", "Fail")])
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class AddModelForm(forms.Form):
+    name = forms.CharField(max_length=100, label="Model id or alias",
+                           help_text="For example a moving alias such as …-latest.")  # fmt: skip

@@ -1,0 +1,432 @@
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.core.cache import cache
+from django.db.models import Count, Q, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from planning.notes.services import key_of, notes_for
+from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
+
+from . import client, live, matrix, runs
+from .forms import AddModelForm, IdeaForm, OverrideForm, ProbeForm, RunForm, StatusForm
+from .models import (
+    AuditRun,
+    Grade,
+    Idea,
+    IdeaStatus,
+    IdeaStatusChange,
+    Model,
+    Probe,
+    Result,
+    TeamModel,
+)
+
+log = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- helpers
+def refresh_models_quietly() -> None:
+    """Discover models at most hourly; a Models API outage never breaks a page."""
+    if cache.get("audits:models-sync-failed"):
+        return
+    try:
+        client.sync_models()
+    except Exception:  # noqa: BLE001
+        log.warning("model discovery failed", exc_info=True)
+        cache.set("audits:models-sync-failed", True, 300)
+
+
+def new_models(team) -> list[Model]:
+    """Listed models this team has never audited."""
+    audited = AuditRun.models.through.objects.filter(auditrun__team=team).values("model_id")
+    return list(Model.objects.filter(retired=False, is_alias=False).exclude(pk__in=audited)[:3])
+
+
+def default_models(team):
+    chosen = Model.objects.filter(pk__in=TeamModel.objects.for_team(team).values("model_id"))
+    return chosen if chosen.exists() else Model.objects.filter(retired=False, is_alias=False)[:2]
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    """Redirect after a successful form post (a client-side redirect for htmx)."""
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+# ----------------------------------------------------------------------------- ideas
+@team_view
+@require_http_methods(["GET", "POST"])
+def idea_list(request: HttpRequest) -> HttpResponse:
+    ideas = scoped(request, Idea).select_related("owner").annotate(n_probes=Count("probes"))
+    if request.method == "POST":
+        return _bulk(request, ideas)
+    status = request.GET.get("status", "")
+    query = request.GET.get("q", "").strip()
+    if status in IdeaStatus.values:
+        ideas = ideas.filter(status=status)
+    if query:
+        ideas = ideas.filter(
+            Q(title__icontains=query)
+            | Q(description__icontains=query)
+            | Q(capability_needed__icontains=query)
+        )
+    ideas = list(ideas)
+    notes = notes_for(ideas)
+    for idea in ideas:
+        idea.ls = notes[key_of(idea)]
+        idea.team = request.team
+    refresh_models_quietly()
+    counts = dict(
+        scoped(request, Idea)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    context = {
+        "ideas": ideas,
+        "status": status,
+        "q": query,
+        "statuses": [(value, label, counts.get(value, 0)) for value, label in IdeaStatus.choices],
+        "new_models": new_models(request.team),
+    }
+    template = "audits/idea_list.html#idea-table" if request.htmx else "audits/idea_list.html"
+    return render(request, template, context)
+
+
+def _bulk(request: HttpRequest, ideas) -> HttpResponse:
+    chosen = list(ideas.filter(pk__in=request.POST.getlist("ids")))
+    action = request.POST.get("action")
+    if not chosen:
+        messages.error(request, "Tick at least one idea first.")
+    elif action == "audit":
+        run = runs.create_run(request.team, request.user,
+                              models=list(default_models(request.team)), ideas=chosen)  # fmt: skip
+        try:
+            runs.start_run(run, request.user)
+        except runs.RunError as exc:
+            messages.error(request, str(exc))
+            return redirect("audits:idea_list", team=request.team.slug)
+        return redirect(run.get_absolute_url())
+    elif action in ("dormant", "abandon"):
+        target = IdeaStatus.DORMANT if action == "dormant" else IdeaStatus.ABANDONED
+        for idea in chosen:
+            idea.set_status(target, request.user, "Bulk action on the idea backlog.")
+        messages.success(request, f"{len(chosen)} ideas marked {target.label.lower()}.")
+    else:
+        messages.error(request, "Choose an action.")
+    return redirect("audits:idea_list", team=request.team.slug)
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def idea_create(request: HttpRequest) -> HttpResponse:
+    form = IdeaForm(request.POST or None, team=request.team,
+                    initial={"owner": request.user.pk})  # fmt: skip
+    if request.method == "POST" and form.is_valid():
+        idea = form.save(commit=False)
+        idea.team = request.team
+        idea.save()
+        IdeaStatusChange.objects.create(idea=idea, to_status=idea.status, changed_by=request.user,
+                                        reason="Logged.")  # fmt: skip
+        messages.success(request, "Idea logged. Add a probe so an audit can test it.")
+        return _go(request, idea.get_absolute_url())
+    return _form_page(request, form, "Log a failed idea", "Save idea")
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def idea_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    idea = team_get_object_or_404(request, Idea, pk=pk)
+    form = IdeaForm(request.POST or None, instance=idea, team=request.team)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        return _go(request, idea.get_absolute_url())
+    return _form_page(request, form, f"Edit “{idea.title}”", "Save changes", idea)
+
+
+def _form_page(request, form, title, submit, idea=None) -> HttpResponse:
+    status = 400 if form.is_bound and form.errors else 200
+    template = "audits/form.html#form" if request.htmx else "audits/form.html"
+    return render(request, template, {"form": form, "title": title, "submit": submit,
+                                      "idea": idea}, status=status)  # fmt: skip
+
+
+@team_view
+@require_GET
+def idea_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    idea = team_get_object_or_404(request, Idea.objects.select_related("owner"), pk=pk)
+    probes = list(idea.probes.all())
+    grid = matrix.build(request.team, ideas=[idea])
+    recent = (
+        Result.objects.filter(probe__idea=idea)
+        .select_related("model", "run", "probe")
+        .order_by("-created_at")[:30]
+    )
+    return render(
+        request,
+        "audits/idea_detail.html",
+        {
+            "idea": idea,
+            "probes": probes,
+            "grid": grid,
+            "model_cells": list(zip(grid.models, next(grid.rows(), (idea, []))[1], strict=True)),
+            "recent": recent,
+            "history": idea.status_changes.select_related("changed_by")[:20],
+            "models": Model.objects.filter(retired=False),
+            "status_form": StatusForm(),
+        },
+    )
+
+
+@team_view
+@require_POST
+def idea_status(request: HttpRequest, pk: int) -> HttpResponse:
+    idea = team_get_object_or_404(request, Idea, pk=pk)
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+        return redirect(idea.get_absolute_url())
+    target = StatusForm.ACTIONS[form.cleaned_data["action"]]
+    reason = form.cleaned_data["reason"].strip()
+    idea.set_status(target, request.user, reason)
+    messages.success(request, f"“{idea.title}” is now {idea.get_status_display().lower()}.")
+    return redirect(request.POST.get("next") or idea.get_absolute_url())
+
+
+# ----------------------------------------------------------------------------- probes
+@team_view
+@require_http_methods(["GET", "POST"])
+def probe_create(request: HttpRequest, pk: int) -> HttpResponse:
+    idea = team_get_object_or_404(request, Idea, pk=pk)
+    form = ProbeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        probe = form.save(commit=False)
+        probe.idea = idea
+        probe.save()
+        return _go(request, idea.get_absolute_url())
+    return _form_page(request, form, f"New probe for “{idea.title}”", "Save probe", idea)
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def probe_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    probe = get_object_or_404(Probe.objects.select_related("idea"), pk=pk,
+                              idea__team=request.team)  # fmt: skip
+    form = ProbeForm(request.POST or None, instance=probe)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        return _go(request, probe.idea.get_absolute_url())
+    return _form_page(request, form, f"Edit probe “{probe.name}”", "Save probe", probe.idea)
+
+
+@team_view
+@require_POST
+def probe_try(request: HttpRequest, pk: int) -> HttpResponse:
+    """Try one probe once against a chosen model; the answer streams into the page."""
+    from .tasks import execute, try_probe
+
+    probe = get_object_or_404(Probe.objects.select_related("idea"), pk=pk,
+                              idea__team=request.team)  # fmt: skip
+    model = get_object_or_404(Model, pk=request.POST.get("model"), retired=False)
+    context = {"probe": probe, "model": model}
+    if live.available():
+        session_id = live.create_session(request.team, request.user, "probe_try",
+                                         f"{probe.name} on {model.model_id}")  # fmt: skip
+        try_probe.delay(str(session_id), probe.pk, model.pk)
+        context["session"] = live.LiveSession.objects.get(pk=session_id)
+    else:  # without the live layer: answer in the request
+        context["fields"] = execute(probe, model, request.team.pk)
+    return render(request, "audits/partials/try.html", context)
+
+
+# ----------------------------------------------------------------------------- runs
+@team_view
+@require_GET
+def run_list(request: HttpRequest) -> HttpResponse:
+    refresh_models_quietly()
+    return render(
+        request,
+        "audits/run_list.html",
+        {
+            "runs": scoped(request, AuditRun).prefetch_related("models")[:50],
+            "new_models": new_models(request.team),
+            "dormant": scoped(request, Idea).filter(status=IdeaStatus.DORMANT).count(),
+        },
+    )
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def run_create(request: HttpRequest) -> HttpResponse:
+    idle = scoped(request, Idea).filter(status__in=[IdeaStatus.DORMANT, IdeaStatus.RETESTING])
+    initial = {
+        "models": request.GET.getlist("model") or list(default_models(request.team)),
+        "ideas": list(idle),
+    }
+    form = RunForm(request.POST or None, team=request.team, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        run = runs.create_run(request.team, request.user, models=data["models"],
+                              ideas=data["ideas"], budget_usd=data["budget_usd"],
+                              budget_tokens=data["budget_tokens"])  # fmt: skip
+        try:
+            runs.start_run(run, request.user)
+        except runs.RunError as exc:
+            form.add_error(None, str(exc))
+            run.delete()
+        else:
+            return _go(request, run.get_absolute_url())
+    return _form_page(request, form, "Start a capability audit", "Start audit")
+
+
+def _run(request, pk) -> AuditRun:
+    return team_get_object_or_404(request, AuditRun.objects.select_related("team"), pk=pk)
+
+
+def _progress_context(run: AuditRun) -> dict:
+    errors = (
+        run.results.filter(grade=Grade.ERROR)
+        .values("error_kind")
+        .annotate(n=Count("pk"))
+        .order_by("-n")
+    )
+    grades = dict(run.results.values("grade").annotate(n=Count("pk")).values_list("grade", "n"))
+    left = max(0, run.expected_calls - run.done_calls - run.error_calls)
+    eta = None
+    if run.is_active and run.started_at and run.done_calls:
+        from django.utils import timezone
+
+        per_call = (timezone.now() - run.started_at).total_seconds() / max(1, run.done_calls)
+        eta = int(per_call * left)
+    return {"run": run, "errors": errors, "grades": grades, "left": left, "eta": eta}
+
+
+@team_view
+@require_GET
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _run(request, pk)
+    models = list(run.models.all())
+    ideas = list(run.ideas.all())
+    grid = matrix.build(request.team, ideas=ideas, models=models, upto_run=run)
+    session = None
+    if live.available() and run.live_session_id:
+        session = live.LiveSession.objects.filter(pk=run.live_session_id).first()
+    context = _progress_context(run) | {"grid": grid, "session": session,
+                                        "lit_up": grid.lit_up_rows()}  # fmt: skip
+    return render(request, "audits/run_detail.html", context)
+
+
+@team_view
+@require_GET
+def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    return render(request, "audits/run_detail.html#progress", _progress_context(_run(request, pk)))
+
+
+@team_view
+@require_POST
+def run_stop(request: HttpRequest, pk: int) -> HttpResponse:
+    run = runs.cancel_run(_run(request, pk), request.user)
+    if request.htmx:
+        return render(request, "audits/run_detail.html#progress", _progress_context(run))
+    return redirect(run.get_absolute_url())
+
+
+@team_view
+@require_POST
+def run_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _run(request, pk)
+    if request.POST.get("budget_usd"):
+        try:
+            AuditRun.objects.filter(pk=run.pk).update(budget_usd=request.POST["budget_usd"])
+        except Exception:  # noqa: BLE001
+            messages.error(request, "The budget must be a number.")
+            return redirect(run.get_absolute_url())
+        run.refresh_from_db()
+    try:
+        runs.start_run(run, request.user)
+    except runs.RunError as exc:
+        messages.error(request, str(exc))
+    return redirect(run.get_absolute_url())
+
+
+@team_view
+@require_GET
+def matrix_view(request: HttpRequest) -> HttpResponse:
+    grid = matrix.build(request.team)
+    return render(request, "audits/matrix.html", {"grid": grid, "lit_up": grid.lit_up_rows()})
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    result = get_object_or_404(
+        Result.objects.select_related("run", "probe__idea", "model"), pk=pk,
+        run__team=request.team,
+    )  # fmt: skip
+    form = OverrideForm(request.POST or None, initial={"grade": result.grade})
+    if request.method == "POST" and form.is_valid():
+        runs.override_result(result, request.user, form.cleaned_data["grade"],
+                             form.cleaned_data["reason"])  # fmt: skip
+        messages.success(request, "Grade overridden; the original is kept in the history.")
+        return redirect("audits:result_detail", team=request.team.slug, pk=result.pk)
+    return render(
+        request,
+        "audits/result_detail.html",
+        {"result": result, "form": form,
+         "overrides": result.overrides.select_related("overridden_by")},
+        status=400 if form.is_bound and form.errors else 200,
+    )  # fmt: skip
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def model_list(request: HttpRequest) -> HttpResponse:
+    form = AddModelForm()
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "refresh":
+            try:
+                client.sync_models(force=True)
+                messages.success(request, "Model list refreshed from the Models API.")
+            except Exception as exc:  # noqa: BLE001
+                messages.error(request, f"The Models API did not answer: {exc}")
+        elif action == "choose":
+            chosen = set(map(int, request.POST.getlist("models")))
+            TeamModel.objects.for_team(request.team).exclude(model_id__in=chosen).delete()
+            for model_id in chosen - set(
+                TeamModel.objects.for_team(request.team).values_list("model_id", flat=True)
+            ):
+                if Model.objects.filter(pk=model_id).exists():
+                    TeamModel.objects.create(team=request.team, model_id=model_id)
+            messages.success(request, "Saved the models your audits test.")
+        elif action == "add":
+            form = AddModelForm(request.POST)
+            if form.is_valid():
+                try:
+                    model = client.register_model(form.cleaned_data["name"].strip())
+                    TeamModel.objects.get_or_create(team=request.team, model=model)
+                    return redirect("audits:model_list", team=request.team.slug)
+                except Exception as exc:  # noqa: BLE001
+                    form.add_error("name", f"The Models API does not know it: {exc}")
+        if not form.errors:
+            return redirect("audits:model_list", team=request.team.slug)
+    else:
+        refresh_models_quietly()
+    chosen = set(TeamModel.objects.for_team(request.team).values_list("model_id", flat=True))
+    spend = dict(
+        Result.objects.filter(run__team=request.team)
+        .values("model_id")
+        .annotate(c=Sum("cost_usd"))
+        .values_list("model_id", "c")
+    )
+    models = list(Model.objects.all())
+    for m in models:
+        m.chosen = m.pk in chosen
+        m.spend = spend.get(m.pk)
+    return render(request, "audits/model_list.html", {"models": models, "form": form},
+                  status=400 if form.errors else 200)  # fmt: skip
