@@ -33,7 +33,7 @@ class CadenceForm(forms.ModelForm):
             "recipient_role", "people", "paused",
         ]  # fmt: skip
         widgets = {
-            "starts_on": forms.DateInput(attrs={"type": "date"}),
+            "starts_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "due_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "people": forms.CheckboxSelectMultiple,
         }

@@ -92,7 +92,10 @@ def _preview_context(request: HttpRequest, form: CadenceForm) -> dict:
         form = CadenceForm(data=_initial_data(form), team=request.team)
     valid = form.is_valid()
     upcoming = form.upcoming[:PREVIEW_COUNT] if valid else []
-    errors = [] if valid else [e for errs in form.errors.values() for e in errs]
+    errors = []
+    for name, errs in ({} if valid else form.errors).items():
+        label = form.fields[name].label if name in form.fields else ""
+        errors += [f"{label}: {e}" if label else e for e in errs]
     return {"upcoming": upcoming, "errors": errors if not upcoming else []}
 
 
