@@ -176,3 +176,24 @@ def test_new_model_notice(owner_client, team, sim_models):
     _seed_results(team, 1, [older], runs_n=1)
     page = owner_client.get(url("run_list", team)).text
     assert "New model available" in page and newer.model_id in page
+
+
+def test_demo_lights_up_two_ideas_and_is_idempotent(team, owner, owner_client):
+    from audits import demo
+    from audits.dashboard import summary
+
+    demo.seed(team, owner)
+    demo.seed(team, owner)
+    assert Idea.objects.for_team(team).count() == 4
+    lit = Idea.objects.for_team(team).filter(status=IdeaStatus.LIT_UP)
+    assert sorted(i.title for i in lit) == [
+        "Contract terms straight into our CRM",
+        "Invoice totals without a calculator step",
+    ]
+    assert AuditRun.objects.for_team(team).count() == 2
+    judged = Result.objects.get(run__team=team, probe__grader="llm_judge",
+                                model__model_id=demo.NEWER)  # fmt: skip
+    assert judged.grader_output["rubric_version"] == "2" and judged.grader_output["reasoning"]
+    assert summary(team)["lit_up"] == 2
+    page = owner_client.get(url("matrix", team)).text
+    assert page.count("mark-new") >= 2
