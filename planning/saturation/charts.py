@@ -61,13 +61,11 @@ def capability_product_figure(verdict: Verdict, readings: Sequence[SaturationRea
         data.append(
             {
                 "type": "scatter",
-                "mode": "markers+text",
+                "mode": "markers",
                 "name": "Readings",
                 "x": [p.capability for p in series],
                 "y": [p.product for p in series],
                 "text": [p.model for p in series],
-                "textposition": "top center",
-                "textfont": {"size": 11, "color": MUTED},
                 "marker": {"size": 10, "color": PALETTE[2]},
                 "hovertemplate": "%{text}<br>capability %{x}<br>product %{y}<extra></extra>",
             }
@@ -90,6 +88,8 @@ def capability_product_figure(verdict: Verdict, readings: Sequence[SaturationRea
         "data": data,
         "layout": base_layout(
             hovermode="closest",
+            legend={"orientation": "h", "y": -0.3},
+            margin={"l": 60, "r": 20, "t": 20, "b": 80},
             xaxis={"title": {"text": f"Capability ({verdict.source or 'benchmark'})"}},
             yaxis={
                 "title": {"text": verdict.metric or "Product metric"},
@@ -139,7 +139,9 @@ def timeline_figure(readings: Sequence[SaturationReading]) -> dict:
                 "side": "right",
                 "gridcolor": GRID,
                 "showgrid": False,
+                "tickmode": "auto",
             },
-            margin={"l": 60, "r": 60, "t": 30, "b": 50},
+            legend={"orientation": "h", "y": -0.3},
+            margin={"l": 60, "r": 60, "t": 20, "b": 80},
         ),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -71,10 +72,17 @@ def analyse(readings: Iterable[SaturationReading]) -> analysis.Verdict:
     points = points_of(readings)
     latest = max(points, key=lambda p: p.released) if points else None
     return analysis.analyse(
-        points,
-        capability_label=f"capability ({latest.source})" if latest else "capability",
-        product_label=latest.metric if latest else "the product metric",
+        points, product_label=metric_label(latest.metric) if latest else "the product metric"
     )
+
+
+def metric_label(metric: str) -> str:
+    """'Task success (%)' -> 'task success' for sentences; acronyms (CSAT) stay as written."""
+    label = re.sub(r"\s*\([^)]*\)\s*$", "", metric).strip() or metric.strip()
+    first = label.split(" ", 1)[0]
+    if first[:1].isupper() and not first.isupper():
+        label = label[0].lower() + label[1:]
+    return label or "the product metric"
 
 
 def refresh_verdict(form_factor: FormFactor) -> analysis.Verdict:

@@ -25,6 +25,15 @@ def pct(value) -> str:
     return ("−" if value < 0 else "+" if value > 0 else "") + percent(value)
 
 
+@register.filter
+def share(value) -> str:
+    """0.9 -> '90%' (no sign)."""
+    try:
+        return percent(float(value))
+    except (TypeError, ValueError):
+        return "—"
+
+
 VOTE_BADGES = {True: ("badge-warn", "Saturating"), False: ("badge-good", "Growing")}
 
 
