@@ -1,0 +1,37 @@
+"""Demo data: the default cadences (if missing), a completed past occurrence, a notification."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from . import services
+from .models import Cadence, Notification, Occurrence, State, TeamCadenceSettings
+
+
+def seed(team, user) -> None:
+    TeamCadenceSettings.objects.get_or_create(team=team)
+    if not Cadence.objects.filter(team=team).exists():
+        services.create_default_cadences(team)
+    retro = Cadence.objects.filter(team=team, kind="retrospective").first()
+    if retro is not None:
+        last = timezone.now() - timedelta(days=20)
+        Occurrence.objects.get_or_create(
+            cadence=retro,
+            due_at=last.replace(second=0, microsecond=0, minute=0),
+            defaults={
+                "overdue_at": last + timedelta(days=3),
+                "state": State.DONE,
+                "completed_by": user,
+                "completed_at": last + timedelta(hours=2),
+                "note": "Agreed to re-run the failed summarisation ideas next audit.",
+            },
+        )
+    if not Notification.objects.filter(team=team, user=user).exists():
+        Notification.objects.create(
+            team=team,
+            user=user,
+            text="Welcome: Exponent will remind the team before each audit and review.",
+            url=f"/t/{team.slug}/cadences/",
+        )
