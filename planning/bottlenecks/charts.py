@@ -21,7 +21,7 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
-def before_after(result: Analysis, after_label: str = "With AI") -> dict:
+def before_after(result: Analysis, after_phrase: str = "with AI") -> dict:
     """Hours per stage before and after, stacked active + waiting, side by side."""
     names = [r.stage.name for r in result.stages]
     a0 = [r.stage.active for r in result.stages]
@@ -48,8 +48,8 @@ def before_after(result: Analysis, after_label: str = "With AI") -> dict:
         "data": [
             bar("Active, before", a0, None, "before", ACTIVE, 0.4),
             bar("Waiting, before", w0, a0, "before", WAITING, 0.4),
-            bar(f"Active, {after_label.lower()}", a1, None, "after", ACTIVE, 1),
-            bar(f"Waiting, {after_label.lower()}", w1, a1, "after", WAITING, 1),
+            bar(f"Active, {after_phrase}", a1, None, "after", ACTIVE, 1),
+            bar(f"Waiting, {after_phrase}", w1, a1, "after", WAITING, 1),
         ],
         "layout": base_layout(
             barmode="group",
@@ -128,7 +128,10 @@ def dag(result: Analysis, schedule: Schedule, title: str) -> dict:
                 "x": [pos[k][0] for k in keys],
                 "y": [pos[k][1] for k in keys],
                 "text": text,
-                "textposition": "bottom center",
+                # Alternate labels above and below so neighbours do not overlap.
+                "textposition": ["top center" if level[k] % 2 else "bottom center" for k in keys],
+                "textfont": {"size": 11},
+                "cliponaxis": False,
                 "hovertext": hover,
                 "hoverinfo": "text",
                 "marker": {"size": 18, "color": colors, "line": {"color": "#fff", "width": 2}},
@@ -137,8 +140,8 @@ def dag(result: Analysis, schedule: Schedule, title: str) -> dict:
         ],
         "layout": base_layout(
             title={"text": f"{title}: {_fmt(schedule.makespan)} h", "font": {"size": 14}},
-            xaxis={"visible": False},
-            yaxis={"visible": False},
+            xaxis={"visible": False, "range": [-0.6, max(level.values(), default=0) + 0.6]},
+            yaxis={"visible": False, "range": [-max(rows.values(), default=1) + 0.4, 0.6]},
             hovermode="closest",
             margin={"l": 30, "r": 30, "t": 40, "b": 40},
             showlegend=False,
@@ -187,6 +190,8 @@ def ceiling_curves(stages: Sequence[analysis.StageInput], result: Analysis, limi
             xaxis={"type": "log", "title": {"text": "speed-up of that stage (×)"}},
             yaxis={"title": {"text": "overall speed-up (×)"}, "rangemode": "tozero"},
             hovermode="closest",
+            legend={"orientation": "h", "y": -0.32},
+            margin={"l": 60, "r": 20, "t": 20, "b": 90},
         ),
     }
 

@@ -28,5 +28,7 @@ def summary(team) -> dict | None:
         "url": url,
         "result": result,
         "bottleneck": result.bottleneck.stage.name if result.bottleneck else None,
+        "share": result.bottleneck.share_after if result.bottleneck else None,
+        "bottleneck_is_new": bool(result.bottleneck and result.bottleneck.key in result.moved_on),
         "moved_on": [names[k] for k in result.moved_on],
     }

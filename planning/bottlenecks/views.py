@@ -182,18 +182,20 @@ def _annotate(loaded: services.LoadedMap, mapped: analysis.Analysis) -> None:
 
 def _results(bmap, loaded, current, changed) -> dict:
     after_label = "What-if" if changed else "With AI"
+    after_phrase = "in the what-if" if changed else "with AI"
     names = {st.pk: st.name for st in loaded.stages}
     return {
         "result": current,
         "changed": changed,
         "after_label": after_label,
+        "after_phrase": after_phrase,
         "path_before": [names[k] for k in current.before.path],
         "path_after": [names[k] for k in current.after.path],
         "moved_on": [names[k] for k in current.moved_on],
         "moved_off": [names[k] for k in current.moved_off],
         "ranking": current.ranking[:8],
         "figures": {
-            "bars": charts.before_after(current, after_label),
+            "bars": charts.before_after(current, after_phrase),
             "dag_before": charts.dag(current, current.before, "Before AI"),
             "dag_after": charts.dag(current, current.after, after_label),
             "ceiling": charts.ceiling_curves(loaded.inputs(_speedups_of(current)), current),
