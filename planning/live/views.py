@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from asgiref.sync import SyncToAsync
 from django.contrib.auth import get_user
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -103,6 +104,7 @@ async def _stream(session_id: str, cursor: int, user_id, team_id):
     next_check = now + conf.recheck_seconds()
     need_db = True
     try:
+        _release_request_thread()
         yield b"retry: 1000\n: open\n\n"
         while True:
             changed = watch.changed()
@@ -147,6 +149,24 @@ async def _stream(session_id: str, cursor: int, user_id, team_id):
                 await asyncio.wait_for(changed.wait(), wait)
     finally:
         await hub.unwatch(watch)
+
+
+def _release_request_thread() -> None:
+    """Give back the request's private sync thread while the stream idles.
+
+    Under ASGI, Django runs sync middleware in a per-request thread (asgiref's
+    ThreadSensitiveContext) that lives until the response ends; for a stream that idles for
+    minutes that is one parked thread per subscriber. Middleware has run by now, so shut the
+    executor down; a later thread-sensitive call (Django's response.close) starts a new one.
+    """
+    context_var = getattr(SyncToAsync, "thread_sensitive_context", None)
+    executors = getattr(SyncToAsync, "context_to_thread_executor", None)
+    context = context_var.get(None) if context_var is not None else None
+    if context is None or executors is None:
+        return
+    executor = executors.pop(context, None)
+    if executor is not None:
+        executor.shutdown(wait=False)
 
 
 def _int(value) -> int:

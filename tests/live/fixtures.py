@@ -24,6 +24,9 @@ from django.utils.crypto import get_random_string
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
+SERVER_APP_NAME = "exponent-live-test-server"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -36,6 +39,7 @@ def server_env() -> dict[str, str]:
     env["CELERY_QUEUE"] = settings.CELERY_TASK_DEFAULT_QUEUE
     env["EXPONENT_TESTING"] = "1"  # plain HTTP, test password hasher, static files via finders
     env["REDIS_URL"] = settings.REDIS_URL
+    env["PGAPPNAME"] = SERVER_APP_NAME  # libpq tags the server's database connections
     return env
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -229,3 +230,28 @@ def test_compacted_history_answers_reset(team, editor, http_for):
     assert [f.event for f in frames] == ["reset"]
     with subscribe(http_for(editor), session.pk, after=0) as stream:
         assert seqs(stream.until_end()) == [1, 2, 3, 4]
+
+
+def test_idle_subscribers_hold_no_database_connection(team, editor, http_for, asgi_server):
+    from django.db import connection
+
+    from .fixtures import SERVER_APP_NAME
+
+    def server_connections() -> int:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                [SERVER_APP_NAME],
+            )
+            return cur.fetchone()[0]
+
+    session = services.create_session(team, kind="t")
+    LiveWriter.claim(session.pk)
+    with contextlib.ExitStack() as stack:
+        streams = [stack.enter_context(subscribe(http_for(editor), session.pk)) for _ in range(8)]
+        assert all(s.next().json["type"] == "started" for s in streams)  # replayed, now idle
+        time.sleep(2.5)  # past the hub's periodic re-read
+        assert server_connections() == 0
+        LiveWriter.join(session.pk, 1).emit("progress", {"done": 1})
+        assert all(s.next().json["type"] == "progress" for s in streams)  # still live
+        assert server_connections() == 0
