@@ -255,3 +255,19 @@ def test_idle_subscribers_hold_no_database_connection(team, editor, http_for, as
         LiveWriter.join(session.pk, 1).emit("progress", {"done": 1})
         assert all(s.next().json["type"] == "progress" for s in streams)  # still live
         assert server_connections() == 0
+
+
+def test_a_closed_stream_is_forgotten_by_the_hub(team, editor, http_for):
+    from planning.live import notify
+
+    session = services.create_session(team, kind="t")
+    LiveWriter.claim(session.pk)
+    channel = notify.channel(session.pk)
+
+    def subscribers() -> int:
+        return dict(notify.client().pubsub_numsub(channel))[channel.encode()]
+
+    with subscribe(http_for(editor), session.pk) as stream:
+        assert stream.next().json["type"] == "started"
+        assert subscribers() == 1
+    assert wait_for(lambda: subscribers() == 0, timeout=5), "the hub still watches the session"
