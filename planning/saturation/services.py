@@ -41,10 +41,7 @@ def audit_capability(team: Team, model_name: str) -> float | None:
         from audits.stats import pass_rate_by_model  # type: ignore[import-not-found]
     except (ImportError, AttributeError):
         return None
-    try:
-        rates = pass_rate_by_model(team)
-    except AttributeError:
-        return None
+    rates = pass_rate_by_model(team)
     wanted = model_name.strip().casefold()
     for name, rate in (rates or {}).items():
         if str(name).strip().casefold() == wanted and rate is not None:
