@@ -14,7 +14,7 @@ from .models import Kind, Metric, Prediction
 from .services import observation_errors
 from .trajectory import MODELS, LineError, parse_line
 
-DATE = forms.DateInput(attrs={"type": "date"})
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class MetricForm(forms.ModelForm):

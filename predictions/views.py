@@ -12,7 +12,7 @@ from django.db.models import Count, Max, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 from scipy.special import ndtri
 
 from planning.quarters import current_quarter, parse_quarter
@@ -231,7 +231,7 @@ def observations(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"{len(result.resolved)} threshold prediction(s) resolved.")
     if request.htmx:
         # Redraw the chart and scores too: a full-page refresh is the honest update.
-        return HttpResponseClientRedirect(metric.get_absolute_url() + "#observations")
+        return HttpResponseClientRefresh()
     return redirect(metric.get_absolute_url())
 
 

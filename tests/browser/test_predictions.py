@@ -1,0 +1,85 @@
+"""In a real browser: create a metric, add observations, write and commit a prediction, and
+see its line on the chart."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from planning.teams.models import Membership, Role
+from predictions.models import Metric, Prediction
+from tests.factories import PASSWORD, TeamFactory, UserFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
+
+
+def log_in(page, base, email):
+    page.goto(base + "/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+def chart_trace_names(page, chart_id):
+    page.wait_for_selector(f"#{chart_id}[data-drawn='1']")
+    return page.evaluate(f"document.getElementById('{chart_id}').data.map(t => t.name)")
+
+
+def test_metric_observations_prediction_commit_and_chart(live_server, new_page):
+    team = TeamFactory(name="Lines Team", slug="lines-team")
+    user = UserFactory(email="pm@example.com")
+    Membership.objects.create(team=team, user=user, role=Role.EDITOR)
+    base = live_server.url
+    page = new_page()
+    log_in(page, base, user.email)
+
+    page.goto(f"{base}/t/lines-team/metrics/")
+    expect(page.get_by_text("No metrics yet")).to_be_visible()
+    page.get_by_role("button", name="Add your first metric").click()
+    page.get_by_label("Name").fill("METR time horizon")
+    page.get_by_label("Unit").fill("minutes")
+    page.get_by_label("Scale").select_option("log")
+    page.get_by_role("button", name="Add metric").click()
+    expect(page.get_by_role("heading", name="METR time horizon")).to_be_visible()
+    metric = Metric.objects.get(team=team)
+
+    for day, value in [("2024-10-22", "28"), ("2025-02-24", "54"), ("2025-04-16", "92")]:
+        form = page.locator("form.obs-add")
+        form.get_by_label("Date").fill(day)
+        form.get_by_label("Value (minutes)").fill(value)
+        form.get_by_label("Source").fill("METR")
+        form.get_by_role("button", name="Add observation").click()
+        expect(page.locator(".obs-table")).to_contain_text(day)
+    # a bad value is refused next to the field, nothing saved
+    form = page.locator("form.obs-add")
+    form.get_by_label("Date").fill("2025-05-01")
+    form.get_by_label("Value (minutes)").fill("-4")
+    form.get_by_role("button", name="Add observation").click()
+    expect(page.locator("form.obs-add .field-error")).to_contain_text("greater than zero")
+    assert metric.observations.count() == 3
+    assert "Observed" in chart_trace_names(page, "metric-chart")
+
+    page.get_by_role("button", name="+ Draw a line").click()
+    expect(page.get_by_label("Baseline value (minutes)")).to_have_value("92.0")
+    page.get_by_label("Claim").fill("Horizons double every 7 months")
+    page.get_by_label("Horizon").fill("2027-01-01")
+    page.get_by_label("Doubling time (months)").fill("7")
+    # the live preview redraws with the line and the existing observations
+    expect(page.locator("#preview [data-preview='ok']")).to_be_visible()
+    names = chart_trace_names(page, "preview-chart")
+    assert "Horizons double every 7 months" in names and "Observed" in names
+    page.get_by_role("button", name="Save as draft").click()
+
+    expect(page.get_by_role("heading", name="Horizons double every 7 months")).to_be_visible()
+    expect(page.get_by_text("doubles every 7 months from 92 minutes on 2025-04-16")).to_be_visible()
+    page.get_by_role("button", name="Commit prediction").click()
+    expect(page.get_by_text("SHA-256")).to_be_visible()
+    prediction = Prediction.objects.get()
+    assert prediction.is_committed
+    expect(page.locator("code.hash")).to_have_text(prediction.content_hash)
+
+    page.get_by_role("link", name=re.compile("METR time horizon")).first.click()
+    names = chart_trace_names(page, "metric-chart")
+    assert "Horizons double every 7 months" in names
+    expect(page.locator("#metric-chart .legendtext", has_text="Horizons double")).to_be_visible()
+    expect(page.locator(".prediction-table")).to_contain_text("committed")
