@@ -83,6 +83,28 @@ def latest_map(team) -> BottleneckMap | None:
     return bmap
 
 
+@dataclass(frozen=True)
+class Investment:
+    """One stage worth accelerating, for the quarterly review's backlog."""
+
+    stage: str
+    gain: float  # relative overall gain from doubling the stage's speed-up (0.2 = +20 %)
+    speedup_if_doubled: float
+    ceiling: float  # overall speed-up if the stage took no time
+    is_bottleneck: bool
+
+
+def investments(bmap: BottleneckMap, limit: int = 5) -> list[Investment]:
+    """The map's stages ranked by the overall gain of doubling their speed-up (2 queries)."""
+    result = load(bmap).analyse()
+    bottleneck = result.bottleneck.key if result.bottleneck else None
+    return [
+        Investment(r.stage.name, r.gain, r.doubled, r.ceiling, r.key == bottleneck)
+        for r in result.ranking[:limit]
+        if r.gain > 0
+    ]
+
+
 # --------------------------------------------------------------------------- what-if input
 def slider_range(value: float) -> tuple[float, float]:
     """Slider bounds in log10 units: 0.1× to 1000×, widened to include the current value."""

@@ -30,3 +30,15 @@ def test_demo_map_shows_the_bottleneck_moving_and_is_idempotent(team):
     names = {st.pk: st.name for st in this.stages}
     assert [names[k] for k in this_result.moved_on] == ["Security review"]
     assert this_result.speedup > last_result.speedup
+
+
+def test_investments_for_the_review_backlog(delivery_map, django_assert_max_num_queries):
+    with django_assert_max_num_queries(2):
+        ranked = services.investments(delivery_map, limit=3)
+    # Doubling security or review both take the map from 47/30.6 to 47/25.6 (+19.5 %).
+    assert [i.stage for i in ranked] == ["Security review", "Code review", "Code generation"]
+    assert ranked[0].is_bottleneck and not ranked[1].is_bottleneck
+    assert ranked[0].gain == pytest.approx(30.6 / 25.6 - 1)
+    assert ranked[1].ceiling == pytest.approx(47 / 20.6)
+    # QA is off the critical path: doubling it gains nothing, so it is never suggested.
+    assert "QA" not in [i.stage for i in services.investments(delivery_map, limit=10)]
