@@ -16,7 +16,7 @@ from planning.quarters import quarter_boundaries
 
 from .trajectory import Band, Floats, Line, Trajectory, from_day, sample_line
 
-MAX_MARKERS = 1500
+MAX_MARKERS = 1000
 
 
 def downsample(t: Floats, y: Floats, max_points: int = MAX_MARKERS) -> np.ndarray:
@@ -55,6 +55,15 @@ def _dates(t: Floats) -> list[str]:
     return [from_day(x).isoformat() for x in t]
 
 
+def _sig(values: Floats, digits: int = 4) -> list[float]:
+    """Round to `digits` significant figures: plenty for a chart, and a much smaller page."""
+    v = np.asarray(values, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = np.where(v == 0, 0, np.floor(np.log10(np.abs(v))))
+    scale = 10.0 ** (digits - 1 - np.nan_to_num(mag))
+    return (np.round(v * scale) / scale).tolist()
+
+
 def metric_figure(
     *,
     name: str,
@@ -74,16 +83,16 @@ def metric_figure(
         opacity = 0.35 if cl.dimmed else 1.0
         fill_alpha = "14" if cl.dimmed else "2e"
         common = {"legendgroup": cl.group, "x": x, "mode": "lines", "hoverinfo": "skip"}
-        data.append({**common, "y": cl.line.low, "line": {"width": 0}, "showlegend": False,
+        data.append({**common, "y": _sig(cl.line.low), "line": {"width": 0}, "showlegend": False,
                      "name": f"{cl.label} low"})  # fmt: skip
-        data.append({**common, "y": cl.line.high, "line": {"width": 0}, "fill": "tonexty",
+        data.append({**common, "y": _sig(cl.line.high), "line": {"width": 0}, "fill": "tonexty",
                      "fillcolor": cl.color + fill_alpha, "showlegend": False,
                      "name": f"{cl.label} band"})  # fmt: skip
         data.append(
             {
                 "type": "scatter",
                 "x": x,
-                "y": cl.line.median,
+                "y": _sig(cl.line.median),
                 "mode": "lines",
                 "name": cl.label
                 + (" (draft)" if cl.draft else "")
@@ -92,9 +101,7 @@ def metric_figure(
                 "legendgrouptitle": {"text": cl.group},
                 "opacity": opacity,
                 "line": {"color": cl.color, "width": 2, "dash": "dot" if cl.draft else "solid"},
-                "customdata": np.stack([cl.line.low, cl.line.high], axis=-1),
-                "hovertemplate": "%{y:.3~s}" + suffix + " (band %{customdata[0]:.3~s}–"
-                "%{customdata[1]:.3~s})<extra>" + cl.label[:40] + "</extra>",
+                "hovertemplate": "%{y:.3~s}" + suffix + "<extra>" + cl.label[:40] + "</extra>",
             }
         )
     for th in thresholds or []:
@@ -116,7 +123,7 @@ def metric_figure(
             {
                 "type": "scatter",
                 "x": _dates(obs_t[keep]),
-                "y": obs_values[keep],
+                "y": _sig(obs_values[keep], 6),
                 "mode": "markers",
                 "name": "Observed" + (f" ({len(keep)} of {len(obs_t)} shown)"
                                       if len(keep) < len(obs_t) else ""),

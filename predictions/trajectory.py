@@ -492,7 +492,21 @@ class Line:
     dates: list[date] = field(default_factory=list)
 
 
-def sample_line(traj: Trajectory, band: Band, horizon: date, n: int = 120) -> Line:
+def is_straight(traj: Trajectory) -> bool:
+    """True when the line is straight on its metric's own axis (exponential on a log axis,
+    linear on a linear one, or explicit points): a few samples draw it exactly."""
+    return (
+        traj.model == "points"
+        or (traj.model == "exponential" and traj.scale == "log")
+        or (traj.model == "linear" and traj.scale == "linear")
+    )
+
+
+def sample_line(traj: Trajectory, band: Band, horizon: date, n: int | None = None) -> Line:
+    """The line sampled for drawing: finely where it curves, sparsely (still enough points
+    to hover over) where it is straight on the chart."""
+    if n is None:
+        n = 12 if is_straight(traj) else 80
     extra = [d for d, _ in traj.points] + [p[0] for p in band.points]
     t = sample_days(traj.start, horizon, n, extra)
     median = traj.median(t)
