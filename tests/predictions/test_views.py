@@ -319,3 +319,32 @@ def test_dashboard_shows_the_summary(team, owner, owner_client, metric):
     make_prediction(metric, owner, committed=True)
     page = owner_client.get(reverse("teams:dashboard", kwargs={"team": team.slug}))
     assert "1</strong> committed line" in page.content.decode()
+
+
+def test_resolve_a_threshold_by_hand(team, owner, editor_client, metric):
+    p = make_prediction(
+        metric, owner, kind="threshold", trajectory=None, band=None, threshold_value=500,
+        probability=0.2, committed=True,
+    )  # fmt: skip
+    resolve = url("prediction_resolve", team, pk=p.pk)
+    editor_client.post(resolve, {"outcome": "yes"})  # no note: refused
+    assert not hasattr(Prediction.objects.get(pk=p.pk), "resolution")
+    editor_client.post(resolve, {"outcome": "yes", "note": "METR published 9 h on 2026-05-01"})
+    page = editor_client.get(p.get_absolute_url()).content.decode()
+    assert "It happened" in page and "Brier score <strong>0.640</strong>" in page
+
+
+def test_delete_a_draft_but_never_a_committed_prediction(team, editor, editor_client, metric):
+    draft = make_prediction(metric, editor)
+    committed = make_prediction(metric, editor, committed=True, title="Kept")
+    editor_client.post(url("prediction_delete", team, pk=draft.pk))
+    editor_client.post(url("prediction_delete", team, pk=committed.pk))
+    assert list(Prediction.objects.values_list("title", flat=True)) == ["Kept"]
+
+
+def test_viewer_sees_pages_without_edit_controls(team, owner, viewer_client, metric):
+    make_observations(metric, date(2025, 1, 1), [60], user=owner)
+    p = make_prediction(metric, owner, committed=True)
+    page = viewer_client.get(metric.get_absolute_url()).content.decode()
+    assert "Add observation" not in page and "Draw a line" not in page
+    assert "Revise" not in viewer_client.get(p.get_absolute_url()).content.decode()
