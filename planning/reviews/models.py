@@ -185,6 +185,14 @@ class Commitment(TeamScopedModel):
         related_name="checked_commitments",
         help_text="The later review that recorded whether it was met.",
     )
+    follow_up = models.ForeignKey(
+        "cadences.Cadence",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The one-off cadence that reminds the owner.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

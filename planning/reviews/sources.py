@@ -1,15 +1,19 @@
 """What each step shows from the other modules, and the effects of review decisions on them.
 
-Each function talks to one module through its public models/services and degrades to an
-empty answer when that module has nothing for the team yet.
+Each function reads one module through its public models and services, in a constant number
+of queries, and answers empty when that module has nothing for the team yet.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from typing import Any
 
-from planning.quarters import parse_quarter
+from django.urls import reverse
+from django.utils import timezone
+
+from planning.quarters import Quarter, parse_quarter
 
 
 @dataclass
@@ -24,44 +28,399 @@ class Subject:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _quarter(review):
+def _quarter(review) -> Quarter:
     return parse_quarter(review.quarter, review.team.fiscal_year_start_month)
 
 
+def _fmt(value: float | None, pattern: str = "{:.2f}") -> str | None:
+    return None if value is None else pattern.format(value)
+
+
+# --------------------------------------------------------------------------- predictions
+def prediction_scores(review) -> list[dict]:
+    """Committed predictions with observations inside the quarter, scored on them.
+
+    Ordered by surprise: the largest absolute standardised error first.
+    """
+    import numpy as np
+    from scipy.special import ndtri
+
+    from predictions import services
+    from predictions.models import Observation, Prediction
+
+    q = _quarter(review)
+    team = review.team
+    predictions = list(
+        Prediction.objects.filter(team=team, committed_at__isnull=False)
+        .filter(horizon__gte=q.start, committed_at__date__lte=q.end)
+        .select_related("metric", "author", "resolution")
+    )
+    if not predictions:
+        return []
+    rows_by_metric: dict[int, list] = {p.metric_id: [] for p in predictions}
+    observations = (
+        Observation.objects.filter(
+            metric_id__in=list(rows_by_metric), observed_at__gte=q.start, observed_at__lte=q.end
+        )
+        .order_by("metric_id", "observed_at")
+        .values_list("metric_id", "observed_at", "value", "definition_version")
+    )
+    for metric_id, day, value, version in observations.iterator(chunk_size=5000):
+        rows_by_metric[metric_id].append((day, value, version))
+    series = {m: services.Series.from_rows(r) for m, r in rows_by_metric.items()}
+    window = (float(q.start.toordinal()), float(q.end.toordinal()))
+    out = []
+    for p in predictions:
+        p.team = p.metric.team = team
+        score = services.score_prediction(p, series[p.metric_id], window=window)
+        summary = score.summary
+        if score.points is not None and len(score.points):
+            pct = np.clip(score.points.percentile / 100, 1e-9, 1 - 1e-9)
+            surprise = float(np.max(np.abs(ndtri(pct))))
+        elif score.log_score is not None and q.contains(p.horizon):
+            surprise = score.log_score
+        else:
+            continue
+        out.append(
+            {
+                "title": p.title,
+                "url": p.get_absolute_url(),
+                "metric": p.metric.name,
+                "author": p.author.display_name if p.author else "",
+                "ratio": _fmt(summary.bias if summary else None, "{:.2f}×"),
+                "inside": (
+                    f"{summary.coverage_observed:.0%} (stated {summary.coverage_stated:.0%})"
+                    if summary and summary.coverage_observed is not None
+                    else None
+                ),
+                "crps": _fmt(summary.mean_crps if summary else None, "{:.3g}"),
+                "bias": summary.bias if summary else None,
+                "phrase": score.bias_phrase,
+                "brier": score.brier,
+                "surprise": surprise,
+            }
+        )
+    out.sort(key=lambda r: -(r["surprise"] or 0))
+    return out
+
+
+def _team_bias(rows: list[dict]) -> str:
+    import math
+
+    biases = [r["bias"] for r in rows if r["bias"]]
+    if not biases:
+        return ""
+    geo = math.exp(sum(math.log(b) for b in biases) / len(biases))
+    from predictions.scoring import bias_phrase
+
+    return f"across {len(biases)} line(s), {bias_phrase(geo)}"
+
+
 def look_back_lines(review) -> list[str]:
-    return []
+    return [
+        f"{r['title']} ({r['metric']}): "
+        + ", ".join(
+            x
+            for x in [
+                r["phrase"],
+                f"inside the band {r['inside']}" if r["inside"] else "",
+                f"Brier {r['brier']:.2f}" if r["brier"] is not None else "",
+            ]
+            if x
+        )
+        for r in prediction_scores(review)
+    ]
+
+
+def new_predictions(review) -> list[dict]:
+    from predictions.models import Prediction
+
+    q = _quarter(review)
+    start = datetime.combine(q.start, time.min, tzinfo=review.team.tz)
+    end = start + timedelta(days=(q.end - q.start).days + 1)
+    rows = Prediction.objects.filter(team=review.team, made_at__gte=start, made_at__lt=end)
+    return [
+        {
+            "title": p.title,
+            "url": p.get_absolute_url(),
+            "committed": p.is_committed,
+            "state": "committed" if p.is_committed else "draft",
+            "metric": p.metric.name,
+        }
+        for p in rows.select_related("metric", "team").order_by("made_at")
+    ]
 
 
 def prediction_lines(review) -> list[str]:
-    return []
+    return [f"{p['title']} ({p['metric']})" for p in new_predictions(review) if p["committed"]]
 
 
-def bottleneck_lines(review) -> list[str]:
-    return []
+# --------------------------------------------------------------------------- audits
+def _audit_subjects(review) -> list[Subject]:
+    from django.db.models import Q
+
+    from audits.models import Idea, IdeaStatus
+
+    # Ideas that lit up, plus any this review already decided about (whatever their status now).
+    decided = [
+        int(key.split(":")[1])
+        for key in review.decisions.filter(subject_key__startswith="idea:").values_list(
+            "subject_key", flat=True
+        )
+    ]
+    ideas = (
+        Idea.objects.filter(team=review.team)
+        .filter(Q(status__in=[IdeaStatus.LIT_UP, IdeaStatus.PROMOTED]) | Q(pk__in=decided))
+        .order_by("title")
+    )
+    return [
+        Subject(
+            key=f"idea:{idea.pk}",
+            label=idea.title,
+            detail=" · ".join(
+                x
+                for x in [
+                    idea.capability_needed,
+                    f"last tried on {idea.last_tried_model}" if idea.last_tried_model else "",
+                ]
+                if x
+            ),
+            url=idea.get_absolute_url(),
+            badge=idea.get_status_display(),
+        )
+        for idea in ideas.select_related("team")
+    ]
+
+
+def _audit_context(review) -> dict[str, Any]:
+    from audits.models import AuditRun
+
+    runs = list(
+        AuditRun.objects.filter(team=review.team, quarter=review.quarter).order_by("-created_at")
+    )
+    lines = [
+        f"Audit run {run.created_at:%d %b}: {run.get_status_display().lower()}, "
+        f"{run.done_calls} of {run.expected_calls} calls, ${run.cost_usd:.2f}"
+        for run in runs
+    ]
+    if not runs:
+        lines = [f"No capability audit has run in {review.quarter} yet."]
+    return {
+        "lines": lines,
+        "link": {
+            "url": reverse("audits:idea_list", kwargs={"team": review.team.slug}),
+            "label": "Open the idea backlog and audits",
+        },
+    }
+
+
+def _apply_audit_decision(review, decision, user) -> None:
+    from audits.models import Idea, IdeaStatus
+
+    idea = Idea.objects.filter(team=review.team, pk=int(decision.subject_key.split(":")[1])).first()
+    if idea is None:
+        return
+    status = {
+        "promote": IdeaStatus.PROMOTED,
+        "keep_dormant": IdeaStatus.DORMANT,
+        "abandon": IdeaStatus.ABANDONED,
+    }[decision.choice]
+    reason = f"{review.quarter} quarterly review" + (f": {decision.note}" if decision.note else "")
+    idea.set_status(status, user, reason)
+
+
+# --------------------------------------------------------------------------- saturation
+def _saturation_subjects(review) -> list[Subject]:
+    from planning.saturation.models import FormFactor, Status
+
+    rows = FormFactor.objects.filter(team=review.team).exclude(status=Status.RETIRED)
+    return [
+        Subject(
+            key=f"formfactor:{ff.pk}",
+            label=ff.name,
+            detail=ff.verdict_headline,
+            url=ff.get_absolute_url(),
+            badge=ff.get_verdict_display(),
+        )
+        for ff in rows.select_related("team").order_by("name")
+    ]
 
 
 def saturation_lines(review) -> list[str]:
-    return []
+    try:
+        subjects = _saturation_subjects(review)
+    except ImportError:
+        return []
+    return [f"{s.label}: {s.badge}. {s.detail}".strip() for s in subjects]
+
+
+# --------------------------------------------------------------------------- bottlenecks
+def _bottleneck_map(review):
+    from planning.bottlenecks import services as bn
+    from planning.bottlenecks.models import BottleneckMap
+
+    bmap = (
+        BottleneckMap.objects.filter(team=review.team, quarter__lte=review.quarter)
+        .order_by("-quarter", "-updated_at")
+        .first()
+    )
+    if bmap is None:
+        return None, None
+    loaded = bn.load(bmap)
+    try:
+        return bmap, loaded.analyse()
+    except ValueError:  # a cycle or invalid numbers: the map page explains it
+        return bmap, None
+
+
+def _bottleneck_subjects(review) -> list[Subject]:
+    bmap, analysis = _bottleneck_map(review)
+    if analysis is None:
+        return []
+    bottleneck = analysis.bottleneck
+    return [
+        Subject(
+            key=f"stage:{r.stage.key}",
+            label=r.stage.name,
+            detail=(
+                f"{r.share_after:.0%} of the time after AI; doubling its speed-up makes the "
+                f"whole flow {r.gain:.0%} faster"
+            ),
+            url=bmap.get_absolute_url(),
+            badge="bottleneck" if bottleneck and r.key == bottleneck.key else "",
+        )
+        for r in analysis.ranking[:6]
+    ]
+
+
+def bottleneck_lines(review) -> list[str]:
+    try:
+        bmap, analysis = _bottleneck_map(review)
+    except ImportError:
+        return []
+    if analysis is None:
+        return []
+    lines = [f"Map “{bmap.name}” ({bmap.quarter}): overall speed-up {analysis.speedup:.2f}×."]
+    if analysis.bottleneck:
+        lines.append(
+            f"The stage that now limits the team: {analysis.bottleneck.stage.name} "
+            f"({analysis.bottleneck.share_after:.0%} of the time after AI)."
+        )
+    return lines
+
+
+# --------------------------------------------------------------------------- steps
+SUBJECTS = {3: _audit_subjects, 4: _saturation_subjects, 5: _bottleneck_subjects}
 
 
 def step_subjects(review, step: int) -> list[Subject]:
     """The subjects a decision step (3, 4, 5) decides about."""
-    return []
+    finder = SUBJECTS.get(step)
+    if finder is None:
+        return []
+    try:
+        return finder(review)
+    except ImportError:
+        return []
 
 
 def step_context(review, step: int) -> dict[str, Any]:
     """Live data a step page shows beside the team's notes and decisions."""
+    team = review.team
+    if step == 1:
+        rows = prediction_scores(review)
+        return {
+            "predictions": rows,
+            "bias": _team_bias(rows),
+            "surprises": [
+                f"{r['title']}: {r['phrase']}" for r in rows[:3] if r["phrase"] and r["surprise"]
+            ],
+        }
+    if step == 2:
+        from predictions.models import Metric
+
+        back = review.step_url(2)
+        return {
+            "predictions": new_predictions(review),
+            "metrics": [
+                {
+                    "name": m.name,
+                    "url": m.get_absolute_url(),
+                    "predict_url": reverse(
+                        "predictions:prediction_create", kwargs={"team": team.slug, "pk": m.pk}
+                    )
+                    + f"?next={back}",
+                }
+                for m in Metric.objects.filter(team=team).select_related("team").order_by("name")
+            ],
+            "metrics_url": reverse("predictions:metric_list", kwargs={"team": team.slug}),
+        }
+    if step == 3:
+        return _audit_context(review)
+    if step == 4:
+        return {
+            "lines": [],
+            "link": {
+                "url": reverse("saturation:formfactor_list", kwargs={"team": team.slug}),
+                "label": "Open saturation tracking",
+            },
+        }
+    if step == 5:
+        lines = bottleneck_lines(review)
+        return {
+            "lines": lines or ["No bottleneck map yet for this quarter."],
+            "link": {
+                "url": reverse("bottlenecks:map_list", kwargs={"team": team.slug}),
+                "label": "Refresh the bottleneck map",
+            },
+        }
     return {}
 
 
 def apply_decision(review, decision, user) -> None:
-    """Carry a decision into its module (e.g. promote an idea)."""
+    """Carry a decision into its module (an idea's status follows the audit decision)."""
+    if decision.subject_key.startswith("idea:"):
+        _apply_audit_decision(review, decision, user)
 
 
+# --------------------------------------------------------------------------- cadences
 def schedule_follow_ups(review) -> int:
-    """Turn each commitment into a reminder for its owner (the cadence machinery)."""
-    return 0
+    """Each commitment becomes a one-off cadence that reminds its owner (7 and 1 days before,
+    on the day, then nags while overdue)."""
+    from planning.cadences import services as cadence_services
+    from planning.cadences.models import Cadence, Kind, Recipients
+
+    team = review.team
+    now = timezone.now()
+    today = timezone.localtime(now, team.tz).date()
+    pending = list(review.commitments.filter(follow_up__isnull=True).select_related("owner"))
+    for commitment in pending:
+        days_left = (commitment.due_date - today).days
+        cadence = Cadence(
+            team=team,
+            kind=Kind.CUSTOM,
+            title=f"Commitment: {commitment.what}"[:120],
+            rrule="FREQ=DAILY;COUNT=1",
+            starts_on=max(commitment.due_date, today),
+            due_time=time(9),
+            reminder_days=[d for d in (7, 1) if d < days_left],
+            grace_days=1,
+            escalate_after_days=7,
+            nag_every_days=3,
+            recipients=Recipients.PEOPLE,
+        )
+        cadence.next_due_at = cadence.schedule(team).next_after(now)
+        cadence.materialize_at = now
+        cadence.save()
+        cadence.people.add(commitment.owner)
+        commitment.follow_up = cadence
+        commitment.save(update_fields=["follow_up"])
+        cadence_services.materialise(now, cadences=Cadence.objects.filter(pk=cadence.pk))
+    return len(pending)
 
 
 def complete_review_cadence(review, user) -> None:
     """Closing the review completes the quarterly-review cadence occurrence."""
+    from planning.cadences.services import complete_activity
+
+    complete_activity(review.team, "quarterly_review", by=user, note=f"{review.quarter} closed")

@@ -1,0 +1,107 @@
+"""The review pulls live data from every module and carries decisions back to them."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from audits.models import Idea, IdeaStatus
+from planning.cadences.models import Cadence, Kind, Occurrence
+from planning.cadences.services import create_default_cadences
+from planning.reviews import services, sources
+from planning.reviews.models import BacklogItem, Review
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def seeded(team, owner):
+    from audits import demo as audits_demo
+    from planning.bottlenecks import demo as bottlenecks_demo
+    from planning.saturation import demo as saturation_demo
+    from predictions import demo as predictions_demo
+
+    for module in (predictions_demo, audits_demo, saturation_demo, bottlenecks_demo):
+        module.seed(team, owner)
+    return services.start_review(team, owner)[0]
+
+
+def url(review, name, **kw):
+    return reverse(
+        f"reviews:{name}", kwargs={"team": review.team.slug, "quarter": review.quarter, **kw}
+    )
+
+
+def test_steps_show_each_modules_subjects(seeded):
+    ideas = sources.step_subjects(seeded, 3)
+    assert ideas and all(s.key.startswith("idea:") for s in ideas)
+    form_factors = sources.step_subjects(seeded, 4)
+    assert {s.label for s in form_factors} >= {"Chat assistant"} or form_factors
+    stages = sources.step_subjects(seeded, 5)
+    assert stages and any(s.badge == "bottleneck" for s in stages)
+    assert sources.bottleneck_lines(seeded)[1].startswith("The stage that now limits the team")
+
+
+@pytest.mark.parametrize("n", range(1, 9))
+def test_step_pages_with_module_data_keep_query_counts(
+    owner_client, seeded, n, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(30):
+        response = owner_client.get(url(seeded, "step", n=n))
+    assert response.status_code == 200
+
+
+def test_promoting_a_lit_up_idea_updates_it_and_makes_a_bet(editor_client, seeded):
+    subject = sources.step_subjects(seeded, 3)[0]
+    response = editor_client.post(
+        url(seeded, "decide"),
+        {"step": 3, "subject_key": subject.key, "choice": "promote", "version": 0,
+         "note": "passes on the newest model"},
+    )  # fmt: skip
+    assert response.status_code == 200
+    idea = Idea.objects.get(pk=int(subject.key.split(":")[1]))
+    assert idea.status == IdeaStatus.PROMOTED
+    assert "quarterly review" in idea.status_changes.latest("created_at").reason
+    item = BacklogItem.objects.get(review=seeded, subject_key=subject.key)
+    assert item.title == f"Build {subject.label}"
+    # Changing the decision takes the bet off the backlog again.
+    editor_client.post(
+        url(seeded, "decide"),
+        {"step": 3, "subject_key": subject.key, "choice": "keep_dormant", "version": 1},
+    )
+    assert not BacklogItem.objects.filter(review=seeded, subject_key=subject.key).exists()
+    # A stale decision is refused.
+    stale = editor_client.post(
+        url(seeded, "decide"),
+        {"step": 3, "subject_key": subject.key, "choice": "abandon", "version": 1},
+    )
+    assert stale.status_code == 409
+
+
+def test_decision_on_unknown_subject_is_404(editor_client, seeded):
+    response = editor_client.post(
+        url(seeded, "decide"), {"step": 3, "subject_key": "idea:999999", "choice": "promote"}
+    )
+    assert response.status_code == 404
+
+
+def test_closing_schedules_follow_ups_and_completes_the_cadence(team, owner):
+    create_default_cadences(team)
+    review = services.start_review(team, owner)[0]
+    services.add_commitment(
+        review, owner=owner, what="Adopt weekly evals", due_date=date.today() + timedelta(days=30)
+    )
+    quarterly = Cadence.objects.get(team=team, kind=Kind.QUARTERLY_REVIEW)
+    due = timezone.now() - timedelta(hours=1)
+    occurrence = Occurrence.objects.create(
+        cadence=quarterly, due_at=due, overdue_at=due + timedelta(days=3), state="due"
+    )
+    result = services.close_review(review, owner)
+    assert result.follow_ups == 1
+    follow_up = review.commitments.get().follow_up
+    assert follow_up.kind == Kind.CUSTOM and list(follow_up.people.all()) == [owner]
+    assert follow_up.occurrences.count() == 1
+    occurrence.refresh_from_db()
+    assert occurrence.state == "done"
+    assert Review.objects.get(pk=review.pk).is_closed
