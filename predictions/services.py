@@ -11,6 +11,7 @@ from datetime import date
 import numpy as np
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from scipy.special import ndtri
 
 from . import scoring
 from .models import Kind, Metric, Observation, ObservationChange, Prediction, Resolution, Reveal
@@ -228,6 +229,55 @@ def score_prediction(
     return PredictionScore(
         prediction, points, scoring.summarise(points, band.coverage), t, definition_changed=changed
     )
+
+
+def series_by_metric(metric_ids, **filters) -> dict[int, Series]:
+    """Observations of several metrics in one query (filters apply to Observation)."""
+    rows: dict[int, list] = {m: [] for m in metric_ids}
+    qs = (
+        Observation.objects.filter(metric_id__in=list(metric_ids), **filters)
+        .order_by("metric_id", "observed_at")
+        .values_list("metric_id", "observed_at", "value", "definition_version")
+    )
+    for mid, d, v, ver in qs.iterator(chunk_size=5000):
+        rows[mid].append((d, v, ver))
+    return {m: Series.from_rows(r) for m, r in rows.items()}
+
+
+def quarter_scores(team, quarter) -> list[dict]:
+    """Committed predictions scored on the observations inside `quarter` (and thresholds due
+    in it), biggest surprise first: {"prediction", "score", "surprise"}.
+
+    Surprise is the largest distance of an observation from the median in standard deviations
+    of the fitted distribution (|Φ⁻¹(percentile)|); for a resolved threshold, its log score.
+    Two queries whatever the number of predictions and observations.
+    """
+    predictions = list(
+        Prediction.objects.for_team(team)
+        .committed()
+        .filter(horizon__gte=quarter.start, committed_at__date__lte=quarter.end)
+        .select_related("metric", "author", "resolution")
+    )
+    series = series_by_metric(
+        {p.metric_id for p in predictions},
+        observed_at__gte=quarter.start,
+        observed_at__lte=quarter.end,
+    )
+    window = (float(quarter.start.toordinal()), float(quarter.end.toordinal()))
+    rows = []
+    for p in predictions:
+        p.team = p.metric.team = team
+        score = score_prediction(p, series[p.metric_id], window=window)
+        if score.points is not None and len(score.points):
+            pct = np.clip(score.points.percentile / 100, 1e-9, 1 - 1e-9)
+            surprise = float(np.max(np.abs(ndtri(pct))))
+        elif score.log_score is not None and quarter.contains(p.horizon):
+            surprise = score.log_score  # nats: −ln(probability given to what happened)
+        else:
+            continue
+        rows.append({"prediction": p, "score": score, "surprise": surprise})
+    rows.sort(key=lambda r: -r["surprise"])
+    return rows
 
 
 # --------------------------------------------------------------------------- lifecycle

@@ -13,7 +13,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
-from scipy.special import ndtri
 
 from planning.quarters import current_quarter, parse_quarter
 from planning.teams.models import Role
@@ -591,18 +590,6 @@ def prediction_resolve(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --------------------------------------------------------------------------- quarter, calibration
-def _series_by_metric(metric_ids, **filters) -> dict[int, services.Series]:
-    rows: dict[int, list] = {m: [] for m in metric_ids}
-    qs = (
-        Observation.objects.filter(metric_id__in=list(metric_ids), **filters)
-        .order_by("metric_id", "observed_at")
-        .values_list("metric_id", "observed_at", "value", "definition_version")
-    )
-    for mid, d, v, ver in qs.iterator(chunk_size=5000):
-        rows[mid].append((d, v, ver))
-    return {m: services.Series.from_rows(r) for m, r in rows.items()}
-
-
 @team_view
 def quarter_view(request: HttpRequest, quarter: str | None = None) -> HttpResponse:
     team = request.team
@@ -614,31 +601,7 @@ def quarter_view(request: HttpRequest, quarter: str | None = None) -> HttpRespon
         )
     except ValueError as error:
         raise Http404(str(error)) from None
-    predictions = list(
-        scoped(request, Prediction)
-        .committed()
-        .filter(horizon__gte=q.start)
-        .filter(committed_at__date__lte=q.end)
-        .select_related("metric", "author", "resolution")
-    )
-    series = _series_by_metric(
-        {p.metric_id for p in predictions}, observed_at__gte=q.start, observed_at__lte=q.end
-    )
-    window = (float(q.start.toordinal()), float(q.end.toordinal()))
-    rows = []
-    for p in predictions:
-        p.team = p.metric.team = team
-        score = services.score_prediction(p, series[p.metric_id], window=window)
-        surprise = None
-        if score.points is not None and len(score.points):
-            pct = np.clip(score.points.percentile / 100, 1e-9, 1 - 1e-9)
-            surprise = float(np.max(np.abs(ndtri(pct))))
-        elif score.log_score is not None and q.contains(p.horizon):
-            surprise = score.log_score  # nats: −ln(probability given to what happened)
-        else:
-            continue
-        rows.append({"prediction": p, "score": score, "surprise": surprise})
-    rows.sort(key=lambda r: -(r["surprise"] or 0))
+    rows = services.quarter_scores(team, q)
     return render(
         request,
         "predictions/quarter.html",
@@ -661,7 +624,7 @@ def calibration(request: HttpRequest) -> HttpResponse:
     if author:
         qs = qs.filter(author=author)
     predictions = list(qs)
-    series = _series_by_metric({p.metric_id for p in predictions if p.is_line})
+    series = services.series_by_metric({p.metric_id for p in predictions if p.is_line})
     by_author: dict[int, dict] = {}
     stated, inside, totals, probs, outcomes = [], [], [], [], []
     for p in predictions:

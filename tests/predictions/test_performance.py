@@ -71,3 +71,30 @@ def test_metric_page_query_count_is_constant(team, owner, owner_client, metric,
     assert sum(1 for t in figure["data"] if t.get("legendgroup") and "band" in t["name"]) == 50
     # ... and scores use every observation in a committed line's window
     assert re.search(r'<td class="num">10020</td>', body)
+
+
+@pytest.mark.parametrize("name", ["quarter_current", "calibration", "metric_list"])
+def test_team_pages_query_count_is_constant(team, owner, owner_client, name):
+    from django.urls import reverse
+
+    from .conftest import make_metric
+
+    url = reverse(f"predictions:{name}", kwargs={"team": team.slug})
+    recent = timezone.now() - timedelta(days=30)
+
+    def grow(n_metrics):
+        for i in range(n_metrics):
+            m = make_metric(team, name=f"M{Observation.objects.count()}-{i}")
+            add_observations(m, 60, start=recent.date() - timedelta(days=10))
+            make_prediction(m, owner, committed_at=recent, horizon=date(2030, 1, 1),
+                            trajectory={"model": "exponential", "baseline_date": "2025-01-01",
+                                        "baseline_value": 60, "doubling_months": 7})  # fmt: skip
+
+    grow(1)
+    with CaptureQueriesContext(connection) as small:
+        assert owner_client.get(url).status_code == 200
+    grow(6)
+    with CaptureQueriesContext(connection) as large:
+        body = owner_client.get(url).content.decode()
+    assert len(large) == len(small), [q["sql"][:80] for q in large.captured_queries]
+    assert "M" in body
