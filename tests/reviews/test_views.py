@@ -215,3 +215,12 @@ def test_demo_has_a_closed_and_an_open_review(owner):
     reviews = list(Review.objects.filter(team=team).order_by("quarter"))
     assert [r.status for r in reviews] == ["closed", "in_progress"]
     assert reviews[0].snapshots.count() == 1
+
+
+def test_dashboard_offers_to_start_then_continue_the_review(editor_client, team):
+    dashboard = reverse("teams:dashboard", kwargs={"team": team.slug})
+    body = editor_client.get(dashboard).content.decode()
+    quarter = str(current_quarter(team))
+    assert f"Start the {quarter} review" in body
+    editor_client.post(reverse("reviews:start", kwargs={"team": team.slug}))
+    assert f"Continue the {quarter} review" in editor_client.get(dashboard).content.decode()
