@@ -50,6 +50,12 @@ def test_metric_observations_prediction_commit_and_chart(live_server, new_page):
         form.get_by_label("Source").fill("METR")
         form.get_by_role("button", name="Add observation").click()
         expect(page.locator(".obs-table")).to_contain_text(day)
+    # inline edit: the row becomes a form, saving swaps the row back and keeps history
+    page.get_by_role("button", name="Edit the observation of 2025-02-24").click()
+    page.get_by_label("Value", exact=True).fill("55")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".obs-table")).to_contain_text("55 minutes")
+    assert metric.observations.get(observed_at="2025-02-24").changes.count() == 1
     # a bad value is refused next to the field, nothing saved
     form = page.locator("form.obs-add")
     form.get_by_label("Date").fill("2025-05-01")
