@@ -1,11 +1,11 @@
 """Audit runs: start, resume, cancel, and the idempotent recording of every call's result.
 
 The fan-out is one Celery task per (probe, model, sample) (see tasks.py). Everything that
-changes a run's counters happens in `record_result`, in one transaction holding the run's
-row lock: the Result is inserted only if that call has no result yet (an earlier error row is
-replaced), and the run's tokens, cost and counts move by exactly that row's numbers. So a task
-retried after a crash, the same message delivered twice or two workers racing never
-double-count or double-charge.
+changes a run's counters happens in `record_result`, in one transaction: the Result is inserted
+only if that call has no result yet (the unique constraint decides; an earlier error row is
+replaced under the run's row lock), and the run's tokens, cost and counts move by exactly that
+row's numbers. So a task retried after a crash, the same message delivered twice or two
+workers racing never double-count or double-charge.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
-from django.db.models import F
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
 from planning.quarters import current_quarter
@@ -167,7 +167,9 @@ def _finalize_locked(run: AuditRun, status: str, reason: str) -> None:
     if status == RunStatus.FAILED:
         live_status = "failed"
     session_id, summary = run.live_session_id, _summary(run)
-    transaction.on_commit(lambda: live.end(session_id, live_status, summary))
+    # a run that finished by itself lets the other processes' last results reach the log
+    grace = 0.0 if status == RunStatus.CANCELLED else live.FEED.interval + 0.1
+    transaction.on_commit(lambda: live.end(session_id, live_status, summary, grace=grace))
     if status == RunStatus.COMPLETED:
         team = run.team
         transaction.on_commit(lambda: _cadence_done(team))
@@ -191,6 +193,16 @@ def _apply_outcome(run: AuditRun) -> None:
             idea.set_status(IdeaStatus.LIT_UP, None, f"Passed on {names} in {run}.")
         elif idea.status == IdeaStatus.RETESTING:
             idea.set_status(IdeaStatus.DORMANT, None, f"Still not passing in {run}.")
+    # when and on what each idea was last tried: one UPDATE per run, not one per call
+    latest = (
+        Result.objects.filter(run=run, probe__idea=OuterRef("pk"))
+        .exclude(grade=Grade.ERROR)
+        .order_by("-created_at")
+    )
+    Idea.objects.filter(pk__in=[idea.pk for idea in ideas]).filter(Exists(latest)).update(
+        last_tried_at=Subquery(latest.values("created_at")[:1]),
+        last_tried_model=Subquery(latest.values("resolved_model")[:1]),
+    )
 
 
 def _cadence_done(team) -> None:
@@ -219,59 +231,103 @@ class Recorded:
     run: AuditRun
 
 
-def record_result(run_id: int, probe_id: int, model_id: int, sample: int, **fields) -> Recorded:
-    """Write one call's result exactly once and move the run's counters by it."""
-    with transaction.atomic():
-        run = AuditRun.objects.select_for_update().get(pk=run_id)
-        existing = Result.objects.filter(
-            run_id=run_id, probe_id=probe_id, model_id=model_id, sample=sample
-        ).first()
-        if existing and existing.grade != Grade.ERROR:
-            return Recorded(False, existing, run)
-        cost = Decimal(fields.get("cost_usd") or 0)
-        tokens_in = (
-            fields.get("input_tokens", 0)
-            + fields.get("cache_creation_tokens", 0)
-            + fields.get("cache_read_tokens", 0)
-        )
-        is_error = fields.get("grade") == Grade.ERROR
-        if existing:  # an earlier error: replace it, keep its spend in the totals
-            for name, value in fields.items():
-                setattr(existing, name, value)
-            existing.attempts = existing.attempts + 1
-            existing.created_at = timezone.now()
-            existing.save()
-            result = existing
-            counters = {"error_calls": F("error_calls") - (0 if is_error else 1)}
-            counters["done_calls"] = F("done_calls") + (0 if is_error else 1)
-        else:
+COUNTERS = ("status", "done_calls", "error_calls", "expected_calls", "cost_usd", "tokens_in",
+            "tokens_out", "budget_tokens", "budget_usd")  # fmt: skip
+
+
+def record_result(run_id: int, probe_id: int, model_id: int, sample: int, *, announce=None,
+                  **fields) -> Recorded:  # fmt: skip
+    """Write one call's result exactly once and move the run's counters by it.
+
+    The common case is one short transaction: insert the row (the unique constraint on
+    (run, probe, model, sample) refuses a second one) and bump the run's counters with one
+    UPDATE, so concurrent calls hold the run's row lock only for that instant. A call that
+    already has a row (a duplicate delivery, or a retry of an earlier error) takes the
+    careful path under the run's lock. `announce(result, counters)` is called once the row
+    is committed, before the run is settled (completed or stopped for budget).
+    """
+    cost = Decimal(fields.get("cost_usd") or 0)
+    is_error = fields.get("grade") == Grade.ERROR
+    try:
+        with transaction.atomic():
             result = Result.objects.create(
                 run_id=run_id, probe_id=probe_id, model_id=model_id, sample=sample, **fields
             )
             key = "error_calls" if is_error else "done_calls"
-            counters = {key: F(key) + 1}
-        AuditRun.objects.filter(pk=run_id).update(
-            cost_usd=F("cost_usd") + cost,
-            tokens_in=F("tokens_in") + tokens_in,
-            tokens_out=F("tokens_out") + fields.get("output_tokens", 0),
-            **counters,
+            counters = _bump(run_id, cost, fields, **{key: F(key) + 1})
+    except IntegrityError:
+        return _record_again(run_id, probe_id, model_id, sample, announce, **fields)
+    if announce:
+        announce(result, counters)
+    run = _settle(run_id, counters)
+    return Recorded(True, result, run)
+
+
+def _bump(run_id: int, cost: Decimal, fields: dict, **counters) -> dict:
+    tokens_in = (
+        fields.get("input_tokens", 0)
+        + fields.get("cache_creation_tokens", 0)
+        + fields.get("cache_read_tokens", 0)
+    )
+    AuditRun.objects.filter(pk=run_id).update(
+        cost_usd=F("cost_usd") + cost,
+        tokens_in=F("tokens_in") + tokens_in,
+        tokens_out=F("tokens_out") + fields.get("output_tokens", 0),
+        **counters,
+    )
+    return AuditRun.objects.filter(pk=run_id).values(*COUNTERS).get()
+
+
+def _record_again(run_id, probe_id, model_id, sample, announce, **fields) -> Recorded:
+    """The call has a row already: keep a real answer, replace an earlier error."""
+    is_error = fields.get("grade") == Grade.ERROR
+    with transaction.atomic():
+        run = AuditRun.objects.select_for_update().get(pk=run_id)
+        existing = Result.objects.get(
+            run_id=run_id, probe_id=probe_id, model_id=model_id, sample=sample
         )
-        run.refresh_from_db()
-        if run.status in ACTIVE_RUN_STATUSES:
-            if run.over_budget():
-                left = run.expected_calls - run.done_calls - run.error_calls
-                _finalize_locked(
-                    run,
-                    RunStatus.BUDGET,
-                    f"Budget reached after {run.done_calls + run.error_calls} of "
-                    f"{run.expected_calls} calls ({left} not run). Raise the budget and resume "
-                    "to finish.",
-                )
-                get_redis().set(stop_key(run.pk), "1", ex=24 * 3600)
-            elif run.done_calls + run.error_calls >= run.expected_calls:
-                reason = f"{run.error_calls} calls failed." if run.error_calls else ""
-                _finalize_locked(run, RunStatus.COMPLETED, reason)
-        return Recorded(True, result, run)
+        if existing.grade != Grade.ERROR:
+            return Recorded(False, existing, run)
+        for name, value in fields.items():  # keep the error's spend in the totals
+            setattr(existing, name, value)
+        existing.attempts = existing.attempts + 1
+        existing.created_at = timezone.now()
+        existing.save()
+        counters = _bump(
+            run_id, Decimal(fields.get("cost_usd") or 0), fields,
+            error_calls=F("error_calls") - (0 if is_error else 1),
+            done_calls=F("done_calls") + (0 if is_error else 1),
+        )  # fmt: skip
+    if announce:
+        announce(existing, counters)
+    return Recorded(True, existing, _settle(run_id, counters))
+
+
+def _settle(run_id: int, counters: dict) -> AuditRun:
+    """Finish the run if this result completed it or spent its budget (once: under the lock,
+    re-checked). Most results change nothing and take no lock here."""
+    state = AuditRun(pk=run_id, **counters)
+    finished = state.done_calls + state.error_calls >= state.expected_calls
+    if state.status not in ACTIVE_RUN_STATUSES or not (finished or state.over_budget()):
+        return state
+    with transaction.atomic():
+        run = AuditRun.objects.select_for_update().get(pk=run_id)
+        if run.status not in ACTIVE_RUN_STATUSES:
+            return run
+        if run.over_budget():
+            left = run.expected_calls - run.done_calls - run.error_calls
+            _finalize_locked(
+                run,
+                RunStatus.BUDGET,
+                f"Budget reached after {run.done_calls + run.error_calls} of "
+                f"{run.expected_calls} calls ({left} not run). Raise the budget and resume "
+                "to finish.",
+            )
+            get_redis().set(stop_key(run.pk), "1", ex=24 * 3600)
+        elif run.done_calls + run.error_calls >= run.expected_calls:
+            reason = f"{run.error_calls} calls failed." if run.error_calls else ""
+            _finalize_locked(run, RunStatus.COMPLETED, reason)
+    return run
 
 
 # ----------------------------------------------------------------------------- overrides

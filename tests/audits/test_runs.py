@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from audits import runs
+from audits import live, runs
 from audits.models import AuditRun, Grade, Result, RunStatus
 from audits.tasks import run_call
+from planning.live.models import LiveEvent
 from tests.audits import fake
 from tests.audits.conftest import make_idea
 from tests.conftest import wait_for
@@ -137,3 +143,104 @@ def test_budget_stop(fake_api, celery_worker_process, team, sim_models):
     AuditRun.objects.filter(pk=run.pk).update(budget_tokens=None)
     runs.start_run(AuditRun.objects.get(pk=run.pk))
     assert wait_for(lambda: AuditRun.objects.get(pk=run.pk).status == RunStatus.COMPLETED, 30)
+
+
+# ----------------------------------------------------------------------------- fewer writes
+def test_run_calls_go_to_the_audits_queue():
+    from django.conf import settings
+
+    from planning.celery import app
+
+    def queue_of(task):
+        return app.amqp.router.route({}, task)["queue"].name
+
+    assert queue_of("audits.tasks.run_call") == settings.AUDITS_QUEUE
+    assert queue_of("audits.tasks.dispatch_run") == settings.CELERY_TASK_DEFAULT_QUEUE
+    # under tests the private queue carries both, so the test worker runs the calls
+    assert settings.AUDITS_QUEUE == settings.CELERY_TASK_DEFAULT_QUEUE
+
+
+def test_outside_tests_calls_have_their_own_queue():
+    code = (
+        "import django; django.setup(); from django.conf import settings;"
+        "from planning.celery import app; r = app.amqp.router.route;"
+        "print(settings.AUDITS_QUEUE, r({}, 'audits.tasks.run_call')['queue'].name,"
+        " r({}, 'audits.tasks.dispatch_run')['queue'].name)"
+    )
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("CELERY_QUEUE", "AUDITS_QUEUE", "EXPONENT_TESTING")}  # fmt: skip
+    env["DJANGO_SETTINGS_MODULE"] = "planning.settings"
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=fake.BASE_DIR,
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    assert out.stdout.split() == ["audits", "audits", "celery"]
+
+
+@pytest.mark.django_db
+def test_a_call_writes_one_result_row_and_one_run_update(fake_api, team, sim_models):
+    newer, _ = sim_models
+    idea = make_idea(team, prompt="LATER-PASSES", config={"expected": "yes"})
+    run = _run(team, [newer], [idea])
+    session_id = live.create_session(team, None, "audit_run", "test")
+    AuditRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, epoch=1, expected_calls=2, live_session_id=session_id
+    )
+    probe = idea.probes.get()
+    with CaptureQueriesContext(connection) as ctx:
+        assert run_call.apply(args=(run.pk, 1, probe.pk, newer.pk, 1, 0)).get() == "pass"
+    writes = [q["sql"].split()[0:3] for q in ctx.captured_queries
+              if q["sql"].startswith(("INSERT", "UPDATE", "DELETE"))]  # fmt: skip
+    assert writes == [["INSERT", "INTO", '"audits_result"'], ["UPDATE", '"audits_auditrun"', "SET"]]
+    assert not any("FOR UPDATE" in q["sql"] for q in ctx.captured_queries)
+    # tokens and the result event waited in the feed; one flush writes them together
+    assert not LiveEvent.objects.filter(session_id=session_id).exists()
+    live.FEED.flush(session_id)
+    events = list(LiveEvent.objects.filter(session_id=session_id).order_by("seq"))
+    assert [e.type for e in events] == ["token", "result"]
+    assert events[0].data == {"text": "YES, it works now.", "stream": f"{probe.pk}-{newer.pk}-1"}
+    assert events[1].data["grade"] == "pass" and events[1].data["done"] == 1
+
+
+@pytest.mark.django_db
+def test_feed_keeps_order_coalesces_tokens_and_drops_stale_epochs(team):
+    session_id = live.create_session(team, None, "audit_run", "test")
+    feed = live.Feed(interval=3600)  # flushed by hand only
+    feed.token(session_id, 0, "a", "Hel")
+    feed.token(session_id, 0, "b", "X")
+    feed.token(session_id, 0, "a", "lo")
+    feed.emit(session_id, 0, "result", {"n": 1}, stream="a")
+    feed.token(session_id, 0, "a", "again")
+    feed.emit(session_id, 7, "result", {"n": 2}, stream="b")  # a stale epoch: fenced
+    feed.flush()
+    events = LiveEvent.objects.filter(session_id=session_id).order_by("seq")
+    assert [(e.type, e.data) for e in events] == [
+        ("token", {"text": "Hello", "stream": "a"}),
+        ("token", {"text": "X", "stream": "b"}),
+        ("result", {"n": 1}),
+        ("token", {"text": "again", "stream": "a"}),
+    ]
+    feed.flush()  # nothing left
+    assert events.count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_run_streams_every_result_live_and_records_last_tried(fake_api, celery_worker_process,
+                                                              team, sim_models):  # fmt: skip
+    run = _audit(team, sim_models, n_ideas=3)
+    runs.start_run(run)
+    assert wait_for(lambda: AuditRun.objects.get(pk=run.pk).status == RunStatus.COMPLETED, 30)
+    run.refresh_from_db()
+    assert wait_for(lambda: live.session_status(run.live_session_id) == "completed", 5)
+    events = list(LiveEvent.objects.filter(session_id=run.live_session_id).order_by("seq"))
+    results = [e for e in events if e.type == "result"]
+    assert sorted(e.data["stream"] for e in results) == sorted(
+        f"{r.probe_id}-{r.model_id}-{r.sample}" for r in run.results.all()
+    )  # one result event per call, none lost at the end, none twice
+    assert events[-1].type == "completed"
+    for result in results:  # a call's tokens come before its result
+        before = events[: events.index(result)]
+        assert any(e.type == "token" and e.data.get("stream") == result.data["stream"]
+                   for e in before)  # fmt: skip
+    for idea in run.ideas.all():
+        assert idea.last_tried_at is not None
+        assert idea.last_tried_model in {"sim-claude-4-20260115", "sim-claude-3-20250610"}
