@@ -4,6 +4,7 @@ work in services.py, figures in charts.py."""
 from __future__ import annotations
 
 import csv
+from urllib.parse import urlencode
 
 import numpy as np
 from django.contrib import messages
@@ -11,6 +12,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Max, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
@@ -35,6 +37,19 @@ OBSERVATIONS_PER_PAGE = 25
 
 def _redirect(request: HttpRequest, url: str) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _next(request: HttpRequest) -> str:
+    """A same-site page to come back to (e.g. the quarterly review), or ''."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        return target
+    return ""
+
+
+def _with_next(request: HttpRequest, url: str) -> str:
+    target = _next(request)
+    return f"{url}?{urlencode({'next': target})}" if target else url
 
 
 def _metric(request: HttpRequest, pk: int) -> Metric:
@@ -415,7 +430,7 @@ def prediction_create(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(
                 request, "Draft saved. Commit it to freeze it before evidence arrives."
             )
-            return _redirect(request, prediction.get_absolute_url())
+            return _redirect(request, _with_next(request, prediction.get_absolute_url()))
         return _form_page(request, metric, form, status=400)
     return _form_page(request, metric, form)
 
@@ -524,7 +539,9 @@ def prediction_commit(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(error))
     else:
         messages.success(request, "Committed: this line is now frozen and will be scored.")
-    return _redirect(request, prediction.get_absolute_url())
+        if _next(request):
+            return _redirect(request, _next(request))
+    return _redirect(request, _with_next(request, prediction.get_absolute_url()))
 
 
 @team_view
@@ -561,7 +578,7 @@ def prediction_revise(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(
                 request, "Revision saved as a draft; commit it to supersede the old line."
             )
-            return _redirect(request, new.get_absolute_url())
+            return _redirect(request, _with_next(request, new.get_absolute_url()))
         return _form_page(request, metric, form, supersedes=old, status=400)
     return _form_page(request, metric, form, supersedes=old)
 

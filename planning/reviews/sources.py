@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.urls import reverse
 from django.utils import timezone
@@ -38,49 +39,13 @@ def _fmt(value: float | None, pattern: str = "{:.2f}") -> str | None:
 
 # --------------------------------------------------------------------------- predictions
 def prediction_scores(review) -> list[dict]:
-    """Committed predictions with observations inside the quarter, scored on them.
-
-    Ordered by surprise: the largest absolute standardised error first.
-    """
-    import numpy as np
-    from scipy.special import ndtri
-
+    """Committed predictions scored on the quarter's observations, biggest surprise first."""
     from predictions import services
-    from predictions.models import Observation, Prediction
 
-    q = _quarter(review)
-    team = review.team
-    predictions = list(
-        Prediction.objects.filter(team=team, committed_at__isnull=False)
-        .filter(horizon__gte=q.start, committed_at__date__lte=q.end)
-        .select_related("metric", "author", "resolution")
-    )
-    if not predictions:
-        return []
-    rows_by_metric: dict[int, list] = {p.metric_id: [] for p in predictions}
-    observations = (
-        Observation.objects.filter(
-            metric_id__in=list(rows_by_metric), observed_at__gte=q.start, observed_at__lte=q.end
-        )
-        .order_by("metric_id", "observed_at")
-        .values_list("metric_id", "observed_at", "value", "definition_version")
-    )
-    for metric_id, day, value, version in observations.iterator(chunk_size=5000):
-        rows_by_metric[metric_id].append((day, value, version))
-    series = {m: services.Series.from_rows(r) for m, r in rows_by_metric.items()}
-    window = (float(q.start.toordinal()), float(q.end.toordinal()))
     out = []
-    for p in predictions:
-        p.team = p.metric.team = team
-        score = services.score_prediction(p, series[p.metric_id], window=window)
+    for row in services.quarter_scores(review.team, _quarter(review)):
+        p, score = row["prediction"], row["score"]
         summary = score.summary
-        if score.points is not None and len(score.points):
-            pct = np.clip(score.points.percentile / 100, 1e-9, 1 - 1e-9)
-            surprise = float(np.max(np.abs(ndtri(pct))))
-        elif score.log_score is not None and q.contains(p.horizon):
-            surprise = score.log_score
-        else:
-            continue
         out.append(
             {
                 "title": p.title,
@@ -97,10 +62,9 @@ def prediction_scores(review) -> list[dict]:
                 "bias": summary.bias if summary else None,
                 "phrase": score.bias_phrase,
                 "brier": score.brier,
-                "surprise": surprise,
+                "surprise": row["surprise"],
             }
         )
-    out.sort(key=lambda r: -(r["surprise"] or 0))
     return out
 
 
@@ -139,10 +103,11 @@ def new_predictions(review) -> list[dict]:
     start = datetime.combine(q.start, time.min, tzinfo=review.team.tz)
     end = start + timedelta(days=(q.end - q.start).days + 1)
     rows = Prediction.objects.filter(team=review.team, made_at__gte=start, made_at__lt=end)
+    back = urlencode({"next": review.step_url(2)})
     return [
         {
             "title": p.title,
-            "url": p.get_absolute_url(),
+            "url": f"{p.get_absolute_url()}?{back}",
             "committed": p.is_committed,
             "state": "committed" if p.is_committed else "draft",
             "metric": p.metric.name,
@@ -349,7 +314,8 @@ def step_context(review, step: int) -> dict[str, Any]:
                     "predict_url": reverse(
                         "predictions:prediction_create", kwargs={"team": team.slug, "pk": m.pk}
                     )
-                    + f"?next={back}",
+                    + "?"
+                    + urlencode({"next": back}),
                 }
                 for m in Metric.objects.filter(team=team).select_related("team").order_by("name")
             ],

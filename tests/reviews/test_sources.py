@@ -33,6 +33,14 @@ def url(review, name, **kw):
     )
 
 
+def test_look_back_scores_the_quarters_predictions(seeded, owner_client):
+    rows = sources.prediction_scores(seeded)
+    assert rows, "the demo has committed lines with observations this quarter"
+    assert rows == sorted(rows, key=lambda r: -r["surprise"])
+    body = owner_client.get(url(seeded, "step", n=1)).content.decode()
+    assert rows[0]["title"] in body
+
+
 def test_steps_show_each_modules_subjects(seeded):
     ideas = sources.step_subjects(seeded, 3)
     assert ideas and all(s.key.startswith("idea:") for s in ideas)
@@ -105,3 +113,39 @@ def test_closing_schedules_follow_ups_and_completes_the_cadence(team, owner):
     occurrence.refresh_from_db()
     assert occurrence.state == "done"
     assert Review.objects.get(pk=review.pk).is_closed
+
+
+def test_new_lines_are_written_and_committed_from_the_review(editor_client, seeded, editor):
+    from predictions.models import Metric, Prediction
+
+    step2 = url(seeded, "step", n=2)
+    body = editor_client.get(step2).content.decode()
+    metric = Metric.objects.filter(team=seeded.team, scale="linear").first()
+    create = reverse(
+        "predictions:prediction_create", kwargs={"team": seeded.team.slug, "pk": metric.pk}
+    )
+    assert f"{create}?next=" in body
+    last = metric.observations.order_by("-observed_at").first()
+    response = editor_client.post(
+        create,
+        {
+            "next": step2, "kind": "line", "title": "Share keeps climbing", "rationale": "",
+            "horizon": (last.observed_at + timedelta(days=365)).isoformat(), "model": "linear",
+            "baseline_date": last.observed_at.isoformat(), "baseline_value": last.value,
+            "change_per_year": 5, "coverage": 0.8, "band_low": -5, "band_high": 5,
+        },
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    prediction = Prediction.objects.get(title="Share keeps climbing")
+    assert response.url.startswith(prediction.get_absolute_url() + "?next=")
+    commit = reverse(
+        "predictions:prediction_commit", kwargs={"team": seeded.team.slug, "pk": prediction.pk}
+    )
+    response = editor_client.post(commit, {"next": step2})
+    assert response.url == step2
+    prediction.refresh_from_db()
+    assert prediction.is_committed
+    assert "Share keeps climbing" in editor_client.get(step2).content.decode()
+    # An off-site `next` is ignored.
+    evil = editor_client.post(commit, {"next": "https://evil.example.com/"})
+    assert evil.url.startswith(prediction.get_absolute_url())
