@@ -8,16 +8,10 @@ from playwright.sync_api import expect
 
 from planning.teams.models import Membership, Role
 from predictions.models import Metric, Prediction
-from tests.factories import PASSWORD, TeamFactory, UserFactory
+from tests.browser.helpers import log_in
+from tests.factories import TeamFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
-
-
-def log_in(page, base, email):
-    page.goto(base + "/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 def chart_trace_names(page, chart_id):
