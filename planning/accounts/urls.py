@@ -6,6 +6,8 @@ from .forms import EmailAuthenticationForm
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
+    path("tokens/", views.tokens, name="api_tokens"),
+    path("tokens/<int:pk>/revoke/", views.token_revoke, name="api_token_revoke"),
     path(
         "login/",
         auth_views.LoginView.as_view(

@@ -90,3 +90,40 @@ def test_password_reset_unknown_email_does_not_leak(client):
     response = client.post(reverse("password_reset"), {"email": "nobody@example.com"})
     assert response.status_code == 302
     assert mail.outbox == []
+
+
+def test_api_tokens_create_use_and_revoke(client_for):
+    from planning.accounts.models import ApiToken
+    from tests.factories import MembershipFactory
+
+    user = UserFactory()
+    team = MembershipFactory(user=user).team
+    metrics = f"/api/v1/t/{team.slug}/metrics/"
+    client = client_for(user)
+    response = client.post(reverse("api_tokens"), {"name": "import script"})
+    token = ApiToken.objects.get(user=user)
+    assert token.key in response.content.decode()
+    # Listed afterwards without the full key.
+    listing = client.get(reverse("api_tokens")).content.decode()
+    assert "import script" in listing and token.key not in listing
+    from django.test import Client
+
+    api = Client()
+    assert api.get(metrics, HTTP_AUTHORIZATION=f"Bearer {token.key}").status_code == 200
+    client.post(reverse("api_token_revoke", kwargs={"pk": token.pk}))
+    assert not ApiToken.objects.exists()
+    assert api.get(metrics, HTTP_AUTHORIZATION=f"Bearer {token.key}").status_code == 401
+
+
+def test_cannot_revoke_someone_elses_token(client_for):
+    from planning.accounts.models import ApiToken
+
+    token = ApiToken.objects.create(user=UserFactory(), name="theirs")
+    response = client_for(UserFactory()).post(reverse("api_token_revoke", kwargs={"pk": token.pk}))
+    assert response.status_code == 404
+    assert ApiToken.objects.filter(pk=token.pk).exists()
+
+
+def test_token_name_required(client_for):
+    response = client_for(UserFactory()).post(reverse("api_tokens"), {"name": ""})
+    assert response.status_code == 400
