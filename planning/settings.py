@@ -303,5 +303,13 @@ LOGGING = {
 }
 
 HEALTHZ_PING_TIMEOUT = env.float("HEALTHZ_PING_TIMEOUT", default=1.0)
+
+# Live sessions: a worker silent this long is presumed dead (the reaper fails its session);
+# token events of finished sessions are compacted after this many days.
+LIVE_STALE_AFTER = env.float("LIVE_STALE_AFTER", default=300.0)
+LIVE_TOKEN_RETENTION_DAYS = env.int("LIVE_TOKEN_RETENTION_DAYS", default=7)
+# Audits: concurrent model calls per team.
+AUDITS_TEAM_CONCURRENCY = env.int("AUDITS_TEAM_CONCURRENCY", default=8)
+
 # Hooks run inside the transaction that creates a team (e.g. default cadences).
 TEAM_CREATED_HOOKS: list[str] = ["planning.cadences.services.create_default_cadences"]
