@@ -1,5 +1,6 @@
-// Audits: the run page refreshes its progress panel when results arrive on the live session,
-// and "try once now" shows the grade when the result event arrives.
+// Audits: the run page refreshes its progress panel when results arrive on the live session
+// (and its results matrix when the run ends), and "try once now" shows the grade when the
+// result event arrives.
 (() => {
   "use strict";
   let timer = null;
@@ -17,6 +18,11 @@
     const type = event.type;
     if (type === "result" || type === "completed" || type === "cancelled" || type === "failed") {
       refreshProgress();
+    }
+    if (type === "completed" || type === "cancelled" || type === "failed") {
+      // the run has its final state: show its matrix and lit-up ideas without a reload
+      const results = document.querySelector("[data-run-results]");
+      if (results && window.htmx) window.htmx.trigger(results, "audits:finished");
     }
     if (type === "result") {
       const holder = e.target.closest(".try-output");

@@ -1,0 +1,165 @@
+"""A capability audit in a real browser, end to end: the real ASGI server (the live stream is
+an async SSE view), a real Celery worker and the fake Messages API as a real HTTP server.
+Start an audit from its form, watch results arrive live in two tabs, stop it from one, resume
+it, and see it finish with the results matrix showing the ideas that lit up."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import httpx
+import pytest
+from django.test import Client
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from audits.models import AuditRun, Grade, Idea, Model, Price, Probe, Result, RunStatus
+from tests.audits import fake  # points ANTHROPIC_BASE_URL at the fake before workers start
+from tests.conftest import wait_for
+from tests.live import fixtures
+
+uvicorn_server = fixtures.asgi_server  # the real ASGI server, as a fixture of this module
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
+
+NEWER, OLDER = "sim-claude-4-20260115", "sim-claude-3-20250610"
+LIT = ["Contract extraction", "Invoice arithmetic"]  # pass on the newer model only
+STILL_DARK = ["COBOL migration", "Legal summaries", "Voice agent", "Spreadsheet formulas"]
+
+
+@pytest.fixture(scope="module")
+def fake_server():
+    """The fake Messages API on tests.audits.fake's port (reused if the audits tests run it).
+    The PACED rules of audits/fake_rules.json answer after 0.6 s: long enough to press stop
+    while calls are in flight, short enough for a quick test."""
+    try:
+        fake.requests_seen()
+    except httpx.HTTPError:
+        proc = fake.start()
+        yield
+        proc.terminate()
+        proc.wait(10)
+    else:
+        yield
+
+
+def seed(team):
+    newer = Model.objects.create(model_id=NEWER, display_name="Sim 4")
+    older = Model.objects.create(model_id=OLDER, display_name="Sim 3")
+    Price.objects.create(model_id="sim-claude", input_per_mtok=Decimal(3),
+                         output_per_mtok=Decimal(15))  # fmt: skip
+    ideas = []
+    for title in LIT + STILL_DARK:
+        idea = Idea.objects.create(team=team, title=title, why_failed="The model said no.")
+        prompt = "PACED-LATER-PASSES" if title in LIT else "PACED-NEVER"
+        Probe.objects.create(idea=idea, name=f"{title} probe", user_message=f"{prompt}: {title}",
+                             grader="contains", grader_config={"expected": "yes"})  # fmt: skip
+        ideas.append(idea)
+    # last quarter every idea failed on the older model: a pass now lights an idea up
+    earlier = AuditRun.objects.create(team=team, quarter="2020-Q1", status=RunStatus.COMPLETED,
+                                      expected_calls=len(ideas), done_calls=len(ideas))  # fmt: skip
+    AuditRun.objects.filter(pk=earlier.pk).update(created_at=timezone.now() - timedelta(days=90))
+    earlier.models.set([older])
+    earlier.ideas.set(ideas)
+    Result.objects.bulk_create(
+        Result(
+            run=earlier,
+            probe=idea.probes.get(),
+            model=older,
+            sample=1,
+            grade=Grade.FAIL,
+            auto_grade=Grade.FAIL,
+            response="NO",
+        )  # fmt: skip
+        for idea in ideas
+    )
+    return newer, older
+
+
+def logged_in_context(browser, base_url: str, user):
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(20_000)
+    context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base_url}]
+    )
+    return context
+
+
+def live_results(page) -> int:
+    return page.locator("[data-live-log] li.live-log-result").count()
+
+
+def test_start_watch_in_two_tabs_stop_resume_and_finish(
+    browser, uvicorn_server, fake_server, team, owner, celery_worker_process
+):
+    base = uvicorn_server.base_url
+    seed(team)
+    calls = 2 * len(LIT + STILL_DARK)
+    context = logged_in_context(browser, base, owner)
+    first = context.new_page()
+    first.on("console", lambda msg: msg.type == "error" and print("console:", msg.text))
+
+    # start the audit from its form: both models, every dormant idea (the default)
+    first.goto(f"{base}/t/{team.slug}/audits/new/")
+    for name in (NEWER, OLDER):
+        first.get_by_label(re.compile(re.escape(name))).check()
+    first.get_by_role("button", name="Start audit").click()
+    first.wait_for_url(re.compile(r"/audits/\d+/$"))
+    run = AuditRun.objects.get(team=team, status=RunStatus.RUNNING)
+    second = context.new_page()
+    second.goto(first.url)
+
+    # results arrive live in both tabs while the run is still going
+    for page in (first, second):
+        expect(page.locator("[data-live]")).to_have_attribute("data-live-state", "live")
+    assert wait_for(lambda: live_results(first) >= 1 and live_results(second) >= 1, 20)
+    seen = live_results(second)
+    assert wait_for(lambda: live_results(second) > seen, 10), "the second tab is not live"
+    assert AuditRun.objects.get(pk=run.pk).status == RunStatus.RUNNING
+    expect(second.locator("[data-run-done]")).not_to_have_text(f"0 / {calls} calls")
+
+    # stop it from the first tab; the second hears it on the live session
+    first.locator("[data-run-stop]").click()
+    expect(first.locator("[data-run-status]")).to_have_attribute("data-run-status", "cancelled")
+    expect(second.locator("[data-live-state-label]")).to_have_text("Finished · Cancelled")
+    expect(second.locator("[data-run-status]")).to_have_attribute("data-run-status", "cancelled")
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELLED
+    wait_for(lambda: False, 1.5)  # in-flight calls end; nothing more is recorded
+    settled = Result.objects.filter(run=run).count()
+    assert 0 < settled < calls
+    resume = first.get_by_role("button", name=re.compile(r"Resume \(\d+ calls? left\)"))
+    expect(resume).to_have_text(re.compile(rf"Resume \({calls - settled} calls? left\)"))
+
+    # resume: only the missing calls run, watched live again, and the run finishes
+    before = fake.requests_seen()
+    resume.click()
+    expect(first.locator("[data-live]")).to_have_attribute("data-live-state", "live")
+    second.reload()
+    for page in (first, second):
+        expect(page.locator("[data-run-status]")).to_have_attribute(
+            "data-run-status", "completed", timeout=30_000
+        )
+        expect(page.locator("[data-live-state-label]")).to_have_text("Finished · Completed")
+    run.refresh_from_db()
+    assert (run.done_calls, run.expected_calls, run.epoch) == (calls, calls, 2)
+    assert fake.requests_seen() - before == calls - settled  # nothing ran twice
+
+    # the results matrix (refreshed when the run ended, no reload) shows what lit up
+    for page in (first, second):
+        lit_up = page.locator(".lit-up")
+        for title in LIT:
+            expect(lit_up).to_contain_text(title)
+        for title in STILL_DARK:
+            expect(lit_up).not_to_contain_text(title)
+        expect(page.locator(".audit-matrix .newly-passing")).to_have_count(len(LIT))
+    assert set(Idea.objects.filter(status="lit_up").values_list("title", flat=True)) == set(LIT)
+
+    # and the team's results matrix page says the same
+    first.goto(f"{base}/t/{team.slug}/audits/matrix/")
+    expect(first.locator(".lit-up")).to_contain_text(LIT[0])
+    expect(first.locator(".audit-matrix .newly-passing")).to_have_count(len(LIT))
