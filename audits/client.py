@@ -129,26 +129,32 @@ def team_slot(team_id: int, should_stop: Callable[[], bool] | None = None,
     """Hold one of the team's concurrent-call slots (a Redis sorted-set semaphore).
 
     Each holder has a lease; a holder that died without releasing frees its slot when the
-    lease ends, so a crashed worker cannot starve the team.
+    lease ends, so a crashed worker cannot starve the team. A release pushes a wake-up that
+    one waiter (blocked on it for at most 0.25 s, then checking should_stop) takes at once, so
+    a freed slot does not sit idle until the next poll.
     """
     r = get_redis()
     key = f"audits:slots:{team_id}"
+    wake = f"{key}:wake"
     token = uuid.uuid4().hex
     script = r.register_script(_ACQUIRE)
     limit = team_concurrency()
-    delay = 0.02
     while True:
         now = time.time()
         if script(keys=[key], args=[now, now + lease, limit, token]):
             break
         if should_stop and should_stop():
             raise Cancelled()
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.25)
+        r.blpop([wake], timeout=0.25)
     try:
         yield
     finally:
-        r.zrem(key, token)
+        with r.pipeline() as pipe:  # one round trip: release, wake a waiter (if any)
+            pipe.zrem(key, token)
+            pipe.lpush(wake, 1)
+            pipe.ltrim(wake, 0, limit - 1)  # wake-ups nobody took must not pile up
+            pipe.expire(wake, 60)
+            pipe.execute()
 
 
 # ----------------------------------------------------------------------------- prices

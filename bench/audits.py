@@ -7,6 +7,7 @@ Prints the wall time from start to the run's final state and the ratio to the id
 bench team it creates is deleted afterwards.
 
     .venv/bin/python bench/audits.py [--probes 200] [--latency 1.0] [--concurrency 20]
+                                     [--threads 20]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -35,7 +37,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--probes", type=int, default=200)
     parser.add_argument("--latency", type=float, default=1.0)
-    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=20, help="the team's call limit")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="worker threads (default: the concurrency)")  # fmt: skip
     args = parser.parse_args()
 
     port = free_port()
@@ -61,7 +65,7 @@ def main() -> None:
 
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "planning", "worker", "-Q", queue, "-P", "threads",
-         "-c", str(args.concurrency), "-n", f"{queue}@%h", "-l", "warning",
+         "-c", str(args.threads or args.concurrency), "-n", f"{queue}@%h", "-l", "warning",
          "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=BASE_DIR, env=os.environ.copy(),
     )  # fmt: skip
@@ -89,6 +93,9 @@ def main() -> None:
         )
         run = runs.create_run(team, None, models=models, ideas=ideas)
         calls = args.probes * len(models)
+        from django.utils import timezone
+
+        started_at = timezone.now()
         started = time.monotonic()
         runs.start_run(run)
         while AuditRun.objects.get(pk=run.pk).is_active:
@@ -100,12 +107,22 @@ def main() -> None:
         ideal = calls * args.latency / args.concurrency
         print(f"calls: {calls} ({run.done_calls} done, {run.error_calls} errors), "
               f"status {run.status}, fake server saw {server.api.requests} requests")  # fmt: skip
-        print(f"latency {args.latency:.2f} s, concurrency {args.concurrency}")
+        print(f"latency {args.latency:.2f} s, concurrency {args.concurrency}, "
+              f"{args.threads or args.concurrency} worker threads")  # fmt: skip
         from django.db.models import Avg
 
         mean = run.results.aggregate(m=Avg("latency_ms"))["m"]
         print(f"mean call time (incl. waiting for a slot): {mean:.0f} ms; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
+        # where the time went: before the first call, calls in flight, after the last one
+        rows = list(run.results.values_list("created_at", "latency_ms"))
+        first = min(done - timedelta(milliseconds=ms) for done, ms in rows)
+        last = max(done for done, _ in rows)
+        busy = sum(ms for _, ms in rows) / 1000
+        print(f"first call after {(first - started_at).total_seconds():.2f} s; calls (with "
+              f"their wait for a slot) under way on average: "
+              f"{busy / (last - first).total_seconds():.1f}; run final "
+              f"{(run.finished_at - last).total_seconds():.2f} s after the last call")  # fmt: skip
         print(f"wall time: {wall:.2f} s   ideal: {ideal:.2f} s   "
               f"ratio to ideal: {ideal / wall:.3f}")  # fmt: skip
     finally:
