@@ -34,7 +34,9 @@ def browser():
     # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
     # test itself (outside that loop) are still synchronous and safe.
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=15_000)  # CI machines are busy: be patient, never flaky
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)

@@ -25,7 +25,10 @@ def test_full_review_in_the_browser(live_server, new_page):
     expect(page.get_by_role("heading", name="1. Look back")).to_be_visible()
 
     # Notes autosave as the team types.
-    page.get_by_label("Notes for step 1").fill("Reality ran ahead of our medians again.")
+    page.wait_for_load_state("load")  # htmx has bound the autosave triggers
+    notes = page.get_by_label("Notes for step 1")
+    notes.fill("Reality ran ahead of our medians again.")
+    notes.press("Tab")  # leaving the field saves at once; typing alone saves after a pause
     expect(page.locator("#note-status")).to_contain_text("Saved")
     review = Review.objects.get(team=team)
     assert StepNote.objects.get(review=review, step=1).text.startswith("Reality ran ahead")
