@@ -1,6 +1,6 @@
 // Audits: the run page refreshes its progress panel when results arrive on the live session
-// (and its results matrix when the run ends), and "try once now" shows the grade when the
-// result event arrives.
+// (and its controls and results matrix when the run ends), and "try once now" shows the grade
+// when the result event arrives.
 (() => {
   "use strict";
   let timer = null;
@@ -20,9 +20,10 @@
       refreshProgress();
     }
     if (type === "completed" || type === "cancelled" || type === "failed") {
-      // the run has its final state: show its matrix and lit-up ideas without a reload
-      const results = document.querySelector("[data-run-results]");
-      if (results && window.htmx) window.htmx.trigger(results, "audits:finished");
+      // the run has its final state: show its controls, matrix and lit-up ideas, no reload
+      document.querySelectorAll("[data-run-controls], [data-run-results]").forEach((el) => {
+        if (window.htmx) window.htmx.trigger(el, "audits:finished");
+      });
     }
     if (type === "result") {
       const holder = e.target.closest(".try-output");

@@ -127,6 +127,8 @@ def test_start_watch_in_two_tabs_stop_resume_and_finish(
     expect(first.locator("[data-run-status]")).to_have_attribute("data-run-status", "cancelled")
     expect(second.locator("[data-live-state-label]")).to_have_text("Finished · Cancelled")
     expect(second.locator("[data-run-status]")).to_have_attribute("data-run-status", "cancelled")
+    expect(second.locator("[data-run-stop]")).to_have_count(0)  # its controls followed
+    expect(second.locator("[data-run-resume]")).to_be_visible()
     run.refresh_from_db()
     assert run.status == RunStatus.CANCELLED
     wait_for(lambda: False, 1.5)  # in-flight calls end; nothing more is recorded
