@@ -187,12 +187,22 @@ def _apply_outcome(run: AuditRun) -> None:
         for idea_id, models in matrix.lit_up().items()
         if any(matrix.cells[(idea_id, m.pk)].run_id == run.pk for m in models)
     }
+    changes = []  # in bulk: a run may retest hundreds of ideas
     for idea in ideas:
         if idea.pk in lit and idea.status in (IdeaStatus.DORMANT, IdeaStatus.RETESTING):
             names = ", ".join(m.model_id for m in lit[idea.pk])
-            idea.set_status(IdeaStatus.LIT_UP, None, f"Passed on {names} in {run}.")
+            changes.append((idea, IdeaStatus.LIT_UP, f"Passed on {names} in {run}."))
         elif idea.status == IdeaStatus.RETESTING:
-            idea.set_status(IdeaStatus.DORMANT, None, f"Still not passing in {run}.")
+            changes.append((idea, IdeaStatus.DORMANT, f"Still not passing in {run}."))
+    IdeaStatusChange.objects.bulk_create(
+        IdeaStatusChange(idea=idea, from_status=idea.status, to_status=status, reason=reason)
+        for idea, status, reason in changes
+    )
+    now = timezone.now()
+    for status in (IdeaStatus.LIT_UP, IdeaStatus.DORMANT):
+        pks = [idea.pk for idea, to, _ in changes if to == status]
+        if pks:
+            Idea.objects.filter(pk__in=pks).update(status=status, updated_at=now)
     # when and on what each idea was last tried: one UPDATE per run, not one per call
     latest = (
         Result.objects.filter(run=run, probe__idea=OuterRef("pk"))
