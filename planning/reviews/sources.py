@@ -296,6 +296,10 @@ def step_context(review, step: int) -> dict[str, Any]:
         rows = prediction_scores(review)
         return {
             "predictions": rows,
+            "calibration_url": reverse("predictions:calibration", kwargs={"team": team.slug}),
+            "quarter_url": reverse(
+                "predictions:quarter", kwargs={"team": team.slug, "quarter": review.quarter}
+            ),
             "bias": _team_bias(rows),
             "surprises": [
                 f"{r['title']}: {r['phrase']}" for r in rows[:3] if r["phrase"] and r["surprise"]
