@@ -8,8 +8,8 @@ from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
+from planning.http import redirect_after_post
 from planning.notes.services import key_of, notes_for
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
 
@@ -51,11 +51,6 @@ def new_models(team) -> list[Model]:
 def default_models(team):
     chosen = Model.objects.filter(pk__in=TeamModel.objects.for_team(team).values("model_id"))
     return chosen if chosen.exists() else Model.objects.filter(retired=False, is_alias=False)[:2]
-
-
-def _go(request: HttpRequest, url: str) -> HttpResponse:
-    """Redirect after a successful form post (a client-side redirect for htmx)."""
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 # ----------------------------------------------------------------------------- ideas
@@ -134,7 +129,7 @@ def idea_create(request: HttpRequest) -> HttpResponse:
         IdeaStatusChange.objects.create(idea=idea, to_status=idea.status, changed_by=request.user,
                                         reason="Logged.")  # fmt: skip
         messages.success(request, "Idea logged. Add a probe so an audit can test it.")
-        return _go(request, idea.get_absolute_url())
+        return redirect_after_post(request, idea.get_absolute_url())
     return _form_page(request, form, "Log a failed idea", "Save idea")
 
 
@@ -145,7 +140,7 @@ def idea_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = IdeaForm(request.POST or None, instance=idea, team=request.team)
     if request.method == "POST" and form.is_valid():
         form.save()
-        return _go(request, idea.get_absolute_url())
+        return redirect_after_post(request, idea.get_absolute_url())
     return _form_page(request, form, f"Edit “{idea.title}”", "Save changes", idea)
 
 
@@ -208,7 +203,7 @@ def probe_create(request: HttpRequest, pk: int) -> HttpResponse:
         probe = form.save(commit=False)
         probe.idea = idea
         probe.save()
-        return _go(request, idea.get_absolute_url())
+        return redirect_after_post(request, idea.get_absolute_url())
     return _form_page(request, form, f"New probe for “{idea.title}”", "Save probe", idea)
 
 
@@ -220,7 +215,7 @@ def probe_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = ProbeForm(request.POST or None, instance=probe)
     if request.method == "POST" and form.is_valid():
         form.save()
-        return _go(request, probe.idea.get_absolute_url())
+        return redirect_after_post(request, probe.idea.get_absolute_url())
     return _form_page(request, form, f"Edit probe “{probe.name}”", "Save probe", probe.idea)
 
 
@@ -280,7 +275,7 @@ def run_create(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(exc))
             run.delete()
         else:
-            return _go(request, run.get_absolute_url())
+            return redirect_after_post(request, run.get_absolute_url())
     return _form_page(request, form, "Start a capability audit", "Start audit")
 
 

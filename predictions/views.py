@@ -12,10 +12,10 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Max, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
+from django_htmx.http import HttpResponseClientRefresh
 
+from planning.http import redirect_after_post, safe_next
 from planning.quarters import current_quarter, parse_quarter
 from planning.teams.models import Role
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
@@ -35,20 +35,8 @@ from .trajectory import parse_line
 OBSERVATIONS_PER_PAGE = 25
 
 
-def _redirect(request: HttpRequest, url: str) -> HttpResponse:
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-
-
-def _next(request: HttpRequest) -> str:
-    """A same-site page to come back to (e.g. the quarterly review), or ''."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
-        return target
-    return ""
-
-
 def _with_next(request: HttpRequest, url: str) -> str:
-    target = _next(request)
+    target = safe_next(request)
     return f"{url}?{urlencode({'next': target})}" if target else url
 
 
@@ -141,7 +129,7 @@ def metric_create(request: HttpRequest) -> HttpResponse:
         metric.created_by = request.user
         metric.save()
         messages.success(request, f"“{metric.name}” added. Record what has happened so far.")
-        return _redirect(request, metric.get_absolute_url())
+        return redirect_after_post(request, metric.get_absolute_url())
     template = (
         "predictions/metric_form.html#form" if request.htmx else "predictions/metric_form.html"
     )
@@ -157,7 +145,7 @@ def metric_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Metric saved.")
-        return _redirect(request, metric.get_absolute_url())
+        return redirect_after_post(request, metric.get_absolute_url())
     template = (
         "predictions/metric_form.html#form" if request.htmx else "predictions/metric_form.html"
     )
@@ -318,7 +306,7 @@ def observations_upload(request: HttpRequest, pk: int) -> HttpResponse:
                     f"Imported {len(parsed.rows)} rows: {result.created} new, "
                     f"{result.updated} updated, {result.unchanged} unchanged.",
                 )
-                return _redirect(request, metric.get_absolute_url())
+                return redirect_after_post(request, metric.get_absolute_url())
     template = "predictions/upload.html#form" if request.htmx else "predictions/upload.html"
     return render(
         request, template, {"metric": metric, "form": form, "errors": errors}, status=status
@@ -344,7 +332,7 @@ def observations_export(request: HttpRequest, pk: int) -> HttpResponse:
 def reveal(request: HttpRequest, pk: int) -> HttpResponse:
     metric = _metric(request, pk)
     Reveal.objects.get_or_create(metric=metric, user=request.user)
-    return _redirect(request, metric.get_absolute_url())
+    return redirect_after_post(request, metric.get_absolute_url())
 
 
 reveal.viewer_may_post = True  # type: ignore[attr-defined]
@@ -430,7 +418,7 @@ def prediction_create(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(
                 request, "Draft saved. Commit it to freeze it before evidence arrives."
             )
-            return _redirect(request, _with_next(request, prediction.get_absolute_url()))
+            return redirect_after_post(request, _with_next(request, prediction.get_absolute_url()))
         return _form_page(request, metric, form, status=400)
     return _form_page(request, metric, form)
 
@@ -524,7 +512,7 @@ def prediction_edit(request: HttpRequest, pk: int) -> HttpResponse:
         if form.is_valid():
             _save_prediction(request, metric, form, instance=prediction)
             messages.success(request, "Draft saved.")
-            return _redirect(request, prediction.get_absolute_url())
+            return redirect_after_post(request, prediction.get_absolute_url())
         return _form_page(request, metric, form, prediction=prediction, status=400)
     return _form_page(request, metric, form, prediction=prediction)
 
@@ -539,9 +527,9 @@ def prediction_commit(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(error))
     else:
         messages.success(request, "Committed: this line is now frozen and will be scored.")
-        if _next(request):
-            return _redirect(request, _next(request))
-    return _redirect(request, _with_next(request, prediction.get_absolute_url()))
+        if safe_next(request):
+            return redirect_after_post(request, safe_next(request))
+    return redirect_after_post(request, _with_next(request, prediction.get_absolute_url()))
 
 
 @team_view
@@ -550,11 +538,11 @@ def prediction_delete(request: HttpRequest, pk: int) -> HttpResponse:
     prediction = _own_draft(request, pk)
     if prediction.is_committed:
         messages.error(request, "A committed prediction is part of the record and stays.")
-        return _redirect(request, prediction.get_absolute_url())
+        return redirect_after_post(request, prediction.get_absolute_url())
     url = prediction.metric.get_absolute_url()
     prediction.delete()
     messages.info(request, "Draft deleted.")
-    return _redirect(request, url)
+    return redirect_after_post(request, url)
 
 
 @team_view
@@ -578,7 +566,7 @@ def prediction_revise(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(
                 request, "Revision saved as a draft; commit it to supersede the old line."
             )
-            return _redirect(request, _with_next(request, new.get_absolute_url()))
+            return redirect_after_post(request, _with_next(request, new.get_absolute_url()))
         return _form_page(request, metric, form, supersedes=old, status=400)
     return _form_page(request, metric, form, supersedes=old)
 
@@ -603,7 +591,7 @@ def prediction_resolve(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "Resolved by hand.")
     else:
         messages.error(request, "Choose yes or no and write a note explaining the resolution.")
-    return _redirect(request, prediction.get_absolute_url())
+    return redirect_after_post(request, prediction.get_absolute_url())
 
 
 # --------------------------------------------------------------------------- quarter, calibration

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -16,6 +13,7 @@ from django.test import Client
 
 from planning.teams.models import Role
 from tests.factories import PASSWORD, MembershipFactory, TeamFactory
+from tests.processes import start_worker, stop, wait_until_answering, worker_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -99,40 +97,12 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     Tests that use it need `@pytest.mark.django_db(transaction=True)` so the worker sees
     committed rows.
     """
-    from planning.celery import app
-
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    name = f"pytest-{uuid.uuid4().hex[:8]}@%h"
     log_path = tmp_path_factory.mktemp("celery") / "worker.log"
-    env = os.environ.copy()
-    env["EXPONENT_TEST_DB_NAME"] = settings.DATABASES["default"]["NAME"]
-    env["CELERY_QUEUE"] = queue
-    env.pop("EXPONENT_TESTING", None)
-    log = open(log_path, "wb")  # noqa: SIM115 - closed in teardown
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "planning", "worker", "-Q", queue, "-n", name,
-         "--concurrency", "2", "-l", "info", "--without-gossip", "--without-mingle"],
-        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    hostname = name.replace("%h", os.uname().nodename)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"celery worker exited early:\n{log_path.read_text()}")
-        if app.control.ping(destination=[hostname], timeout=0.5):
-            break
-    else:
-        proc.kill()
-        raise RuntimeError(f"celery worker did not answer ping:\n{log_path.read_text()}")
-    proc.hostname = hostname  # type: ignore[attr-defined]
-    proc.log_path = log_path  # type: ignore[attr-defined]
+    proc = start_worker(queue, f"pytest-{uuid.uuid4().hex[:8]}@%h", log_path, worker_env())
+    wait_until_answering([proc])
     yield proc
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    stop(proc)
 
 
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1):

@@ -4,18 +4,12 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
+
+from planning.http import safe_next
 
 from .forms import ApiTokenForm, SignupForm
 from .models import ApiToken
-
-
-def _safe_next(request: HttpRequest) -> str | None:
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
-        return target
-    return None
 
 
 @require_http_methods(["GET", "POST"])
@@ -29,8 +23,8 @@ def signup(request: HttpRequest) -> HttpResponse:
             user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, "Welcome to Exponent. Create a team or accept an invitation.")
-        return redirect(_safe_next(request) or "home")
-    return render(request, "accounts/signup.html", {"form": form, "next": _safe_next(request)})
+        return redirect(safe_next(request) or "home")
+    return render(request, "accounts/signup.html", {"form": form, "next": safe_next(request)})
 
 
 @login_required

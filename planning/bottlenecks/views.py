@@ -10,8 +10,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
+from django_htmx.http import reswap, retarget
 
+from planning.http import redirect_after_post
 from planning.notes.services import key_of, notes_for
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
 
@@ -34,10 +35,6 @@ def _stage(bmap: BottleneckMap, stage_pk: int) -> Stage:
 
 def _detail_url(bmap: BottleneckMap) -> str:
     return reverse("bottlenecks:map_detail", kwargs={"team": bmap.team.slug, "pk": bmap.pk})
-
-
-def _go(request: HttpRequest, url: str) -> HttpResponse:
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 # --------------------------------------------------------------------------- maps
@@ -67,7 +64,7 @@ def map_create(request: HttpRequest) -> HttpResponse:
             if form.cleaned_data.get("start_with_example"):
                 demo.add_example_stages(bmap)
         messages.success(request, f"Map “{bmap.name}” created. Add its stages below.")
-        return _go(request, _detail_url(bmap))
+        return redirect_after_post(request, _detail_url(bmap))
     status = 400 if request.method == "POST" else 200
     template = "bottlenecks/map_form.html#form" if request.htmx else "bottlenecks/map_form.html"
     return render(request, template, {"form": form, "creating": True}, status=status)
@@ -81,7 +78,7 @@ def map_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Map saved.")
-        return _go(request, _detail_url(bmap))
+        return redirect_after_post(request, _detail_url(bmap))
     status = 400 if request.method == "POST" else 200
     template = "bottlenecks/map_form.html#form" if request.htmx else "bottlenecks/map_form.html"
     return render(request, template, {"form": form, "creating": False, "bmap": bmap}, status=status)
@@ -93,7 +90,9 @@ def map_delete(request: HttpRequest, pk: int) -> HttpResponse:
     bmap = _map(request, pk)
     bmap.delete()
     messages.info(request, f"Map “{bmap.name}” ({bmap.quarter}) deleted.")
-    return _go(request, reverse("bottlenecks:map_list", kwargs={"team": request.team.slug}))
+    return redirect_after_post(
+        request, reverse("bottlenecks:map_list", kwargs={"team": request.team.slug})
+    )
 
 
 @team_view
@@ -107,7 +106,7 @@ def map_copy(request: HttpRequest, pk: int) -> HttpResponse:
         )
     else:
         messages.info(request, f"{copy.quarter} already has “{copy.name}”: here it is.")
-    return _go(request, _detail_url(copy))
+    return redirect_after_post(request, _detail_url(copy))
 
 
 # --------------------------------------------------------------------------- the map page

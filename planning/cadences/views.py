@@ -9,8 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
+from planning.http import redirect_after_post
 from planning.teams.models import Role
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
 
@@ -29,10 +29,6 @@ from .models import (
 
 HISTORY_LIMIT = 50
 PREVIEW_COUNT = 8
-
-
-def _redirect(request: HttpRequest, url: str) -> HttpResponse:
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 def _list_url(request: HttpRequest) -> str:
@@ -127,7 +123,7 @@ def cadence_create(request: HttpRequest) -> HttpResponse:
             cadence = form.save()
             services.reschedule(cadence)
         messages.success(request, f"Cadence “{cadence.title}” created.")
-        return _redirect(request, cadence.get_absolute_url())
+        return redirect_after_post(request, cadence.get_absolute_url())
     return _form_response(request, form, None)
 
 
@@ -141,7 +137,7 @@ def cadence_edit(request: HttpRequest, pk: int) -> HttpResponse:
             cadence = form.save()
             services.reschedule(cadence)
         messages.success(request, f"Cadence “{cadence.title}” saved.")
-        return _redirect(request, cadence.get_absolute_url())
+        return redirect_after_post(request, cadence.get_absolute_url())
     return _form_response(request, form, cadence)
 
 
@@ -161,7 +157,7 @@ def cadence_delete(request: HttpRequest, pk: int) -> HttpResponse:
     cadence = team_get_object_or_404(request, Cadence, pk=pk)
     cadence.delete()
     messages.success(request, f"Cadence “{cadence.title}” deleted.")
-    return _redirect(request, _list_url(request))
+    return redirect_after_post(request, _list_url(request))
 
 
 @team_view
@@ -215,7 +211,7 @@ def occurrence_mark(request: HttpRequest, pk: int, state: str) -> HttpResponse:
     else:
         verb = "done" if state == State.DONE else "skipped"
         messages.success(request, f"Marked {occurrence.cadence.title} {verb}.")
-    return _redirect(request, occurrence.cadence.get_absolute_url())
+    return redirect_after_post(request, occurrence.cadence.get_absolute_url())
 
 
 @team_view(write_role=Role.OWNER)
@@ -226,7 +222,9 @@ def cadence_settings(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Delivery settings saved.")
-        return _redirect(request, reverse("cadences:settings", kwargs={"team": request.team.slug}))
+        return redirect_after_post(
+            request, reverse("cadences:settings", kwargs={"team": request.team.slug})
+        )
     template = "cadences/settings.html#form" if request.htmx else "cadences/settings.html"
     return render(
         request,
@@ -241,7 +239,9 @@ def cadence_settings(request: HttpRequest) -> HttpResponse:
 def rotate_feed_token(request: HttpRequest) -> HttpResponse:
     TeamCadenceSettings.for_team(request.team).rotate_feed_token()
     messages.success(request, "New calendar link made: the old one no longer works.")
-    return _redirect(request, reverse("cadences:settings", kwargs={"team": request.team.slug}))
+    return redirect_after_post(
+        request, reverse("cadences:settings", kwargs={"team": request.team.slug})
+    )
 
 
 # --------------------------------------------------------------------------- notifications
@@ -280,7 +280,9 @@ def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def notification_read_all(request: HttpRequest) -> HttpResponse:
     _my_notifications(request).filter(read_at__isnull=True).update(read_at=timezone.now())
-    return _redirect(request, reverse("cadences:notifications", kwargs={"team": request.team.slug}))
+    return redirect_after_post(
+        request, reverse("cadences:notifications", kwargs={"team": request.team.slug})
+    )
 
 
 # Reading one's own notifications changes nothing the team shares.

@@ -8,8 +8,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
+from planning.http import redirect_after_post
 from planning.notes.services import key_of, notes_for
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
 
@@ -19,10 +19,6 @@ from .models import FormFactor, SaturationReading
 
 DETAIL = "saturation/formfactor_detail.html"
 KNOWN_SOURCES = ["audits", "SWE-bench Verified", "GPQA Diamond", "MMLU-Pro", "Internal eval"]
-
-
-def _redirect(request: HttpRequest, url: str) -> HttpResponse:
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
 def _form_factor(request: HttpRequest, pk: int) -> FormFactor:
@@ -70,7 +66,7 @@ def formfactor_create(request: HttpRequest) -> HttpResponse:
             f"“{form_factor.name}” is tracked"
             + (f" as the next form factor after “{previous.name}”." if previous else "."),
         )
-        return _redirect(request, form_factor.get_absolute_url())
+        return redirect_after_post(request, form_factor.get_absolute_url())
     template = "saturation/formfactor_form.html"
     return render(
         request,
@@ -88,7 +84,7 @@ def formfactor_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, f"“{form_factor.name}” saved.")
-        return _redirect(request, form_factor.get_absolute_url())
+        return redirect_after_post(request, form_factor.get_absolute_url())
     template = "saturation/formfactor_form.html"
     return render(
         request,
@@ -105,7 +101,9 @@ def formfactor_delete(request: HttpRequest, pk: int) -> HttpResponse:
     name = form_factor.name
     form_factor.delete()
     messages.success(request, f"“{name}” and its readings were deleted.")
-    return _redirect(request, reverse("saturation:formfactor_list", args=[request.team.slug]))
+    return redirect_after_post(
+        request, reverse("saturation:formfactor_list", args=[request.team.slug])
+    )
 
 
 def _initial_reading(readings: list[SaturationReading]) -> dict:

@@ -8,7 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+
+from planning.http import redirect_after_post
 
 from . import services
 from .dashboard import dashboard_sections
@@ -16,13 +17,6 @@ from .forms import InvitationForm, RoleForm, TeamForm
 from .models import Invitation, Membership, Role
 from .tasks import send_invitation_email
 from .tenancy import scoped, team_get_object_or_404, team_view
-
-
-def _redirect(request: HttpRequest, url: str) -> HttpResponse:
-    """A full navigation after a successful htmx form post, a plain redirect otherwise."""
-    if request.htmx:
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -56,7 +50,7 @@ def team_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         team = services.create_team(owner=request.user, **form.cleaned_data)
         messages.success(request, f"Team “{team.name}” created. Invite your colleagues next.")
-        return _redirect(request, team.get_absolute_url())
+        return redirect_after_post(request, team.get_absolute_url())
     template = "teams/team_form.html#form" if request.htmx else "teams/team_form.html"
     return render(request, template, {"form": form, "creating": True})
 
@@ -73,7 +67,9 @@ def team_settings(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Team settings saved.")
-        return _redirect(request, reverse("teams:settings", kwargs={"team": request.team.slug}))
+        return redirect_after_post(
+            request, reverse("teams:settings", kwargs={"team": request.team.slug})
+        )
     template = "teams/team_form.html#form" if request.htmx else "teams/team_form.html"
     return render(request, template, {"form": form, "creating": False})
 
@@ -126,7 +122,9 @@ def revoke_invitation(request: HttpRequest, pk: int) -> HttpResponse:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
         messages.info(request, f"Invitation to {invitation.email} withdrawn.")
-    return _redirect(request, reverse("teams:members", kwargs={"team": request.team.slug}))
+    return redirect_after_post(
+        request, reverse("teams:members", kwargs={"team": request.team.slug})
+    )
 
 
 @team_view(write_role=Role.OWNER)
@@ -144,7 +142,9 @@ def change_role(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, error.messages[0])
     else:
         messages.error(request, "Choose one of owner, editor or viewer.")
-    return _redirect(request, reverse("teams:members", kwargs={"team": request.team.slug}))
+    return redirect_after_post(
+        request, reverse("teams:members", kwargs={"team": request.team.slug})
+    )
 
 
 @team_view(write_role=Role.OWNER)
@@ -156,7 +156,9 @@ def remove_member(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"{membership.user} was removed from the team.")
     except ValidationError as error:
         messages.error(request, error.messages[0])
-    return _redirect(request, reverse("teams:members", kwargs={"team": request.team.slug}))
+    return redirect_after_post(
+        request, reverse("teams:members", kwargs={"team": request.team.slug})
+    )
 
 
 @require_http_methods(["GET", "POST"])

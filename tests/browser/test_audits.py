@@ -11,16 +11,17 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from audits.models import AuditRun, Grade, Idea, Model, Price, Probe, Result, RunStatus
 from tests.audits import fake  # points ANTHROPIC_BASE_URL at the fake before workers start
+from tests.browser.helpers import logged_in_context
 from tests.conftest import wait_for
 from tests.live import fixtures
 
 uvicorn_server = fixtures.asgi_server  # the real ASGI server, as a fixture of this module
+
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
@@ -76,17 +77,6 @@ def seed(team):
         for idea in ideas
     )
     return newer, older
-
-
-def logged_in_context(browser, base_url: str, user):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    context.set_default_timeout(20_000)
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base_url}]
-    )
-    return context
 
 
 def live_results(page) -> int:

@@ -5,28 +5,18 @@ tabs (more than HTTP/1.1's six connections per origin) all stream."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from playwright.sync_api import expect
 
 from planning.live import services
 from planning.live.models import LiveEvent, Status
+from tests.browser.helpers import logged_in_context
 from tests.conftest import wait_for
 from tests.live import fixtures
 
 uvicorn_server = fixtures.asgi_server  # the real ASGI server, as a fixture of this module
 
+
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
-
-
-def logged_in_context(browser, base_url: str, user):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(viewport={"width": 1100, "height": 800})
-    context.set_default_timeout(20_000)
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base_url}]
-    )
-    return context
 
 
 def final_text(session) -> str:
@@ -53,7 +43,7 @@ def test_two_tabs_reload_catches_up_and_stop_stops_both(
 ):
     base_url = uvicorn_server.base_url
     session = services.start_demo(team, owner, words=400, delay=0.03)
-    context = logged_in_context(browser, base_url, owner)
+    context = logged_in_context(browser, base_url, owner, 1100, 800)
     url = base_url + session.get_absolute_url()
     first, second = context.new_page(), context.new_page()
     for page in (first, second):
@@ -93,7 +83,7 @@ def test_ten_tabs_all_stream(browser, uvicorn_server, team, owner, celery_worker
     base_url = uvicorn_server.base_url
     # Long enough that the tenth tab opens while the session is still live on a busy machine.
     session = services.start_demo(team, owner, words=600, delay=0.03)
-    context = logged_in_context(browser, base_url, owner)
+    context = logged_in_context(browser, base_url, owner, 1100, 800)
     url = base_url + session.get_absolute_url()
     pages = []
     for _ in range(10):

@@ -21,6 +21,8 @@ from django.conf import settings
 from django.test import Client
 from django.utils.crypto import get_random_string
 
+from tests.processes import start_worker, wait_until_answering, worker_env
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
@@ -186,35 +188,16 @@ def seqs(frames: list[SSE]) -> list[int]:
 @pytest.fixture
 def spawn_worker(django_db_setup, tmp_path):
     """Start an extra `celery worker` on its own queue (for tests that kill it)."""
-    from planning.celery import app
-
     procs = []
 
     def start(concurrency: int = 1):
         queue = f"live-kill-{uuid.uuid4().hex[:8]}"
-        name = f"{queue}@%h"
-        log_path = tmp_path / f"{queue}.log"
-        env = server_env()
-        env.pop("EXPONENT_TESTING", None)
-        env["CELERY_QUEUE"] = queue
-        log = open(log_path, "wb")  # noqa: SIM115 - the process owns it
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "planning", "worker", "-Q", queue, "-n", name,
-             "--concurrency", str(concurrency), "-l", "info", "--without-gossip",
-             "--without-mingle"],
-            cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env = worker_env(CELERY_QUEUE=queue, REDIS_URL=settings.REDIS_URL)
+        proc = start_worker(
+            queue, f"{queue}@%h", tmp_path / f"{queue}.log", env,
+            concurrency=concurrency, new_session=True,
         )  # fmt: skip
-        hostname = name.replace("%h", os.uname().nodename)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"worker exited early:\n{log_path.read_text()}")
-            if app.control.ping(destination=[hostname], timeout=0.5):
-                break
-        else:
-            proc.kill()
-            raise RuntimeError(f"worker did not answer:\n{log_path.read_text()}")
-        proc.queue, proc.hostname, proc.log_path = queue, hostname, log_path
+        wait_until_answering([proc])
         procs.append(proc)
         return proc
 

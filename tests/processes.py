@@ -1,0 +1,93 @@
+"""Real Celery processes for tests: they run the project's code against the test database.
+
+Every fixture that needs a worker or beat process (tests/conftest.py, tests/cadences,
+tests/live) starts it through here, so they all see the same database and broker.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from django.conf import settings
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def worker_env(**overrides: str) -> dict[str, str]:
+    """The environment of a process that should write to the test database pytest created."""
+    env = os.environ.copy()
+    env.pop("EXPONENT_TESTING", None)
+    env["EXPONENT_TEST_DB_NAME"] = settings.DATABASES["default"]["NAME"]
+    env["CELERY_QUEUE"] = settings.CELERY_TASK_DEFAULT_QUEUE
+    env.update(overrides)
+    return env
+
+
+def start_celery(
+    args: Sequence[str], env: dict[str, str], log_path: Path, *, new_session: bool = False
+) -> subprocess.Popen:
+    """`celery -A planning <args>` with its output in `log_path`."""
+    log = open(log_path, "wb")  # noqa: SIM115 - the process owns it until it ends
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "planning", *args],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=new_session,
+    )
+    proc.log_path = log_path  # type: ignore[attr-defined]
+    return proc
+
+
+def start_worker(
+    queue: str,
+    name: str,
+    log_path: Path,
+    env: dict[str, str],
+    *,
+    concurrency: int = 2,
+    extra: Sequence[str] = (),
+    new_session: bool = False,
+) -> subprocess.Popen:
+    """A `celery worker` on `queue`; `.hostname` is what it answers pings as."""
+    proc = start_celery(
+        ["worker", "-Q", queue, "-n", name, "--concurrency", str(concurrency), "-l", "info",
+         "--without-gossip", "--without-mingle", *extra],
+        env, log_path, new_session=new_session,
+    )  # fmt: skip
+    proc.hostname = name.replace("%h", os.uname().nodename)  # type: ignore[attr-defined]
+    proc.queue = queue  # type: ignore[attr-defined]
+    return proc
+
+
+def wait_until_answering(procs: Sequence[subprocess.Popen], timeout: float = 60) -> None:
+    """Block until every worker answers a ping; kill them all and fail with their log if not."""
+    from planning.celery import app
+
+    pending = {p.hostname for p in procs}
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"celery worker exited early:\n{proc.log_path.read_text()}")
+        for reply in app.control.ping(destination=list(pending), timeout=0.5) or []:
+            pending -= set(reply)
+    if pending:
+        for proc in procs:
+            proc.kill()
+        logs = "\n".join(p.log_path.read_text() for p in procs)
+        raise RuntimeError(f"celery worker did not answer ping:\n{logs}")
+
+
+def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
