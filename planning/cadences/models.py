@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from planning.teams.models import Role, Team, TeamScopedModel
 
-from .schedule import Schedule, Timeline
+from .schedule import PRESETS, Schedule, Timeline
 
 
 class Kind(models.TextChoices):
@@ -97,6 +97,12 @@ class Cadence(TeamScopedModel):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def schedule_label(self) -> str:
+        """The preset's words ("First Monday of each fiscal quarter"), or the raw rule."""
+        preset = PRESETS.get(self.preset)
+        return preset.label if preset else self.rrule
 
     def get_absolute_url(self) -> str:
         return reverse("cadences:cadence_detail", kwargs={"team": self.team.slug, "pk": self.pk})

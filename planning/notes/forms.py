@@ -8,9 +8,3 @@ class NoteForm(forms.ModelForm):
         model = Note
         fields = ["kind", "text"]
         widgets = {"kind": forms.HiddenInput, "text": forms.Textarea(attrs={"rows": 2})}
-
-    def clean_text(self) -> str:
-        text = self.cleaned_data["text"].strip()
-        if not text:
-            raise forms.ValidationError("Write the note first.")
-        return text
