@@ -82,20 +82,26 @@ def metric_label(metric: str) -> str:
     return label or "the product metric"
 
 
-def refresh_verdict(form_factor: FormFactor) -> analysis.Verdict:
-    """Recompute the verdict from the readings and store its kind and headline."""
-    result = analyse(form_factor.readings.all())
+def refresh_verdict(
+    form_factor: FormFactor,
+) -> tuple[list[SaturationReading], analysis.Verdict]:
+    """Recompute the verdict from the readings and store its kind and headline; returns the
+    readings and the verdict so a page can show them without analysing again."""
+    readings = list(form_factor.readings.all())
+    result = analyse(readings)
     headline = result.headline[:500]
     if (form_factor.verdict, form_factor.verdict_headline) != (result.kind, headline):
         form_factor.verdict, form_factor.verdict_headline = result.kind, headline
         form_factor.save(update_fields=["verdict", "verdict_headline", "updated_at"])
-    return result
+    return readings, result
 
 
 @dataclass
 class ImportResult:
     created: int = 0
     errors: list[str] | None = None
+    readings: list[SaturationReading] | None = None  # all of them, after the import
+    verdict: analysis.Verdict | None = None
 
     @property
     def ok(self) -> bool:
@@ -154,5 +160,5 @@ def import_csv(form_factor: FormFactor, raw: bytes) -> ImportResult:
         return ImportResult(errors=errors)
     with transaction.atomic():
         SaturationReading.objects.bulk_create([f.build() for f in forms])
-        refresh_verdict(form_factor)
-    return ImportResult(created=len(forms))
+        readings, verdict = refresh_verdict(form_factor)
+    return ImportResult(created=len(forms), readings=readings, verdict=verdict)

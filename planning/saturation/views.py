@@ -13,7 +13,7 @@ from planning.http import redirect_after_post
 from planning.notes.services import key_of, notes_for
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
 
-from . import charts, services
+from . import analysis, charts, services
 from .forms import CsvImportForm, FormFactorForm, ReadingForm
 from .models import FormFactor, SaturationReading
 
@@ -124,9 +124,15 @@ def _workspace(
     form: ReadingForm | None = None,
     import_errors: list[str] | None = None,
     imported: int | None = None,
+    readings: list[SaturationReading] | None = None,
+    verdict: analysis.Verdict | None = None,
 ) -> dict:
-    readings = list(form_factor.readings.all())
-    verdict = services.analyse(readings)
+    """The detail page's context; pass `readings` and `verdict` when a write just computed
+    them (one analysis per request: it takes tens of milliseconds)."""
+    if readings is None:
+        readings = list(form_factor.readings.all())
+    if verdict is None:
+        verdict = services.analyse(readings)
     windows = {w.end: w for w in verdict.elasticity.windows}
     used = {p.model for p in verdict.points}
     rows = [
@@ -170,10 +176,11 @@ def reading_add(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_workspace(request, _workspace(request, form_factor, form=form), 400)
     with transaction.atomic():
         form.build().save()
-        services.refresh_verdict(form_factor)
+        readings, verdict = services.refresh_verdict(form_factor)
     if not request.htmx:
         return redirect(form_factor)
-    return _render_workspace(request, _workspace(request, form_factor))
+    context = _workspace(request, form_factor, readings=readings, verdict=verdict)
+    return _render_workspace(request, context)
 
 
 @team_view
@@ -185,10 +192,11 @@ def reading_delete(request: HttpRequest, pk: int, reading_pk: int) -> HttpRespon
     )
     with transaction.atomic():
         reading.delete()
-        services.refresh_verdict(form_factor)
+        readings, verdict = services.refresh_verdict(form_factor)
     if not request.htmx:
         return redirect(form_factor)
-    return _render_workspace(request, _workspace(request, form_factor))
+    context = _workspace(request, form_factor, readings=readings, verdict=verdict)
+    return _render_workspace(request, context)
 
 
 @team_view
@@ -206,7 +214,14 @@ def reading_import(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.htmx:
         messages.success(request, f"Imported {result.created} readings.")
         return redirect(form_factor)
-    return _render_workspace(request, _workspace(request, form_factor, imported=result.created))
+    context = _workspace(
+        request,
+        form_factor,
+        imported=result.created,
+        readings=result.readings,
+        verdict=result.verdict,
+    )
+    return _render_workspace(request, context)
 
 
 @team_view

@@ -218,6 +218,30 @@ def test_add_reading_inline_updates_the_verdict(team, editor_client, form_factor
     assert form_factor.verdict != "insufficient"
 
 
+def test_each_write_analyses_the_readings_once(team, editor_client, saturating, monkeypatch):
+    """The analysis takes tens of milliseconds: a write stores the verdict and shows it from
+    the same computation."""
+    from planning.saturation import services
+
+    calls = []
+    real = services.analyse
+    monkeypatch.setattr(services, "analyse", lambda readings: calls.append(1) or real(readings))
+    add = editor_client.post(
+        url("reading_add", team, pk=saturating.pk), reading_data(model_name="Model 99"), **HTMX
+    )
+    assert add.status_code == 200 and "Model 99" in add.text
+    assert len(calls) == 1
+    reading = saturating.readings.get(model_name="Model 99")
+    delete = editor_client.post(
+        url("reading_delete", team, pk=saturating.pk, reading_pk=reading.pk), **HTMX
+    )
+    assert delete.status_code == 200 and "Model 99" not in delete.text
+    assert len(calls) == 2
+    imported = upload(editor_client, team, saturating, CSV_OK)
+    assert imported.status_code == 200 and "Imported 4 readings" in imported.text
+    assert len(calls) == 3
+
+
 def test_add_reading_errors_inline_and_keeps_input(team, editor_client, form_factor):
     response = editor_client.post(
         url("reading_add", team, pk=form_factor.pk),
