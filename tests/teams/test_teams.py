@@ -215,3 +215,12 @@ def test_seed_demo_is_idempotent():
     call_command("seed_demo")
     assert (team.memberships.count(), Invitation.objects.count()) == counts
     assert team.memberships.filter(user__email="demo@example.com", role=Role.OWNER).count() == 1
+
+
+def test_htmx_is_served_locally_without_the_debug_page_replacer(owner_client, team, settings):
+    # django-htmx's DEBUG script swaps the whole document on any 400, which would turn every
+    # inline validation error into a bare fragment under `make run` (DEBUG on).
+    settings.DEBUG = True
+    body = owner_client.get(reverse("teams:dashboard", kwargs={"team": team.slug})).content
+    assert b"/static/django_htmx/htmx-2.min.js" in body
+    assert b"django-htmx.js" not in body
