@@ -447,7 +447,10 @@ def prediction_preview(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 def prediction_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    prediction = _prediction(request, pk)
+    return _detail_page(request, _prediction(request, pk))
+
+
+def _detail_page(request, prediction: Prediction, resolve_form=None, status=200) -> HttpResponse:
     metric = prediction.metric
     if metric.team.anti_anchoring and prediction.author_id != request.user.pk:
         own = Prediction.objects.filter(metric=metric, author=request.user).committed().exists()
@@ -473,6 +476,8 @@ def prediction_detail(request: HttpRequest, pk: int) -> HttpResponse:
         thresholds=_thresholds([prediction], colors, metric.unit),
     )
     score = services.score_prediction(prediction, series)
+    if resolve_form is None and not prediction.is_line:
+        resolve_form = ResolveForm()
     return render(
         request,
         "predictions/prediction_detail.html",
@@ -485,8 +490,9 @@ def prediction_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "rows": score.rows(limit=200),
             "is_author": prediction.author_id == request.user.pk,
             "superseded": prediction.pk in superseded,
-            "resolve_form": ResolveForm() if not prediction.is_line else None,
+            "resolve_form": resolve_form,
         },
+        status=status,
     )
 
 
@@ -578,19 +584,19 @@ def prediction_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     if prediction.is_line or not prediction.is_committed:
         raise Http404("Only committed threshold predictions are resolved.")
     form = ResolveForm(request.POST)
-    if form.is_valid():
-        Resolution.objects.update_or_create(
-            prediction=prediction,
-            defaults={
-                "outcome": form.cleaned_data["outcome"],
-                "method": Resolution.Method.MANUAL,
-                "note": form.cleaned_data["note"],
-                "resolved_by": request.user,
-            },
-        )
-        messages.success(request, "Resolved by hand.")
-    else:
-        messages.error(request, "Choose yes or no and write a note explaining the resolution.")
+    if not form.is_valid():
+        # The page again, the form open with its messages and what was typed.
+        return _detail_page(request, prediction, resolve_form=form, status=400)
+    Resolution.objects.update_or_create(
+        prediction=prediction,
+        defaults={
+            "outcome": form.cleaned_data["outcome"],
+            "method": Resolution.Method.MANUAL,
+            "note": form.cleaned_data["note"],
+            "resolved_by": request.user,
+        },
+    )
+    messages.success(request, "Resolved by hand.")
     return redirect_after_post(request, prediction.get_absolute_url())
 
 

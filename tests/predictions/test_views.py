@@ -9,7 +9,14 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from predictions.models import Metric, Observation, ObservationChange, Prediction, Reveal
+from predictions.models import (
+    Metric,
+    Observation,
+    ObservationChange,
+    Prediction,
+    Resolution,
+    Reveal,
+)
 
 from .conftest import make_metric, make_observations, make_prediction
 
@@ -332,6 +339,21 @@ def test_resolve_a_threshold_by_hand(team, owner, editor_client, metric):
     editor_client.post(resolve, {"outcome": "yes", "note": "METR published 9 h on 2026-05-01"})
     page = editor_client.get(p.get_absolute_url()).content.decode()
     assert "It happened" in page and "Brier score <strong>0.640</strong>" in page
+
+
+def test_resolve_without_a_choice_says_so_and_keeps_the_note(team, owner, editor_client, metric):
+    p = make_prediction(
+        metric, owner, kind="threshold", trajectory=None, band=None, threshold_value=500,
+        probability=0.2, committed=True,
+    )  # fmt: skip
+    response = editor_client.post(
+        url("prediction_resolve", team, pk=p.pk), {"note": "Typed before choosing"}
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "<details open>" in page and "This field is required." in page
+    assert "Typed before choosing" in page
+    assert not Resolution.objects.filter(prediction=p).exists()
 
 
 def test_delete_a_draft_but_never_a_committed_prediction(team, editor, editor_client, metric):
