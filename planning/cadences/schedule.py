@@ -22,6 +22,7 @@ from dateutil.rrule import DAILY, rrule, rrulestr
 
 MAX_CATCH_UP = 50  # occurrences materialised per cadence in one go
 _UNTIL_UTC = re.compile(r"UNTIL=(\d{8}T\d{6})Z")
+_SUB_DAILY = re.compile(r"(^|;)BY(HOUR|MINUTE|SECOND)=")
 SEARCH_YEARS = 10  # how far ahead a rule is searched for its next occurrence
 
 
@@ -128,8 +129,14 @@ class Schedule:
             raise ScheduleError("rrule", f"This is not a valid RRULE: {exc}.") from None
         if not isinstance(parsed, rrule):  # pragma: no cover - a set needs several lines
             raise ScheduleError("rrule", "Use a single RRULE line.")
-        if parsed._freq > DAILY:  # HOURLY, MINUTELY, SECONDLY
-            raise ScheduleError("rrule", "Cadences repeat at most daily (FREQ=DAILY or slower).")
+        if parsed._freq > DAILY or _SUB_DAILY.search(text):  # HOURLY …, or BYHOUR=9,17
+            raise ScheduleError(
+                "rrule",
+                "Cadences repeat at most daily (FREQ=DAILY or slower), at the due time: "
+                "leave BYHOUR, BYMINUTE and BYSECOND out.",
+            )
+        if parsed._interval < 1:  # dateutil would loop for ever on INTERVAL=0
+            raise ScheduleError("rrule", "INTERVAL must be 1 or more.")
         return parsed
 
     def _local_until(self, stamp: str) -> str:
@@ -157,12 +164,15 @@ class Schedule:
         if rule._count is None and (rule._until is None or rule._until > horizon):
             rule = rule.replace(until=horizon)  # an impossible rule must not spin to year 9999
         out: list[datetime] = []
-        for candidate in rule.xafter(local, count=None, inc=True):
-            at = self.to_utc(candidate)
-            if at > moment or (inclusive and at == moment):
-                out.append(at)
-                if len(out) >= count:
-                    break
+        try:
+            for candidate in rule.xafter(local, count=None, inc=True):
+                at = self.to_utc(candidate)
+                if at > moment or (inclusive and at == moment):
+                    out.append(at)
+                    if len(out) >= count:
+                        break
+        except (ValueError, OverflowError) as exc:  # dateutil fails some rules only lazily
+            raise ScheduleError("rrule", f"This rule cannot be computed: {exc}.") from None
         return out
 
     def next_after(self, moment: datetime, *, inclusive: bool = False) -> datetime | None:

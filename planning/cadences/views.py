@@ -203,9 +203,10 @@ def occurrence_mark(request: HttpRequest, pk: int, state: str) -> HttpResponse:
         Occurrence.objects.select_related("cadence"), pk=pk, cadence__team=request.team
     )
     form = OccurrenceNoteForm(request.POST)
-    form.is_valid()
     try:
-        services.mark(occurrence, state, by=request.user, note=form.cleaned_data.get("note", ""))
+        if not form.is_valid():  # a note too long: say so rather than drop it
+            raise ValidationError(form.errors["note"])
+        services.mark(occurrence, state, by=request.user, note=form.cleaned_data["note"])
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

@@ -87,6 +87,10 @@ def test_monthly_day_one_and_preset_recognition():
         ("FREQ=DAILY;UNTIL=20200101T000000Z", "rrule", "no future occurrences"),
         ("FREQ=WEEKLY;COUNT=2", "rrule", "no future occurrences"),
         ("DTSTART:20260101T000000\nRRULE:FREQ=DAILY", "rrule", "DTSTART"),
+        ("FREQ=DAILY;BYHOUR=9,17", "rrule", "at most daily"),
+        ("FREQ=WEEKLY;BYDAY=MO;BYMINUTE=0,30", "rrule", "BYMINUTE"),
+        ("FREQ=DAILY;INTERVAL=0", "rrule", "INTERVAL must be 1 or more"),  # used to hang
+        ("FREQ=DAILY;INTERVAL=-1", "rrule", "INTERVAL must be 1 or more"),  # used to be a 500
     ],
 )
 def test_invalid_rules_get_clear_messages(rule, field, fragment):

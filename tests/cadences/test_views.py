@@ -57,6 +57,8 @@ def test_create_from_preset_then_list_shows_next_due(editor_client, team):
         ({"preset": "biweekly_thursday", "reminder_days": "20"}, "reminder_days", "not shorter"),
         ({"reminder_days": "soon"}, "reminder_days", "not a number"),
         ({"recipients": "role"}, "recipient_role", "Choose which role"),
+        ({"preset": "custom", "rrule": "FREQ=DAILY;INTERVAL=0"}, "rrule", "INTERVAL"),
+        ({"preset": "custom", "rrule": "FREQ=DAILY;BYHOUR=9,17"}, "rrule", "at most daily"),
     ],
 )
 @time_machine.travel(NOW, tick=False)
@@ -104,6 +106,17 @@ def test_edit_and_history_and_mark_done(editor_client, team, editor):
     assert occ.state == State.DONE and occ.completed_by == editor
     page = editor_client.get(url("cadence_detail", team, pk=cadence.pk)).content.decode()
     assert "All probes run" in page and editor.display_name in page
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_note_too_long_is_refused_not_dropped(editor_client, team):
+    occ = Occurrence.objects.get(cadence=make_cadence(team, now=NOW))
+    response = editor_client.post(
+        url("occurrence_mark", team, pk=occ.pk, state="done"), {"note": "x" * 2001}, follow=True
+    )
+    occ.refresh_from_db()
+    assert occ.is_open and occ.note == ""
+    assert "at most 2000 characters" in response.content.decode()
 
 
 @time_machine.travel(NOW, tick=False)
