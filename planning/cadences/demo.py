@@ -15,18 +15,17 @@ def seed(team, user) -> None:
     if not Cadence.objects.filter(team=team).exists():
         services.create_default_cadences(team)
     retro = Cadence.objects.filter(team=team, kind="retrospective").first()
-    if retro is not None:
-        last = timezone.now() - timedelta(days=20)
-        Occurrence.objects.get_or_create(
+    # One completed retro, whenever the seed runs again (its due time moves with the clock).
+    if retro is not None and not retro.occurrences.filter(state=State.DONE).exists():
+        last = (timezone.now() - timedelta(days=20)).replace(second=0, microsecond=0, minute=0)
+        Occurrence.objects.create(
             cadence=retro,
-            due_at=last.replace(second=0, microsecond=0, minute=0),
-            defaults={
-                "overdue_at": last + timedelta(days=3),
-                "state": State.DONE,
-                "completed_by": user,
-                "completed_at": last + timedelta(hours=2),
-                "note": "Agreed to re-run the failed summarisation ideas next audit.",
-            },
+            due_at=last,
+            overdue_at=last + timedelta(days=3),
+            state=State.DONE,
+            completed_by=user,
+            completed_at=last + timedelta(hours=2),
+            note="Agreed to re-run the failed summarisation ideas next audit.",
         )
     if not Notification.objects.filter(team=team, user=user).exists():
         Notification.objects.create(
