@@ -163,3 +163,42 @@ def metric_figure(
 
 def color_for(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
+
+
+def band_figure(bands) -> dict:
+    return {
+        "data": [
+            {"type": "scatter", "x": [0, 1], "y": [0, 1], "mode": "lines", "name": "perfect",
+             "line": {"color": MUTED, "dash": "dot"}, "hoverinfo": "skip"},
+            {"type": "scatter", "x": [b.coverage_stated for b in bands],
+             "y": [b.coverage_observed for b in bands], "mode": "markers+text",
+             "name": "your bands", "marker": {"size": 12, "color": PALETTE[0]},
+             "text": [f"{b.n_points} pts" for b in bands], "textposition": "top center"},
+        ],
+        "layout": base_layout(
+            xaxis={"title": {"text": "stated coverage"}, "range": [0, 1], "tickformat": ".0%"},
+            yaxis={"title": {"text": "observed coverage"}, "range": [0, 1.05], "tickformat": ".0%"},
+            showlegend=False,
+        ),
+    }  # fmt: skip
+
+
+def reliability_figure(bins) -> dict:
+    used = [b for b in bins if b.n]
+    return {
+        "data": [
+            {"type": "scatter", "x": [0, 1], "y": [0, 1], "mode": "lines", "name": "perfect",
+             "line": {"color": MUTED, "dash": "dot"}, "hoverinfo": "skip"},
+            {"type": "scatter", "x": [b.mean_probability for b in used],
+             "y": [b.observed_frequency for b in used], "mode": "markers+lines",
+             "name": "observed", "marker": {"size": [8 + 2 * min(b.n, 10) for b in used],
+                                            "color": PALETTE[1]},
+             "text": [f"{b.n} predictions" for b in used]},
+        ],
+        "layout": base_layout(
+            xaxis={"title": {"text": "stated probability"}, "range": [0, 1], "tickformat": ".0%"},
+            yaxis={"title": {"text": "how often it happened"}, "range": [0, 1.05],
+                   "tickformat": ".0%"},
+            showlegend=False,
+        ),
+    }  # fmt: skip

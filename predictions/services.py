@@ -280,6 +280,86 @@ def quarter_scores(team, quarter) -> list[dict]:
     return rows
 
 
+# --------------------------------------------------------------------------- calibration
+@dataclass(frozen=True)
+class Calibration:
+    leaderboard: list[dict]  # per author, best first
+    bands: list[scoring.BandCalibration]
+    bins: list[scoring.ReliabilityBin]
+    n_thresholds: int  # resolved threshold predictions
+
+
+def calibration(team, author=None) -> Calibration:
+    """Stated vs observed band coverage, a reliability diagram of resolved thresholds and a
+    leaderboard, over the team's committed predictions (or one author's). Two queries."""
+    qs = (
+        Prediction.objects.for_team(team)
+        .committed()
+        .select_related("metric", "author", "resolution")
+    )
+    if author:
+        qs = qs.filter(author=author)
+    predictions = list(qs)
+    series = series_by_metric({p.metric_id for p in predictions if p.is_line})
+    by_author: dict[int, dict] = {}
+    stated, inside, totals, probs, outcomes = [], [], [], [], []
+    for p in predictions:
+        p.team = p.metric.team = team
+        entry = by_author.setdefault(
+            p.author_id,
+            {"author": p.author, "lines": 0, "points": 0, "inside": 0, "stated": [],
+             "log_errors": [], "log_bias": [], "briers": [], "thresholds": 0},
+        )  # fmt: skip
+        if p.is_line:
+            score = score_prediction(p, series[p.metric_id])
+            if not score.summary or not score.summary.n:
+                continue
+            s = score.summary
+            n_in = int(score.points.inside.sum())
+            stated.append(s.coverage_stated)
+            inside.append(n_in)
+            totals.append(s.n)
+            entry["lines"] += 1
+            entry["points"] += s.n
+            entry["inside"] += n_in
+            entry["stated"].extend([s.coverage_stated] * s.n)
+            if p.metric.is_log and s.mean_abs_error is not None:
+                entry["log_errors"].append(s.mean_abs_error)
+            if s.bias:
+                entry["log_bias"].append(np.log(s.bias))
+        elif hasattr(p, "resolution"):  # False when unresolved
+            outcome = p.resolution.outcome
+            probs.append(p.probability)
+            outcomes.append(float(outcome))
+            entry["briers"].append(float(scoring.brier(p.probability, outcome)))
+            entry["thresholds"] += 1
+    leaderboard = []
+    for e in by_author.values():
+        if not e["points"] and not e["briers"]:
+            continue
+        leaderboard.append(
+            {
+                "author": e["author"],
+                "lines": e["lines"],
+                "points": e["points"],
+                "coverage_observed": e["inside"] / e["points"] if e["points"] else None,
+                "coverage_stated": float(np.mean(e["stated"])) if e["stated"] else None,
+                "mean_log_error": float(np.mean(e["log_errors"])) if e["log_errors"] else None,
+                "bias": float(np.exp(np.mean(e["log_bias"]))) if e["log_bias"] else None,
+                "thresholds": e["thresholds"],
+                "brier": float(np.mean(e["briers"])) if e["briers"] else None,
+            }
+        )
+    leaderboard.sort(
+        key=lambda r: (r["mean_log_error"] is None, r["mean_log_error"] or 0, r["brier"] or 0)
+    )
+    for row in leaderboard:
+        row["bias_phrase"] = scoring.bias_phrase(row["bias"])
+    bands = scoring.band_calibration(stated, inside, totals)
+    bins = scoring.reliability(probs, outcomes, bins=5) if probs else []
+    return Calibration(leaderboard, bands, bins, len(probs))
+
+
 # --------------------------------------------------------------------------- lifecycle
 @transaction.atomic
 def commit_prediction(prediction: Prediction, at=None) -> Prediction:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 from urllib.parse import urlencode
 
-import numpy as np
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Max, Q
@@ -20,7 +19,7 @@ from planning.quarters import current_quarter, parse_quarter
 from planning.teams.models import Role
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
 
-from . import charts, scoring, services
+from . import charts, services
 from .forms import (
     CsvUploadForm,
     MetricForm,
@@ -631,121 +630,20 @@ def calibration(request: HttpRequest) -> HttpResponse:
                                        memberships__team=request.team)  # fmt: skip
         except ValueError:
             raise Http404 from None
-    qs = scoped(request, Prediction).committed().select_related("metric", "author", "resolution")
-    if author:
-        qs = qs.filter(author=author)
-    predictions = list(qs)
-    series = services.series_by_metric({p.metric_id for p in predictions if p.is_line})
-    by_author: dict[int, dict] = {}
-    stated, inside, totals, probs, outcomes = [], [], [], [], []
-    for p in predictions:
-        p.team = p.metric.team = request.team
-        entry = by_author.setdefault(
-            p.author_id,
-            {"author": p.author, "lines": 0, "points": 0, "inside": 0, "stated": [],
-             "log_errors": [], "log_bias": [], "briers": [], "thresholds": 0},
-        )  # fmt: skip
-        if p.is_line:
-            score = services.score_prediction(p, series[p.metric_id])
-            if not score.summary or not score.summary.n:
-                continue
-            s = score.summary
-            n_in = int(score.points.inside.sum())
-            stated.append(s.coverage_stated)
-            inside.append(n_in)
-            totals.append(s.n)
-            entry["lines"] += 1
-            entry["points"] += s.n
-            entry["inside"] += n_in
-            entry["stated"].extend([s.coverage_stated] * s.n)
-            if p.metric.is_log and s.mean_abs_error is not None:
-                entry["log_errors"].append(s.mean_abs_error)
-            if s.bias:
-                entry["log_bias"].append(np.log(s.bias))
-        elif hasattr(p, "resolution"):  # False when unresolved
-            outcome = p.resolution.outcome
-            probs.append(p.probability)
-            outcomes.append(float(outcome))
-            entry["briers"].append(float(scoring.brier(p.probability, outcome)))
-            entry["thresholds"] += 1
-    leaderboard = []
-    for e in by_author.values():
-        if not e["points"] and not e["briers"]:
-            continue
-        leaderboard.append(
-            {
-                "author": e["author"],
-                "lines": e["lines"],
-                "points": e["points"],
-                "coverage_observed": e["inside"] / e["points"] if e["points"] else None,
-                "coverage_stated": float(np.mean(e["stated"])) if e["stated"] else None,
-                "mean_log_error": float(np.mean(e["log_errors"])) if e["log_errors"] else None,
-                "bias": float(np.exp(np.mean(e["log_bias"]))) if e["log_bias"] else None,
-                "thresholds": e["thresholds"],
-                "brier": float(np.mean(e["briers"])) if e["briers"] else None,
-            }
-        )
-    leaderboard.sort(
-        key=lambda r: (r["mean_log_error"] is None, r["mean_log_error"] or 0, r["brier"] or 0)
-    )
-    for row in leaderboard:
-        row["bias_phrase"] = scoring.bias_phrase(row["bias"])
-    bands = scoring.band_calibration(stated, inside, totals)
-    bins = scoring.reliability(probs, outcomes, bins=5) if probs else []
+    board = services.calibration(request.team, author)
     return render(
         request,
         "predictions/calibration.html",
         {
             "author": author,
-            "leaderboard": leaderboard,
-            "bands": bands,
-            "bins": bins,
-            "n_thresholds": len(probs),
-            "band_figure": _band_figure(bands) if bands else None,
-            "reliability_figure": _reliability_figure(bins) if probs else None,
+            "leaderboard": board.leaderboard,
+            "bands": board.bands,
+            "bins": board.bins,
+            "n_thresholds": board.n_thresholds,
+            "band_figure": charts.band_figure(board.bands) if board.bands else None,
+            "reliability_figure": (
+                charts.reliability_figure(board.bins) if board.n_thresholds else None
+            ),
             "members": request.team.memberships.select_related("user"),
         },
     )
-
-
-def _band_figure(bands) -> dict:
-    from planning.charts import MUTED, PALETTE, base_layout
-
-    return {
-        "data": [
-            {"type": "scatter", "x": [0, 1], "y": [0, 1], "mode": "lines", "name": "perfect",
-             "line": {"color": MUTED, "dash": "dot"}, "hoverinfo": "skip"},
-            {"type": "scatter", "x": [b.coverage_stated for b in bands],
-             "y": [b.coverage_observed for b in bands], "mode": "markers+text",
-             "name": "your bands", "marker": {"size": 12, "color": PALETTE[0]},
-             "text": [f"{b.n_points} pts" for b in bands], "textposition": "top center"},
-        ],
-        "layout": base_layout(
-            xaxis={"title": {"text": "stated coverage"}, "range": [0, 1], "tickformat": ".0%"},
-            yaxis={"title": {"text": "observed coverage"}, "range": [0, 1.05], "tickformat": ".0%"},
-            showlegend=False,
-        ),
-    }  # fmt: skip
-
-
-def _reliability_figure(bins) -> dict:
-    from planning.charts import MUTED, PALETTE, base_layout
-
-    used = [b for b in bins if b.n]
-    return {
-        "data": [
-            {"type": "scatter", "x": [0, 1], "y": [0, 1], "mode": "lines", "name": "perfect",
-             "line": {"color": MUTED, "dash": "dot"}, "hoverinfo": "skip"},
-            {"type": "scatter", "x": [b.mean_probability for b in used],
-             "y": [b.observed_frequency for b in used], "mode": "markers+lines",
-             "name": "observed", "marker": {"size": [8 + 2 * min(b.n, 10) for b in used],
-                                            "color": PALETTE[1]},
-             "text": [f"{b.n} predictions" for b in used]},
-        ],
-        "layout": base_layout(
-            xaxis={"title": {"text": "stated probability"}, "range": [0, 1], "tickformat": ".0%"},
-            yaxis={"title": {"text": "how often it happened"}, "range": [0, 1.05],
-                   "tickformat": ".0%"},
-            showlegend=False,
-        ),
-    }  # fmt: skip

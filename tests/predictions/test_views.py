@@ -322,6 +322,31 @@ def test_quarter_and_calibration_pages(team, owner, owner_client, metric):
     assert p.is_committed
 
 
+def test_calibration_service_ranks_authors_and_counts_resolved_thresholds(
+    team, owner, editor, metric, django_assert_num_queries
+):
+    from predictions import services
+
+    past = timezone.now() - timedelta(days=200)
+    make_observations(metric, past.date() + timedelta(days=3), [60, 80, 200, 400], 40, owner)
+    make_prediction(metric, owner, committed_at=past, title="Close")
+    far = {"model": "exponential", "baseline_date": "2025-01-01", "baseline_value": 6,
+           "doubling_months": 7}  # fmt: skip
+    make_prediction(metric, editor, committed_at=past, title="Far off", trajectory=far)
+    threshold = make_prediction(
+        metric, editor, kind="threshold", trajectory=None, band=None, threshold_value=500,
+        probability=0.2, committed=True,
+    )  # fmt: skip
+    Resolution.objects.create(prediction=threshold, outcome=True, note="by hand")
+    with django_assert_num_queries(2):
+        board = services.calibration(team)
+    assert [r["author"] for r in board.leaderboard] == [owner, editor]
+    assert board.leaderboard[1]["thresholds"] == 1 and board.n_thresholds == 1
+    assert board.leaderboard[1]["brier"] == pytest.approx(0.64)
+    assert [b.coverage_stated for b in board.bands] == [0.8]
+    assert [r["author"] for r in services.calibration(team, owner).leaderboard] == [owner]
+
+
 def test_dashboard_shows_the_summary(team, owner, owner_client, metric):
     make_prediction(metric, owner, committed=True)
     page = owner_client.get(reverse("teams:dashboard", kwargs={"team": team.slug}))
