@@ -1,16 +1,16 @@
-"""The Lines on Graphs card on the team dashboard (one query)."""
+"""The Lines on Graphs card on the team dashboard (two queries)."""
 
 from __future__ import annotations
 
 from django.db.models import Count, Min, Q
 from django.urls import reverse
-from django.utils import timezone
 
 from .models import Metric, Prediction
+from .services import team_today
 
 
 def summary(team) -> dict | None:
-    today = timezone.now().astimezone(team.tz).date()
+    today = team_today(team)
     n_metrics = Metric.objects.for_team(team).count()
     if not n_metrics:
         return None

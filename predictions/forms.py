@@ -11,7 +11,7 @@ from django import forms
 from django.utils import timezone
 
 from .models import Kind, Metric, Prediction
-from .services import observation_errors
+from .services import observation_errors, team_today
 from .trajectory import MODELS, LineError, parse_line
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -294,7 +294,7 @@ class PredictionForm(forms.Form):
         elif p is not None and not 0 < p < 100:
             self.add_error("probability", "Use a probability strictly between 0% and 100%.")
         horizon = data.get("horizon")
-        if horizon and horizon <= timezone.now().astimezone(self.metric.team.tz).date():
+        if horizon and horizon <= team_today(self.metric.team):
             self.add_error("horizon", "A threshold deadline must be in the future.")
 
     def _clean_line(self, data) -> None:

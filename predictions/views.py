@@ -152,14 +152,14 @@ def metric_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, template, {"form": form, "metric": metric}, status=status)
 
 
-def _observation_page(request: HttpRequest, metric: Metric, page: int | str = 1):
+def _observation_page(metric: Metric, page: int | str = 1):
     qs = Observation.objects.filter(metric=metric).select_related("entered_by")
     paginator = Paginator(qs.order_by("-observed_at"), OBSERVATIONS_PER_PAGE)
     return paginator.get_page(page)
 
 
-def _observations_context(request, metric, form=None, page=1, total: int | None = None):
-    page_obj = _observation_page(request, metric, page)
+def _observations_context(request, metric, form=None, page=1):
+    page_obj = _observation_page(metric, page)
     return {
         "metric": metric,
         "page_obj": page_obj,
