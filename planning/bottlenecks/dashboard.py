@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.urls import reverse
-
 from . import analysis, services
 
 
@@ -11,7 +9,7 @@ def summary(team) -> dict | None:
     bmap = services.latest_map(team)
     if bmap is None:
         return None
-    url = reverse("bottlenecks:map_detail", kwargs={"team": team.slug, "pk": bmap.pk})
+    url = bmap.get_absolute_url()
     loaded = services.load(bmap)
     if not loaded.stages:
         return {

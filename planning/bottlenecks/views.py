@@ -33,10 +33,6 @@ def _stage(bmap: BottleneckMap, stage_pk: int) -> Stage:
     return get_object_or_404(Stage, pk=stage_pk, map=bmap)
 
 
-def _detail_url(bmap: BottleneckMap) -> str:
-    return reverse("bottlenecks:map_detail", kwargs={"team": bmap.team.slug, "pk": bmap.pk})
-
-
 # --------------------------------------------------------------------------- maps
 @team_view
 @require_GET
@@ -64,7 +60,7 @@ def map_create(request: HttpRequest) -> HttpResponse:
             if form.cleaned_data.get("start_with_example"):
                 demo.add_example_stages(bmap)
         messages.success(request, f"Map “{bmap.name}” created. Add its stages below.")
-        return redirect_after_post(request, _detail_url(bmap))
+        return redirect_after_post(request, bmap.get_absolute_url())
     status = 400 if request.method == "POST" else 200
     template = "bottlenecks/map_form.html#form" if request.htmx else "bottlenecks/map_form.html"
     return render(request, template, {"form": form, "creating": True}, status=status)
@@ -78,7 +74,7 @@ def map_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Map saved.")
-        return redirect_after_post(request, _detail_url(bmap))
+        return redirect_after_post(request, bmap.get_absolute_url())
     status = 400 if request.method == "POST" else 200
     template = "bottlenecks/map_form.html#form" if request.htmx else "bottlenecks/map_form.html"
     return render(request, template, {"form": form, "creating": False, "bmap": bmap}, status=status)
@@ -106,7 +102,7 @@ def map_copy(request: HttpRequest, pk: int) -> HttpResponse:
         )
     else:
         messages.info(request, f"{copy.quarter} already has “{copy.name}”: here it is.")
-    return redirect_after_post(request, _detail_url(copy))
+    return redirect_after_post(request, copy.get_absolute_url())
 
 
 # --------------------------------------------------------------------------- the map page
@@ -120,8 +116,9 @@ def _context(
     edit_form: StageForm | None = None,
     add_form: StageForm | None = None,
     scenario_form: ScenarioForm | None = None,
+    loaded: services.LoadedMap | None = None,
 ) -> dict:
-    loaded = services.load(bmap)
+    loaded = loaded or services.load(bmap)
     mapped = loaded.analyse()
     stages = loaded.stages
     if speedups is None:
@@ -214,14 +211,16 @@ def map_detail(request: HttpRequest, pk: int) -> HttpResponse:
     bmap = _map(request, pk)
     scenario = None
     speedups = None
+    loaded = None
     if "scenario" in request.GET:
         scenario = get_object_or_404(Scenario, pk=_int(request.GET["scenario"]), map=bmap)
-        stages = list(bmap.stages.all())
+        loaded = services.load(bmap)
         saved = scenario.speedups_by_stage()
         speedups = {
-            st.pk: saved.get(st.pk, (st.speedup_active, st.speedup_waiting)) for st in stages
+            st.pk: saved.get(st.pk, (st.speedup_active, st.speedup_waiting)) for st in loaded.stages
         }
-    return render(request, DETAIL, _context(request, bmap, speedups=speedups, scenario=scenario))
+    context = _context(request, bmap, speedups=speedups, scenario=scenario, loaded=loaded)
+    return render(request, DETAIL, context)
 
 
 def _int(raw: str) -> int:
@@ -236,11 +235,10 @@ def _int(raw: str) -> int:
 def what_if(request: HttpRequest, pk: int) -> HttpResponse:
     """Recompute with the sliders' speed-ups; htmx gets the results panel only."""
     bmap = _map(request, pk)
-    if not request.htmx:
-        speedups = services.parse_speedups(request.GET, bmap.stages.all())
-        return render(request, DETAIL, _context(request, bmap, speedups=speedups))
     loaded = services.load(bmap)
     speedups = services.parse_speedups(request.GET, loaded.stages)
+    if not request.htmx:
+        return render(request, DETAIL, _context(request, bmap, speedups=speedups, loaded=loaded))
     current = loaded.analyse(speedups)
     changed = services.changed_stages(loaded, speedups)
     context = {"bmap": bmap, "is_gustafson": bmap.mode == Mode.GUSTAFSON}
@@ -254,7 +252,7 @@ def _workspace(request: HttpRequest, bmap: BottleneckMap, status: int = 200, **k
     if not request.htmx:
         if status != 200:
             return render(request, DETAIL, _context(request, bmap, **kw), status=status)
-        return redirect(_detail_url(bmap))
+        return redirect(bmap.get_absolute_url())
     response = render(request, f"{DETAIL}#workspace", _context(request, bmap, **kw))
     return reswap(retarget(response, "#workspace"), "outerHTML")
 
@@ -309,7 +307,7 @@ def stage_row(request: HttpRequest, pk: int, stage_pk: int) -> HttpResponse:
     bmap = _map(request, pk)
     stage = _stage(bmap, stage_pk)
     if not request.htmx:
-        return redirect(_detail_url(bmap))
+        return redirect(bmap.get_absolute_url())
     loaded = services.load(bmap)
     mapped = analysis.analyse(loaded.inputs(), loaded.edges, details=False)
     _annotate(loaded, mapped)
@@ -361,7 +359,7 @@ def scenario_save(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.htmx:
         if saved:
             messages.success(request, "Scenario saved.")
-            return redirect(_detail_url(bmap))
+            return redirect(bmap.get_absolute_url())
         return render(request, DETAIL, _context(request, bmap, scenario_form=form), status=400)
     context = {
         "bmap": bmap,
@@ -379,7 +377,7 @@ def scenario_delete(request: HttpRequest, pk: int, scenario_pk: int) -> HttpResp
     bmap = _map(request, pk)
     get_object_or_404(Scenario, pk=scenario_pk, map=bmap).delete()
     if not request.htmx:
-        return redirect(_detail_url(bmap))
+        return redirect(bmap.get_absolute_url())
     context = {
         "bmap": bmap,
         "scenarios": list(bmap.scenarios.select_related("created_by")),
