@@ -115,10 +115,11 @@ class RunForm(forms.Form):
         help_text="Default: every dormant or retesting idea.",
     )  # fmt: skip
     budget_usd = forms.DecimalField(
-        required=False, min_value=0, decimal_places=2, label="Budget (USD)",
+        required=False, min_value=0, max_digits=10, decimal_places=2, label="Budget (USD)",
         help_text="The run stops cleanly when this is spent.",
     )  # fmt: skip
-    budget_tokens = forms.IntegerField(required=False, min_value=1, label="Budget (tokens)")
+    budget_tokens = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1,
+                                       label="Budget (tokens)")  # fmt: skip
 
     def __init__(self, *args, team, **kwargs):
         super().__init__(*args, **kwargs)
@@ -129,6 +130,12 @@ class RunForm(forms.Form):
         self.fields["ideas"].queryset = Idea.objects.for_team(team).exclude(
             status=IdeaStatus.ABANDONED
         )
+
+
+class ResumeForm(forms.Form):
+    """An optional new dollar budget for resuming a run (the same bounds as a new run's)."""
+
+    budget_usd = RunForm.base_fields["budget_usd"]
 
 
 class OverrideForm(forms.Form):

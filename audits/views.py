@@ -9,12 +9,20 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from planning.http import redirect_after_post
+from planning.http import redirect_after_post, safe_next
 from planning.notes.services import key_of, notes_for
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
 
 from . import client, live, matrix, runs
-from .forms import AddModelForm, IdeaForm, OverrideForm, ProbeForm, RunForm, StatusForm
+from .forms import (
+    AddModelForm,
+    IdeaForm,
+    OverrideForm,
+    ProbeForm,
+    ResumeForm,
+    RunForm,
+    StatusForm,
+)
 from .models import (
     AuditRun,
     Grade,
@@ -93,8 +101,13 @@ def idea_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+def _ids(request: HttpRequest, name: str) -> list[int]:
+    """The integer ids posted under `name` (anything else, e.g. a tampered value, is ignored)."""
+    return [int(v) for v in request.POST.getlist(name) if v.isdigit()]
+
+
 def _bulk(request: HttpRequest, ideas) -> HttpResponse:
-    chosen = list(ideas.filter(pk__in=request.POST.getlist("ids")))
+    chosen = list(ideas.filter(pk__in=_ids(request, "ids")))
     action = request.POST.get("action")
     if not chosen:
         messages.error(request, "Tick at least one idea first.")
@@ -190,7 +203,7 @@ def idea_status(request: HttpRequest, pk: int) -> HttpResponse:
     reason = form.cleaned_data["reason"].strip()
     idea.set_status(target, request.user, reason)
     messages.success(request, f"“{idea.title}” is now {idea.get_status_display().lower()}.")
-    return redirect(request.POST.get("next") or idea.get_absolute_url())
+    return redirect(safe_next(request) or idea.get_absolute_url())
 
 
 # ----------------------------------------------------------------------------- probes
@@ -227,7 +240,7 @@ def probe_try(request: HttpRequest, pk: int) -> HttpResponse:
 
     probe = get_object_or_404(Probe.objects.select_related("idea"), pk=pk,
                               idea__team=request.team)  # fmt: skip
-    model = get_object_or_404(Model, pk=request.POST.get("model"), retired=False)
+    model = get_object_or_404(Model, pk__in=_ids(request, "model"), retired=False)
     context = {"probe": probe, "model": model}
     if live.available():
         session_id = live.create_session(request.team, request.user, "probe_try",
@@ -335,13 +348,13 @@ def run_stop(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def run_resume(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run(request, pk)
-    if request.POST.get("budget_usd"):
-        try:
-            AuditRun.objects.filter(pk=run.pk).update(budget_usd=request.POST["budget_usd"])
-        except Exception:  # noqa: BLE001
-            messages.error(request, "The budget must be a number.")
-            return redirect(run.get_absolute_url())
-        run.refresh_from_db()
+    form = ResumeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"New budget: {form.errors['budget_usd'][0]}")
+        return redirect(run.get_absolute_url())
+    if form.cleaned_data["budget_usd"] is not None:
+        run.budget_usd = form.cleaned_data["budget_usd"]
+        run.save(update_fields=["budget_usd"])
     try:
         runs.start_run(run, request.user)
     except runs.RunError as exc:
@@ -391,7 +404,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
             except Exception as exc:  # noqa: BLE001
                 messages.error(request, f"The Models API did not answer: {exc}")
         elif action == "choose":
-            chosen = set(map(int, request.POST.getlist("models")))
+            chosen = set(_ids(request, "models"))
             TeamModel.objects.for_team(request.team).exclude(model_id__in=chosen).delete()
             for model_id in chosen - set(
                 TeamModel.objects.for_team(request.team).values_list("model_id", flat=True)

@@ -128,6 +128,47 @@ def test_bulk_and_status_actions(editor_client, editor, team):
     assert r.status_code == 302
 
 
+def test_status_change_never_redirects_off_site(editor_client, team):
+    idea = make_idea(team)
+    data = {"action": "dormant", "next": "https://evil.example/"}
+    r = editor_client.post(url("idea_status", team, pk=idea.pk), data)
+    assert r.status_code == 302 and r["Location"] == idea.get_absolute_url()
+    r = editor_client.post(url("idea_status", team, pk=idea.pk), data | {"next": "/t/x/?a=1"})
+    assert r["Location"] == "/t/x/?a=1"
+
+
+def test_tampered_ids_are_ignored_not_500(editor_client, team, sim_models):
+    idea = make_idea(team)
+    r = editor_client.post(url("idea_list", team), {"ids": ["abc"], "action": "abandon"})
+    assert r.status_code == 302 and Idea.objects.get().status == IdeaStatus.DORMANT
+    r = editor_client.post(url("model_list", team), {"action": "choose", "models": ["x"]})
+    assert r.status_code == 302
+    r = editor_client.post(url("probe_try", team, pk=idea.probes.get().pk), {"model": "abc"})
+    assert r.status_code == 404
+
+
+def test_resume_refuses_a_bad_budget_with_a_message(editor_client, team, sim_models):
+    idea = make_idea(team)
+    run = runs.create_run(team, None, models=list(sim_models), ideas=[idea], budget_usd=1)
+    AuditRun.objects.filter(pk=run.pk).update(status=RunStatus.BUDGET, cost_usd=1)
+    for bad, message in [("abc", "Enter a number"), ("-5", "Ensure this value is greater"),
+                         ("123456789012", "Ensure that there are no more than 10")]:  # fmt: skip
+        r = editor_client.post(url("run_resume", team, pk=run.pk), {"budget_usd": bad},
+                               follow=True)  # fmt: skip
+        assert f"New budget: {message}" in r.text.replace("&#x27;", "'"), bad
+        run.refresh_from_db()
+        assert run.budget_usd == 1 and run.status == RunStatus.BUDGET and run.epoch == 0
+
+
+def test_run_form_refuses_budgets_the_database_cannot_hold(editor_client, team, sim_models):
+    idea = make_idea(team)
+    data = {"models": [sim_models[0].pk], "ideas": [idea.pk], "budget_usd": "1e12",
+            "budget_tokens": str(2**70)}  # fmt: skip
+    r = editor_client.post(url("run_create", team), data)
+    assert r.status_code == 400 and not AuditRun.objects.exists()
+    assert "no more than 10 digits" in r.text and "less than or equal to" in r.text
+
+
 def test_human_override_keeps_history(editor_client, team, sim_models):
     _seed_results(team, 1, list(sim_models), runs_n=1)
     result = Result.objects.filter(grade=Grade.FAIL).first()
