@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.urls import reverse
 from django.utils import timezone
 
 from . import services
@@ -32,5 +33,5 @@ def seed(team, user) -> None:
             team=team,
             user=user,
             text="Welcome: Exponent will remind the team before each audit and review.",
-            url=f"/t/{team.slug}/cadences/",
+            url=reverse("cadences:cadence_list", kwargs={"team": team.slug}),
         )

@@ -9,7 +9,7 @@ from planning.accounts.models import User
 from planning.teams.models import Team
 
 from . import schedule as sched
-from .models import Cadence, Occurrence, TeamCadenceSettings
+from .models import Cadence, TeamCadenceSettings
 
 PRESET_CHOICES = [(p.key, p.label) for p in sched.PRESETS.values()] + [
     (sched.CUSTOM, "Custom rule (RRULE)")
@@ -133,6 +133,3 @@ class CadenceSettingsForm(forms.ModelForm):
         widgets = {
             "webhook_url": forms.URLInput(attrs={"placeholder": "https://hooks.slack.com/…"})
         }
-
-
-__all__ = ["CadenceForm", "CadenceSettingsForm", "Occurrence", "OccurrenceNoteForm"]
