@@ -60,15 +60,25 @@ class ReadingForm(forms.ModelForm):
         }
         help_texts = {"capability_source": "", "product_metric": "", "cost_per_task": ""}
 
-    def __init__(self, *args, form_factor, **kwargs):
+    def __init__(self, *args, form_factor, taken_names=None, capability_of=None, **kwargs):
+        """`taken_names` (casefolded model names already read) and `capability_of` (model name
+        -> audit pass rate) let a CSV import look both up once for all its rows."""
         super().__init__(*args, **kwargs)
         self.form_factor = form_factor
+        self.taken_names = taken_names
+        self.capability_of = capability_of or (
+            lambda model_name: audit_capability(form_factor.team, model_name)
+        )
 
     def clean_model_name(self) -> str:
         name = self.cleaned_data["model_name"].strip()
         if not name:
             raise forms.ValidationError("Name the model generation.")
-        if self.form_factor.readings.filter(model_name__iexact=name).exists():
+        if (
+            name.casefold() in self.taken_names
+            if self.taken_names is not None
+            else self.form_factor.readings.filter(model_name__iexact=name).exists()
+        ):
             raise forms.ValidationError(
                 f"{name} already has a reading here; delete it first to replace it."
             )
@@ -87,7 +97,7 @@ class ReadingForm(forms.ModelForm):
         capability = data.get("capability")
         if capability is None and "capability" not in self.errors:
             if source.casefold() == AUDITS_SOURCE and data.get("model_name"):
-                capability = audit_capability(self.form_factor.team, data["model_name"])
+                capability = self.capability_of(data["model_name"])
                 if capability is None:
                     self.add_error(
                         "capability",

@@ -31,8 +31,8 @@ MAX_IMPORT_ROWS = 500
 MAX_IMPORT_BYTES = 512 * 1024
 
 
-def audit_capability(team: Team, model_name: str) -> float | None:
-    """The team's audit pass rate on `model_name`, or None when audits cannot tell.
+def audit_rates(team: Team) -> dict[str, float]:
+    """The team's audit pass rate per model (names casefolded), empty when audits cannot tell.
 
     `audits.stats.pass_rate_by_model(team) -> dict[str, float]` belongs to the audits app; it
     is imported lazily so saturation works with or without it.
@@ -40,14 +40,18 @@ def audit_capability(team: Team, model_name: str) -> float | None:
     try:
         from audits.stats import pass_rate_by_model  # type: ignore[import-not-found]
     except (ImportError, AttributeError):
-        return None
-    rates = pass_rate_by_model(team)
-    wanted = model_name.strip().casefold()
-    for name, rate in (rates or {}).items():
-        if str(name).strip().casefold() == wanted and rate is not None:
-            value = float(rate)
-            return value if math.isfinite(value) else None
-    return None
+        return {}
+    rates: dict[str, float] = {}
+    for name, rate in (pass_rate_by_model(team) or {}).items():
+        value = None if rate is None else float(rate)
+        if value is not None and math.isfinite(value):
+            rates.setdefault(str(name).strip().casefold(), value)
+    return rates
+
+
+def audit_capability(team: Team, model_name: str) -> float | None:
+    """The team's audit pass rate on `model_name`, or None when audits cannot tell."""
+    return audit_rates(team).get(model_name.strip().casefold())
 
 
 def points_of(readings: Iterable[SaturationReading]) -> list[analysis.Point]:
@@ -132,6 +136,16 @@ def import_csv(form_factor: FormFactor, raw: bytes) -> ImportResult:
     errors: list[str] = []
     forms: list[ReadingForm] = []
     seen: dict[str, int] = {}
+    # Looked up once for the whole file, not once per row.
+    taken = {n.casefold() for n in form_factor.readings.values_list("model_name", flat=True)}
+    rates: dict[str, float] | None = None
+
+    def capability_of(model_name: str) -> float | None:
+        nonlocal rates
+        if rates is None:
+            rates = audit_rates(form_factor.team)
+        return rates.get(model_name.strip().casefold())
+
     for number, row in enumerate(reader, start=2):
         if len(forms) + len(errors) >= MAX_IMPORT_ROWS:
             errors.append(f"More than {MAX_IMPORT_ROWS} rows; split the file.")
@@ -141,7 +155,9 @@ def import_csv(form_factor: FormFactor, raw: bytes) -> ImportResult:
             continue
         data.setdefault("product_scale", "linear")
         data["product_scale"] = data["product_scale"] or "linear"
-        form = ReadingForm(data, form_factor=form_factor)
+        form = ReadingForm(
+            data, form_factor=form_factor, taken_names=taken, capability_of=capability_of
+        )
         if not form.is_valid():
             for field, messages in form.errors.items():
                 where = "" if field == "__all__" else f"{field}: "

@@ -400,6 +400,34 @@ def test_csv_import_refuses_existing_models_and_bad_headers(team, editor_client,
     assert binary.status_code == 400
 
 
+def test_csv_import_looks_names_and_audits_up_once_per_file(
+    team, editor_client, form_factor, fake_audits
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    header = CSV_OK.splitlines()[0] + "\n"
+
+    def rows(first, n):
+        return "".join(
+            f"M{i},2024-01-{1 + i % 28:02d},,audits,{40 + i},Task success (%),linear,\n"
+            for i in range(first, first + n)
+        )
+
+    fake_audits.pass_rate_by_model = lambda team: (
+        fake_audits.calls.append(team) or {f"m{i}": 0.5 + i / 1000 for i in range(100)}
+    )
+    with CaptureQueriesContext(connection) as small:
+        assert upload(editor_client, team, form_factor, header + rows(0, 2)).status_code == 200
+    with CaptureQueriesContext(connection) as large:
+        assert upload(editor_client, team, form_factor, header + rows(2, 40)).status_code == 200
+    assert len(large) == len(small)
+    assert fake_audits.calls == [team, team]  # one look-up per file
+    assert form_factor.readings.get(model_name="M41").capability == pytest.approx(0.541)
+    again = upload(editor_client, team, form_factor, header + rows(40, 1))
+    assert again.status_code == 400 and "Row 2: model_name: M40 already has a reading" in again.text
+
+
 def test_csv_export_round_trips(team, editor_client, form_factor, saturating):
     response = editor_client.get(url("readings_csv", team, pk=saturating.pk))
     assert response["Content-Type"].startswith("text/csv")
