@@ -2,7 +2,7 @@
 
 Audit progress is always written to AuditRun/Result rows first (the source of truth for the
 pages); the live session carries the same progress, per-call tokens and grades to every open
-tab as it happens. If planning.live is not installed every function here is a harmless no-op.
+tab as it happens. A run or call without a session (or one whose session ended) writes nothing.
 """
 
 from __future__ import annotations
@@ -15,23 +15,14 @@ from typing import Any
 
 from django.db import connection
 
+from planning.live import notify as live_notify
+from planning.live import writer as live_writer
+from planning.live.models import LiveSession
+
 log = logging.getLogger(__name__)
-
-try:  # planning.live is a sibling app built in parallel; audits work without it.
-    from planning.live import notify as live_notify
-    from planning.live import writer as live_writer
-    from planning.live.models import LiveSession
-except ImportError:  # pragma: no cover - exercised only without planning.live
-    live_writer = live_notify = LiveSession = None
-
-
-def available() -> bool:
-    return live_writer is not None
 
 
 def create_session(team, user, kind: str, title: str) -> Any:
-    if not available():
-        return None
     return LiveSession.objects.create(team=team, kind=kind, title=title[:200], created_by=user).pk
 
 
@@ -95,7 +86,7 @@ class SafeWriter:
 
 def claim(session_id, task_id: str = "") -> SafeWriter | NullWriter:
     """Take a session for this task delivery (bumps its epoch, writes `started`)."""
-    if not available() or not session_id:
+    if not session_id:
         return NullWriter()
     try:
         return SafeWriter(live_writer.LiveWriter.claim(session_id, task_id=task_id))
@@ -104,7 +95,7 @@ def claim(session_id, task_id: str = "") -> SafeWriter | NullWriter:
 
 
 def join(session_id, epoch: int | None) -> SafeWriter | NullWriter:
-    if not available() or not session_id or epoch is None:
+    if not session_id or epoch is None:
         return NullWriter()
     return SafeWriter(live_writer.LiveWriter.join(session_id, epoch))
 
@@ -113,7 +104,7 @@ def end(session_id, status: str, data: dict | None = None, *, grace: float = 0.0
     """End a session as its authority (completion, budget, stop): idempotent. What this
     process's feed holds for the session is written first; `grace` seconds more give the
     feeds of other worker processes their next flush."""
-    if not available() or not session_id:
+    if not session_id:
         return False
     FEED.flush(session_id)
     if grace:
@@ -128,7 +119,7 @@ def end(session_id, status: str, data: dict | None = None, *, grace: float = 0.0
 
 def note_stopping(session_id, user) -> None:
     """Raise the session's fast stop flag and tell every tab a stop was asked for."""
-    if not available() or not session_id:
+    if not session_id:
         return
     try:
         live_notify.set_stop_flag(session_id)
@@ -138,7 +129,7 @@ def note_stopping(session_id, user) -> None:
 
 
 def session_status(session_id) -> str | None:
-    if not available() or not session_id:
+    if not session_id:
         return None
     return LiveSession.objects.filter(pk=session_id).values_list("status", flat=True).first()
 
@@ -165,7 +156,7 @@ class Feed:
         self._thread: threading.Thread | None = None
 
     def token(self, session_id, epoch: int | None, stream: str, text: str) -> None:
-        if not text or not available() or not session_id or epoch is None:
+        if not text or not session_id or epoch is None:
             return
         key = (session_id, epoch)
         with self._lock:
@@ -179,7 +170,7 @@ class Feed:
 
     def emit(self, session_id, epoch: int | None, type: str, data: dict, stream: str = "") -> None:
         """Queue an event; it closes `stream`'s token event (later tokens start a new one)."""
-        if not available() or not session_id or epoch is None:
+        if not session_id or epoch is None:
             return
         key = (session_id, epoch)
         with self._lock:

@@ -236,20 +236,17 @@ def probe_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def probe_try(request: HttpRequest, pk: int) -> HttpResponse:
     """Try one probe once against a chosen model; the answer streams into the page."""
-    from .tasks import execute, try_probe
+    from .tasks import try_probe
 
     probe = get_object_or_404(Probe.objects.select_related("idea"), pk=pk,
                               idea__team=request.team)  # fmt: skip
     model = get_object_or_404(Model, pk__in=_ids(request, "model"), retired=False)
-    context = {"probe": probe, "model": model}
-    if live.available():
-        session_id = live.create_session(request.team, request.user, "probe_try",
-                                         f"{probe.name} on {model.model_id}")  # fmt: skip
-        try_probe.delay(str(session_id), probe.pk, model.pk)
-        context["session"] = live.LiveSession.objects.get(pk=session_id)
-    else:  # without the live layer: answer in the request
-        context["fields"] = execute(probe, model, request.team.pk)
-    return render(request, "audits/partials/try.html", context)
+    session_id = live.create_session(request.team, request.user, "probe_try",
+                                     f"{probe.name} on {model.model_id}")  # fmt: skip
+    try_probe.delay(str(session_id), probe.pk, model.pk)
+    session = live.LiveSession.objects.get(pk=session_id)
+    return render(request, "audits/partials/try.html",
+                  {"probe": probe, "model": model, "session": session})  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- runs
@@ -322,7 +319,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ideas = list(run.ideas.all())
     grid = matrix.build(request.team, ideas=ideas, models=models, upto_run=run)
     session = None
-    if live.available() and run.live_session_id:
+    if run.live_session_id:
         session = live.LiveSession.objects.filter(pk=run.live_session_id).first()
     context = _progress_context(run) | {"grid": grid, "session": session,
                                         "lit_up": grid.lit_up_rows()}  # fmt: skip
