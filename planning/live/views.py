@@ -25,7 +25,7 @@ from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpRespon
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from planning.teams.models import Membership, Role, Team
+from planning.teams.models import Membership, Team
 
 from . import conf, services
 from .access import is_member, live_session_for, live_view
@@ -197,5 +197,5 @@ def index(request):
         .select_related("team", "created_by")
         .order_by("-created_at")[:50]
     )
-    editable = [m for m in memberships if m.role in (Role.EDITOR, Role.OWNER)]
+    editable = [m for m in memberships if m.can_edit]
     return render(request, "live/index.html", {"sessions": sessions, "editable": editable})
