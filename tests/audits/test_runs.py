@@ -112,15 +112,6 @@ def test_cancel_mid_run_then_resume_runs_only_missing(fake_api, celery_worker_pr
     runs.cancel_run(run)
     run.refresh_from_db()
     assert run.status == RunStatus.CANCELLED and "Stopped" in run.stop_reason
-    # Every tab is told a stop was asked for, before the session ends as cancelled.
-    from planning.live.models import LiveEvent
-
-    types = list(
-        LiveEvent.objects.filter(session_id=run.live_session_id)
-        .order_by("seq")
-        .values_list("type", flat=True)
-    )
-    assert "stopping" in types and types.index("stopping") < types.index("cancelled")
     # in-flight calls end and queued ones are skipped: the count settles below the total
     wait_for(lambda: False, 3)
     settled = Result.objects.filter(run=run).count()
