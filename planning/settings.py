@@ -12,7 +12,6 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import environ
-import plotly
 from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -148,22 +147,22 @@ USE_TZ = True
 # --------------------------------------------------------------------------- static files
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
-STATICFILES_DIRS = [
-    BASE_DIR / "static",
-    ("plotly", Path(plotly.__file__).parent / "package_data"),
-]
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
+            # `make run` collects static files first, so hashed names, compression and
+            # long-lived cache headers apply there too; tests serve straight from the finders.
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG or TESTING
+            if TESTING
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG or TESTING
-if DEBUG or TESTING:
+WHITENOISE_USE_FINDERS = TESTING
+WHITENOISE_AUTOREFRESH = TESTING
+if TESTING:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is missing
 
 
