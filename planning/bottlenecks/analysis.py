@@ -25,6 +25,7 @@ import heapq
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 Key = Hashable
 EPS = 1e-9
@@ -147,11 +148,15 @@ class StageInput:
             return 1.0
         return math.inf if self.after == 0 else self.before / self.after
 
-    def scaled(self, k: float) -> StageInput:
-        """This stage k times faster again (both active and waiting time)."""
-        return replace(
-            self, speedup_active=self.speedup_active * k, speedup_waiting=self.speedup_waiting * k
-        )
+    def active_faster(self, k: float) -> StageInput:
+        """This stage's hands-on work k times faster again; its queues stay as they are
+        (AI speeds up work, not waiting: only a process change shortens a queue)."""
+        return replace(self, speedup_active=self.speedup_active * k)
+
+    def waiting_shorter(self, k: float) -> StageInput:
+        """This stage's waiting time divided by k (a process change: fewer hand-offs, a
+        reviewer on call); its active work stays as it is."""
+        return replace(self, speedup_waiting=self.speedup_waiting * k)
 
     def with_speedup(self, s: float) -> StageInput:
         """This stage with an effective speed-up of exactly s (before / s hours)."""
@@ -344,12 +349,50 @@ class StageResult:
     timing_after: Timing
     ceiling: float  # overall speed-up if this stage became instant
     leverage: float  # ∂S/∂sᵢ (0 when the stage has slack)
-    doubled: float  # overall speed-up if this stage's speed-up doubled
+    doubled: float  # overall speed-up if this stage's active work got twice as fast
     gain: float  # doubled / current overall speed-up − 1 (0.25 = a quarter faster overall)
+    waiting_halved: float = math.nan  # overall speed-up if this stage's waiting time halved
+    waiting_gain: float = math.nan  # waiting_halved / current overall speed-up − 1
 
     @property
     def key(self) -> Key:
         return self.stage.key
+
+
+LeverKind = Literal["active", "waiting"]
+LEVER_LABELS: dict[str, str] = {
+    "active": "Make its work twice as fast",
+    "waiting": "Halve its waiting time",
+}
+
+
+@dataclass(frozen=True)
+class Lever:
+    """One way to invest in one stage: its active work twice as fast (what AI can do), or
+    its waiting time halved (what only a process change can do)."""
+
+    result: StageResult
+    kind: LeverKind
+    speedup: float  # overall speed-up after pulling this lever
+    gain: float  # speedup / current overall speed-up − 1
+
+    @property
+    def stage(self) -> StageInput:
+        return self.result.stage
+
+    @property
+    def key(self) -> Key:
+        return self.result.key
+
+    @property
+    def label(self) -> str:
+        return LEVER_LABELS[self.kind]
+
+    @property
+    def hours(self) -> float:
+        """The hours this lever works on (after today's speed-ups)."""
+        st = self.result.stage
+        return st.active_after if self.kind == "active" else st.waiting_after
 
 
 @dataclass(frozen=True)
@@ -409,10 +452,29 @@ class Analysis:
         return [r.key for r in self.stages if r.key in self.before.critical and r.key not in after]
 
     @property
-    def ranking(self) -> list[StageResult]:
-        """Stages ordered by the overall gain of doubling their speed-up (largest first)."""
-        timed = [r for r in self.stages if r.stage.before > 0]
-        return sorted(timed, key=lambda r: (-r.gain, -r.share_after))
+    def ranking(self) -> list[Lever]:
+        """Every lever on every stage, ordered by its overall gain (largest first): "make its
+        work twice as fast" on stages with active work after today's speed-ups, "halve its
+        waiting time" on stages that wait. Ties go to the stage with the larger share of the
+        time after AI, then to active work."""
+        levers = []
+        for r in self.stages:
+            if r.stage.active_after > 0 and not math.isnan(r.gain):
+                levers.append(Lever(r, "active", r.doubled, r.gain))
+            if r.stage.waiting_after > 0 and not math.isnan(r.waiting_gain):
+                levers.append(Lever(r, "waiting", r.waiting_halved, r.waiting_gain))
+        return sorted(levers, key=lambda v: (-v.gain, -v.result.share_after, v.kind != "active"))
+
+    @property
+    def stage_ranking(self) -> list[Lever]:
+        """The best lever of each stage, ordered like `ranking` (one row per stage)."""
+        seen: set[Key] = set()
+        out = []
+        for lever in self.ranking:
+            if lever.key not in seen:
+                seen.add(lever.key)
+                out.append(lever)
+        return out
 
     def critical_names(self, schedule: Schedule) -> list[str]:
         return [self.by_key[k].stage.name for k in schedule.path]
@@ -460,7 +522,8 @@ def analyse(
             return math.inf if t == 0 else t0 / t
 
         p = st.before / t0 if t0 else 0.0
-        doubled = overall(st.scaled(2.0)) if details else math.nan
+        doubled = overall(st.active_faster(2.0)) if details else math.nan
+        halved = overall(st.waiting_shorter(2.0)) if details else math.nan
         critical = ta.critical and st.after > 0
         results.append(
             StageResult(
@@ -477,6 +540,8 @@ def analyse(
                 ),
                 doubled=doubled,
                 gain=_gain(doubled, speedup) if details else math.nan,
+                waiting_halved=halved,
+                waiting_gain=_gain(halved, speedup) if details else math.nan,
             )
         )
     total_hours = sum(st.before for st in stages)

@@ -88,21 +88,23 @@ class Investment:
     """One stage worth accelerating, for the quarterly review's backlog."""
 
     stage: str
-    gain: float  # relative overall gain from doubling the stage's speed-up (0.2 = +20 %)
-    speedup_if_doubled: float
+    lever: str  # "Make its work twice as fast" or "Halve its waiting time"
+    gain: float  # relative overall gain from pulling the lever (0.2 = +20 %)
+    speedup: float  # overall speed-up after pulling it
     ceiling: float  # overall speed-up if the stage took no time
     is_bottleneck: bool
 
 
 def investments(bmap: BottleneckMap, limit: int = 5) -> list[Investment]:
-    """The map's stages ranked by the overall gain of doubling their speed-up (2 queries)."""
+    """The map's levers (a stage's work twice as fast, or its waiting halved) ranked by the
+    overall gain of pulling them (2 queries)."""
     result = load(bmap).analyse()
     bottleneck = result.bottleneck.key if result.bottleneck else None
     return [
-        Investment(r.stage.name, r.gain, r.doubled, r.ceiling, r.key == bottleneck)
-        for r in result.ranking[:limit]
-        if r.gain > 0
-    ]
+        Investment(v.stage.name, v.label, v.gain, v.speedup, v.result.ceiling, v.key == bottleneck)
+        for v in result.ranking
+        if v.gain > 0
+    ][:limit]
 
 
 # --------------------------------------------------------------------------- what-if input

@@ -245,16 +245,16 @@ def _bottleneck_subjects(review) -> list[Subject]:
     bottleneck = analysis.bottleneck
     return [
         Subject(
-            key=f"stage:{r.stage.key}",
-            label=r.stage.name,
+            key=f"stage:{v.stage.key}",
+            label=v.stage.name,
             detail=(
-                f"{r.share_after:.0%} of the time after AI; doubling its speed-up makes the "
-                f"whole flow {r.gain:.0%} faster"
+                f"{v.result.share_after:.0%} of the time after AI; "
+                f"{v.label[0].lower() + v.label[1:]} makes the whole flow {v.gain:.0%} faster"
             ),
             url=bmap.get_absolute_url(),
-            badge="bottleneck" if bottleneck and r.key == bottleneck.key else "",
+            badge="bottleneck" if bottleneck and v.key == bottleneck.key else "",
         )
-        for r in analysis.ranking[:6]
+        for v in analysis.stage_ranking[:6]
     ]
 
 

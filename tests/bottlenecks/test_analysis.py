@@ -128,13 +128,46 @@ def test_serial_analysis_matches_the_formula():
     assert result.scaled_speedup == approx(6.1)
 
 
-def test_doubling_ranks_the_bottleneck_first():
+def test_doubling_speeds_up_active_work_only_and_halving_waiting_is_its_own_lever():
     result = a.analyse(SERIAL)
-    # Doubling A: 1 + 3 = 4 h → 20/4 = 5×; doubling B: 6 + 0.5 → 20/6.5.
-    assert [r.key for r in result.ranking] == ["A", "B"]  # C takes no time: not ranked
-    assert result.by_key["A"].doubled == approx(5.0)
-    assert result.by_key["A"].gain == approx(5.0 / (20 / 7) - 1)
+    # After today: A = 2 active + 4 waiting, B = 1, total 7 h (from 20 h).
+    # A's work twice as fast: 1 + 4 + 1 = 6 h → 20/6; its queue untouched.
+    assert result.by_key["A"].doubled == approx(20 / 6)
+    assert result.by_key["A"].gain == approx((20 / 6) / (20 / 7) - 1)
+    # Halving A's waiting: 2 + 2 + 1 = 5 h → 4×.
+    assert result.by_key["A"].waiting_halved == approx(4.0)
+    # B's work twice as fast: 6 + 0.5 → 20/6.5; B never waits, so it has no waiting lever.
     assert result.by_key["B"].doubled == approx(20 / 6.5)
+    levers = [(v.key, v.kind) for v in result.ranking]
+    assert levers == [("A", "waiting"), ("A", "active"), ("B", "active")]  # C takes no time
+    assert [v.speedup for v in result.ranking] == approx([4.0, 20 / 6, 20 / 6.5])
+    assert result.ranking[0].label == "Halve its waiting time"
+    assert result.ranking[1].label == "Make its work twice as fast"
+
+
+def test_a_map_with_half_its_time_waiting():
+    # 24 h, 12 of them waiting. X is mostly work, Y mostly queue.
+    stages = [
+        StageInput("X", "Coding", active=8, waiting=2),
+        StageInput("Y", "Approval", active=4, waiting=10),
+    ]
+    result = a.analyse(stages)
+    assert sum(s.waiting for s in stages) == approx(result.t_before / 2)
+    # "Twice as fast" is AI speeding up the work: X saves 4 h, Y only 2 h. (Doubling the
+    # queue too would have saved Y 7 h and named it first.)
+    active = [v for v in result.ranking if v.kind == "active"]
+    assert [v.key for v in active] == ["X", "Y"]
+    assert active[0].speedup == approx(24 / 20)
+    assert active[1].speedup == approx(24 / 22)
+    # Halving Y's waiting is the best single lever, and it is named as such.
+    assert [(v.key, v.kind) for v in result.ranking] == [
+        ("Y", "waiting"),
+        ("X", "active"),
+        ("Y", "active"),
+        ("X", "waiting"),
+    ]
+    assert result.ranking[0].speedup == approx(24 / 19)
+    assert [(v.key, v.kind) for v in result.stage_ranking] == [("Y", "waiting"), ("X", "active")]
 
 
 def test_an_empty_map_has_no_bottleneck():
@@ -235,11 +268,15 @@ def test_dag_ceiling_leverage_and_ranking():
     assert result.by_key["qa"].leverage == 0.0
     assert result.by_key["qa"].gain == approx(0.0)
     assert result.by_key["sec"].leverage == approx(result.speedup**2 * (11 / 47))
-    ranking = [r.key for r in result.ranking]
-    # Doubling security or review both give 47 / 25.6; the larger share breaks the tie.
-    assert ranking[:2] == ["sec", "review"]
-    assert ranking[-1] == "qa"
-    assert result.by_key["code"].doubled == approx(47 / 28.8)
+    ranking = [(v.key, v.kind) for v in result.ranking]
+    # Security's 8 h queue halved: 3 + 4 = 7 h, and QA (6 h) stays behind it: 26.6 h.
+    # Review's 6 h queue halved: 27.6 h; its work twice as fast: 28.6 h; security's: 29.1 h.
+    assert ranking[:4] == [("sec", "waiting"), ("review", "waiting"), ("review", "active"),
+                           ("sec", "active")]  # fmt: skip
+    assert result.ranking[0].speedup == approx(47 / 26.6)
+    assert result.by_key["sec"].doubled == approx(47 / 29.1)
+    assert {k for k, _ in ranking[-2:]} == {"qa"}  # off the critical path: no gain
+    assert result.by_key["code"].doubled == approx(47 / 29.8)
 
 
 def test_ceiling_curve_rises_to_the_ceiling():

@@ -35,10 +35,14 @@ def test_demo_map_shows_the_bottleneck_moving_and_is_idempotent(team):
 def test_investments_for_the_review_backlog(delivery_map, django_assert_max_num_queries):
     with django_assert_max_num_queries(2):
         ranked = services.investments(delivery_map, limit=3)
-    # Doubling security or review both take the map from 47/30.6 to 47/25.6 (+19.5 %).
-    assert [i.stage for i in ranked] == ["Security review", "Code review", "Code generation"]
+    # Security's queue halved takes the map from 47/30.6 to 47/26.6; code review's queue
+    # halved to 47/27.6; code review's work twice as fast to 47/28.6.
+    assert [(i.stage, i.lever) for i in ranked] == [
+        ("Security review", "Halve its waiting time"),
+        ("Code review", "Halve its waiting time"),
+        ("Code review", "Make its work twice as fast"),
+    ]
     assert ranked[0].is_bottleneck and not ranked[1].is_bottleneck
-    assert ranked[0].gain == pytest.approx(30.6 / 25.6 - 1)
+    assert ranked[0].gain == pytest.approx(30.6 / 26.6 - 1)
     assert ranked[1].ceiling == pytest.approx(47 / 20.6)
-    # QA is off the critical path: doubling it gains nothing, so it is never suggested.
     assert "QA" not in [i.stage for i in services.investments(delivery_map, limit=10)]
