@@ -148,10 +148,12 @@ def prediction_json(p: Prediction) -> dict:
         "rationale": p.rationale,
         "made_at": p.made_at.isoformat(),
         "horizon": p.horizon.isoformat(),
-        "status": p.status,
+        "status": p.status,  # draft | committed | superseded
         "committed_at": p.committed_at.isoformat() if p.committed_at else None,
         "content_hash": p.content_hash or None,
         "supersedes": p.supersedes_id,
+        "superseded_by": p.superseded_by_id,
+        "unit": p.metric.unit,
         "definition_version": p.definition_version,
         "trajectory": p.trajectory,
         "band": p.band,
@@ -284,7 +286,11 @@ def observations(request: HttpRequest, pk: int) -> JsonResponse:
 
 # --------------------------------------------------------------------------- predictions
 def _visible_predictions(request):
-    qs = Prediction.objects.for_team(request.team).select_related("metric", "author")
+    qs = (
+        Prediction.objects.for_team(request.team)
+        .with_successor()
+        .select_related("metric", "author")
+    )
     if not request.team.anti_anchoring:
         return qs
     user = request.user
@@ -425,7 +431,14 @@ def prediction_commit(request: HttpRequest, pk: int) -> JsonResponse:
 def prediction_scores(request: HttpRequest, pk: int) -> JsonResponse:
     p = _prediction_or_404(request, pk)
     score = services.score_prediction(p, services.Series.load(p.metric))
-    body: dict[str, Any] = {"prediction": p.pk, "status": p.status, "summary": None, "points": []}
+    body: dict[str, Any] = {
+        "prediction": p.pk,
+        "status": p.status,
+        "superseded_by": p.superseded_by_id,
+        "unit": p.metric.unit,  # of every score in the metric's unit (CRPS, interval, values)
+        "summary": None,
+        "points": [],
+    }
     if score.summary is not None:
         s = score.summary
         body["summary"] = {
@@ -437,7 +450,9 @@ def prediction_scores(request: HttpRequest, pk: int) -> JsonResponse:
             "coverage_stated": s.coverage_stated,
             "coverage_observed": s.coverage_observed,
             "bias": s.bias,
+            "typical_miss": _finite(s.typical_miss),
             "bias_phrase": score.bias_phrase,
+            "bias_sentence": score.report.sentence,
             "definition_changed": score.definition_changed,
         }
         body["points"] = [

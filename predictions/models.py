@@ -133,6 +133,23 @@ class PredictionQuerySet(models.QuerySet):
     def committed(self):
         return self.filter(committed_at__isnull=False)
 
+    def with_successor(self):
+        """Annotate `successor_id` and `successor_committed_at`: the committed revision that
+        superseded each prediction (None while it is the current line)."""
+        revisions = Prediction.objects.filter(
+            supersedes=models.OuterRef("pk"), committed_at__isnull=False
+        )
+        return self.annotate(
+            successor_id=models.Subquery(revisions.values("pk")[:1]),
+            successor_committed_at=models.Subquery(revisions.values("committed_at")[:1]),
+        )
+
+    def current(self):
+        """Committed predictions no committed revision has superseded."""
+        return self.committed().exclude(
+            pk__in=Prediction.objects.filter(committed_at__isnull=False).values("supersedes")
+        )
+
 
 class Prediction(TeamScopedModel):
     supports_light_shade = True
@@ -204,9 +221,44 @@ class Prediction(TeamScopedModel):
     def is_line(self) -> bool:
         return self.kind == Kind.LINE
 
+    def _successor(self) -> tuple[int | None, Any]:
+        """(id, committed_at) of the committed revision that superseded this prediction: from
+        `with_successor()` when annotated, else one query (cached)."""
+        if "successor_id" not in self.__dict__:
+            row = None
+            if self.is_committed and self.pk:
+                row = (
+                    Prediction.objects.filter(supersedes=self, committed_at__isnull=False)
+                    .values_list("pk", "committed_at")
+                    .first()
+                )
+            self.successor_id, self.successor_committed_at = row or (None, None)
+        return self.successor_id, self.__dict__.get("successor_committed_at")
+
+    def set_successor(self, successor: Prediction | None) -> None:
+        """Record what superseded this prediction (when the caller already has it)."""
+        ok = successor is not None and successor.is_committed
+        self.successor_id = successor.pk if ok else None
+        self.successor_committed_at = successor.committed_at if ok else None
+
+    @property
+    def superseded_by_id(self) -> int | None:
+        return self._successor()[0]
+
+    @property
+    def superseded_at(self):
+        return self._successor()[1]
+
+    @property
+    def is_superseded(self) -> bool:
+        return self.superseded_by_id is not None
+
     @property
     def status(self) -> str:
-        return "committed" if self.is_committed else "draft"
+        """draft, committed, or superseded (a committed revision replaced it)."""
+        if not self.is_committed:
+            return "draft"
+        return "superseded" if self.is_superseded else "committed"
 
     @cached_property
     def line(self) -> tuple[Trajectory, Band]:

@@ -149,10 +149,15 @@ SCHEMAS: dict[str, Any] = {
             "rationale": {"type": "string"},
             "made_at": {"type": "string", "format": "date-time"},
             "horizon": {"type": "string", "format": "date"},
-            "status": {"type": "string", "enum": ["draft", "committed"]},
+            "status": {"type": "string", "enum": ["draft", "committed", "superseded"]},
             "committed_at": {"type": ["string", "null"], "format": "date-time"},
             "content_hash": {"type": ["string", "null"], "description": "SHA-256, hex."},
             "supersedes": {"type": ["integer", "null"]},
+            "superseded_by": {
+                "type": ["integer", "null"],
+                "description": "The committed revision that replaced this line.",
+            },
+            "unit": {"type": "string", "description": "The metric's unit."},
             "definition_version": {"type": "integer"},
             "trajectory": {"oneOf": [_ref("Trajectory"), {"type": "null"}]},
             "band": {"oneOf": [_ref("Band"), {"type": "null"}]},
@@ -164,7 +169,12 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "prediction": {"type": "integer"},
-            "status": {"type": "string"},
+            "status": {"type": "string", "enum": ["draft", "committed", "superseded"]},
+            "superseded_by": {"type": ["integer", "null"]},
+            "unit": {
+                "type": "string",
+                "description": "Unit of values, CRPS and interval scores (the metric's).",
+            },
             "summary": {
                 "type": ["object", "null"],
                 "properties": {
@@ -179,7 +189,12 @@ SCHEMAS: dict[str, Any] = {
                         "type": ["number", "null"],
                         "description": "Geometric mean of actual/predicted.",
                     },
+                    "typical_miss": {
+                        "type": ["number", "null"],
+                        "description": "exp(mean |ln(actual/predicted)|): the size of the miss.",
+                    },
                     "bias_phrase": {"type": "string"},
+                    "bias_sentence": {"type": "string"},
                     "definition_changed": {"type": "integer"},
                 },
             },

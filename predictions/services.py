@@ -155,10 +155,20 @@ class PredictionScore:
     definition_changed: int = 0  # observations scored across a definition change
     brier: float | None = None
     log_score: float | None = None
+    before_commit: int = 0  # observations on or before the commit date: shown, not scored
+    after_end: int = 0  # observations after the horizon (or after a revision took over)
+
+    @property
+    def report(self) -> scoring.BiasReport:
+        return scoring.bias_report([self.summary])
 
     @property
     def bias_phrase(self) -> str:
-        return scoring.bias_phrase(self.summary.bias) if self.summary else ""
+        return self.report.phrase if self.summary else ""
+
+    @property
+    def unit(self) -> str:
+        return self.prediction.metric.unit
 
     def rows(self, limit: int | None = None):
         """Per-observation rows for tables (most recent first)."""
@@ -188,11 +198,15 @@ class PredictionScore:
 
 
 def scoring_window(prediction: Prediction) -> tuple[float, float] | None:
-    """Observations strictly after the commit date and up to the horizon count."""
+    """Observations strictly after the commit date and up to the horizon count; once a
+    revision supersedes the line, only those up to the revision's commit date."""
     if not prediction.is_committed:
         return None
     start = local_date(prediction.team, prediction.committed_at).toordinal()
-    return float(start), float(prediction.horizon.toordinal())
+    end = prediction.horizon.toordinal()
+    if prediction.superseded_at is not None:
+        end = min(end, local_date(prediction.team, prediction.superseded_at).toordinal())
+    return float(start), float(end)
 
 
 def score_prediction(
@@ -220,6 +234,8 @@ def score_prediction(
             log_score=float(scoring.log_score(p, o)),
         )
     mask = (series.t > lo) & (series.t <= hi)
+    before = int((series.t <= bounds[0]).sum()) if window is None else 0
+    after = int((series.t > bounds[1]).sum()) if window is None else 0
     t, y = series.t[mask], series.values[mask]
     traj, band = prediction.line
     median = traj.median(t)
@@ -227,7 +243,13 @@ def score_prediction(
     points = scoring.score_points(y, median, low, high, band.coverage, traj.scale == "log")
     changed = int((series.versions[mask] != prediction.definition_version).sum())
     return PredictionScore(
-        prediction, points, scoring.summarise(points, band.coverage), t, definition_changed=changed
+        prediction,
+        points,
+        scoring.summarise(points, band.coverage),
+        t,
+        definition_changed=changed,
+        before_commit=before,
+        after_end=after,
     )
 
 
@@ -256,6 +278,7 @@ def quarter_scores(team, quarter) -> list[dict]:
         Prediction.objects.for_team(team)
         .committed()
         .filter(horizon__gte=quarter.start, committed_at__date__lte=quarter.end)
+        .with_successor()
         .select_related("metric", "author", "resolution")
     )
     series = series_by_metric(
@@ -280,6 +303,11 @@ def quarter_scores(team, quarter) -> list[dict]:
     return rows
 
 
+def team_report(rows: list[dict]) -> scoring.BiasReport:
+    """Direction and size of the misses of the lines in `quarter_scores` rows, together."""
+    return scoring.bias_report([r["score"].summary for r in rows])
+
+
 # --------------------------------------------------------------------------- calibration
 @dataclass(frozen=True)
 class Calibration:
@@ -287,6 +315,7 @@ class Calibration:
     bands: list[scoring.BandCalibration]
     bins: list[scoring.ReliabilityBin]
     n_thresholds: int  # resolved threshold predictions
+    report: scoring.BiasReport | None = None  # every scored line together
 
 
 def calibration(team, author=None) -> Calibration:
@@ -295,6 +324,7 @@ def calibration(team, author=None) -> Calibration:
     qs = (
         Prediction.objects.for_team(team)
         .committed()
+        .with_successor()
         .select_related("metric", "author", "resolution")
     )
     if author:
@@ -303,12 +333,13 @@ def calibration(team, author=None) -> Calibration:
     series = series_by_metric({p.metric_id for p in predictions if p.is_line})
     by_author: dict[int, dict] = {}
     stated, inside, totals, probs, outcomes = [], [], [], [], []
+    team_summaries: list[scoring.Summary] = []
     for p in predictions:
         p.team = p.metric.team = team
         entry = by_author.setdefault(
             p.author_id,
             {"author": p.author, "lines": 0, "points": 0, "inside": 0, "stated": [],
-             "log_errors": [], "log_bias": [], "briers": [], "thresholds": 0},
+             "log_errors": [], "summaries": [], "briers": [], "thresholds": 0},
         )  # fmt: skip
         if p.is_line:
             score = score_prediction(p, series[p.metric_id])
@@ -325,8 +356,8 @@ def calibration(team, author=None) -> Calibration:
             entry["stated"].extend([s.coverage_stated] * s.n)
             if p.metric.is_log and s.mean_abs_error is not None:
                 entry["log_errors"].append(s.mean_abs_error)
-            if s.bias:
-                entry["log_bias"].append(np.log(s.bias))
+            entry["summaries"].append(s)
+            team_summaries.append(s)
         elif hasattr(p, "resolution"):  # False when unresolved
             outcome = p.resolution.outcome
             probs.append(p.probability)
@@ -337,6 +368,7 @@ def calibration(team, author=None) -> Calibration:
     for e in by_author.values():
         if not e["points"] and not e["briers"]:
             continue
+        report = scoring.bias_report(e["summaries"])
         leaderboard.append(
             {
                 "author": e["author"],
@@ -345,7 +377,9 @@ def calibration(team, author=None) -> Calibration:
                 "coverage_observed": e["inside"] / e["points"] if e["points"] else None,
                 "coverage_stated": float(np.mean(e["stated"])) if e["stated"] else None,
                 "mean_log_error": float(np.mean(e["log_errors"])) if e["log_errors"] else None,
-                "bias": float(np.exp(np.mean(e["log_bias"]))) if e["log_bias"] else None,
+                "bias": report.bias,
+                "report": report,
+                "bias_phrase": report.phrase,
                 "thresholds": e["thresholds"],
                 "brier": float(np.mean(e["briers"])) if e["briers"] else None,
             }
@@ -353,11 +387,9 @@ def calibration(team, author=None) -> Calibration:
     leaderboard.sort(
         key=lambda r: (r["mean_log_error"] is None, r["mean_log_error"] or 0, r["brier"] or 0)
     )
-    for row in leaderboard:
-        row["bias_phrase"] = scoring.bias_phrase(row["bias"])
     bands = scoring.band_calibration(stated, inside, totals)
     bins = scoring.reliability(probs, outcomes, bins=5) if probs else []
-    return Calibration(leaderboard, bands, bins, len(probs))
+    return Calibration(leaderboard, bands, bins, len(probs), scoring.bias_report(team_summaries))
 
 
 # --------------------------------------------------------------------------- lifecycle

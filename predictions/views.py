@@ -174,6 +174,7 @@ def metric_detail(request: HttpRequest, pk: int) -> HttpResponse:
     series = services.Series.load(metric)
     predictions = list(
         Prediction.objects.filter(metric=metric)
+        .with_successor()
         .select_related("author", "resolution")
         .order_by("made_at", "pk")
     )
@@ -181,7 +182,7 @@ def metric_detail(request: HttpRequest, pk: int) -> HttpResponse:
         p.metric, p.team = metric, request.team
     revealed = metric.team.anti_anchoring and services.has_revealed(request.user, metric)
     vis = services.visible_to(request.user, metric, predictions, revealed)
-    superseded = {p.supersedes_id for p in predictions if p.is_committed and p.supersedes_id}
+    superseded = {p.pk for p in predictions if p.is_superseded}
     colors = _author_colors(vis.visible)
     today = services.team_today(request.team)
     figure = charts.metric_figure(
@@ -459,8 +460,10 @@ def _detail_page(request, prediction: Prediction, resolve_form=None, status=200)
             )
     series = services.Series.load(metric)
     chain = services.revision_chain(prediction)
-    for p in chain:
+    for i, p in enumerate(chain):
         p.metric, p.team = metric, request.team
+        p.set_successor(chain[i + 1] if i + 1 < len(chain) else None)
+    prediction.set_successor(next((p for p in chain if p.supersedes_id == prediction.pk), None))
     colors = {p.author_id: charts.color_for(0) for p in chain}
     superseded = {p.supersedes_id for p in chain if p.is_committed and p.supersedes_id}
     figure = charts.metric_figure(
@@ -615,7 +618,13 @@ def quarter_view(request: HttpRequest, quarter: str | None = None) -> HttpRespon
     return render(
         request,
         "predictions/quarter.html",
-        {"quarter": q, "rows": rows, "previous": q.previous(), "next": q.next()},
+        {
+            "quarter": q,
+            "rows": rows,
+            "report": services.team_report(rows),
+            "previous": q.previous(),
+            "next": q.next(),
+        },
     )
 
 
@@ -640,6 +649,7 @@ def calibration(request: HttpRequest) -> HttpResponse:
             "bands": board.bands,
             "bins": board.bins,
             "n_thresholds": board.n_thresholds,
+            "report": board.report,
             "band_figure": charts.band_figure(board.bands) if board.bands else None,
             "reliability_figure": (
                 charts.reliability_figure(board.bins) if board.n_thresholds else None

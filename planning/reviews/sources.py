@@ -38,14 +38,22 @@ def _fmt(value: float | None, pattern: str = "{:.2f}") -> str | None:
 
 
 # --------------------------------------------------------------------------- predictions
-def prediction_scores(review) -> list[dict]:
-    """Committed predictions scored on the quarter's observations, biggest surprise first."""
+def _scored_rows(review) -> list[dict]:
     from predictions import services
 
+    return services.quarter_scores(review.team, _quarter(review))
+
+
+def prediction_scores(review, rows: list[dict] | None = None) -> list[dict]:
+    """Committed predictions scored on the quarter's observations, biggest surprise first.
+    Scores carry the metric's unit ("CRPS 223M $" never reads "2.23e+08")."""
+    from predictions.trajectory import format_value
+
     out = []
-    for row in services.quarter_scores(review.team, _quarter(review)):
+    for row in _scored_rows(review) if rows is None else rows:
         p, score = row["prediction"], row["score"]
         summary = score.summary
+        unit = p.metric.unit
         out.append(
             {
                 "title": p.title,
@@ -53,12 +61,13 @@ def prediction_scores(review) -> list[dict]:
                 "metric": p.metric.name,
                 "author": p.author.display_name if p.author else "",
                 "ratio": _fmt(summary.bias if summary else None, "{:.2f}×"),
+                "miss": _fmt(summary.typical_miss if summary else None, "{:.2g}×"),
                 "inside": (
                     f"{summary.coverage_observed:.0%} (stated {summary.coverage_stated:.0%})"
                     if summary and summary.coverage_observed is not None
                     else None
                 ),
-                "crps": _fmt(summary.mean_crps if summary else None, "{:.3g}"),
+                "crps": format_value(summary.mean_crps, unit) if summary else None,
                 "bias": summary.bias if summary else None,
                 "phrase": score.bias_phrase,
                 "brier": score.brier,
@@ -68,32 +77,31 @@ def prediction_scores(review) -> list[dict]:
     return out
 
 
-def _team_bias(rows: list[dict]) -> str:
-    import math
+def team_bias(review, rows: list[dict] | None = None) -> str:
+    """The team's misses this quarter in one true sentence (size, direction, bands)."""
+    from predictions import services
 
-    biases = [r["bias"] for r in rows if r["bias"]]
-    if not biases:
-        return ""
-    geo = math.exp(sum(math.log(b) for b in biases) / len(biases))
-    from predictions.scoring import bias_phrase
-
-    return f"across {len(biases)} line(s), {bias_phrase(geo)}"
+    return services.team_report(_scored_rows(review) if rows is None else rows).sentence
 
 
 def look_back_lines(review) -> list[str]:
-    return [
+    rows = _scored_rows(review)
+    lines = [
         f"{r['title']} ({r['metric']}): "
         + ", ".join(
             x
             for x in [
                 r["phrase"],
                 f"inside the band {r['inside']}" if r["inside"] else "",
+                f"mean CRPS {r['crps']}" if r["crps"] else "",
                 f"Brier {r['brier']:.2f}" if r["brier"] is not None else "",
             ]
             if x
         )
-        for r in prediction_scores(review)
+        for r in prediction_scores(review, rows)
     ]
+    summary = team_bias(review, rows)
+    return ([f"**Team:** {summary}"] if summary and lines else []) + lines
 
 
 def new_predictions(review) -> list[dict]:
@@ -293,14 +301,15 @@ def step_context(review, step: int) -> dict[str, Any]:
     """Live data a step page shows beside the team's notes and decisions."""
     team = review.team
     if step == 1:
-        rows = prediction_scores(review)
+        scored = _scored_rows(review)
+        rows = prediction_scores(review, scored)
         return {
             "predictions": rows,
             "calibration_url": reverse("predictions:calibration", kwargs={"team": team.slug}),
             "quarter_url": reverse(
                 "predictions:quarter", kwargs={"team": team.slug, "quarter": review.quarter}
             ),
-            "bias": _team_bias(rows),
+            "bias": team_bias(review, scored),
             "surprises": [
                 f"{r['title']}: {r['phrase']}" for r in rows[:3] if r["phrase"] and r["surprise"]
             ],

@@ -224,3 +224,28 @@ def test_dashboard_offers_to_start_then_continue_the_review(editor_client, team)
     assert f"Start the {quarter} review" in body
     editor_client.post(reverse("reviews:start", kwargs={"team": team.slug}))
     assert f"Continue the {quarter} review" in editor_client.get(dashboard).content.decode()
+
+
+def test_demo_review_step_1_says_how_far_off_and_which_way(owner, client):
+    """Issue 13: the demo's step 1 said "across 4 line(s), reality ran close to your median"
+    while the lines ran 12× behind, 1.7×, 2.2× and 2.6× ahead with 0% inside the bands."""
+    from predictions import demo as predictions_demo
+
+    team = TeamFactory(fiscal_year_start_month=4)
+    team.memberships.create(user=owner, role="owner")
+    predictions_demo.seed(team, owner)
+    review = services.start_review(team, owner, "2027-Q3")[0]  # October–December 2026
+    client.force_login(owner)
+    body = client.get(url("step", review, n=1)).content.decode()
+    import html
+    import re
+
+    text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)))
+    sentence = text.split("The team's misses:")[1].split("All of")[0].strip()
+    assert sentence.startswith("Across 4 lines, reality was typically off by 3.")
+    assert "in both directions: from 1" in sentence and "× behind to 2.6× ahead" in sentence
+    assert "so the misses cancel out in the average (0.9" in sentence
+    assert "0% of " in sentence and "fell inside the bands, against the 80% stated" in sentence
+    assert "close" not in sentence and "(s)" not in text
+    assert "reality ran 1" in text and "× behind your median" in text  # the ARR line
+    assert "e+0" not in text and "$2" in text  # CRPS in dollars, never "2.23e+08"
