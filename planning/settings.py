@@ -169,6 +169,11 @@ if TESTING:
 # --------------------------------------------------------------------------- email
 # EMAIL_URL (e.g. smtp+tls://user:password@smtp.example.com:587) or the EMAIL_* variables;
 # with neither, mail is printed on the console (development).
+# Seconds to connect and for each answer of the mail server: one that accepts and never
+# answers must not hold a worker for ever.
+MAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
+
+
 def _mailer() -> dict:
     if env.str("EMAIL_URL", default=""):
         cfg = env.email_url("EMAIL_URL")
@@ -180,6 +185,7 @@ def _mailer() -> dict:
             "password": cfg.get("EMAIL_HOST_PASSWORD") or None,
             "use_tls": bool(cfg.get("EMAIL_USE_TLS")),
             "use_ssl": bool(cfg.get("EMAIL_USE_SSL")),
+            "timeout": MAIL_TIMEOUT,
         }
     else:
         backend = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -191,6 +197,7 @@ def _mailer() -> dict:
                 "username": env.str("EMAIL_HOST_USER", default="") or None,
                 "password": env.str("EMAIL_HOST_PASSWORD", default="") or None,
                 "use_tls": env.bool("EMAIL_USE_TLS", default=False),
+                "timeout": MAIL_TIMEOUT,
             }
     if not backend.endswith("smtp.EmailBackend"):
         options = {}
@@ -258,6 +265,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "options": {"expires": 50},
     },
 }
+
+# --------------------------------------------------------------------------- cadence delivery
+# A claimed reminder is sent again by a later tick only when its lease ran out (the worker
+# holding it renews it as it goes); failures retry after 1, 2, 4 … times CADENCE_RETRY_SECONDS.
+CADENCE_LEASE_SECONDS = env.float("CADENCE_LEASE_SECONDS", default=300.0)
+CADENCE_RETRY_SECONDS = env.float("CADENCE_RETRY_SECONDS", default=60.0)
+CADENCE_SEND_CHUNK = env.int("CADENCE_SEND_CHUNK", default=50)  # emails/webhooks per task
+CADENCE_WEBHOOK_TIMEOUT = env.float("CADENCE_WEBHOOK_TIMEOUT", default=5.0)
+# Outbound requests to team-supplied URLs refuse loopback/private/link-local addresses
+# (planning/netguard.py). Tests alone turn this on to reach their own local target.
+NETGUARD_ALLOW_LOOPBACK = env.bool("NETGUARD_ALLOW_LOOPBACK", default=False)
 
 # --------------------------------------------------------------------------- Anthropic
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")

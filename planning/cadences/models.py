@@ -5,6 +5,7 @@ Occurrence   one due instance, stored in UTC; unique per (cadence, due_at).
 Reminder     one message per (occurrence, kind, seq, recipient, channel), claimed before it is
              sent (the unique row is the claim) and recorded after.
 Notification an in-app message; its idempotency key makes a retried delivery a no-op.
+Digest       one member's weekly digest (claimed, retried and recorded like a reminder).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.utils import timezone
 
 from planning.teams.models import Role, Team, TeamScopedModel
 
-from .schedule import PRESETS, Schedule, Timeline
+from .schedule import PRESETS, Schedule, Timeline, shift_days
 
 
 class Kind(models.TextChoices):
@@ -186,18 +187,26 @@ class Occurrence(models.Model):
         return timeline_for(cadence, self.due_at, self.overdue_at)
 
 
-def timeline_for(cadence: Cadence, due_at, overdue_at) -> Timeline:
+def timeline_for(cadence: Cadence, due_at, overdue_at, tz=None) -> Timeline:
+    """The reminder points of one occurrence, in calendar days of the team's zone."""
+    tz = tz or cadence.team.tz
     return Timeline(
         due_at=due_at,
         overdue_at=overdue_at,
         reminder_days=tuple(cadence.reminder_days or ()),
         nag_every=timedelta(days=cadence.nag_every_days) if cadence.nag_every_days else None,
         escalate_at=(
-            overdue_at + timedelta(days=cadence.escalate_after_days)
+            shift_days(overdue_at, cadence.escalate_after_days, tz)
             if cadence.escalate_after_days is not None
             else None
         ),
+        tz=tz,
     )
+
+
+def overdue_at_for(cadence: Cadence, due_at, tz=None):
+    """The end of the grace period: `grace_days` calendar days after the due time."""
+    return shift_days(due_at, cadence.grace_days, tz or cadence.team.tz)
 
 
 class ReminderKind(models.TextChoices):
@@ -219,7 +228,32 @@ class ReminderStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class Reminder(models.Model):
+class Delivery(models.Model):
+    """What a Reminder and a Digest share: one message, claimed before it is sent.
+
+    Every claim (first or retry) gets a new `claim_token`; the worker that holds it renews the
+    lease (`next_attempt_at` while claimed) as it goes and writes each outcome with
+    `WHERE claim_token = <its token>`, so a worker that lost its claim can neither send the
+    rest of its batch nor undo what the new holder recorded.
+    """
+
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(
+        max_length=10, choices=ReminderStatus.choices, default=ReminderStatus.CLAIMED
+    )
+    attempts = models.PositiveSmallIntegerField(default=1)
+    last_error = models.TextField(blank=True, default="")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    attempted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Reminder(Delivery):
     """One message. Inserting the row claims it; `next_attempt_at` is the claim's lease (while
     claimed) or the retry time (after a failure; None once given up)."""
 
@@ -230,15 +264,6 @@ class Reminder(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     channel = models.CharField(max_length=10, choices=Channel.choices)
-    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    status = models.CharField(
-        max_length=10, choices=ReminderStatus.choices, default=ReminderStatus.CLAIMED
-    )
-    attempts = models.PositiveSmallIntegerField(default=1)
-    last_error = models.TextField(blank=True, default="")
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "pk"]
@@ -254,11 +279,37 @@ class Reminder(models.Model):
                 fields=["next_attempt_at"],
                 name="reminder_retry_idx",
                 condition=~models.Q(status="sent"),
-            )
+            ),
+            models.Index(fields=["channel", "attempted_at"], name="reminder_attempted_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.get_channel_display()} for {self.occurrence}"
+
+
+class Digest(Delivery):
+    """One member's weekly digest, claimed, sent, retried and recorded like a reminder."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    week = models.DateField(help_text="The Monday (team time) the digest is for.")
+
+    class Meta:
+        ordering = ["-week", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user", "week"], name="digest_once_a_week")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="digest_retry_idx",
+                condition=~models.Q(status="sent"),
+            ),
+            models.Index(fields=["attempted_at"], name="digest_attempted_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Digest of {self.week} for {self.user}"
 
 
 class Notification(TeamScopedModel):
@@ -289,6 +340,10 @@ def _feed_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+def _webhook_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
 def validate_https(value: str) -> None:
     if value and not value.lower().startswith("https://"):
         raise ValidationError("Use an https:// webhook URL: reminders must not travel in clear.")
@@ -309,6 +364,12 @@ class TeamCadenceSettings(models.Model):
         help_text="Optional: reminders are also posted to this incoming webhook (https only).",
     )
     feed_token = models.CharField(max_length=64, unique=True, default=_feed_token, editable=False)
+    webhook_secret = models.CharField(
+        max_length=64,
+        default=_webhook_secret,
+        editable=False,
+        help_text="Signs every webhook delivery (HMAC-SHA256); shown to owners.",
+    )
     weekly_digest = models.BooleanField(
         default=True, help_text="Email each member a summary every Monday morning."
     )
@@ -327,6 +388,10 @@ class TeamCadenceSettings(models.Model):
 
             self.next_digest_at = next_digest_at(self.team.tz, timezone.now())
         super().save(*args, **kwargs)
+
+    def rotate_webhook_secret(self) -> None:
+        self.webhook_secret = _webhook_secret()
+        self.save(update_fields=["webhook_secret"])
 
     def rotate_feed_token(self) -> None:
         self.feed_token = _feed_token()

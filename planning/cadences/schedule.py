@@ -15,7 +15,7 @@ import re
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import pairwise
 
 from dateutil.rrule import DAILY, rrule, rrulestr
@@ -249,26 +249,58 @@ def parse_days(text: str) -> list[int]:
 BEFORE, DUE, OVERDUE, ESCALATION = "before", "due", "overdue", "escalation"
 
 
+def wall(moment: datetime, tz: tzinfo) -> datetime:
+    """`moment` on the wall clock of `tz` (naive)."""
+    return moment.astimezone(tz).replace(tzinfo=None)
+
+
+def from_wall(local: datetime, tz: tzinfo) -> datetime:
+    """A naive wall-clock time in `tz` as UTC (a gap moves forward, a fold takes summer time)."""
+    return local.replace(tzinfo=tz).astimezone(UTC)
+
+
+def shift_days(moment: datetime, days: int, tz: tzinfo) -> datetime:
+    """`days` calendar days later (earlier if negative) at the same local time in `tz`.
+
+    "1 day before 09:00" is 09:00 the day before, even when a DST change lies between
+    (24 hours would give 08:00 or 10:00).
+    """
+    return from_wall(wall(moment, tz) + timedelta(days=days), tz)
+
+
 @dataclass(frozen=True)
 class Timeline:
-    """Reminder points of one occurrence."""
+    """Reminder points of one occurrence, on the calendar of the team's zone `tz`."""
 
     due_at: datetime
     overdue_at: datetime
     reminder_days: tuple[int, ...] = ()
-    nag_every: timedelta | None = None
+    nag_every: timedelta | None = None  # whole days
     escalate_at: datetime | None = None
+    tz: tzinfo = UTC
 
     def main_points(self) -> list[tuple[datetime, str, int]]:
         """Before, due and overdue points (nags are computed lazily)."""
         points = [
-            (self.due_at - timedelta(days=d), BEFORE, d)
+            (shift_days(self.due_at, -d, self.tz), BEFORE, d)
             for d in sorted(set(self.reminder_days), reverse=True)
             if d > 0
         ]
         points.append((self.due_at, DUE, 0))
         points.append((self.overdue_at, OVERDUE, 0))
         return points
+
+    def _nag(self, seq: int) -> datetime:
+        assert self.nag_every is not None
+        return from_wall(wall(self.overdue_at, self.tz) + seq * self.nag_every, self.tz)
+
+    def _nags_before(self, now: datetime) -> int:
+        """How many nag intervals have passed since overdue (on the local wall clock)."""
+        assert self.nag_every is not None
+        seq = int((wall(now, self.tz) - wall(self.overdue_at, self.tz)) / self.nag_every)
+        while seq > 0 and self._nag(seq) > now:  # a DST fold can put the wall clock ahead
+            seq -= 1
+        return max(seq, 0)
 
     def latest_main(self, now: datetime) -> tuple[datetime, str, int] | None:
         """The most recent main-track point at or before `now` (older ones are superseded)."""
@@ -277,9 +309,9 @@ class Timeline:
             if point[0] <= now:
                 latest = point
         if latest and latest[1] == OVERDUE and self.nag_every:
-            seq = int((now - self.overdue_at) / self.nag_every)
+            seq = self._nags_before(now)
             if seq:
-                return (self.overdue_at + seq * self.nag_every, OVERDUE, seq)
+                return (self._nag(seq), OVERDUE, seq)
         return latest
 
     def due_now(self, now: datetime) -> list[tuple[str, int]]:
@@ -296,8 +328,7 @@ class Timeline:
         """When the next reminder after `now` falls due (None: nothing more to send)."""
         candidates = [at for at, _, _ in self.main_points() if at > now]
         if now >= self.overdue_at and self.nag_every:
-            seq = int((now - self.overdue_at) / self.nag_every) + 1
-            candidates.append(self.overdue_at + seq * self.nag_every)
+            candidates.append(self._nag(self._nags_before(now) + 1))
         if self.escalate_at is not None and self.escalate_at > now:
             candidates.append(self.escalate_at)
         return min(candidates, default=None)

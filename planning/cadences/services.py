@@ -1,7 +1,7 @@
 """Cadence operations: materialising occurrences, the beat tick, completion.
 
 The tick (run every minute by Celery beat) works in batches, so its query count depends on
-the number of reminders it sends, never on the number of cadences:
+the number of reminders it claims, never on the number of cadences:
 
 1. materialise: cadences whose cursor is due get their next occurrence (one SELECT, one
    INSERT … ON CONFLICT DO NOTHING, one UPDATE);
@@ -10,12 +10,14 @@ the number of reminders it sends, never on the number of cadences:
    Reminder rows through INSERT … ON CONFLICT DO NOTHING RETURNING id — the unique row
    (occurrence, kind, seq, recipient, channel) is the claim, so a message is claimed once
    whatever number of ticks race; reminders whose lease or retry time has passed are
-   re-claimed by one conditional UPDATE … RETURNING;
-4. send each claimed reminder on its channel (a failing channel never blocks another);
-5. record the outcome. A crash between 4 and 5 leaves the row claimed; once its lease ends
-   it is sent again with the same idempotency key (in-app: the key is unique, so no second
-   notification; email: same Message-ID and X-Exponent-Idempotency-Key header; webhook: the
-   same header).
+   re-claimed by one conditional UPDATE … RETURNING. Each claim carries a new token;
+4. send: in-app messages at once (one transaction), email and webhooks in chunks, each chunk
+   its own Celery task, each message recorded as it goes, conditionally on the token (see
+   delivery.py for what exactly once means per channel).
+
+One rule decides what a completed occurrence still gets: a reminder claimed while the
+occurrence was open goes out on every channel, even if the occurrence is completed while it
+is being sent; once completed (or paused), nothing new is claimed.
 """
 
 from __future__ import annotations
@@ -23,50 +25,49 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage, mailers
 from django.db import connection, transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from planning.teams.models import Membership, Role, Team
 
+from . import delivery
 from . import schedule as sched
 from .models import (
     OPEN_STATES,
     Cadence,
     Channel,
     Kind,
-    Notification,
     Occurrence,
-    Reminder,
     ReminderKind,
-    ReminderStatus,
     State,
     TeamCadenceSettings,
+    overdue_at_for,
     timeline_for,
 )
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)  # a claimed reminder not recorded by then is sent again
-MAX_ATTEMPTS = 6
+MAX_ATTEMPTS = delivery.MAX_ATTEMPTS
 CADENCE_BATCH = 2000  # cadences materialised per tick
 OCCURRENCE_BATCH = 5000  # occurrences planned per tick
 RETRY_BATCH = 1000
 INSERT_CHUNK = 1000
-WEBHOOK_TIMEOUT = 5.0
+backoff = delivery.backoff
 
 
-def backoff(attempts: int) -> timedelta:
-    """1, 2, 4, 8, 16 minutes … after the 1st, 2nd, 3rd … failed attempt."""
-    return timedelta(minutes=2 ** max(attempts - 1, 0))
+@dataclass
+class Claim:
+    """Rows one tick won, all under one token: (id, channel) pairs."""
+
+    token: uuid.UUID
+    rows: list[tuple[int, str]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- materialising
@@ -74,11 +75,11 @@ def _advance(cadence: Cadence, now: datetime, rows: list[Occurrence]) -> None:
     """Store occurrences whose time has come and move the cursor (in memory)."""
     schedule = cadence.schedule()
     cursor, mat = cadence.next_due_at, cadence.materialize_at
-    grace = timedelta(days=cadence.grace_days)
+    tz = cadence.team.tz
     count = 0
     while cursor is not None and mat is not None and mat <= now and count < sched.MAX_CATCH_UP:
-        overdue_at = cursor + grace
-        timeline = timeline_for(cadence, cursor, overdue_at)
+        overdue_at = overdue_at_for(cadence, cursor, tz)
+        timeline = timeline_for(cadence, cursor, overdue_at, tz)
         rows.append(
             Occurrence(
                 cadence_id=cadence.pk,
@@ -139,10 +140,9 @@ def reschedule(cadence: Cadence, now: datetime | None = None) -> None:
             cadence.next_due_at = schedule.next_after(now)
             cadence.materialize_at = now if cadence.next_due_at else None
         cadence.save(update_fields=["next_due_at", "materialize_at"])
-        grace = timedelta(days=cadence.grace_days)
         open_occurrences = list(Occurrence.objects.filter(cadence=cadence, state__in=OPEN_STATES))
         for occ in open_occurrences:
-            occ.overdue_at = occ.due_at + grace
+            occ.overdue_at = overdue_at_for(cadence, occ.due_at)
             occ.next_reminder_at = None if cadence.paused else now
         Occurrence.objects.bulk_update(open_occurrences, ["overdue_at", "next_reminder_at"])
         materialise(now, cadences=Cadence.objects.filter(pk=cadence.pk))
@@ -184,43 +184,43 @@ def recipients_for(
 _INSERT_SQL = """
 INSERT INTO cadences_reminder
     (occurrence_id, kind, seq, recipient_id, channel, idempotency_key, status, attempts,
-     last_error, next_attempt_at, created_at)
+     last_error, next_attempt_at, claim_token, attempted_at, created_at)
 VALUES {values}
 ON CONFLICT DO NOTHING
-RETURNING id
+RETURNING id, channel
 """
 
 
-def _insert_claims(rows: list[tuple], now: datetime) -> list[int]:
+def _insert_claims(rows: list[tuple], now: datetime) -> Claim:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id: the ids are the claims we won."""
-    claimed: list[int] = []
-    lease_end = now + LEASE
+    claim = Claim(token=uuid.uuid4())
+    lease_end = now + delivery.lease()
     with connection.cursor() as cursor:
         for start in range(0, len(rows), INSERT_CHUNK):
             chunk = rows[start : start + INSERT_CHUNK]
-            values = ",".join(["(%s,%s,%s,%s,%s,%s,'claimed',1,'',%s,%s)"] * len(chunk))
+            values = ",".join(["(%s,%s,%s,%s,%s,%s,'claimed',1,'',%s,%s,%s,%s)"] * len(chunk))
             params: list = []
             for occurrence_id, kind, seq, recipient_id, channel in chunk:
                 params += [occurrence_id, kind, seq, recipient_id, channel, uuid.uuid4()]
-                params += [lease_end, now]
+                params += [lease_end, claim.token, now, now]
             cursor.execute(_INSERT_SQL.format(values=values), params)
-            claimed += [r[0] for r in cursor.fetchall()]
-    return claimed
+            claim.rows += cursor.fetchall()
+    return claim
 
 
-def claim_new(now: datetime) -> list[int]:
-    """Turn due reminder points into claimed Reminder rows; return the ids this call won."""
+def claim_new(now: datetime) -> Claim:
+    """Turn due reminder points into claimed Reminder rows; return the rows this call won."""
     with transaction.atomic():
         occurrences = list(
             Occurrence.objects.filter(
                 next_reminder_at__lte=now, state__in=OPEN_STATES, cadence__paused=False
             )
-            .select_related("cadence")
+            .select_related("cadence__team")
             .select_for_update(skip_locked=True, of=("self",))
             .order_by("next_reminder_at")[:OCCURRENCE_BATCH]
         )
         if not occurrences:
-            return []
+            return Claim(token=uuid.uuid4())
         cadence_ids = {o.cadence_id for o in occurrences}
         team_ids = {o.cadence.team_id for o in occurrences}
         members = _recipients_by_team(team_ids)
@@ -235,7 +235,7 @@ def claim_new(now: datetime) -> list[int]:
             .values_list("team_id", flat=True)
         )
         rows: list[tuple] = []
-        for occ in occurrences:
+        for occ in sorted(occurrences, key=lambda o: (o.cadence.team_id, o.pk)):
             cadence = occ.cadence
             timeline = occ.timeline(cadence)
             for kind, seq in timeline.due_now(now):
@@ -246,245 +246,84 @@ def claim_new(now: datetime) -> list[int]:
                 if cadence.team_id in webhooks:
                     rows.append((occ.pk, kind, seq, None, Channel.WEBHOOK))
             occ.next_reminder_at = timeline.next_point(now)
-        claimed = _insert_claims(rows, now)
+        claim = _insert_claims(rows, now)
         Occurrence.objects.bulk_update(occurrences, ["next_reminder_at"])
-    return claimed
+    return claim
 
 
 _RECLAIM_SQL = """
 UPDATE cadences_reminder SET status = 'claimed', attempts = attempts + 1,
-       next_attempt_at = %s
+       next_attempt_at = %s, claim_token = %s, attempted_at = %s
 WHERE id IN (
     SELECT id FROM cadences_reminder
     WHERE status <> 'sent' AND next_attempt_at <= %s
     ORDER BY next_attempt_at LIMIT %s
     FOR UPDATE SKIP LOCKED
 ) AND status <> 'sent' AND next_attempt_at <= %s
-RETURNING id
+RETURNING id, channel
 """
 
 
-def reclaim(now: datetime) -> list[int]:
-    """Re-claim reminders whose lease ran out (crash) or whose retry time came (failure)."""
+def reclaim(now: datetime) -> Claim:
+    """Re-claim reminders whose lease ran out (crash) or whose retry time came (failure),
+    under a new token: whoever held the old one can no longer send or record them."""
+    claim = Claim(token=uuid.uuid4())
     with connection.cursor() as cursor:
-        cursor.execute(_RECLAIM_SQL, [now + LEASE, now, RETRY_BATCH, now])
-        return [r[0] for r in cursor.fetchall()]
-
-
-# --------------------------------------------------------------------------- sending
-@dataclass
-class Outcome:
-    sent: list[int] = field(default_factory=list)
-    failed: dict[int, str] = field(default_factory=dict)
-    dropped: list[int] = field(default_factory=list)
-
-
-def _when(occ: Occurrence, tz) -> str:
-    return timezone.localtime(occ.due_at, tz).strftime("%a %-d %b %Y, %H:%M")
-
-
-def message_text(reminder: Reminder, now: datetime) -> str:
-    occ = reminder.occurrence
-    cadence = occ.cadence
-    when = _when(occ, cadence.team.tz)
-    title = cadence.title
-    if reminder.kind == ReminderKind.BEFORE:
-        days = max((occ.due_at - now).days, 0)
-        ahead = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
-        return f"{title} is due {ahead} ({when})."
-    if reminder.kind == ReminderKind.DUE:
-        return f"{title} is due now ({when})."
-    if reminder.kind == ReminderKind.ESCALATION:
-        days = max((now - occ.due_at).days, 0)
-        return f"Escalation: {title} is {days} days overdue (was due {when})."
-    nag = f" (reminder {reminder.seq + 1})" if reminder.seq else ""
-    return f"{title} is overdue: it was due {when}{nag}."
-
-
-def _absolute(path: str) -> str:
-    return settings.SITE_URL.rstrip("/") + path
-
-
-def _email(reminder: Reminder, text: str) -> EmailMessage:
-    cadence = reminder.occurrence.cadence
-    key = str(reminder.idempotency_key)
-    body = render_to_string(
-        "cadences/email/reminder.txt",
-        {
-            "text": text,
-            "cadence": cadence,
-            "team": cadence.team,
-            "activity_url": _absolute(cadence.activity_path()),
-            "cadence_url": _absolute(cadence.get_absolute_url()),
-            "user": reminder.recipient,
-        },
-    )
-    return EmailMessage(
-        subject=f"[{cadence.team.name}] {text}",
-        body=body,
-        to=[reminder.recipient.email],
-        headers={
-            "X-Exponent-Idempotency-Key": key,
-            # The same Message-ID on a retry lets mail systems drop the duplicate.
-            "Message-ID": f"<{key}@exponent.reminder>",
-        },
-    )
-
-
-def _send_emails(reminders: list[Reminder], texts: dict[int, str], outcome: Outcome) -> None:
-    if not reminders:
-        return
-    try:
-        mailer = mailers.default
-        mailer.open()
-    except Exception as exc:  # noqa: BLE001 - a mail server outage fails only this channel
-        for r in reminders:
-            outcome.failed[r.pk] = f"Email: {exc}"
-        return
-    try:
-        for r in reminders:
-            try:
-                mailer.send_messages([_email(r, texts[r.pk])])
-                outcome.sent.append(r.pk)
-            except Exception as exc:  # noqa: BLE001
-                outcome.failed[r.pk] = f"Email: {exc}"
-    finally:
-        try:
-            mailer.close()
-        except Exception:  # noqa: BLE001  # pragma: no cover
-            log.exception("closing the mail connection failed")
-
-
-def _send_inapp(reminders: list[Reminder], texts: dict[int, str], outcome: Outcome) -> None:
-    if not reminders:
-        return
-    rows = [
-        Notification(
-            team_id=r.occurrence.cadence.team_id,
-            user_id=r.recipient_id,
-            text=texts[r.pk][:300],
-            url=r.occurrence.cadence.activity_path(),
-            idempotency_key=r.idempotency_key,
+        cursor.execute(
+            _RECLAIM_SQL, [now + delivery.lease(), claim.token, now, now, RETRY_BATCH, now]
         )
-        for r in reminders
-    ]
-    try:
-        with transaction.atomic():
-            Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    except Exception as exc:  # noqa: BLE001
-        for r in reminders:
-            outcome.failed[r.pk] = f"In-app: {exc}"
-        return
-    outcome.sent += [r.pk for r in reminders]
-
-
-def _send_webhooks(
-    reminders: list[Reminder], texts: dict[int, str], urls: dict[int, str], outcome: Outcome
-) -> None:
-    if not reminders:
-        return
-    broken: dict[str, str] = {}  # one unreachable URL fails its messages without waiting again
-    with httpx.Client(timeout=WEBHOOK_TIMEOUT, follow_redirects=False) as client:
-        for r in reminders:
-            cadence = r.occurrence.cadence
-            url = urls.get(cadence.team_id)
-            if not url:
-                outcome.dropped.append(r.pk)
-                continue
-            if url in broken:
-                outcome.failed[r.pk] = broken[url]
-                continue
-            link = _absolute(cadence.activity_path())
-            payload = {"text": f"{texts[r.pk]} <{link}|Open in Exponent>"}
-            try:
-                response = client.post(
-                    url,
-                    json=payload,
-                    headers={"X-Exponent-Idempotency-Key": str(r.idempotency_key)},
-                )
-            except httpx.HTTPError as exc:
-                broken[url] = outcome.failed[r.pk] = f"Webhook: {type(exc).__name__}: {exc}"
-                continue
-            if response.status_code >= 400:
-                outcome.failed[r.pk] = f"Webhook: HTTP {response.status_code}"
-            else:
-                outcome.sent.append(r.pk)
-
-
-def deliver(ids: list[int], now: datetime) -> Outcome:
-    outcome = Outcome()
-    if not ids:
-        return outcome
-    reminders = list(
-        Reminder.objects.filter(pk__in=ids, status=ReminderStatus.CLAIMED).select_related(
-            "occurrence__cadence__team", "recipient"
-        )
-    )
-    by_channel: dict[str, list[Reminder]] = defaultdict(list)
-    texts: dict[int, str] = {}
-    for r in reminders:
-        occ = r.occurrence
-        if not occ.is_open or occ.cadence.paused:  # completed or paused since it was claimed
-            outcome.dropped.append(r.pk)
-            continue
-        texts[r.pk] = message_text(r, now)
-        by_channel[r.channel].append(r)
-    urls = {}
-    if by_channel[Channel.WEBHOOK]:
-        team_ids = {r.occurrence.cadence.team_id for r in by_channel[Channel.WEBHOOK]}
-        urls = dict(
-            TeamCadenceSettings.objects.filter(team_id__in=team_ids).values_list(
-                "team_id", "webhook_url"
-            )
-        )
-    _send_inapp(by_channel[Channel.INAPP], texts, outcome)
-    _send_emails(by_channel[Channel.EMAIL], texts, outcome)
-    _send_webhooks(by_channel[Channel.WEBHOOK], texts, urls, outcome)
-    _record(outcome, {r.pk: r.attempts for r in reminders}, now)
-    return outcome
-
-
-def _record(outcome: Outcome, attempts: dict[int, int], now: datetime) -> None:
-    with transaction.atomic():
-        if outcome.sent:
-            Reminder.objects.filter(pk__in=outcome.sent).update(
-                status=ReminderStatus.SENT, sent_at=now, next_attempt_at=None, last_error=""
-            )
-        if outcome.dropped:
-            Reminder.objects.filter(pk__in=outcome.dropped).delete()
-        if outcome.failed:
-            failed = []
-            for pk, error in outcome.failed.items():
-                tries = attempts.get(pk, 1)
-                retry = now + backoff(tries) if tries < MAX_ATTEMPTS else None
-                failed.append(
-                    Reminder(
-                        pk=pk,
-                        status=ReminderStatus.FAILED,
-                        last_error=error[:2000],
-                        next_attempt_at=retry,
-                    )
-                )
-            Reminder.objects.bulk_update(failed, ["status", "last_error", "next_attempt_at"])
+        claim.rows = sorted(cursor.fetchall())
+    return claim
 
 
 # --------------------------------------------------------------------------- the tick
-def tick(now: datetime | None = None) -> dict:
-    """One beat: materialise, refresh states, claim, send, record, digests."""
+Dispatch = Callable[[str, list[int], uuid.UUID], None]
+
+
+def send_now(channel: str, ids: list[int], token: uuid.UUID) -> None:
+    """Dispatch in this process (tests, `manage.py` use); the beat task enqueues instead."""
+    delivery.deliver(channel, ids, token)
+
+
+def fan_out(claims: list[Claim], dispatch: Dispatch) -> delivery.Outcome:
+    """In-app messages at once (one transaction, never behind a mail server); email and
+    webhooks in chunks of CADENCE_SEND_CHUNK, each chunk its own task."""
+    outcome = delivery.Outcome()
+    size = settings.CADENCE_SEND_CHUNK
+    for claim in claims:
+        by_channel: dict[str, list[int]] = defaultdict(list)
+        for pk, channel in claim.rows:
+            by_channel[channel].append(pk)
+        if by_channel.get(Channel.INAPP):
+            outcome += delivery.deliver(Channel.INAPP, by_channel.pop(Channel.INAPP), claim.token)
+        for channel, ids in by_channel.items():
+            for start in range(0, len(ids), size):
+                dispatch(channel, ids[start : start + size], claim.token)
+    return outcome
+
+
+def tick(now: datetime | None = None, dispatch: Dispatch | None = None) -> dict:
+    """One beat: materialise, refresh states, claim, send in-app, hand out email/webhook
+    chunks (to `dispatch`; in this process by default), claim digests."""
     now = now or timezone.now()
+    dispatch = dispatch or send_now
     stored = materialise(now)
     refresh_states(now)
-    claimed = claim_new(now) + reclaim(now)
-    outcome = deliver(claimed, now)
-    from .digest import send_digests
+    claims = [claim_new(now), reclaim(now)]
+    from .digest import claim_digests
 
-    digests = send_digests(now)
+    digests = claim_digests(now)
+    inapp = fan_out(claims, dispatch)
+    for claim in digests:
+        size = settings.CADENCE_SEND_CHUNK
+        ids = [pk for pk, _ in claim.rows]
+        for start in range(0, len(ids), size):
+            dispatch(delivery.DIGEST, ids[start : start + size], claim.token)
     return {
         "occurrences": stored,
-        "claimed": len(claimed),
-        "sent": len(outcome.sent),
-        "failed": len(outcome.failed),
-        "digests": digests,
+        "claimed": sum(len(c.rows) for c in claims),
+        "in_app": inapp.sent,
+        "digests": sum(len(c.rows) for c in digests),
     }
 
 
