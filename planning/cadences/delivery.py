@@ -34,7 +34,6 @@ import hmac
 import json
 import logging
 import smtplib
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -246,7 +245,8 @@ def _connection_lost(exc: BaseException) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, socket.timeout | TimeoutError):
+    timed_out = isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
+    if timed_out or str(exc).endswith("timed out"):  # smtplib wraps the socket's timeout
         return "the mail server did not answer in time"
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:300]

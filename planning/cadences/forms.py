@@ -5,6 +5,7 @@ from datetime import datetime
 from django import forms
 from django.utils import timezone
 
+from planning import netguard
 from planning.accounts.models import User
 from planning.teams.models import Team
 
@@ -133,3 +134,11 @@ class CadenceSettingsForm(forms.ModelForm):
         widgets = {
             "webhook_url": forms.URLInput(attrs={"placeholder": "https://hooks.slack.com/…"})
         }
+
+    def clean_webhook_url(self) -> str:
+        """Refuse what is visibly internal now; names are checked again when sending."""
+        url = self.cleaned_data.get("webhook_url") or ""
+        why = netguard.literal_refusal(url) if url else None
+        if why:
+            raise forms.ValidationError(why)
+        return url

@@ -10,6 +10,11 @@ urlpatterns = [
     path("cadences/preview/", views.cadence_preview, name="cadence_preview"),
     path("cadences/settings/", views.cadence_settings, name="settings"),
     path("cadences/settings/rotate/", views.rotate_feed_token, name="rotate_feed_token"),
+    path(
+        "cadences/settings/webhook-secret/",
+        views.rotate_webhook_secret,
+        name="rotate_webhook_secret",
+    ),
     path("cadences/<int:pk>/", views.cadence_detail, name="cadence_detail"),
     path("cadences/<int:pk>/edit/", views.cadence_edit, name="cadence_edit"),
     path("cadences/<int:pk>/delete/", views.cadence_delete, name="cadence_delete"),

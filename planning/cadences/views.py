@@ -237,6 +237,16 @@ def cadence_settings(request: HttpRequest) -> HttpResponse:
 
 @team_view(write_role=Role.OWNER)
 @require_POST
+def rotate_webhook_secret(request: HttpRequest) -> HttpResponse:
+    TeamCadenceSettings.for_team(request.team).rotate_webhook_secret()
+    messages.success(request, "New signing secret made: deliveries are signed with it from now.")
+    return redirect_after_post(
+        request, reverse("cadences:settings", kwargs={"team": request.team.slug})
+    )
+
+
+@team_view(write_role=Role.OWNER)
+@require_POST
 def rotate_feed_token(request: HttpRequest) -> HttpResponse:
     TeamCadenceSettings.for_team(request.team).rotate_feed_token()
     messages.success(request, "New calendar link made: the old one no longer works.")

@@ -193,6 +193,28 @@ def test_webhook_must_be_https_and_owner_only(team, owner_client, editor_client)
     assert editor_client.post(url("settings", team), {"webhook_url": ""}).status_code == 403
 
 
+@pytest.mark.parametrize(
+    "address", ["https://127.0.0.1/x", "https://10.0.0.8/x", "https://169.254.169.254/x",
+                "https://localhost/x", "https://[::1]/x"],
+)  # fmt: skip
+def test_webhook_to_an_internal_address_is_refused_in_the_form(team, owner_client, address):
+    response = owner_client.post(url("settings", team), {"webhook_url": address})
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "use a public address" in body or "localhost is not reachable" in body
+    assert TeamCadenceSettings.objects.get(team=team).webhook_url == ""
+
+
+def test_webhook_secret_is_shown_to_owners_only_and_rotates(team, owner_client, editor_client):
+    page = owner_client.get(url("settings", team)).content.decode()
+    secret = TeamCadenceSettings.objects.get(team=team).webhook_secret
+    assert secret.startswith("whsec_") and secret in page
+    assert secret not in editor_client.get(url("settings", team)).content.decode()
+    assert editor_client.post(url("rotate_webhook_secret", team)).status_code == 403
+    assert owner_client.post(url("rotate_webhook_secret", team)).status_code == 302
+    assert TeamCadenceSettings.objects.get(team=team).webhook_secret != secret
+
+
 @time_machine.travel(NOW, tick=False)
 def test_calendar_feed_parses_back_and_token_rotates(client, owner_client, team):
     cadence = make_cadence(
