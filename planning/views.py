@@ -41,18 +41,32 @@ def _check_workers(broker_ok: bool) -> dict:
     return {"ok": True, "workers": workers}
 
 
+def _check_channels(database_ok: bool) -> dict:
+    if not database_ok:
+        return {}
+    from planning.cadences.health import channel_health
+
+    try:
+        return channel_health()
+    except Exception as exc:  # noqa: BLE001
+        return {"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
+
+
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     database = _check_database()
     broker = _check_broker()
     worker = _check_workers(broker["ok"])
-    healthy = database["ok"] and broker["ok"] and worker["ok"]
+    channels = _check_channels(database["ok"])
+    channels_ok = not any(c.get("critical") for c in channels.values() if isinstance(c, dict))
+    healthy = database["ok"] and broker["ok"] and worker["ok"] and channels_ok
     return JsonResponse(
         {
             "status": "ok" if healthy else "degraded",
             "database": database,
             "broker": broker,
             "worker": worker,
+            "channels": channels,
         },
         status=200 if healthy else 503,
     )

@@ -14,6 +14,7 @@ from django.core import mail
 from django.core.mail.backends import locmem
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from planning.cadences import delivery, services
 from planning.cadences.models import (
@@ -376,3 +377,46 @@ def test_new_teams_get_the_framework_default_cadences():
     assert audit.rrule == "FREQ=YEARLY;BYMONTH=1,4,7,10;BYDAY=1MO"
     assert Occurrence.objects.filter(cadence__team=team).count() == 4
     assert TeamCadenceSettings.objects.filter(team=team).exists()
+
+
+def test_reminder_words_follow_the_timeline_not_the_send_time(team, members, owner):
+    make_cadence(
+        team, now=DUE - timedelta(days=10), reminder_days=[7, 1], grace_days=1,
+        escalate_after_days=0,
+    )  # fmt: skip
+    # Sent a few seconds late, and a retry an hour late, still say the same thing.
+    tick_at(DUE - timedelta(days=7) + timedelta(seconds=5))
+    tick_at(DUE - timedelta(days=1) + timedelta(hours=1))
+    tick_at(DUE + timedelta(days=1, seconds=5))
+    subjects = [m.subject for m in mail.outbox]
+    assert any("Weekly check is due in 7 days (Mon 6 Apr 2026, 09:00)." in s for s in subjects)
+    assert any("Weekly check is due tomorrow (Mon 6 Apr 2026, 09:00)." in s for s in subjects)
+    escalation = [s for s in subjects if "Escalation" in s and "6 Apr" in s]
+    assert len(escalation) == 1 and "is 1 day overdue (it was due" in escalation[0]
+    assert not any("days overdue" in s or "due today" in s or "6 days" in s for s in subjects)
+
+
+def test_offsets_are_local_calendar_days_across_a_dst_change(team, members):
+    """London springs forward on Sun 29 Mar 2026: "1 day before Mon 09:00" is Sun 09:00 BST
+    (08:00 UTC), "7 days before" is Mon 23 Mar 09:00 GMT (09:00 UTC); nags and overdue too."""
+    team.time_zone = "Europe/London"
+    team.save()
+    due = datetime(2026, 3, 30, 8, 0, tzinfo=UTC)  # Mon 30 Mar 09:00 BST
+    make_cadence(
+        team, now=due - timedelta(days=10), reminder_days=[7, 1], grace_days=0, nag_every_days=1,
+        rrule="FREQ=MONTHLY;BYMONTHDAY=30",
+    )  # fmt: skip
+    occ = Occurrence.objects.get(due_at=due)
+    points = [at for at, _, _ in occ.timeline().main_points()]
+    assert points[:2] == [
+        datetime(2026, 3, 23, 9, 0, tzinfo=UTC),
+        datetime(2026, 3, 29, 8, 0, tzinfo=UTC),
+    ]
+    autumn = datetime(2026, 10, 26, 9, 0, tzinfo=UTC)  # Mon 26 Oct 09:00 GMT, after fall back
+    timeline = services.timeline_for(occ.cadence, autumn, autumn, team.tz)
+    assert timeline.main_points()[0][0] == datetime(2026, 10, 19, 8, 0, tzinfo=UTC)  # 09:00 BST
+    nag = datetime(2026, 3, 28, 9, 0, tzinfo=UTC)  # Sat 09:00 GMT; the next nag Sun 09:00 BST
+    nags = services.timeline_for(occ.cadence, nag - timedelta(days=1), nag, team.tz)
+    assert nags.next_point(nag + timedelta(minutes=1)) == datetime(2026, 3, 29, 8, 0, tzinfo=UTC)
+    with time_machine.travel(datetime(2026, 3, 29, 8, 0, 30, tzinfo=UTC), tick=False):
+        assert nags.due_now(timezone.now()) == [("overdue", 1)]

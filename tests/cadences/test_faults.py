@@ -247,3 +247,40 @@ def test_digest_is_retried_with_backoff_until_delivered(team, crew, sink):
     digests = [m for m in sink.messages if "Your week" in m["Subject"]]
     assert len(digests) == len({m["Message-ID"] for m in digests}) == 3
     assert tick_at(first + timedelta(hours=1))["digests"] == 0
+
+
+def test_healthz_reports_a_failing_and_a_stuck_channel(team, crew, sink, hook, client, monkeypatch):
+    from planning.celery import app
+
+    monkeypatch.setattr(app.control, "ping", lambda **kwargs: [{"w@h": {"ok": "pong"}}])
+    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[])
+    sink.gate.set("hang")
+    hook.gate.set("refuse")
+    tick_at(DUE)
+    with time_machine.travel(DUE + timedelta(seconds=30), tick=False):
+        response = client.get("/healthz")
+    data = response.json()["channels"]
+    assert response.status_code == 503
+    assert data["email"]["state"] == "failing" and data["email"]["critical"]
+    assert "did not answer in time" in data["email"]["last_error"]
+    assert data["inapp"]["state"] == "ok" and data["inapp"]["recent_attempts"] == 3
+    assert data["webhook"]["state"] == "failing" and not data["webhook"]["critical"]
+
+    sink.gate.set("ok")
+    hook.gate.set("ok")
+    retry_until_settled(DUE)
+    with time_machine.travel(DUE + timedelta(minutes=5), tick=False):
+        response = client.get("/healthz")
+    assert response.status_code == 200, response.json()
+    assert {c["state"] for c in response.json()["channels"].values()} == {"ok"}
+
+    # A claim nobody sends or re-claims (workers gone, beat stopped): stuck.
+    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[], title="Later")
+    Occurrence.objects.filter(cadence__title="Later").update(next_reminder_at=DUE)
+    with time_machine.travel(DUE + timedelta(minutes=6), tick=False):
+        services.tick(dispatch=lambda *chunk: None)  # the email tasks are lost
+    with time_machine.travel(DUE + timedelta(minutes=20), tick=False):
+        response = client.get("/healthz")
+    data = response.json()["channels"]
+    assert response.status_code == 503
+    assert data["email"]["state"] == "stuck" and data["email"]["stuck"] == 3
