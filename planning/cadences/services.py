@@ -58,7 +58,6 @@ MAX_ATTEMPTS = delivery.MAX_ATTEMPTS
 CADENCE_BATCH = 2000  # cadences materialised per tick
 OCCURRENCE_BATCH = 5000  # occurrences planned per tick
 RETRY_BATCH = 1000
-INSERT_CHUNK = 1000
 backoff = delivery.backoff
 
 
@@ -185,26 +184,23 @@ _INSERT_SQL = """
 INSERT INTO cadences_reminder
     (occurrence_id, kind, seq, recipient_id, channel, idempotency_key, status, attempts,
      last_error, next_attempt_at, claim_token, attempted_at, created_at)
-VALUES {values}
+SELECT o, k, s, r, c, gen_random_uuid(), 'claimed', 1, '', %s, %s, %s, %s
+FROM unnest(%s::bigint[], %s::varchar[], %s::int[], %s::bigint[], %s::varchar[]) AS t(o, k, s, r, c)
 ON CONFLICT DO NOTHING
 RETURNING id, channel
 """
 
 
 def _insert_claims(rows: list[tuple], now: datetime) -> Claim:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id: the ids are the claims we won."""
+    """One INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING RETURNING id, however many
+    rows: the ids returned are the claims we won."""
     claim = Claim(token=uuid.uuid4())
-    lease_end = now + delivery.lease()
+    if not rows:
+        return claim
+    columns = [list(column) for column in zip(*rows, strict=True)]
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), INSERT_CHUNK):
-            chunk = rows[start : start + INSERT_CHUNK]
-            values = ",".join(["(%s,%s,%s,%s,%s,%s,'claimed',1,'',%s,%s,%s,%s)"] * len(chunk))
-            params: list = []
-            for occurrence_id, kind, seq, recipient_id, channel in chunk:
-                params += [occurrence_id, kind, seq, recipient_id, channel, uuid.uuid4()]
-                params += [lease_end, claim.token, now, now]
-            cursor.execute(_INSERT_SQL.format(values=values), params)
-            claim.rows += cursor.fetchall()
+        cursor.execute(_INSERT_SQL, [now + delivery.lease(), claim.token, now, now, *columns])
+        claim.rows = cursor.fetchall()
     return claim
 
 
