@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Cadence, Notification, Occurrence, Reminder, TeamCadenceSettings
+from .models import Cadence, Digest, Notification, Occurrence, Reminder, TeamCadenceSettings
 
 
 class OccurrenceInline(admin.TabularInline):
@@ -33,11 +33,22 @@ class OccurrenceAdmin(admin.ModelAdmin):
 
 @admin.register(Reminder)
 class ReminderAdmin(admin.ModelAdmin):
-    list_display = ["occurrence", "kind", "seq", "recipient", "channel", "status", "attempts"]
+    list_display = [
+        "occurrence", "kind", "seq", "recipient", "channel", "status", "attempts", "last_error",
+    ]  # fmt: skip
     list_filter = ["status", "channel", "kind"]
     search_fields = ["occurrence__cadence__title", "recipient__email", "idempotency_key"]
     raw_id_fields = ["occurrence", "recipient"]
-    readonly_fields = ["idempotency_key", "created_at", "sent_at"]
+    readonly_fields = ["idempotency_key", "claim_token", "attempted_at", "created_at", "sent_at"]
+
+
+@admin.register(Digest)
+class DigestAdmin(admin.ModelAdmin):
+    list_display = ["team", "user", "week", "status", "attempts", "last_error", "sent_at"]
+    list_filter = ["status", "week"]
+    search_fields = ["team__slug", "user__email", "idempotency_key"]
+    raw_id_fields = ["team", "user"]
+    readonly_fields = ["idempotency_key", "claim_token", "attempted_at", "created_at", "sent_at"]
 
 
 @admin.register(Notification)
@@ -52,4 +63,4 @@ class NotificationAdmin(admin.ModelAdmin):
 class TeamCadenceSettingsAdmin(admin.ModelAdmin):
     list_display = ["team", "webhook_url", "weekly_digest", "next_digest_at"]
     raw_id_fields = ["team"]
-    readonly_fields = ["feed_token"]
+    readonly_fields = ["feed_token", "webhook_secret"]
