@@ -4,6 +4,8 @@ import json
 
 from django import forms
 
+from planning.inputs import InputError, parse_json
+
 from . import graders
 from .models import GraderKind, Idea, IdeaStatus, Model, Probe
 
@@ -58,9 +60,9 @@ class ProbeForm(forms.ModelForm):
         if not raw:
             return default
         try:
-            return json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+            return parse_json(raw)
+        except InputError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def clean_grader_config(self):
         value = self._json("grader_config", {})

@@ -8,13 +8,14 @@ free of I/O and the judge is tested with the same code the runs use.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
+
+from planning.inputs import parse_json
 
 PASS, FAIL, PENDING, ERROR = "pass", "fail", "pending", "error"
 
@@ -75,7 +76,8 @@ def extract_json(response: str) -> Any:
     fenced = _FENCE.search(text)
     if fenced:
         text = fenced.group(1).strip()
-    return json.loads(text)
+    # Model output: bounded like any JSON from outside (no RecursionError, no 5,000-digit int).
+    return parse_json(text, max_depth=200, max_chars=1_000_000)
 
 
 def grade_json_schema(response: str, config: dict[str, Any]) -> Verdict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -52,14 +54,28 @@ def _check_channels(database_ok: bool) -> dict:
         return {"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
 
 
+def _may_see_detail(request: HttpRequest) -> bool:
+    """Staff, or a caller presenting HEALTHZ_TOKEN as a bearer token."""
+    if request.user.is_authenticated and request.user.is_staff:
+        return True
+    token = settings.HEALTHZ_TOKEN
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return bool(token) and hmac.compare_digest(given.encode(), token.encode())
+
+
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
+    """The status for anyone (200 ok / 503 degraded); the detail (hosts, workers, channels,
+    errors) only for staff or with HEALTHZ_TOKEN."""
     database = _check_database()
     broker = _check_broker()
     worker = _check_workers(broker["ok"])
     channels = _check_channels(database["ok"])
     channels_ok = not any(c.get("critical") for c in channels.values() if isinstance(c, dict))
     healthy = database["ok"] and broker["ok"] and worker["ok"] and channels_ok
+    status = 200 if healthy else 503
+    if not _may_see_detail(request):
+        return JsonResponse({"status": "ok" if healthy else "degraded"}, status=status)
     return JsonResponse(
         {
             "status": "ok" if healthy else "degraded",
@@ -68,5 +84,5 @@ def healthz(request: HttpRequest) -> JsonResponse:
             "worker": worker,
             "channels": channels,
         },
-        status=200 if healthy else 503,
+        status=status,
     )

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from planning.http import redirect_after_post, safe_next
+from planning.inputs import csv_cell
 from planning.quarters import current_quarter, parse_quarter
 from planning.teams.models import Role
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
@@ -323,7 +324,7 @@ def observations_export(request: HttpRequest, pk: int) -> HttpResponse:
     writer.writerow(["date", "value", "source"])
     rows = metric.observations.order_by("observed_at").values_list("observed_at", "value", "source")
     for observed_at, value, source in rows.iterator(chunk_size=5000):
-        writer.writerow([observed_at.isoformat(), repr(value), source])
+        writer.writerow([observed_at.isoformat(), repr(value), csv_cell(source)])
     return response
 
 

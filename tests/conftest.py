@@ -123,3 +123,10 @@ def _purge_test_queue():
 
     with contextlib.suppress(Exception):  # best-effort cleanup
         app.control.purge()
+
+
+@pytest.fixture
+def health_client(settings):
+    """A client that sees /healthz's detail (HEALTHZ_TOKEN as a bearer token)."""
+    settings.HEALTHZ_TOKEN = "test-health-token"
+    return Client(headers={"Authorization": "Bearer test-health-token"})

@@ -10,6 +10,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from planning.http import redirect_after_post
+from planning.inputs import csv_row
 from planning.notes.services import key_of, notes_for
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
 
@@ -236,9 +237,9 @@ def readings_csv(request: HttpRequest, pk: int) -> HttpResponse:
     writer = csv.writer(response)
     writer.writerow(services.CSV_COLUMNS)
     for r in form_factor.readings.all():
-        writer.writerow(
+        writer.writerow(csv_row(
             [r.model_name, r.release_date.isoformat(), r.capability, r.capability_source,
              r.product_value, r.product_metric, r.product_scale,
              "" if r.cost_per_task is None else r.cost_per_task]
-        )  # fmt: skip
+        ))  # fmt: skip
     return response

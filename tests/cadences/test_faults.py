@@ -249,7 +249,9 @@ def test_digest_is_retried_with_backoff_until_delivered(team, crew, sink):
     assert tick_at(first + timedelta(hours=1))["digests"] == 0
 
 
-def test_healthz_reports_a_failing_and_a_stuck_channel(team, crew, sink, hook, client, monkeypatch):
+def test_healthz_reports_a_failing_and_a_stuck_channel(
+    team, crew, sink, hook, health_client, monkeypatch
+):
     from planning.celery import app
 
     monkeypatch.setattr(app.control, "ping", lambda **kwargs: [{"w@h": {"ok": "pong"}}])
@@ -258,7 +260,7 @@ def test_healthz_reports_a_failing_and_a_stuck_channel(team, crew, sink, hook, c
     hook.gate.set("refuse")
     tick_at(DUE)
     with time_machine.travel(DUE + timedelta(seconds=30), tick=False):
-        response = client.get("/healthz")
+        response = health_client.get("/healthz")
     data = response.json()["channels"]
     assert response.status_code == 503
     assert data["email"]["state"] == "failing" and data["email"]["critical"]
@@ -270,7 +272,7 @@ def test_healthz_reports_a_failing_and_a_stuck_channel(team, crew, sink, hook, c
     hook.gate.set("ok")
     retry_until_settled(DUE)
     with time_machine.travel(DUE + timedelta(minutes=5), tick=False):
-        response = client.get("/healthz")
+        response = health_client.get("/healthz")
     assert response.status_code == 200, response.json()
     assert {c["state"] for c in response.json()["channels"].values()} == {"ok"}
 
@@ -280,7 +282,7 @@ def test_healthz_reports_a_failing_and_a_stuck_channel(team, crew, sink, hook, c
     with time_machine.travel(DUE + timedelta(minutes=6), tick=False):
         services.tick(dispatch=lambda *chunk: None)  # the email tasks are lost
     with time_machine.travel(DUE + timedelta(minutes=20), tick=False):
-        response = client.get("/healthz")
+        response = health_client.get("/healthz")
     data = response.json()["channels"]
     assert response.status_code == 503
     assert data["email"]["state"] == "stuck" and data["email"]["stuck"] == 3

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.audits import fake
+
+
+@pytest.fixture(scope="session")
+def fake_api():
+    proc = fake.start()
+    yield fake.URL
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def fake_models(fake_api, settings):
+    """Model calls (the models list, "try once now") go to the project's fake Messages API."""
+    settings.ANTHROPIC_BASE_URL = fake_api
+    settings.ANTHROPIC_API_KEY = "test-key"
