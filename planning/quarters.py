@@ -68,6 +68,8 @@ def parse_quarter(label: str, start_month: int = 1) -> Quarter:
     match = _LABEL.match(label.strip())
     if not match:
         raise ValueError(f"“{label}” is not a quarter like 2026-Q1.")
+    if not 1900 <= int(match.group(1)) <= 2200:
+        raise ValueError(f"“{label}” is outside the years 1900 to 2200.")
     return Quarter(int(match.group(1)), int(match.group(2)), start_month)
 
 
