@@ -29,6 +29,8 @@ Guarantees:
   older one gets `Fenced`. Helper tasks that write to the same run use `join(id, epoch)`.
 - Exactly one terminal event (completed / cancelled / failed): it is written only while
   the session is active, and it ends the session in the same transaction.
+- Event data is stored as jsonb: a NUL (or lone surrogate) in any string becomes U+FFFD
+  (`storable()`), so odd model output never fails a write.
 - After each commit a Redis PUBLISH on `live:<id>` carries the new events to subscribers;
   it is best effort (streams also re-read the log every couple of seconds).
 
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -103,7 +106,9 @@ def append(
                 events.append((end, {}))
             update.update(status=end, finished_at=now)
         rows = [
-            LiveEvent(session_id=session.pk, seq=session.last_seq + i, type=t, data=d or {})
+            LiveEvent(
+                session_id=session.pk, seq=session.last_seq + i, type=t, data=storable(d or {})
+            )
             for i, (t, d) in enumerate(events, start=1)
         ]
         if rows:
@@ -281,6 +286,25 @@ def run(session_id, *, task_id: str = "") -> Iterator[LiveWriter]:
 def _describe(exc: BaseException) -> str:
     text = str(exc) or exc.__class__.__name__
     return text[:500]
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(data: Any) -> Any:
+    """`data` with every NUL and lone surrogate in its strings (keys too) replaced by U+FFFD.
+
+    PostgreSQL's jsonb cannot hold \\u0000 and UTF-8 cannot hold a lone surrogate; model output
+    may contain either, and one such character must not fail the write (which would end a
+    generation as failed). U+FFFD keeps the place of the character visible to the reader.
+    """
+    if isinstance(data, str):
+        return _UNSTORABLE.sub("\ufffd", data)
+    if isinstance(data, dict):
+        return {storable(k) if isinstance(k, str) else k: storable(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [storable(v) for v in data]
+    return data
 
 
 def encode(data: Any) -> str:

@@ -192,3 +192,20 @@ def test_compaction_keeps_lifecycle_events_and_final_text(session, settings):
     assert session.compacted_through == 4
     snap = services.snapshot(session)
     assert snap.text == "one two three" and snap.seq == 6
+
+
+@pytest.mark.django_db
+def test_nul_and_lone_surrogates_in_event_data_do_not_fail_the_write(team):
+    """jsonb cannot store \\u0000: a NUL in model output must not end the generation as failed."""
+    session = services.create_session(team, kind="t")
+    with run(session.pk) as w:
+        w.token("before\x00after")
+        w.emit("result", {"text": "a\x00b", "key\x00": ["x\x00", 1, None], "bad": "\ud800!"})
+        w.token("more")
+    session.refresh_from_db()
+    assert session.status == Status.COMPLETED
+    token = LiveEvent.objects.filter(session=session, type="token").order_by("seq").first()
+    assert token.data == {"text": "before\ufffdafter"}
+    result = LiveEvent.objects.get(session=session, type="result")
+    assert result.data == {"text": "a\ufffdb", "key\ufffd": ["x\ufffd", 1, None], "bad": "\ufffd!"}
+    assert [t for _, t in log_of(session)] == ["started", "token", "result", "token", "completed"]
