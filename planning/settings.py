@@ -157,7 +157,7 @@ STORAGES = {
             # long-lived cache headers apply there too; tests serve straight from the finders.
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if TESTING
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "planning.storage.HashedStaticFilesStorage"
         )
     },
 }

@@ -11,3 +11,20 @@ document.addEventListener("htmx:beforeSwap", (event) => {
     event.detail.isError = false;
   }
 });
+// The header menu on narrow screens: a button toggles it, Escape closes it.
+document.addEventListener("click", (event) => {
+  const toggle = event.target.closest(".menu-toggle");
+  if (!toggle) return;
+  const menu = document.getElementById(toggle.getAttribute("aria-controls"));
+  const open = toggle.getAttribute("aria-expanded") !== "true";
+  toggle.setAttribute("aria-expanded", String(open));
+  menu.classList.toggle("open", open);
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  const toggle = document.querySelector('.menu-toggle[aria-expanded="true"]');
+  if (!toggle) return;
+  toggle.setAttribute("aria-expanded", "false");
+  document.getElementById(toggle.getAttribute("aria-controls")).classList.remove("open");
+  toggle.focus();
+});

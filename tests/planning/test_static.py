@@ -17,7 +17,7 @@ PLOTLY_BUDGET_BYTES = 1_200_000  # issue 16: at most 1.2 MB transferred for plot
 
 MANIFEST = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "planning.storage.HashedStaticFilesStorage"},
 }
 
 
@@ -53,3 +53,12 @@ def test_pages_point_at_the_hashed_bundle(collected, client, owner, team):
     html = client.get(f"/t/{team.slug}/").content.decode()
     src = re.search(r'data-plotly-src="([^"]+)"', html).group(1)
     assert re.search(r"plotly-basic\.min\.[0-9a-f]{12}\.js$", src), src
+
+
+def test_hashed_names_also_under_debug(collected, db):
+    """`make run` runs with DEBUG on; its assets must still be hashed and cached for good."""
+    from django.templatetags.static import static
+
+    with override_settings(DEBUG=True):
+        url = static("css/app.css")
+    assert re.search(r"app\.[0-9a-f]{12}\.css$", url), url
