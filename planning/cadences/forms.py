@@ -68,6 +68,14 @@ class CadenceForm(forms.ModelForm):
             "preset"
         ].help_text = "Fiscal quarters follow the team's fiscal year start month."
 
+    def clean_starts_on(self):
+        value = self.cleaned_data.get("starts_on")
+        if value is not None and not sched.EARLIEST_START <= value <= sched.LATEST_START:
+            raise forms.ValidationError(
+                f"Choose a date between {sched.EARLIEST_START.year} and {sched.LATEST_START.year}."
+            )
+        return value
+
     def clean_reminder_days(self) -> list[int]:
         try:
             return sched.parse_days(self.cleaned_data.get("reminder_days") or "")

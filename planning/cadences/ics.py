@@ -11,6 +11,7 @@ from icalendar import Alarm, Calendar, Event, vRecur
 from planning.teams.models import Team
 
 from .models import Cadence
+from .schedule import ScheduleError
 
 EVENT_LENGTH = timedelta(hours=1)
 
@@ -20,9 +21,19 @@ def uid(cadence: Cadence, site: str) -> str:
     return f"cadence-{cadence.pk}@{host}"
 
 
-def event(cadence: Cadence, team: Team, site: str, stamp: datetime) -> Event:
-    tz = team.tz
-    start = datetime.combine(cadence.starts_on, cadence.due_time, tzinfo=tz)
+def event(cadence: Cadence, team: Team, site: str, stamp: datetime) -> Event | None:
+    """One recurring event, or None when the rule has no occurrence to start it on.
+
+    DTSTART is the rule's first real occurrence on or after the start date: RFC 5545 counts
+    DTSTART as an event, so a start date the rule does not match would show a false one.
+    """
+    try:
+        first = cadence.schedule(team).first_local()
+    except ScheduleError:
+        return None
+    if first is None:
+        return None
+    start = first.replace(tzinfo=team.tz)
     ev = Event()
     ev.add("uid", uid(cadence, site))
     ev.add("dtstamp", stamp)
@@ -33,7 +44,8 @@ def event(cadence: Cadence, team: Team, site: str, stamp: datetime) -> Event:
     ev.add("url", site + cadence.activity_path())
     ev.add(
         "description",
-        f"{cadence.get_kind_display()} for {team.name}. Open in Exponent: "
+        f"{cadence.get_kind_display()} for {team.name}: {cadence.schedule_label} at "
+        f"{cadence.due_time:%H:%M}. Open in Exponent: "
         f"{site}{cadence.get_absolute_url()}",
     )
     ev.add("last-modified", cadence.updated_at)
@@ -57,6 +69,8 @@ def calendar(team: Team, cadences, site: str) -> bytes:
     stamp = timezone.now()
     for cadence in cadences:
         cadence.team = team
-        cal.add_component(event(cadence, team, site, stamp))
+        ev = event(cadence, team, site, stamp)
+        if ev is not None:
+            cal.add_component(ev)
     cal.add_missing_timezones()
     return cal.to_ical()

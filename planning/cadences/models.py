@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from planning.teams.models import Role, Team, TeamScopedModel
 
-from .schedule import PRESETS, Schedule, Timeline, shift_days
+from .schedule import PRESETS, Schedule, Timeline, describe, shift_days
 
 
 class Kind(models.TextChoices):
@@ -101,9 +101,13 @@ class Cadence(TeamScopedModel):
 
     @property
     def schedule_label(self) -> str:
-        """The preset's words ("First Monday of each fiscal quarter"), or the raw rule."""
+        """The preset's words ("First Monday of each fiscal quarter"), or the rule in words
+        ("Every 2 weeks on Thursday"); never the raw RRULE alone."""
         preset = PRESETS.get(self.preset)
-        return preset.label if preset else self.rrule
+        if preset:
+            return preset.label
+        team_zone = self.team.time_zone if self.team_id else "UTC"
+        return describe(Schedule(self.rrule, team_zone, self.due_time, self.starts_on))
 
     def get_absolute_url(self) -> str:
         return reverse("cadences:cadence_detail", kwargs={"team": self.team.slug, "pk": self.pk})

@@ -12,18 +12,26 @@ nag interval (sequence 1, 2, …), and an escalation to owners after N days over
 from __future__ import annotations
 
 import re
+import types
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import pairwise
 
-from dateutil.rrule import DAILY, rrule, rrulestr
+from dateutil import rrule as dateutil_rrule
+from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr
 
 MAX_CATCH_UP = 50  # occurrences materialised per cadence in one go
 _UNTIL_UTC = re.compile(r"UNTIL=(\d{8}T\d{6})Z")
 _SUB_DAILY = re.compile(r"(^|;)BY(HOUR|MINUTE|SECOND)=")
 SEARCH_YEARS = 10  # how far ahead a rule is searched for its next occurrence
+COUNT_LOOKBACK_YEARS = 10  # a rule with COUNT is counted from its start: no older starts
+# Calendar days dateutil may examine for one search: the look-back of a COUNT rule, the
+# search window and a year of slack (a yearly period is examined whole). About 8,000 days
+# take a few milliseconds; without a cap an impossible rule (30 February) spins to year 9999.
+MAX_DAYS_EXAMINED = 366 * (COUNT_LOOKBACK_YEARS + SEARCH_YEARS + 2)
+EARLIEST_START, LATEST_START = date(1900, 1, 1), date(2200, 12, 31)
 
 
 class ScheduleError(ValueError):
@@ -57,6 +65,11 @@ PRESETS: dict[str, Preset] = {
         Preset("monthly_day_1", "Monthly on day 1", False, "FREQ=MONTHLY;BYMONTHDAY=1"),
         Preset("monthly_last_friday", "Last Friday of each month", False,
                "FREQ=MONTHLY;BYDAY=-1FR"),
+        Preset("monthly_last_working_thursday",
+               "Last Thursday of each month, a week earlier when that is the 24th–26th or "
+               "31st (never on Christmas or New Year's Eve)", False,
+               "FREQ=MONTHLY;BYDAY=TH;BYMONTHDAY="
+               + ",".join(map(str, [*range(1, 24), 27, 28, 29, 30])) + ";BYSETPOS=-1"),
         Preset("biweekly_thursday", "Every 2 weeks on Thursday", False,
                "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH"),
         Preset("weekly_monday", "Every Monday", False, "FREQ=WEEKLY;BYDAY=MO"),
@@ -102,6 +115,128 @@ def time_zone(name: str) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ScheduleError("time_zone", f"“{name}” is not a known time zone.") from None
+
+
+# --------------------------------------------------------------------------- bounded search
+class SearchBudgetSpent(Exception):
+    """dateutil examined MAX_DAYS_EXAMINED days without the search ending."""
+
+
+class _CountingIterinfo(dateutil_rrule._iterinfo):
+    """dateutil's per-period day sets, counting the days each search examines.
+
+    dateutil checks UNTIL only on dates that pass every BYxxx filter, so a rule that never
+    matches loops until year 9999. Every period (day, week, month or year) goes through one
+    of these methods, which makes them the one place a cap can be enforced.
+    """
+
+    def _spend(self, dayset: tuple) -> tuple:
+        rule = self.rrule
+        rule.days_examined += max(dayset[2] - dayset[1], 1)
+        if rule.days_examined > rule.max_days:
+            raise SearchBudgetSpent
+        return dayset
+
+    def ydayset(self, year, month, day):
+        return self._spend(super().ydayset(year, month, day))
+
+    def mdayset(self, year, month, day):
+        return self._spend(super().mdayset(year, month, day))
+
+    def wdayset(self, year, month, day):
+        return self._spend(super().wdayset(year, month, day))
+
+    def ddayset(self, year, month, day):
+        return self._spend(super().ddayset(year, month, day))
+
+
+# dateutil's own iteration code, run with the counting day sets (no global is patched).
+_counting_iter = types.FunctionType(
+    rrule._iter.__code__,
+    {**vars(dateutil_rrule), "_iterinfo": _CountingIterinfo},
+    "_counting_iter",
+    rrule._iter.__defaults__,
+    rrule._iter.__closure__,
+)
+
+
+class BoundedRule(rrule):
+    """An rrule whose every iteration examines at most `max_days` calendar days, then raises
+    SearchBudgetSpent."""
+
+    def __init__(self, *args, max_days: int = MAX_DAYS_EXAMINED, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_days = max_days
+        self.days_examined = 0
+
+    def _iter(self) -> Iterator[datetime]:
+        self.days_examined = 0
+        yield from _counting_iter(self)
+
+
+def _explicit_defaults(rule: rrule) -> dict:
+    """The rule's BYxxx parts with dateutil's dtstart-derived defaults written out, so a later
+    DTSTART keeps the same dates (a monthly rule without BYMONTHDAY repeats on the start day)."""
+    parts = dict(rule._original_rule)
+    start = rule._dtstart
+    if parts.get("bymonth", ()) is None:
+        parts["bymonth"] = start.month
+    if parts.get("bymonthday", ()) is None:
+        parts["bymonthday"] = start.day
+    if parts.get("byweekday", ()) is None:
+        parts["byweekday"] = start.weekday()
+    return parts
+
+
+def shifted_start(rule: rrule, before: datetime) -> datetime:
+    """The latest DTSTART on or before `before` that gives `rule` the same dates from there
+    on: whole periods (INTERVAL days, weeks, months or years) after the rule's own start.
+
+    A start in year 1 would otherwise make every search walk two thousand years. A rule with
+    COUNT is counted from its real start and is never shifted.
+    """
+    start = rule._dtstart
+    if rule._count is not None or before <= start:
+        return start
+    interval = rule._interval
+    if rule._freq in (DAILY, WEEKLY):
+        step = interval * (7 if rule._freq == WEEKLY else 1)
+        periods = (before.date() - start.date()).days // step
+        return start + timedelta(days=periods * step)
+    if rule._freq == MONTHLY:
+        months = (before.year - start.year) * 12 + before.month - start.month
+        shift = months // interval * interval
+        if shift <= 0:
+            return start
+        year, month0 = divmod(start.month - 1 + shift, 12)
+        return start.replace(year=start.year + year, month=month0 + 1, day=1)
+    if rule._freq == YEARLY:
+        shift = (before.year - start.year) // interval * interval
+        if shift <= 0:
+            return start
+        return start.replace(year=start.year + shift, month=1, day=1)
+    return start  # pragma: no cover - sub-daily rules are refused
+
+
+def bounded_search(rule: rrule, begin: datetime, horizon: datetime) -> BoundedRule:
+    """`rule` limited to dates before `horizon` and starting as late as `begin` allows, with
+    a cap on the days examined (so any search costs milliseconds, whatever the rule)."""
+    until = rule._until if rule._until is not None and rule._until < horizon else horizon
+    start = shifted_start(rule, begin)
+    kwargs = {
+        "freq": rule._freq,
+        "dtstart": start,
+        "interval": rule._interval,
+        "wkst": rule._wkst,
+        "count": rule._count,
+        **_explicit_defaults(rule),
+    }
+    if rule._count is None:
+        kwargs["until"] = until
+    # The days from the start to the horizon, and a year of slack (a yearly period is
+    # examined whole), never more than MAX_DAYS_EXAMINED.
+    budget = min(max((horizon - start).days, 0) + 366, MAX_DAYS_EXAMINED)
+    return BoundedRule(**kwargs, max_days=budget)
 
 
 @dataclass(frozen=True)
@@ -156,14 +291,13 @@ class Schedule:
         return local.replace(tzinfo=self.tz).astimezone(UTC)
 
     def after(self, moment: datetime, count: int, *, inclusive: bool = False) -> list[datetime]:
-        """The next `count` due times (UTC) after `moment` (an aware datetime)."""
-        rule = self.rule()
-        # Start a day early on the local clock; the exact bound is checked in UTC.
+        """The next `count` due times (UTC) after `moment` (an aware datetime), searching at
+        most SEARCH_YEARS ahead and examining at most MAX_DAYS_EXAMINED days."""
+        rule = self.search_rule(moment)
         local = moment.astimezone(self.tz).replace(tzinfo=None) - timedelta(days=1)
-        horizon = local + timedelta(days=366 * SEARCH_YEARS)
-        if rule._count is None and (rule._until is None or rule._until > horizon):
-            rule = rule.replace(until=horizon)  # an impossible rule must not spin to year 9999
         out: list[datetime] = []
+        if rule._until is not None and rule._dtstart > rule._until:
+            return out  # starts after the search window (or after its own UNTIL)
         try:
             for candidate in rule.xafter(local, count=None, inc=True):
                 at = self.to_utc(candidate)
@@ -171,9 +305,41 @@ class Schedule:
                     out.append(at)
                     if len(out) >= count:
                         break
+        except SearchBudgetSpent:
+            pass  # nothing more within reach: what was found stands
         except (ValueError, OverflowError) as exc:  # dateutil fails some rules only lazily
             raise ScheduleError("rrule", f"This rule cannot be computed: {exc}.") from None
         return out
+
+    def search_rule(self, moment: datetime) -> BoundedRule:
+        """The rule as searched from `moment`: a late-enough start, an UNTIL at most
+        SEARCH_YEARS ahead and a cap on the days examined."""
+        rule = self.rule()
+        # Start a day early on the local clock; the exact bound is checked in UTC.
+        local = moment.astimezone(self.tz).replace(tzinfo=None) - timedelta(days=1)
+        if rule._count is not None and (local - rule._dtstart).days > 366 * COUNT_LOOKBACK_YEARS:
+            raise ScheduleError(
+                "starts_on",
+                f"A rule with COUNT is counted from its start date: start it within the last "
+                f"{COUNT_LOOKBACK_YEARS} years, or leave COUNT out.",
+            )
+        try:
+            return bounded_search(rule, local, local + timedelta(days=366 * SEARCH_YEARS))
+        except (ValueError, OverflowError) as exc:
+            raise ScheduleError("rrule", f"This rule cannot be computed: {exc}.") from None
+
+    def first_local(self) -> datetime | None:
+        """The first occurrence on or after the start date, on the team's wall clock (naive),
+        or None when there is none within SEARCH_YEARS of the start."""
+        rule = self.rule()
+        start = rule._dtstart
+        try:
+            bounded = bounded_search(rule, start, start + timedelta(days=366 * SEARCH_YEARS))
+            return next(iter(bounded), None)
+        except SearchBudgetSpent:
+            return None
+        except (ValueError, OverflowError) as exc:
+            raise ScheduleError("rrule", f"This rule cannot be computed: {exc}.") from None
 
     def next_after(self, moment: datetime, *, inclusive: bool = False) -> datetime | None:
         found = self.after(moment, 1, inclusive=inclusive)
@@ -187,6 +353,105 @@ class Schedule:
                 break
             out.append(at)
         return out
+
+
+# --------------------------------------------------------------------------- in words
+_UNITS = {YEARLY: "year", MONTHLY: "month", WEEKLY: "week", DAILY: "day"}
+_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+_MONTHS = [
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+]  # fmt: skip
+_ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last",
+             -2: "second-to-last", -3: "third-to-last"}  # fmt: skip
+
+
+def _ordinal(n: int) -> str:
+    if n in _ORDINALS:
+        return _ORDINALS[n]
+    if n < 0:
+        return f"{_ordinal(-n)}-to-last"
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _join(items: list[str], word: str = "and") -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {word} {items[-1]}"
+
+
+def _ranges(numbers: Iterable[int]) -> list[str]:
+    """[1, 2, 3, 5] -> ['1–3', '5']."""
+    out: list[str] = []
+    run: list[int] = []
+    for n in sorted(numbers):
+        if run and n == run[-1] + 1:
+            run.append(n)
+            continue
+        if run:
+            out.append(f"{run[0]}–{run[-1]}" if len(run) > 2 else ", ".join(map(str, run)))
+        run = [n]
+    if run:
+        out.append(f"{run[0]}–{run[-1]}" if len(run) > 2 else ", ".join(map(str, run)))
+    return out
+
+
+def describe(schedule: Schedule) -> str:
+    """The rule in plain words, e.g. "Every 2 weeks on Thursday" or "Every year in January
+    and July on the first Monday, 4 times". Never the raw RRULE."""
+    try:
+        rule = schedule.rule()
+    except ScheduleError:
+        return "A rule that cannot be read"
+    unit = _UNITS.get(rule._freq, "day")
+    interval = rule._interval
+    words = f"Every {unit}" if interval == 1 else f"Every {interval} {unit}s"
+    yearly_default = rule._freq == YEARLY and rule._original_rule.get("bymonthday", ()) is None
+    if yearly_default and rule._bymonth and rule._bymonthday:  # the start's day and month
+        words += f" on {rule._bymonthday[0]} {_MONTHS[rule._bymonth[0] - 1]}"
+        return words + _count_until(rule)
+    if rule._bymonth:
+        words += " in " + _join([_MONTHS[m - 1] for m in rule._bymonth])
+    if rule._byweekno:
+        words += " in week " + _join([str(w) for w in rule._byweekno])
+    if rule._byyearday:
+        words += " on day " + _join([str(d) for d in rule._byyearday]) + " of the year"
+    weekdays = [_DAYS[d] for d in rule._byweekday or ()]
+    nth = [f"the {_ordinal(n)} {_DAYS[d]}" for d, n in rule._bynweekday or ()]
+    monthdays = [*(rule._bymonthday or ()), *(rule._bynmonthday or ())]
+    setpos = list(rule._bysetpos or ())
+    days = ""
+    if monthdays:
+        positive = [d for d in monthdays if d > 0]
+        negative = [f"the {_ordinal(d)} day" for d in sorted(monthdays) if d < 0]
+        listed = ([("day " if len(positive) == 1 else "days ") + _join(_ranges(positive), "or")]
+                  if positive else [])  # fmt: skip
+        days = _join(listed + negative, "or")
+    if setpos:
+        what = _join(weekdays, "or") if weekdays else "day"
+        where = f" falling on {days}" if days else ""
+        words += f" on the {_join([_ordinal(p) for p in setpos])} {what}{where}"
+    else:
+        if nth:
+            words += " on " + _join(nth)
+        elif weekdays and not (rule._freq == WEEKLY and len(weekdays) == 1
+                               and rule._original_rule.get("byweekday") is None):  # fmt: skip
+            words += " on " + _join(weekdays)
+        elif weekdays:
+            words += " on " + weekdays[0]
+        if days:
+            words += (" falling on " if nth or weekdays else " on ") + days
+    return words + _count_until(rule)
+
+
+def _count_until(rule: rrule) -> str:
+    words = ""
+    if rule._count:
+        words += ", once" if rule._count == 1 else f", {rule._count} times"
+    if rule._until:
+        words += f", until {rule._until:%-d %b %Y}"
+    return words
 
 
 def shortest_gap(times: Iterable[datetime]) -> timedelta | None:
@@ -203,9 +468,18 @@ def validate(
     occurrences, or a reminder offset as long as the time between two occurrences.
     """
     schedule.tz  # noqa: B018 - raises for an unknown zone
+    if not EARLIEST_START <= schedule.starts_on <= LATEST_START:
+        raise ScheduleError(
+            "starts_on",
+            f"Choose a start date between {EARLIEST_START.year} and {LATEST_START.year}.",
+        )
     upcoming = schedule.after(now, sample)
     if not upcoming:
-        raise ScheduleError("rrule", "This rule has no future occurrences: check UNTIL or COUNT.")
+        raise ScheduleError(
+            "rrule",
+            f"This rule has no future occurrences in the next {SEARCH_YEARS} years: check the "
+            "months and days it names (30 February never comes), UNTIL and COUNT.",
+        )
     longest = max((d for d in reminder_days), default=0)
     gap = shortest_gap(upcoming)
     if longest and gap is not None and timedelta(days=longest) >= gap:

@@ -388,7 +388,7 @@ DEFAULT_CADENCES = [  # fmt: skip
         [7, 1],
     ),
     (Kind.QUARTERLY_REVIEW, "Quarterly review", "quarter_second_monday", time(10), [7, 1]),
-    (Kind.RETROSPECTIVE, "Monthly retrospective", "monthly_last_friday", time(15), [2]),
+    (Kind.RETROSPECTIVE, "Monthly retrospective", "monthly_last_working_thursday", time(15), [2]),
 ]
 
 

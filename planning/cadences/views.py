@@ -8,13 +8,19 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 
 from planning.http import redirect_after_post
 from planning.teams.models import Role
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
 
 from . import ics, services
+from . import schedule as sched
 from .forms import CadenceForm, CadenceSettingsForm, OccurrenceNoteForm
 from .models import (
     OPEN_STATES,
@@ -92,7 +98,15 @@ def _preview_context(request: HttpRequest, form: CadenceForm) -> dict:
     for name, errs in ({} if valid else form.errors).items():
         label = form.fields[name].label if name in form.fields else ""
         errors += [f"{label}: {e}" if label else e for e in errs]
-    return {"upcoming": upcoming, "errors": errors if not upcoming else []}
+    words = ""
+    if valid:
+        data = form.cleaned_data
+        rule = sched.Schedule(
+            data["rrule"], request.team.time_zone, data["due_time"], data["starts_on"]
+        )
+        preset = sched.PRESETS.get(data.get("preset") or "")
+        words = preset.label if preset else sched.describe(rule)
+    return {"upcoming": upcoming, "errors": errors if not upcoming else [], "words": words}
 
 
 def _initial_data(form: CadenceForm) -> dict:
@@ -302,7 +316,7 @@ notification_read_all.viewer_may_post = True  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- calendar feed
-@require_GET
+@require_safe  # HEAD answers like GET (calendar apps probe with it)
 def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     """/cal/<token>.ics — the secret token is the credential (calendar apps cannot log in)."""
     settings_obj = get_object_or_404(

@@ -2,8 +2,9 @@
 
 `team_view` resolves the team from the URL (`<slug:team>`) and the membership from the user:
 a non-member gets 404 (the team's existence is not revealed), a read-only member who tries to
-change anything gets 403. Views then reach objects only through `team_get_object_or_404` or
-`scoped(request, Model)`, so another team's object is always a 404.
+change anything gets 403. The team's time zone is active for the whole view, so every time a
+team page shows is on the team's clock. Views then reach objects only through
+`team_get_object_or_404` or `scoped(request, Model)`, so another team's object is always a 404.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from .models import Membership, Role, Team, role_at_least
 
@@ -53,7 +55,9 @@ def team_view(view: Callable | None = None, *, role: str | None = None, write_ro
             request.team = membership.team
             request.membership = membership
             request.session["last_team"] = membership.team.slug
-            return func(request, *args, **kwargs)
+            # Every time on a team page is on the team's clock ({% now %}, |date, forms).
+            with timezone.override(membership.team.tz):
+                return func(request, *args, **kwargs)
 
         wrapper.team_view = True  # type: ignore[attr-defined]
         return wrapper

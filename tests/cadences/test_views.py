@@ -256,3 +256,82 @@ def test_dashboard_summary_shows_what_is_due(owner_client, team):
     page = owner_client.get(reverse("teams:dashboard", kwargs={"team": team.slug}))
     text = page.content.decode()
     assert "Retro" in text and ("Due" in text or "Overdue" in text)
+
+
+@time_machine.travel(NOW, tick=False)
+@pytest.mark.parametrize(
+    ("over", "field", "message"),
+    [
+        ({"preset": "custom", "rrule": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"}, "rrule",
+         "no future occurrences in the next 10 years"),
+        ({"starts_on": "0001-01-01"}, "starts_on", "between 1900 and 2200"),
+        ({"preset": "custom", "rrule": "FREQ=DAILY;COUNT=100000", "starts_on": "1950-01-01"},
+         "starts_on", "COUNT"),
+    ],
+)  # fmt: skip
+def test_a_rule_that_cannot_be_computed_cheaply_is_a_field_error(
+    viewer_client, editor_client, team, over, field, message
+):
+    preview = viewer_client.get(url("cadence_preview", team), form_data(**over))
+    assert preview.status_code == 200 and message in preview.content.decode()
+    response = editor_client.post(
+        url("cadence_create", team), form_data(**over), headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 400
+    assert message in " ".join(response.context["form"].errors[field])
+    assert Cadence.objects.count() == 0
+
+
+@time_machine.travel(NOW, tick=False)
+def test_preview_and_pages_say_the_rule_in_words(editor_client, team):
+    preview = editor_client.get(
+        url("cadence_preview", team),
+        form_data(preset="custom", rrule="FREQ=WEEKLY;BYDAY=MO,TH", reminder_days="1"),
+    )
+    assert "Every week on Monday and Thursday" in preview.content.decode()
+    cadence = make_cadence(team, now=NOW, title="Syncs", rrule="FREQ=WEEKLY;INTERVAL=2;BYDAY=TH")
+    listing = editor_client.get(url("cadence_list", team)).content.decode()
+    detail = editor_client.get(cadence.get_absolute_url()).content.decode()
+    assert "Every 2 weeks on Thursday" in listing and "Every 2 weeks on Thursday" in detail
+
+
+@time_machine.travel(NOW, tick=False)
+def test_feed_events_start_on_their_first_real_occurrence_and_head_answers(client, team):
+    from dateutil.rrule import rrulestr
+
+    from planning.cadences.schedule import preset_rrule
+
+    # 20 March 2026 (the start date, a Friday) is not the first Monday of a quarter, nor the
+    # last Thursday of a month; calendar apps show DTSTART as an event.
+    rules = {
+        "Audit": "FREQ=YEARLY;BYMONTH=1,4,7,10;BYDAY=1MO",
+        "Retro": preset_rrule("monthly_last_working_thursday"),
+        "Fortnightly": "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH;COUNT=5",
+    }
+    cadences = {
+        title: make_cadence(team, now=NOW, title=title, rrule=rule, starts_on=NOW.date())
+        for title, rule in rules.items()
+    }
+    make_cadence(team, now=NOW, title="Never", rrule="FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30")
+    token = TeamCadenceSettings.for_team(team).feed_token
+    response = client.get(f"/cal/{token}.ics")
+    cal = Calendar.from_ical(response.content)
+    events = {str(ev["SUMMARY"]): ev for ev in cal.walk("VEVENT")}
+    assert set(events) == set(rules)  # a rule with no date is left out, not invented
+    for title, ev in events.items():
+        start = ev["DTSTART"].dt
+        assert start.tzinfo.key == "Europe/London"
+        expected = cadences[title].schedule(team).after(NOW, 6)
+        assert start == expected[0]  # the first real occurrence, not the day the feed was built
+        # Expanding the feed's own DTSTART + RRULE (RFC 5545: DTSTART is the first event)
+        # gives the rule's dates.
+        expanded = list(rrulestr(ev["RRULE"].to_ical().decode(), dtstart=start))[:6]
+        assert expanded == expected
+    assert events["Audit"]["DTSTART"].dt.date().isoformat() == "2026-04-06"
+    # 26 March would be the 26th: a week earlier is the 19th, before the start.
+    assert events["Retro"]["DTSTART"].dt.date().isoformat() == "2026-04-30"
+    assert "Every 2 weeks on Thursday, 5 times" in str(events["Fortnightly"]["DESCRIPTION"])
+    head = client.head(f"/cal/{token}.ics")
+    assert head.status_code == 200 and head["Content-Type"] == response["Content-Type"]
+    assert head["Content-Disposition"] == response["Content-Disposition"]
+    assert client.post(f"/cal/{token}.ics").status_code == 405

@@ -249,3 +249,23 @@ def test_demo_review_step_1_says_how_far_off_and_which_way(owner, client):
     assert "close" not in sentence and "(s)" not in text
     assert "reality ran 1" in text and "× behind your median" in text  # the ARR line
     assert "e+0" not in text and "$2" in text  # CRPS in dollars, never "2.23e+08"
+
+
+def test_times_on_team_pages_are_on_the_teams_clock(editor_client, review, team):
+    """The autosave's "Saved 08:27" was UTC; it is the team's wall clock (Tokyo is UTC+9)."""
+    import time_machine
+
+    team.time_zone = "Asia/Tokyo"
+    team.save()
+    with time_machine.travel("2026-07-01T08:27:00Z", tick=False):
+        saved = editor_client.post(url("save_note", review, n=1), {"text": "Mine", "version": 0})
+        page = editor_client.get(url("step", review, n=1))
+    body = saved.content.decode()
+    assert 'Saved <time datetime="2026-07-01T17:27:00+09:00">17:27</time>' in body
+    assert "08:27" not in body
+    assert page.status_code == 200
+    assert "1 Jul 17:27" in page.content.decode()
+    # Outside team pages nothing is left activated.
+    from django.utils import timezone
+
+    assert timezone.get_current_timezone_name() == "UTC"
