@@ -1,6 +1,8 @@
 """Demo data: four failed ideas with probes; last quarter's audit on the older simulated
 model and this quarter's on the newest, with answers scripted by audits/fake_rules.json (the
-same text the fake server streams), so two ideas light up on the newest model."""
+same text the fake server streams). Every idea failed on the oldest simulated model when it was
+logged, so "Support replies" lights up in last quarter's audit and two more on the newest
+model this quarter."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from .fakeapi import Rules, approx_tokens
 from .models import AuditRun, Grade, Idea, IdeaStatus, Model, Price, Probe, Result, RunStatus
 from .runs import _apply_outcome
 
-OLDER, NEWER = "sim-claude-3-20250610", "sim-claude-4-20260115"
+OLDEST, OLDER, NEWER = "sim-claude-2-20240901", "sim-claude-3-20250610", "sim-claude-4-20260115"
 
 IDEAS = [
     {
@@ -142,18 +144,36 @@ def seed(team, user) -> None:
         prices = {"input_per_mtok": i, "output_per_mtok": o}
         Price.objects.get_or_create(model_id=prefix, defaults=prices)
     ideas = []
+    now = timezone.now()
     for spec in IDEAS:
         idea = Idea.objects.create(
             team=team, owner=user, title=spec["title"],
             capability_needed=spec["capability_needed"], why_failed=spec["why_failed"],
+            failed_model=OLDEST, failed_at=now - timedelta(days=200),
         )  # fmt: skip
-        idea.status_changes.create(to_status=IdeaStatus.DORMANT, changed_by=user, reason="Logged.")
+        idea.status_changes.create(
+            to_status=IdeaStatus.DORMANT, changed_by=user, created_at=now - timedelta(days=200),
+            reason=f"Logged: failed on {idea.failed_on}. {spec['why_failed']}",
+        )  # fmt: skip
         Probe.objects.create(idea=idea, **spec["probe"])
         ideas.append(idea)
-    now = timezone.now()
     this_q = current_quarter(team)
-    _run(team, user, rules, models[OLDER], ideas, str(this_q.previous()), now - timedelta(days=92))
+    earlier = _run(team, user, rules, models[OLDER], ideas, str(this_q.previous()),
+                   now - timedelta(days=92))  # fmt: skip
+    _apply_outcome(earlier)
+    _backdate_changes(earlier, now - timedelta(days=92))
+    dormant = [i for i in ideas if i.status_changes.first().to_status == IdeaStatus.DORMANT]
     latest = _run(team, user, rules, models[NEWER], ideas, str(this_q), now - timedelta(hours=2))
     _apply_outcome(latest)
-    assert Idea.objects.filter(team=team, status=IdeaStatus.LIT_UP).count() == 2, "demo script"
+    _backdate_changes(latest, now - timedelta(hours=2))
+    lit = set(
+        Idea.objects.filter(team=team, status=IdeaStatus.LIT_UP).values_list("title", flat=True)
+    )
+    assert len(dormant) == 3 and len(lit) == 3, f"demo script: {lit}"
     Result.objects.filter(run=latest, grade=Grade.ERROR).delete()
+
+
+def _backdate_changes(run: AuditRun, when) -> None:
+    from .models import IdeaStatusChange
+
+    IdeaStatusChange.objects.filter(run=run).update(created_at=when + timedelta(minutes=3))

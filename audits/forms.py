@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, time
 
 from django import forms
+from django.utils import timezone
 
 from planning.inputs import InputError, parse_json
 
@@ -11,17 +13,57 @@ from .models import GraderKind, Idea, IdeaStatus, Model, Probe
 
 
 class IdeaForm(forms.ModelForm):
+    """An idea is in the backlog because it failed: the form records that failure (a model,
+    or "a model before" a date; logging the idea is the failure when nothing is given)."""
+
+    failed_date = forms.DateField(
+        required=False, label="Failed on (date)", widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="When it failed. Empty: today, when you log it.",
+    )  # fmt: skip
+
     class Meta:
         model = Idea
-        fields = ["title", "description", "capability_needed", "why_failed", "owner",
-                  "pass_threshold", "last_tried_model"]  # fmt: skip
+        fields = ["title", "description", "capability_needed", "failed_model", "failed_date",
+                  "why_failed", "owner", "pass_threshold"]  # fmt: skip
+        labels = {"failed_model": "Failed on model", "why_failed": "Why it failed (note)"}
         widgets = {"description": forms.Textarea(attrs={"rows": 3}),
                    "why_failed": forms.Textarea(attrs={"rows": 3})}  # fmt: skip
 
     def __init__(self, *args, team, **kwargs):
         super().__init__(*args, **kwargs)
+        self.team = team
         self.fields["owner"].queryset = team.members.all()
         self.fields["owner"].label_from_instance = lambda u: u.display_name
+        self.fields[
+            "failed_model"
+        ].help_text = (
+            "The model it failed on, e.g. claude-3-5-sonnet. Empty: “a model before” the date."
+        )
+        self.order_fields(self.Meta.fields)
+        if self.instance.pk and self.instance.failed_at and not self.is_bound:
+            self.initial["failed_date"] = timezone.localtime(
+                self.instance.failed_at, team.tz
+            ).date()
+
+    def clean_failed_date(self):
+        day = self.cleaned_data.get("failed_date")
+        if day and day > timezone.localtime(timezone.now(), self.team.tz).date():
+            raise forms.ValidationError("A failure that is recorded has happened: pick today or "
+                                        "an earlier day.")  # fmt: skip
+        return day
+
+    def save(self, commit=True):
+        idea = super().save(commit=False)
+        day = self.cleaned_data.get("failed_date")
+        if day:
+            start = datetime.combine(day, time.min)
+            idea.failed_at = timezone.make_aware(start, self.team.tz)
+        elif not idea.pk:
+            idea.failed_at = timezone.now()
+        if commit:
+            idea.save()
+            self.save_m2m()
+        return idea
 
 
 class ProbeForm(forms.ModelForm):

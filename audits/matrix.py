@@ -109,10 +109,13 @@ def build(team, ideas=None, models=None, upto_run: AuditRun | None = None) -> Ma
         model_ids = {model_id for (_, model_id, _) in table}
         models = list(Model.objects.filter(pk__in=model_ids))
     order = {run_id: i for i, run_id in enumerate(runs)}
-    failed_before: dict[int, int] = {}  # idea -> order of its earliest failing run
+    # Every idea starts from a recorded failure (logged with it), so the first run in which
+    # it passes on a model is "newly passing" there, unless it already passed in an earlier
+    # run on another model (then a model tested for the first time is not news).
+    passed_before: dict[int, int] = {}  # idea -> order of its earliest passing run
     for (idea_id, _, run_id), (verdict, *_rest) in table.items():
-        if verdict == graders.FAIL:
-            failed_before[idea_id] = min(failed_before.get(idea_id, 10**9), order[run_id])
+        if verdict == graders.PASS:
+            passed_before[idea_id] = min(passed_before.get(idea_id, 10**9), order[run_id])
     cells: dict[tuple[int, int], Cell] = {}
     by_pair: dict[tuple[int, int], list[tuple[int, tuple]]] = defaultdict(list)
     for (idea_id, model_id, run_id), value in table.items():
@@ -123,9 +126,9 @@ def build(team, ideas=None, models=None, upto_run: AuditRun | None = None) -> Ma
         previous = entries[-2][2][0] if len(entries) > 1 else ""
         cell = Cell(verdict, passes, n, run_id, previous,
                     history=[(runs[rid], v[0]) for _, rid, v in entries])  # fmt: skip
-        earlier_fail = failed_before.get(pair[0], 10**9) < entries[-1][0]
+        earlier_pass = passed_before.get(pair[0], 10**9) < entries[-1][0]
         cell.newly_passing = verdict == graders.PASS and (
-            previous == graders.FAIL or (not previous and earlier_fail)
+            previous == graders.FAIL or (not previous and not earlier_pass)
         )
         cell.regressed = previous == graders.PASS and verdict == graders.FAIL
         cells[pair] = cell

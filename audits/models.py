@@ -30,7 +30,17 @@ class Idea(TeamScopedModel):
     capability_needed = models.CharField(
         max_length=200, blank=True, help_text="What the model could not yet do."
     )
-    why_failed = models.TextField(blank=True, help_text="What went wrong when you last tried.")
+    why_failed = models.TextField(
+        blank=True, help_text="Optional note: what went wrong when it was tried."
+    )
+    # The recorded failure every idea starts from: the model it failed on (or "a model
+    # before" failed_at when no model is named). Logging the idea is the failure by default.
+    failed_model = models.CharField(
+        max_length=100, blank=True, help_text="The model it failed on, if you know it."
+    )
+    failed_at = models.DateTimeField(
+        default=timezone.now, help_text="When it failed (default: when it was logged)."
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -58,16 +68,32 @@ class Idea(TeamScopedModel):
     def get_absolute_url(self) -> str:
         return reverse("audits:idea_detail", kwargs={"team": self.team.slug, "pk": self.pk})
 
-    def set_status(self, status: str, user=None, reason: str = "") -> IdeaStatusChange | None:
-        """Change the status and record who, when and why (no-op when unchanged)."""
-        if status == self.status:
-            return None
+    @property
+    def failed_on(self) -> str:
+        """The recorded failure in words: "sim-claude-3 (2 Mar 2025)" or "a model before …"."""
+        tz = self.team.tz if "team" in self._state.fields_cache else None
+        day = timezone.localtime(self.failed_at, tz).strftime("%-d %b %Y") if self.failed_at else ""
+        if self.failed_model:
+            return f"{self.failed_model} ({day})" if day else self.failed_model
+        return f"a model before {day}" if day else "an earlier model"
+
+    def set_status(self, status: str, user=None, reason: str = "", run=None,
+                   expect: tuple[str, ...] | None = None) -> IdeaStatusChange | None:  # fmt: skip
+        """Change the status and record who, when and why. Idempotent: the row is locked and
+        read again first, so a retry or a double click finds the status already set and does
+        nothing. `expect`: change only from one of these statuses."""
         with transaction.atomic():
+            current = Idea.objects.select_for_update().values_list("status", flat=True)
+            current = current.get(pk=self.pk)
+            if current == status or (expect is not None and current not in expect):
+                self.status = current
+                return None
             change = IdeaStatusChange.objects.create(
-                idea=self, from_status=self.status, to_status=status, changed_by=user, reason=reason
-            )
+                idea=self, from_status=current, to_status=status, changed_by=user,
+                reason=reason, run=run,
+            )  # fmt: skip
             self.status = status
-            self.save(update_fields=["status", "updated_at"])
+            Idea.objects.filter(pk=self.pk).update(status=status, updated_at=timezone.now())
         return change
 
 
@@ -79,6 +105,10 @@ class IdeaStatusChange(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     reason = models.TextField(blank=True)
+    run = models.ForeignKey(
+        "AuditRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="The audit run whose evidence made the change.",
+    )  # fmt: skip
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -41,6 +41,10 @@ class RunError(Exception):
     pass
 
 
+class AlreadyComplete(RunError):
+    """Resuming a run that has every result: nothing to do (not an error)."""
+
+
 def stop_key(run_id: int) -> str:
     return f"audits:stop:{run_id}"
 
@@ -95,12 +99,19 @@ def start_run(run: AuditRun, user=None) -> AuditRun:
         run = AuditRun.objects.select_for_update().get(pk=run.pk)
         if run.status in ACTIVE_RUN_STATUSES and run.epoch:
             raise RunError("This audit is already running.")
+        if run.status == RunStatus.COMPLETED:
+            # a stale Resume button, a double click: nothing happens, ideas keep their status
+            raise AlreadyComplete("This audit is already complete: there is nothing to resume.")
         missing = missing_calls(run)
         total = len(planned_calls(run))
         if not total:
             raise RunError("Nothing to run: choose at least one idea with probes and one model.")
         if run.status == RunStatus.BUDGET and run.over_budget():
             raise RunError("The budget is spent: raise it before resuming.")
+        if not missing and run.epoch:
+            # stopped after its last call: it is complete; no idea is retested again
+            _finalize_locked(run, RunStatus.COMPLETED, "")
+            return run
         run.epoch += 1
         run.expected_calls = total
         run.status = RunStatus.RUNNING
@@ -111,7 +122,13 @@ def start_run(run: AuditRun, user=None) -> AuditRun:
             run.team, user, "audit_run", f"Audit {run.quarter} #{run.pk}"
         )
         run.save()
-        dormant = list(run.ideas.filter(status=IdeaStatus.DORMANT).values_list("pk", flat=True))
+        # locked and re-read, so two runs starting at once flip each idea once
+        dormant = list(
+            Idea.objects.select_for_update()
+            .filter(pk__in=run.ideas.values("pk"), status=IdeaStatus.DORMANT)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         IdeaStatusChange.objects.bulk_create(
             IdeaStatusChange(
                 idea_id=pk,
@@ -119,16 +136,14 @@ def start_run(run: AuditRun, user=None) -> AuditRun:
                 to_status=IdeaStatus.RETESTING,
                 changed_by=user,
                 reason=f"Retested in {run}.",
+                run=run,
             )  # fmt: skip
             for pk in dormant
         )
         Idea.objects.filter(pk__in=dormant).update(status=IdeaStatus.RETESTING)
         get_redis().delete(stop_key(run.pk))
-        if not missing:
-            _finalize_locked(run, RunStatus.COMPLETED, "")
-        else:
-            epoch = run.epoch
-            transaction.on_commit(lambda: dispatch_run.delay(run.pk, epoch))
+        epoch = run.epoch
+        transaction.on_commit(lambda: dispatch_run.delay(run.pk, epoch))
     return run
 
 
@@ -176,26 +191,36 @@ def _finalize_locked(run: AuditRun, status: str, reason: str) -> None:
 
 
 def _apply_outcome(run: AuditRun) -> None:
-    """Ideas that newly pass on a model light up (with a recorded status change); the other
-    ideas this run was retesting go back to dormant."""
+    """Ideas that newly pass on a model in this run light up ("newly passing since" their
+    recorded failure), with a status change naming the models, the run and the evidence;
+    the other ideas this run was retesting go back to dormant. The ideas are locked and
+    read again, so a retried finalisation changes nothing twice."""
     from .matrix import build
 
     ideas = list(run.ideas.all())
     matrix = build(run.team, ideas=ideas, upto_run=run)
     lit = {
-        idea_id: models
+        idea_id: [m for m in models if matrix.cells[(idea_id, m.pk)].run_id == run.pk]
         for idea_id, models in matrix.lit_up().items()
-        if any(matrix.cells[(idea_id, m.pk)].run_id == run.pk for m in models)
     }
+    lit = {idea_id: models for idea_id, models in lit.items() if models}
+    current = {
+        idea.pk: idea
+        for idea in Idea.objects.select_for_update().filter(pk__in=[i.pk for i in ideas])
+        .order_by("pk")
+        .only("pk", "status", "failed_model", "failed_at")
+    }  # fmt: skip
     changes = []  # in bulk: a run may retest hundreds of ideas
-    for idea in ideas:
+    for idea in current.values():
         if idea.pk in lit and idea.status in (IdeaStatus.DORMANT, IdeaStatus.RETESTING):
-            names = ", ".join(m.model_id for m in lit[idea.pk])
-            changes.append((idea, IdeaStatus.LIT_UP, f"Passed on {names} in {run}."))
+            changes.append((idea, IdeaStatus.LIT_UP, lit_up_reason(idea, lit[idea.pk], run,
+                                                                   matrix)))  # fmt: skip
         elif idea.status == IdeaStatus.RETESTING:
             changes.append((idea, IdeaStatus.DORMANT, f"Still not passing in {run}."))
     IdeaStatusChange.objects.bulk_create(
-        IdeaStatusChange(idea=idea, from_status=idea.status, to_status=status, reason=reason)
+        IdeaStatusChange(
+            idea=idea, from_status=idea.status, to_status=status, reason=reason, run=run
+        )  # fmt: skip
         for idea, status, reason in changes
     )
     now = timezone.now()
@@ -213,6 +238,16 @@ def _apply_outcome(run: AuditRun) -> None:
         last_tried_at=Subquery(latest.values("created_at")[:1]),
         last_tried_model=Subquery(latest.values("resolved_model")[:1]),
     )
+
+
+def lit_up_reason(idea: Idea, models, run: AuditRun, matrix) -> str:
+    """The status-history sentence for an idea that lit up: since when, where, the evidence."""
+    evidence = ", ".join(
+        f"{m.model_id} ({cell.passes} of {cell.n} sample{'s' if cell.n != 1 else ''} passed)"
+        for m in models
+        for cell in [matrix.cells[(idea.pk, m.pk)]]
+    )
+    return f"Newly passing since it failed on {idea.failed_on}: passed on {evidence} in {run}."
 
 
 def _cadence_done(team) -> None:

@@ -4,7 +4,7 @@ import logging
 
 from django.contrib import messages
 from django.core.cache import cache
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -51,9 +51,22 @@ def refresh_models_quietly() -> None:
 
 
 def new_models(team) -> list[Model]:
-    """Listed models this team has never audited."""
-    audited = AuditRun.models.through.objects.filter(auditrun__team=team).values("model_id")
-    return list(Model.objects.filter(retired=False, is_alias=False).exclude(pk__in=audited)[:3])
+    """Listed models that some dormant idea (with a probe) of this team was never audited
+    against: the notice is news only when there is something to audit."""
+    untested = (
+        Idea.objects.for_team(team)
+        .filter(status=IdeaStatus.DORMANT, probes__isnull=False)
+        .exclude(
+            Exists(
+                Result.objects.filter(
+                    probe__idea=OuterRef("pk"), model=OuterRef(OuterRef("pk"))
+                ).exclude(grade=Grade.ERROR)
+            )
+        )  # fmt: skip
+    )
+    count = untested.order_by().values("team").annotate(n=Count("pk", distinct=True)).values("n")
+    models = Model.objects.filter(retired=False, is_alias=False).filter(Exists(untested))
+    return list(models.annotate(untested=Subquery(count))[:3])
 
 
 def default_models(team):
@@ -139,8 +152,11 @@ def idea_create(request: HttpRequest) -> HttpResponse:
         idea = form.save(commit=False)
         idea.team = request.team
         idea.save()
-        IdeaStatusChange.objects.create(idea=idea, to_status=idea.status, changed_by=request.user,
-                                        reason="Logged.")  # fmt: skip
+        note = f" {idea.why_failed.strip()}" if idea.why_failed.strip() else ""
+        IdeaStatusChange.objects.create(
+            idea=idea, to_status=idea.status, changed_by=request.user,
+            reason=f"Logged: failed on {idea.failed_on}.{note}"[:2000],
+        )  # fmt: skip
         messages.success(request, "Idea logged. Add a probe so an audit can test it.")
         return redirect_after_post(request, idea.get_absolute_url())
     return _form_page(request, form, "Log a failed idea", "Save idea")
@@ -199,9 +215,23 @@ def idea_status(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
         return redirect(idea.get_absolute_url())
-    target = StatusForm.ACTIONS[form.cleaned_data["action"]]
+    action = form.cleaned_data["action"]
     reason = form.cleaned_data["reason"].strip()
-    idea.set_status(target, request.user, reason)
+    if action == "promote":
+        from planning.reviews.services import ReviewClosed, promote_idea
+
+        try:
+            review, item = promote_idea(idea, request.user, reason)
+        except ReviewClosed as exc:
+            messages.error(request, exc.messages[0])
+            return redirect(idea.get_absolute_url())
+        messages.success(
+            request,
+            f"“{idea.title}” is promoted: “{item.title}” is on the backlog of the "
+            f"{review.quarter} review (step 7), and step 3 records the decision.",
+        )
+        return redirect(safe_next(request) or idea.get_absolute_url())
+    idea.set_status(StatusForm.ACTIONS[action], request.user, reason)
     messages.success(request, f"“{idea.title}” is now {idea.get_status_display().lower()}.")
     return redirect(safe_next(request) or idea.get_absolute_url())
 
@@ -354,6 +384,8 @@ def run_resume(request: HttpRequest, pk: int) -> HttpResponse:
         run.save(update_fields=["budget_usd"])
     try:
         runs.start_run(run, request.user)
+    except runs.AlreadyComplete as exc:
+        messages.info(request, str(exc))
     except runs.RunError as exc:
         messages.error(request, str(exc))
     return redirect(run.get_absolute_url())

@@ -158,6 +158,14 @@ class BacklogItem(TeamScopedModel):
         return self.title
 
     @property
+    def subject_url(self) -> str:
+        """The page of what the item came from (a lit-up idea links to the idea)."""
+        kind, _, pk = self.subject_key.partition(":")
+        if kind == "idea" and pk.isdigit():
+            return reverse("audits:idea_detail", kwargs={"team": self.team.slug, "pk": int(pk)})
+        return ""
+
+    @property
     def score(self) -> float | None:
         from .logic import ice_score
 

@@ -166,6 +166,48 @@ def _sync_backlog_for(review: Review, decision: Decision) -> None:
         item.save(update_fields=["title", "source"])
 
 
+def review_for_promotion(team, user) -> Review:
+    """The team's open review for this quarter or a later one; else this quarter's review
+    (started now), or next quarter's when this quarter's is closed already."""
+    this_quarter = current_quarter(team)
+    open_review = (
+        Review.objects.filter(
+            team=team, status=Review.Status.IN_PROGRESS, quarter__gte=str(this_quarter)
+        )  # fmt: skip
+        .order_by("quarter")
+        .first()
+    )
+    if open_review is not None:
+        return open_review
+    review, _ = start_review(team, user, str(this_quarter))
+    if review.is_closed:
+        review, _ = start_review(team, user, str(this_quarter.next()))
+    return review
+
+
+@transaction.atomic
+def promote_idea(idea, user, note: str = "") -> tuple[Review, BacklogItem]:
+    """Promote an idea from the audits: step 3 of the open (or next) review records the
+    decision and step 7's backlog gets an item linked to the idea. Idempotent: promoting
+    twice (a double click, a retry) finds both in place and changes nothing."""
+    review = review_for_promotion(idea.team, user)
+    review = Review.objects.select_for_update().get(pk=review.pk)
+    _ensure_open(review)
+    key = f"idea:{idea.pk}"
+    decision = Decision.objects.select_for_update().filter(review=review, subject_key=key).first()
+    if decision is None or decision.choice != "promote":
+        decision = decision or Decision(review=review, step=3, subject_key=key, version=0)
+        decision.subject_label = idea.title[:300]
+        decision.choice = "promote"
+        decision.note = note[:2000]
+        decision.version += 1
+        decision.decided_by = user
+        decision.save()
+    _sync_backlog_for(review, decision)
+    sources.apply_decision(review, decision, user)
+    return review, BacklogItem.objects.get(review=review, subject_key=key)
+
+
 # --------------------------------------------------------------------------- backlog
 @transaction.atomic
 def add_backlog_item(review: Review, title: str) -> BacklogItem:
@@ -220,7 +262,9 @@ def record_commitment_outcome(commitment: Commitment, status: str, in_review: Re
 
 # --------------------------------------------------------------------------- closing
 def bets_of(review: Review) -> list[tuple[BacklogItem, object]]:
-    items = list(BacklogItem.objects.filter(review=review).order_by("rank", "pk"))
+    items = list(
+        BacklogItem.objects.filter(review=review).select_related("team").order_by("rank", "pk")
+    )
     notes = notes_for(items)
     from planning.notes.services import key_of
 

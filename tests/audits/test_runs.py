@@ -241,8 +241,15 @@ def test_run_streams_every_result_live_and_records_last_tried(fake_api, celery_w
         before = events[: events.index(result)]
         assert any(e.type == "token" and e.data.get("stream") == result.data["stream"]
                    for e in before)  # fmt: skip
-    for idea in run.ideas.all():  # retested, not lit up (never failed): dormant again
-        assert idea.status == "dormant"
-        assert [c.to_status for c in idea.status_changes.all()] == ["dormant", "retesting"]
+    for idea in run.ideas.all():  # logging it was the failure: the first audit lights it up
+        assert idea.status == "lit_up"
+        assert [c.to_status for c in idea.status_changes.all()] == ["lit_up", "retesting"]
+        lit = idea.status_changes.first()
+        assert lit.run_id == run.pk and lit.reason.startswith(
+            "Newly passing since it failed on a model before "
+        )
+        assert (
+            "sim-claude-4-20260115 (1 of 1 sample passed)" in lit.reason and str(run) in lit.reason
+        )
         assert idea.last_tried_at is not None
         assert idea.last_tried_model in {"sim-claude-4-20260115", "sim-claude-3-20250610"}

@@ -124,7 +124,7 @@ def test_bulk_and_status_actions(editor_client, editor, team):
     a.refresh_from_db()
     change = a.status_changes.first()
     assert a.status == IdeaStatus.PROMOTED and change.changed_by == editor
-    assert change.reason == "Go"
+    assert change.reason.endswith("quarterly review: Go")
     assert r.status_code == 302
 
 
@@ -219,7 +219,7 @@ def test_new_model_notice(owner_client, team, sim_models):
     assert "New model available" in page and newer.model_id in page
 
 
-def test_demo_lights_up_two_ideas_and_is_idempotent(team, owner, owner_client):
+def test_demo_lights_up_three_ideas_and_is_idempotent(team, owner, owner_client):
     from audits import demo
     from audits.dashboard import summary
 
@@ -230,11 +230,12 @@ def test_demo_lights_up_two_ideas_and_is_idempotent(team, owner, owner_client):
     assert sorted(i.title for i in lit) == [
         "Contract terms straight into our CRM",
         "Invoice totals without a calculator step",
+        "Support replies that calm angry customers",
     ]
     assert AuditRun.objects.for_team(team).count() == 2
     judged = Result.objects.get(run__team=team, probe__grader="llm_judge",
                                 model__model_id=demo.NEWER)  # fmt: skip
     assert judged.grader_output["rubric_version"] == "2" and judged.grader_output["reasoning"]
-    assert summary(team)["lit_up"] == 2
+    assert summary(team)["lit_up"] == 3
     page = owner_client.get(url("matrix", team)).text
     assert page.count("mark-new") >= 2
