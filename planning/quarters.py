@@ -81,11 +81,14 @@ def current_quarter(team) -> Quarter:
     return quarter_of(today, team.fiscal_year_start_month)
 
 
-def quarter_boundaries(first: date, last: date, start_month: int = 1) -> list[date]:
-    """Start dates of every quarter that begins within [first, last] (chart gridlines)."""
+def quarter_boundaries(
+    first: date, last: date, start_month: int = 1, limit: int = 400
+) -> list[date]:
+    """Start dates of the quarters that begin within [first, last] (chart gridlines): at most
+    `limit` of them, and none past the last year a date can have."""
     q = quarter_of(first, start_month).next()
-    out = []
-    while q.start <= last:
+    out: list[date] = []
+    while len(out) < limit and q.year <= date.max.year and q.start <= last:
         out.append(q.start)
         q = q.next()
     return out

@@ -388,9 +388,17 @@ def _create_prediction(request, data: dict) -> JsonResponse:
                 errors["threshold.probability"] = ["A probability strictly between 0 and 1."]
             if not isinstance(above, bool):
                 errors["threshold.above"] = ["Use true or false."]
-            if horizon and horizon <= services.team_today(request.team):
-                errors.setdefault("horizon", []).append("A deadline must be in the future.")
+            if "threshold.value" not in errors and isinstance(above, bool):
+                settled = services.settled_threshold_error(
+                    metric, value, above, services.latest_observation(metric)
+                )
+                if settled:
+                    errors["threshold.value"] = [settled]
             fields.update(threshold_value=value, probability=p, threshold_above=above)
+    if horizon is not None and "horizon" not in errors:
+        message = services.horizon_error(horizon, services.team_today(request.team))
+        if message:
+            errors["horizon"] = [message]
     if errors:
         raise ApiError(400, "The prediction was not saved.", errors)
     prediction = Prediction.objects.create(

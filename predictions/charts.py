@@ -7,7 +7,7 @@ display only (min and max per bucket keep the spikes); scores always use every p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 
@@ -47,8 +47,13 @@ class ChartLine:
     draft: bool = False
 
 
-def line_for(traj: Trajectory, band: Band, horizon: date, **kwargs) -> ChartLine:
-    return ChartLine(line=sample_line(traj, band, horizon), **kwargs)
+def line_for(
+    traj: Trajectory, band: Band, horizon: date, *, until: date | None = None, **kwargs
+) -> ChartLine:
+    """A line sampled for drawing, up to its horizon (or `until`, when that comes first: a
+    line stored with a horizon centuries away is drawn over the years a chart can show)."""
+    end = horizon if until is None or until <= traj.start else min(horizon, until)
+    return ChartLine(line=sample_line(traj, band, end), **kwargs)
 
 
 def _dates(t: Floats) -> list[str]:
@@ -150,9 +155,16 @@ def metric_figure(
         {"x": today.isoformat(), "y": 1, "xref": "x", "yref": "paper", "text": "today",
          "showarrow": False, "yanchor": "bottom", "font": {"color": MUTED, "size": 11}}
     )  # fmt: skip
+    xaxis: dict = {"type": "date"}
+    if not starts and not thresholds:
+        # Nothing to draw yet: a year either side of today, not plotly's default of 2000.
+        xaxis["range"] = [
+            (today - timedelta(days=365)).isoformat(),
+            (today + timedelta(days=365)).isoformat(),
+        ]
     layout = base_layout(
         yaxis={"type": "log" if log else "linear", "title": {"text": unit or name}},
-        xaxis={"type": "date"},
+        xaxis=xaxis,
         shapes=shapes,
         annotations=annotations,
         legend={"orientation": "h", "y": -0.2, "groupclick": "togglegroup"},

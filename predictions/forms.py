@@ -11,7 +11,13 @@ from django import forms
 from django.utils import timezone
 
 from .models import Kind, Metric, Prediction
-from .services import observation_errors, team_today
+from .services import (
+    horizon_error,
+    latest_observation,
+    observation_errors,
+    settled_threshold_error,
+    team_today,
+)
 from .trajectory import MODELS, LineError, parse_line
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -281,6 +287,11 @@ class PredictionForm(forms.Form):
             self._clean_threshold(data)
         elif kind == Kind.LINE:
             self._clean_line(data)
+        horizon = data.get("horizon")
+        if horizon and "horizon" not in self.errors:
+            message = horizon_error(horizon, team_today(self.metric.team))
+            if message:
+                self.add_error("horizon", message)
         return data
 
     def _clean_threshold(self, data) -> None:
@@ -293,9 +304,12 @@ class PredictionForm(forms.Form):
             self.add_error("probability", "How likely is it, in percent?")
         elif p is not None and not 0 < p < 100:
             self.add_error("probability", "Use a probability strictly between 0% and 100%.")
-        horizon = data.get("horizon")
-        if horizon and horizon <= team_today(self.metric.team):
-            self.add_error("horizon", "A threshold deadline must be in the future.")
+        if value is not None and "threshold_value" not in self.errors:
+            above = bool(data.get("threshold_above"))
+            latest = latest_observation(self.metric)
+            message = settled_threshold_error(self.metric, value, above, latest)
+            if message:
+                self.add_error("threshold_value", message)
 
     def _clean_line(self, data) -> None:
         traj = {k: self._value(k) for k in TRAJECTORY_FIELDS if k != "points"}

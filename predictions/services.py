@@ -30,6 +30,60 @@ def local_date(team, moment) -> date:
     return moment.astimezone(team.tz).date()
 
 
+# --------------------------------------------------------------------------- new predictions
+MAX_HORIZON_YEARS = 50
+
+
+def years_after(day: date, years: int) -> date:
+    """The same calendar day `years` later (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def horizon_error(horizon: date, today: date) -> str | None:
+    """Why a new prediction cannot end on `horizon` (None when it can): the horizon lies after
+    today and at most MAX_HORIZON_YEARS years ahead."""
+    if horizon <= today:
+        return f"The horizon must be after today ({today.isoformat()}): predict what is to come."
+    limit = years_after(today, MAX_HORIZON_YEARS)
+    if horizon > limit:
+        return (
+            f"The horizon must be within {MAX_HORIZON_YEARS} years: {limit.isoformat()} "
+            "at the latest."
+        )
+    return None
+
+
+def latest_observation(metric: Metric) -> tuple[date, float] | None:
+    return (
+        Observation.objects.filter(metric=metric)
+        .order_by("-observed_at")
+        .values_list("observed_at", "value")
+        .first()
+    )
+
+
+def settled_threshold_error(
+    metric: Metric, threshold: float, above: bool, latest: tuple[date, float] | None
+) -> str | None:
+    """Why a threshold prediction is already settled (None when it is open): the latest
+    observation has already reached the threshold, so there is nothing left to predict."""
+    if latest is None:
+        return None
+    day, value = latest
+    if not (value >= threshold if above else value <= threshold):
+        return None
+    unit = metric.unit
+    side = "at or above" if above else "at or below"
+    return (
+        f"Already settled: the latest observation, {format_value(value, unit)} on "
+        f"{day.isoformat()}, is {side} {format_value(threshold, unit)}. Predict a threshold "
+        "it has not reached yet."
+    )
+
+
 # --------------------------------------------------------------------------- observations
 def observation_errors(metric: Metric, observed_at: date | None, value, today: date) -> dict:
     """Field errors for one observation (empty when it is fine)."""
@@ -170,6 +224,12 @@ class PredictionScore:
     def unit(self) -> str:
         return self.prediction.metric.unit
 
+    @property
+    def unscored_notes(self) -> list[str]:
+        return unscored_notes(
+            self.before_commit, self.after_end, superseded=self.prediction.is_superseded
+        )
+
     def rows(self, limit: int | None = None):
         """Per-observation rows for tables (most recent first)."""
         if self.points is None:
@@ -195,6 +255,25 @@ class PredictionScore:
             }
             for i in idx
         ]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def unscored_notes(before: int, after: int, *, superseded: bool = False) -> list[str]:
+    """Why some observations on a prediction's chart carry no score, in words."""
+    notes = []
+    if before:
+        verb = "is" if before == 1 else "are"
+        notes.append(
+            f"{_count(before, 'observation')} before the commit {verb} shown but not scored."
+        )
+    if after:
+        verb = "is" if after == 1 else "are"
+        when = "after the revision took over" if superseded else "after the horizon"
+        notes.append(f"{_count(after, 'observation')} {when} {verb} shown but not scored.")
+    return notes
 
 
 def scoring_window(prediction: Prediction) -> tuple[float, float] | None:
@@ -402,6 +481,17 @@ def commit_prediction(prediction: Prediction, at=None) -> Prediction:
         raise CommitError("This prediction is already committed.")
     if locked.supersedes_id and not locked.supersedes.is_committed:
         raise CommitError("A revision can only supersede a committed prediction.")
+    if at is None:  # what was true when the draft was saved may no longer be
+        problem = horizon_error(locked.horizon, team_today(locked.team))
+        if problem is None and locked.kind == Kind.THRESHOLD:
+            problem = settled_threshold_error(
+                locked.metric,
+                locked.threshold_value,
+                locked.threshold_above,
+                latest_observation(locked.metric),
+            )
+        if problem:
+            raise CommitError(f"{problem} Edit the draft first.")
     locked.committed_at = at or timezone.now()
     locked.content_hash = locked.compute_hash()
     try:

@@ -61,7 +61,8 @@ def _author_colors(predictions) -> dict[int, str]:
     return colors
 
 
-def _chart_lines(predictions, colors, superseded: set[int]) -> list[charts.ChartLine]:
+def _chart_lines(predictions, colors, superseded: set[int], today) -> list[charts.ChartLine]:
+    until = services.years_after(today, services.MAX_HORIZON_YEARS)
     out = []
     for p in predictions:
         if not p.is_line:
@@ -72,6 +73,7 @@ def _chart_lines(predictions, colors, superseded: set[int]) -> list[charts.Chart
                 traj,
                 band,
                 p.horizon,
+                until=until,
                 key=str(p.pk),
                 label=p.title,
                 group=p.author.display_name,
@@ -192,7 +194,7 @@ def metric_detail(request: HttpRequest, pk: int) -> HttpResponse:
         log=metric.is_log,
         obs_t=series.t,
         obs_values=series.values,
-        lines=_chart_lines(vis.visible, colors, superseded),
+        lines=_chart_lines(vis.visible, colors, superseded, today),
         today=today,
         fy_start_month=request.team.fiscal_year_start_month,
         thresholds=_thresholds(vis.visible, colors, metric.unit),
@@ -467,14 +469,15 @@ def _detail_page(request, prediction: Prediction, resolve_form=None, status=200)
     prediction.set_successor(next((p for p in chain if p.supersedes_id == prediction.pk), None))
     colors = {p.author_id: charts.color_for(0) for p in chain}
     superseded = {p.supersedes_id for p in chain if p.is_committed and p.supersedes_id}
+    today = services.team_today(request.team)
     figure = charts.metric_figure(
         name=metric.name,
         unit=metric.unit,
         log=metric.is_log,
         obs_t=series.t,
         obs_values=series.values,
-        lines=_chart_lines(chain, colors, superseded),
-        today=services.team_today(request.team),
+        lines=_chart_lines(chain, colors, superseded, today),
+        today=today,
         fy_start_month=request.team.fiscal_year_start_month,
         thresholds=_thresholds([prediction], colors, metric.unit),
     )

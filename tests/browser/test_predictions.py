@@ -2,6 +2,7 @@
 see its line on the chart."""
 
 import re
+from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -62,7 +63,7 @@ def test_metric_observations_prediction_commit_and_chart(live_server, new_page):
     page.get_by_role("button", name="+ Draw a line").click()
     expect(page.get_by_label("Baseline value (minutes)")).to_have_value("92.0")
     page.get_by_label("Claim").fill("Horizons double every 7 months")
-    page.get_by_label("Horizon").fill("2027-01-01")
+    page.get_by_label("Horizon").fill((date.today() + timedelta(days=365)).isoformat())
     page.get_by_label("Doubling time (months)").fill("7")
     # the live preview redraws with the line and the existing observations
     expect(page.locator("#preview [data-preview='ok']")).to_be_visible()

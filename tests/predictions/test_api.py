@@ -16,6 +16,9 @@ from .conftest import make_metric, make_prediction
 
 pytestmark = pytest.mark.django_db
 
+# Horizons must lie after today (and within 50 years): a year from now, whenever tests run.
+NEXT_YEAR = (date.today() + timedelta(days=365)).isoformat()
+
 
 class Api:
     def __init__(self, user=None, key=None):
@@ -40,7 +43,7 @@ def api(editor):
 
 
 LINE = {
-    "kind": "line", "claim": "Doubling every 7 months", "horizon": "2027-01-01",
+    "kind": "line", "claim": "Doubling every 7 months", "horizon": NEXT_YEAR,
     "trajectory": {"model": "exponential", "baseline_date": "2025-01-01", "baseline_value": 60,
                    "doubling_months": 7},
     "band": {"coverage": 0.8, "low": 0.5, "high": 2},

@@ -22,6 +22,9 @@ from .conftest import make_metric, make_observations, make_prediction
 
 pytestmark = pytest.mark.django_db
 
+# Horizons must lie after today (and within 50 years): a year from now, whenever tests run.
+NEXT_YEAR = (date.today() + timedelta(days=365)).isoformat()
+
 
 def url(name, team, **kw):
     return reverse(f"predictions:{name}", kwargs={"team": team.slug, **kw})
@@ -155,7 +158,7 @@ def test_csv_round_trip(team, editor_client, metric, owner):
 
 def prediction_data(**overrides):
     data = {
-        "kind": "line", "title": "Doubling every 7 months", "horizon": "2027-01-01",
+        "kind": "line", "title": "Doubling every 7 months", "horizon": NEXT_YEAR,
         "model": "exponential", "baseline_date": "2025-01-01", "baseline_value": "60",
         "doubling_months": "7", "coverage": "0.8", "band_low": "0.5", "band_high": "2",
         "rationale": "METR's trend **holds**. <script>alert(1)</script>",
