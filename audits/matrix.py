@@ -48,10 +48,11 @@ class Matrix:
 
     def lit_up(self) -> dict[int, list[Model]]:
         """Ideas that newly pass on some model, with those models."""
+        shown = {m.pk: m for m in self.models}  # cells of other models are not in this view
         found: dict[int, list[Model]] = defaultdict(list)
         for (idea_id, model_id), cell in self.cells.items():
-            if cell.newly_passing:
-                found[idea_id].append(next(m for m in self.models if m.pk == model_id))
+            if cell.newly_passing and model_id in shown:
+                found[idea_id].append(shown[model_id])
         return found
 
 
