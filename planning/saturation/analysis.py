@@ -1,34 +1,34 @@
 """Saturation analysis: is a form factor still turning model gains into product gains?
 
-Pure, typed functions over plain values (no Django). Three independent signals, then a
-combined verdict with its reasons written out in words:
+Pure, typed functions over plain values (no Django). The verdict rests on a comparison of
+models fitted to all readings (planning.saturation.fitting): a curve that levels off
+(logistic) against steady or accelerating growth (linear, exponential) and against no response
+at all (a flat line), by AICc. Saturating means the levelling curve (or the flat line) is
+clearly the better explanation and the latest model sits near the fitted ceiling. Two
+signals support it in words:
 
-1. Elasticity of the product metric to capability over trailing windows:
-   ε = Δln y / Δln c on a log scale, or relative differences on a linear scale
-   (Δy / mean(y)) / (Δc / mean(c)). Saturating when ε stays below a threshold (default 0.1)
-   for K consecutive windows while capability keeps rising.
-2. A logistic fit of product against capability (scipy's curve_fit, bounded, several
-   starting points): the ceiling, the share of it already reached and the ceiling's
-   confidence interval. Withheld when the interval is too wide or there are too few readings.
-3. A model-upgrade event study: the product change at each of the last K releases compared
-   with the noise level (the residual spread around the fitted curve).
+1. Elasticity over the trailing window: a regression of the product on capability across the
+   last third of the readings (at least 4), as relative changes (logs on a log scale), with
+   its 95% interval, and the fitted curve's elasticity at the latest model.
+2. A model-upgrade event study: the product change at each of the last releases compared
+   with the noise level (the residual spread around the best model).
 
-"Not enough evidence" is a legitimate answer. Every number handed out is finite or None, so
-nothing downstream can print NaN.
+"Not enough evidence" is a legitimate answer (fewer than 5 readings). Every number handed out
+is finite or None, so nothing downstream can print NaN. A ceiling and its interval are given
+only when the fit supports them: the levelling curve beats both growth and a flat line.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
 import numpy as np
-from scipy import stats
-from scipy.optimize import OptimizeWarning, curve_fit
+
+from . import fitting
 
 Scale = Literal["linear", "log"]
 Vote = bool | None  # True: saturating, False: still growing, None: withheld
@@ -51,11 +51,12 @@ class Point:
 @dataclass(frozen=True)
 class Thresholds:
     elasticity: float = 0.1  # ε below this counts as "no longer responding"
-    consecutive: int = 2  # K: consecutive elasticity windows that must stay below it
-    window: int = 2  # model generations spanned by one elasticity window
-    min_readings: int = 4  # below this the verdict is withheld
+    consecutive: int = 2  # releases looked at by the event study: window + consecutive - 1
+    window: int = 2  # model generations spanned by one (displayed) elasticity window
+    min_readings: int = 5  # below this the verdict is withheld
     saturated_share: float = 0.9  # share of the fitted ceiling that counts as "at the ceiling"
     max_ceiling_ci: float = 0.25  # ceiling CI half-width, relative to the ceiling
+    evidence: float = 2.0  # AICc difference that counts as evidence for one model over another
     noise_z: float = 2.0  # a release's gain must exceed this many noise SDs to count
     noise_floor: float = 0.005  # readings are never taken as more precise than this share
 
@@ -77,9 +78,28 @@ class Window:
 
 @dataclass(frozen=True)
 class ElasticitySignal:
-    windows: list[Window]
+    windows: list[Window]  # generation to generation, shown per reading (not voted on)
     vote: Vote
     reason: str
+    value: float | None = None  # regression over the trailing window
+    low: float | None = None
+    high: float | None = None
+    readings: int = 0  # in the trailing window
+    at_latest: float | None = None  # of the best-fitting curve, at the latest model
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The models fitted to all readings, compared by AICc (lower is better)."""
+
+    vote: Vote
+    reason: str
+    aicc: dict[str, float] = field(default_factory=dict)
+    best: str | None = None
+    best_growing: str | None = None
+    delta_growing: float | None = None  # AICc(best growing) - AICc(logistic): > 0 favours it
+    delta_flat: float | None = None  # AICc(flat) - AICc(logistic)
+    residual_sd: float | None = None  # of the best model, in the metric's units
 
 
 @dataclass(frozen=True)
@@ -93,6 +113,7 @@ class LogisticSignal:
     midpoint: float | None = None  # capability at half the ceiling
     share: float | None = None  # fitted product at the latest capability / ceiling
     residual_sd: float | None = None
+    supported: bool = False  # beats both growth and a flat line: ceiling shown
 
     @property
     def fitted(self) -> bool:
@@ -136,6 +157,7 @@ class Verdict:
     metric: str = ""
     source: str = ""
     thresholds: Thresholds = field(default_factory=Thresholds)
+    comparison: Comparison = field(default_factory=lambda: Comparison(None, ""))
 
     @property
     def label(self) -> str:
@@ -144,8 +166,9 @@ class Verdict:
     @property
     def signals(self) -> list[tuple[str, Vote, str]]:
         return [
+            ("Model comparison", self.comparison.vote, self.comparison.reason),
+            ("Ceiling", self.logistic.vote, self.logistic.reason),
             ("Elasticity", self.elasticity.vote, self.elasticity.reason),
-            ("Logistic ceiling", self.logistic.vote, self.logistic.reason),
             ("Model-upgrade events", self.events.vote, self.events.reason),
         ]
 
@@ -183,6 +206,8 @@ def relative_change(before: float, after: float, scale: Scale) -> float:
 def percent(value: float) -> str:
     """A magnitude in words-friendly percent: 0.4 -> '40%', 0.012 -> '1.2%'."""
     pct = abs(value) * 100
+    if 99.5 <= pct < 100:  # 0.9986 is not "100%"
+        return f"{math.floor(pct * 10) / 10:.1f}%"
     if pct >= 10 or pct == 0:
         return f"{pct:.0f}%"
     return f"{pct:.1f}%"
@@ -195,14 +220,26 @@ def plain_change(before: float, after: float) -> float | None:
     return after / before - 1
 
 
-def _describe_change(label: str, before: float, after: float) -> str:
+def _describe_change(label: str, before: float, after: float, points: bool = False) -> str:
+    """'raised task success 4.2 percentage points (7.0% relative)' for a metric in percent,
+    'raised capability 38% (relative)' otherwise: never a bare, ambiguous '7.0%'."""
     change = plain_change(before, after)
     if change is None:
         return f"moved {label} from {number(before)} to {number(after)}"
     if abs(change) < 0.0005:
         return f"left {label} unchanged"
     verb = "raised" if change > 0 else "lowered"
-    return f"{verb} {label} {percent(change)}"
+    if points:
+        gap = abs(after - before)
+        unit = "percentage point" if gap == 1 else "percentage points"
+        return f"{verb} {label} {number(gap)} {unit} ({percent(change)} relative)"
+    return f"{verb} {label} {percent(change)} (relative)"
+
+
+def in_percent(metric: str) -> bool:
+    """A metric measured in percent ('Task success (%)', 'CSAT percent')."""
+    text = metric.casefold()
+    return "%" in text or "percent" in text
 
 
 def number(value: float | None) -> str:
@@ -290,152 +327,245 @@ def elasticity_windows(points: Sequence[Point], scale: Scale, window: int = 1) -
     return threshold_free
 
 
+def _trailing(n: int) -> int:
+    """Readings in the trailing window: the last third, at least 4 (all of a short series)."""
+    return min(n, max(4, math.ceil(n / 3)))
+
+
 def elasticity_signal(
-    points: Sequence[Point], scale: Scale, t: Thresholds = Thresholds()
+    points: Sequence[Point],
+    scale: Scale,
+    t: Thresholds = Thresholds(),
+    at_latest: float | None = None,
 ) -> ElasticitySignal:
+    """Elasticity over the trailing window by regression on all its readings (not two-point
+    differences): the slope of ln(product) on ln(capability) on a log scale, of
+    product/mean on capability/mean on a linear one, with its 95% interval."""
     windows = [
-        Window(
-            w.start,
-            w.end,
-            w.capability_change,
-            w.product_change,
-            w.elasticity,
-            w.elasticity is not None and w.elasticity < t.elasticity,
+        Window(w.start, w.end, w.capability_change, w.product_change, w.elasticity,
+               w.elasticity is not None and w.elasticity < t.elasticity)
+        for w in elasticity_windows(points, scale, 1)
+    ]  # fmt: skip
+    m = _trailing(len(points))
+    tail = points[-m:]
+    if len(tail) < 4:
+        return ElasticitySignal(
+            windows, None, f"Needs 4 readings; there are {len(points)}.", at_latest=at_latest
         )
-        for w in elasticity_windows(points, scale, t.window)
-    ]
-    k = t.consecutive
-    phrase = (
-        _plural(k, "upgrade")
-        if t.window == 1
-        else f"{_plural(k, 'window')} of {t.window} generations"
+    c = np.array([p.capability for p in tail], dtype=float)
+    y = np.array([p.product for p in tail], dtype=float)
+    first, last = tail[0].model, tail[-1].model
+    if not c[-1] > c[0] or c.min() <= 0:
+        return ElasticitySignal(
+            windows, None,
+            f"Capability did not rise from {first} to {last}, so elasticity cannot be read there.",
+            readings=m, at_latest=at_latest,
+        )  # fmt: skip
+    if scale == "log":
+        xs, ys = np.log(c), np.log(y)
+    else:
+        level = float(np.mean(y))
+        if abs(level) <= 1e-12 or np.any(y <= 0):
+            return ElasticitySignal(
+                windows, None,
+                "Elasticity is a ratio of relative changes; it cannot be read on values at or "
+                "below zero.", readings=m, at_latest=at_latest,
+            )  # fmt: skip
+        xs, ys = c / float(np.mean(c)), y / level
+    estimate = fitting.slope_interval(xs, ys)
+    if estimate is None:
+        return ElasticitySignal(windows, None, "Elasticity could not be estimated.", readings=m)
+    value, low, high = (_finite(v) for v in estimate)
+    curve = (
+        f" The fitted curve's elasticity at {last} is {number(at_latest)}."
+        if at_latest is not None
+        else ""
     )
-    if len(windows) < k:
-        return ElasticitySignal(
-            windows,
-            None,
-            f"Needs {t.window + k} readings for {phrase}; there "
-            f"{'is' if len(points) == 1 else 'are'} {len(points)}.",
+    span = f"over the last {m} readings ({first} → {last})"
+    interval = f"{number(value)} (95% interval {number(low)} to {number(high)})"
+    if high is not None and high < t.elasticity:
+        vote: Vote = True
+        reason = f"Elasticity {span} is {interval}: below {number(t.elasticity)}.{curve}"
+    elif low is not None and low > t.elasticity:
+        vote = False
+        reason = f"Elasticity {span} is {interval}: above {number(t.elasticity)}.{curve}"
+    else:
+        vote = None
+        reason = (
+            f"Elasticity {span} is {interval}: too uncertain to say whether it is below "
+            f"{number(t.elasticity)}.{curve}"
         )
-    last = windows[-k:]
-    flat = [w for w in last if w.elasticity is None]
-    if flat:
-        w = flat[-1]
-        return ElasticitySignal(
-            windows,
-            None,
-            f"Capability did not rise from {w.start} to {w.end}, so elasticity cannot be read "
-            "there.",
-        )
-    values = ", ".join(number(w.elasticity) for w in last)
-    if all(w.below for w in last):
-        return ElasticitySignal(
-            windows,
-            True,
-            f"Elasticity stayed below {number(t.elasticity)} over the last {phrase} "
-            f"({values}) while capability kept rising.",
-        )
-    latest = last[-1]
-    return ElasticitySignal(
-        windows,
-        False,
-        f"Elasticity over the last {phrase} was {values}, not all below "
-        f"{number(t.elasticity)}; up to {latest.end} it was {number(latest.elasticity)}.",
-    )
+    return ElasticitySignal(windows, vote, reason, value, low, high, m, _finite(at_latest))
 
 
-# ----------------------------------------------------------------------------- logistic fit
+# ----------------------------------------------------------------------------- model fits
+@dataclass(frozen=True)
+class _Fitted:
+    fits: dict[str, fitting.Fit]
+    c_min: float
+    spread: float
+    c_last: float
+    y_max: float
+
+
 def _logistic_value(c: float, ceiling: float, steepness: float, midpoint: float) -> float:
     z = max(-500.0, min(500.0, -steepness * (c - midpoint)))
     return ceiling / (1.0 + math.exp(z))
 
 
-def _logistic(x: np.ndarray, ceiling: float, k: float, x0: float) -> np.ndarray:
-    return ceiling / (1.0 + np.exp(np.clip(-k * (x - x0), -500, 500)))
+def _fit(points: Sequence[Point], scale: Scale) -> _Fitted | str:
+    """Every model fitted to all readings, or why none can be."""
+    c = np.array([p.capability for p in points], dtype=float)
+    y = np.array([p.product for p in points], dtype=float)
+    c_min, spread = float(c.min()), float(c.max() - c.min())
+    if spread <= 0:
+        return "Capability never changed, so there is no curve to fit."
+    if scale == "log" and np.any(y <= 0):
+        return "A log scale needs positive product values."
+    fits = fitting.fit_all((c - c_min) / spread, y, scale)
+    return _Fitted(fits, c_min, spread, float(c[-1]), float(y.max()))
 
 
-def logistic_signal(points: Sequence[Point], t: Thresholds = Thresholds()) -> LogisticSignal:
+_MODEL_WORDS = {
+    "constant": "a flat line (no response)",
+    "linear": "steady (linear) growth",
+    "exponential": "accelerating (exponential) growth",
+    "logistic": "a curve that levels off (logistic)",
+}
+
+
+def _ratio(delta: float) -> str:
+    ratio = fitting.evidence_ratio(abs(delta))
+    return "over 1,000 to 1" if ratio > 1000 else f"about {ratio:.0f} to 1"
+
+
+def compare(fitted: _Fitted | str, t: Thresholds = Thresholds()) -> Comparison:
+    if isinstance(fitted, str):
+        return Comparison(None, fitted)
+    aicc = {name: f.aicc for name, f in fitted.fits.items() if math.isfinite(f.aicc)}
+    if "logistic" not in aicc:
+        return Comparison(
+            None,
+            "Too few readings to compare a levelling curve with growth "
+            f"(a curve with a ceiling needs at least {t.min_readings}).",
+            aicc,
+        )
+    best = min(aicc, key=aicc.__getitem__)
+    growing = [m for m in fitting.GROWING if m in aicc]
+    best_growing = min(growing, key=aicc.__getitem__) if growing else None
+    d_grow = aicc[best_growing] - aicc["logistic"] if best_growing else None
+    d_flat = aicc["constant"] - aicc["logistic"] if "constant" in aicc else None
+    sd = fitted.fits[best].residual_sd
+    common = {
+        "aicc": aicc, "best": best, "best_growing": best_growing, "delta_growing": d_grow,
+        "delta_flat": d_flat, "residual_sd": _finite(sd),
+    }  # fmt: skip
+    n = next(iter(fitted.fits.values())).n
+    if best == "constant":
+        rival = best_growing or "logistic"
+        gap = aicc[rival] - aicc["constant"]
+        return Comparison(
+            True,
+            f"Of the models fitted to all {n} readings, {_MODEL_WORDS['constant']} fits best: "
+            f"AICc {number(gap)} lower than {_MODEL_WORDS[rival]} (evidence {_ratio(gap)}).",
+            **common,
+        )
+    if best == "logistic":
+        assert d_grow is not None
+        strong = d_grow >= t.evidence and (d_flat is None or d_flat >= t.evidence)
+        return Comparison(
+            True if strong else None,
+            f"Of the models fitted to all {n} readings, {_MODEL_WORDS['logistic']} fits best: "
+            f"AICc {number(d_grow)} lower than {_MODEL_WORDS[best_growing or 'linear']} "
+            f"(evidence {_ratio(d_grow)})"
+            + ("." if strong else f", below the {number(t.evidence)} that counts as evidence."),
+            **common,
+        )
+    gap = -(d_grow or 0.0)
+    return Comparison(
+        False if gap >= t.evidence else None,
+        f"Of the models fitted to all {n} readings, {_MODEL_WORDS[best]} fits best: AICc "
+        f"{number(gap)} lower than {_MODEL_WORDS['logistic']} (evidence {_ratio(gap)}).",
+        **common,
+    )
+
+
+def logistic_signal(
+    points: Sequence[Point],
+    t: Thresholds = Thresholds(),
+    fitted: _Fitted | str | None = None,
+    comparison: Comparison | None = None,
+    scale: Scale | None = None,
+) -> LogisticSignal:
+    """The ceiling, shown only when the fit supports it: the levelling curve beats both growth
+    and a flat line by the evidence margin, and its 95% interval is narrow enough."""
     n = len(points)
     if n < t.min_readings:
         return LogisticSignal(
             None, f"A curve needs at least {t.min_readings} readings; there are {n}."
         )
-    c = np.array([p.capability for p in points], dtype=float)
-    y = np.array([p.product for p in points], dtype=float)
-    if np.any(y <= 0):
-        return LogisticSignal(None, "The curve is fitted to positive product values only.")
-    c_min, spread = float(c.min()), float(c.max() - c.min())
-    if spread <= 0:
-        return LogisticSignal(None, "Capability never changed, so there is no curve to fit.")
-    x = (c - c_min) / spread
-    y_max = float(y.max())
-    if float(y.max() - y.min()) <= 1e-12 * y_max:
-        return LogisticSignal(
-            None, "The product metric never moved; the curve's shape cannot be estimated."
-        )
-    lower = [0.5 * y_max, 0.01, -5.0]
-    upper = [20.0 * y_max, 200.0, 6.0]
-    best: tuple[float, np.ndarray, np.ndarray] | None = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", OptimizeWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        for l0 in (1.05, 1.5, 3.0):
-            for x00 in (0.0, 0.5, 1.0):
-                try:
-                    params, cov = curve_fit(
-                        _logistic,
-                        x,
-                        y,
-                        p0=[l0 * y_max, 4.0, x00],
-                        bounds=(lower, upper),
-                        maxfev=5000,
-                    )
-                except (RuntimeError, ValueError):
-                    continue
-                ssr = float(np.sum((y - _logistic(x, *params)) ** 2))
-                if best is None or ssr < best[0]:
-                    best = (ssr, params, cov)
-    if best is None:
-        return LogisticSignal(None, "The logistic curve did not converge on these readings.")
-    ssr, (ceiling, k, x0), cov = best
-    dof = n - 3
-    residual_sd = _finite(math.sqrt(ssr / dof)) if dof > 0 else None
-    steepness, midpoint = float(k) / spread, c_min + float(x0) * spread
-    share = _finite(_logistic_value(float(c[-1]), ceiling, steepness, midpoint) / ceiling)
-    sd = math.sqrt(cov[0, 0]) if np.isfinite(cov[0, 0]) and cov[0, 0] >= 0 else math.inf
-    half = float(stats.t.ppf(0.975, dof)) * sd if dof > 0 else math.inf
-    at_bound = ceiling >= 0.99 * upper[0]
-    fitted = {
-        "ceiling": _finite(ceiling),
-        "steepness": _finite(steepness),
-        "midpoint": _finite(midpoint),
-        "share": share,
-        "residual_sd": residual_sd,
-    }
-    if at_bound:
+    scale = scale or points[-1].scale
+    fitted = _fit(points, scale) if fitted is None else fitted
+    if isinstance(fitted, str):
+        return LogisticSignal(None, fitted)
+    comparison = comparison or compare(fitted, t)
+    fit = fitted.fits.get("logistic")
+    if fit is None:
+        return LogisticSignal(None, "The levelling curve could not be fitted to these readings.")
+    ceiling, k, x0 = fit.params
+    steepness, midpoint = k / fitted.spread, fitted.c_min + x0 * fitted.spread
+    share = _finite(_logistic_value(fitted.c_last, ceiling, steepness, midpoint) / ceiling)
+    half = fitting.ceiling_interval(fit)
+    if comparison.best == "constant":
         return LogisticSignal(
             None,
-            "No ceiling is in sight: the readings still climb as if unbounded.",
-            **fitted,
+            "The product never rose with capability, so the readings show no ceiling: only "
+            f"a level of about {number(float(np.mean([p.product for p in points])))}.",
         )
-    if not math.isfinite(half) or half > t.max_ceiling_ci * ceiling:
+    if comparison.best != "logistic" or comparison.vote is not True:
+        at_bound = ceiling >= 0.99 * fitting.MAX_CEILING * fitted.y_max
+        if comparison.best in fitting.GROWING and (at_bound or (share or 0) < t.saturated_share):
+            return LogisticSignal(
+                False, "No ceiling is in sight: growth explains the readings better."
+            )
+        return LogisticSignal(
+            None,
+            "The readings do not support a ceiling: a levelling curve does not fit them "
+            "clearly better than growth.",
+        )
+    if half is None or half > t.max_ceiling_ci * ceiling:
         interval = (
             f"anywhere from {number(max(ceiling - half, 0))} to {number(ceiling + half)}"
-            if math.isfinite(half)
-            else "not pinned down at all"
+            if half is not None
+            else "not pinned down"
         )
-        return LogisticSignal(
-            None,
-            f"The ceiling is too uncertain to judge: {interval} (best guess {number(ceiling)}).",
-            **fitted,
-        )
-    fitted.update(ceiling_low=_finite(ceiling - half), ceiling_high=_finite(ceiling + half))
-    reached = f"{percent(share or 0)} of a ceiling of {number(ceiling)} (95% CI " + (
-        f"{number(ceiling - half)}–{number(ceiling + half)})"
+        return LogisticSignal(None, f"The curve levels off, but its ceiling is {interval}.")
+    shown = {
+        "ceiling": _finite(ceiling), "ceiling_low": _finite(ceiling - half),
+        "ceiling_high": _finite(ceiling + half), "steepness": _finite(steepness),
+        "midpoint": _finite(midpoint), "share": share, "residual_sd": _finite(fit.residual_sd),
+        "supported": True,
+    }  # fmt: skip
+    reached = (
+        f"{percent(share or 0)} of a ceiling of {number(ceiling)} "
+        f"(95% CI {number(ceiling - half)}–{number(ceiling + half)})"
     )
     if share is not None and share >= t.saturated_share:
-        return LogisticSignal(True, f"The latest model reaches {reached}.", **fitted)
-    return LogisticSignal(False, f"The latest model reaches only {reached}.", **fitted)
+        return LogisticSignal(True, f"The latest model reaches {reached}.", **shown)
+    return LogisticSignal(False, f"The latest model reaches only {reached}.", **shown)
+
+
+def _elasticity_at_latest(fitted: _Fitted | str, best: str | None) -> float | None:
+    """d ln(product) / d ln(capability) of the best-fitting curve at the latest model."""
+    if isinstance(fitted, str) or best not in fitted.fits:
+        return None
+    fit = fitted.fits[best]
+    x = np.array([(fitted.c_last - fitted.c_min) / fitted.spread])
+    value = float(fitting.predict(fit.model, fit.params, x)[0])
+    slope = float(fitting.slope(fit.model, fit.params, x)[0]) / fitted.spread
+    if value <= 0:
+        return None
+    return _finite(slope * fitted.c_last / value)
 
 
 # ----------------------------------------------------------------------------- event study
@@ -515,9 +645,17 @@ def analyse(
     scale: Scale = series[-1].scale if series else "linear"
     metric = series[-1].metric if series else ""
     source = series[-1].source if series else ""
-    elasticity = elasticity_signal(series, scale, t)
-    logistic = logistic_signal(series, t)
-    noise = logistic.residual_sd if logistic.fitted else None
+    n = len(series)
+    if n >= t.min_readings:
+        fitted: _Fitted | str = _fit(series, scale)
+    else:
+        fitted = f"A comparison needs at least {t.min_readings} readings; there are {n}."
+    comparison = compare(fitted, t)
+    logistic = logistic_signal(series, t, fitted, comparison, scale)
+    elasticity = elasticity_signal(series, scale, t, _elasticity_at_latest(fitted, comparison.best))
+    noise = comparison.residual_sd
+    if noise is not None and scale == "log":  # residuals of ln(product): back to its units
+        noise = _finite(abs(series[-1].product) * (math.exp(noise) - 1))  # type: ignore[arg-type]
     if noise is None:
         noise = _linear_residual_sd(series)
     if noise is not None and series:
@@ -528,61 +666,143 @@ def analyse(
     def verdict(kind: VerdictKind, headline: str, reasons: list[str]) -> Verdict:
         return Verdict(
             kind, headline, reasons, notes, series, elasticity, logistic, events, scale, metric,
-            source, t,
+            source, t, comparison,
         )  # fmt: skip
 
-    n = len(series)
     if n < t.min_readings:
         have = "no comparable readings" if n == 0 else f"only {_plural(n, 'comparable reading')}"
         return verdict(
             "insufficient",
             f"Not enough evidence yet: {have}; at least {t.min_readings} are needed.",
             [f"Add a reading for each model generation; {t.min_readings} or more let the "
-             "signals speak."],
+             "models be compared."],
         )  # fmt: skip
 
     span = min(t.span, n - 1)
     first, last = series[-1 - span], series[-1]
     generations = "model generation" if span == 1 else f"{span} model generations"
-    story = (
-        f"The last {generations} ({first.model} → {last.model}) "
-        f"{_describe_change(capability_label, first.capability, last.capability)} and "  # type: ignore[arg-type]
-        f"{_describe_change(product_label, first.product, last.product)}."  # type: ignore[arg-type]
+    capability_change = _describe_change(
+        capability_label,
+        first.capability,
+        last.capability,
+        in_percent(source),  # type: ignore[arg-type]
     )
-    # Elasticity leads (it is the definition of saturation); the logistic ceiling and the
-    # event study corroborate or contradict it.
-    others = [logistic.vote, events.vote]
-    yes, no = others.count(True), others.count(False)
-    signals = [elasticity, logistic, events]
+    product_change = _describe_change(
+        product_label,
+        first.product,
+        last.product,
+        in_percent(metric),  # type: ignore[arg-type]
+    )
+    story = (
+        f"The last {generations} ({first.model} → {last.model}) {capability_change} and "
+        f"{product_change}."
+    )
+    signals = [comparison, logistic, elasticity, events]
     reasons = [s.reason for want in (True, False, None) for s in signals if s.vote is want]
+    support = _support(elasticity, events)
+    best = comparison.best
 
-    def agreement(count: int) -> str:
-        return "all three signals agree" if count == 3 else f"{count} of 3 signals point this way"
-
-    if elasticity.vote is True:
-        if yes:
-            return verdict("saturating", f"{story} Saturating: {agreement(1 + yes)}.", reasons)
-        why = "the ceiling and the releases contradict it" if no else "nothing corroborates it yet"
-        return verdict("unclear", f"{story} Mixed signals: elasticity is low, but {why}.", reasons)
-    if elasticity.vote is False:
-        if yes == 2:
-            return verdict(
-                "unclear",
-                f"{story} Mixed signals: elasticity is still high, but the ceiling is near and "
-                "releases stay within the noise.",
-                reasons,
-            )
-        return verdict("growing", f"{story} Still growing: {agreement(1 + no)}.", reasons)
-    if no and not yes:
-        return verdict("growing", f"{story} Still growing: {agreement(no)}.", reasons)
-    if yes and not no:
+    if isinstance(fitted, str):
+        return verdict("insufficient", f"{story} Not enough evidence: {fitted}", reasons)
+    window = series[-elasticity.readings :] if elasticity.readings else series
+    if not window[-1].capability > window[0].capability:  # type: ignore[operator]
         return verdict(
             "unclear",
-            f"{story} Mixed signals: elasticity cannot be read yet to confirm saturation.",
+            f"{story} Mixed signals: capability did not rise over the last {len(window)} "
+            f"readings ({window[0].model} → {window[-1].model}), so they cannot show whether "
+            "more capability still helps.",
             reasons,
         )
-    if yes and no:
-        return verdict("unclear", f"{story} Mixed signals: the signals disagree.", reasons)
+    if best == "constant":
+        if elasticity.vote is True or (elasticity.high is not None and elasticity.high < 0.5):
+            return verdict(
+                "saturating",
+                f"{story} Saturating: {product_label} has not responded to capability; a flat "
+                f"line explains the readings best{support}.",
+                reasons,
+            )
+        return verdict(
+            "unclear",
+            f"{story} Mixed signals: a flat line fits best, but the readings are too noisy to "
+            "rule out slow growth.",
+            reasons,
+        )
+    if best == "logistic":
+        near = logistic.share is not None and logistic.share >= t.saturated_share
+        if comparison.vote is True and logistic.supported and near:
+            return verdict(
+                "saturating",
+                f"{story} Saturating: a curve that levels off fits all {n} readings better "
+                f"than growth, and the latest model is at {percent(logistic.share or 0)} of its "
+                f"ceiling of {number(logistic.ceiling)}{support}.",
+                reasons,
+            )
+        if comparison.vote is True and logistic.supported:
+            return verdict(
+                "growing",
+                f"{story} Still growing: the readings follow a curve that levels off, but the "
+                f"latest model is only at {percent(logistic.share or 0)} of its ceiling.",
+                reasons,
+            )
+        share = _fitted_share(fitted)
+        if share is not None and share < t.saturated_share:
+            return verdict(
+                "growing",
+                f"{story} Still growing: the best curve that levels off puts the latest model "
+                f"at only {percent(share)} of a ceiling the readings do not pin down.",
+                reasons,
+            )
+        why = (
+            "its ceiling is too uncertain"
+            if comparison.vote is True
+            else "not by enough to count as evidence"
+        )
+        return verdict(
+            "unclear",
+            f"{story} Mixed signals: a curve that levels off fits best, but {why}.",
+            reasons,
+        )
+    if comparison.vote is False:
+        return verdict(
+            "growing",
+            f"{story} Still growing: {_MODEL_WORDS[best or 'linear']} explains the readings "
+            "better than a curve that levels off.",
+            reasons,
+        )
+    share = _fitted_share(fitted)
+    if share is not None and share < t.saturated_share:
+        return verdict(
+            "growing",
+            f"{story} Still growing: {_MODEL_WORDS[best or 'linear']} fits best, and even the "
+            f"best levelling curve puts the latest model at only {percent(share)} of its "
+            "ceiling.",
+            reasons,
+        )
     return verdict(
-        "insufficient", f"{story} Not enough evidence: every signal is withheld.", reasons
+        "unclear",
+        f"{story} Mixed signals: growth fits best, but not clearly better than a curve that "
+        "levels off.",
+        reasons,
     )
+
+
+def _fitted_share(fitted: _Fitted | str) -> float | None:
+    """The latest model's share of the fitted logistic ceiling, supported or not."""
+    if isinstance(fitted, str) or "logistic" not in fitted.fits:
+        return None
+    ceiling, k, x0 = fitted.fits["logistic"].params
+    x = (fitted.c_last - fitted.c_min) / fitted.spread
+    return _finite(_logistic_value(x, 1.0, k, x0))
+
+
+def _support(elasticity: ElasticitySignal, events: EventSignal) -> str:
+    """The supporting signals that agree, as a clause ('' when none does)."""
+    parts = []
+    if elasticity.vote is True and elasticity.high is not None:
+        parts.append(
+            f"elasticity over the last {elasticity.readings} readings is at most "
+            f"{number(elasticity.high)}"
+        )
+    if events.vote is True:
+        parts.append("no recent release moved the product beyond the noise")
+    return "; " + " and ".join(parts) if parts else ""

@@ -16,7 +16,7 @@ def capability_product_figure(verdict: Verdict, readings: Sequence[SaturationRea
     data: list[dict] = []
     left_out = [r for r in readings if r.model_name not in used]
     logistic = verdict.logistic
-    uncertain = logistic.vote is None
+    uncertain = not logistic.supported
     if series:
         low = min(p.capability for p in series)  # type: ignore[type-var]
         high = max(p.capability for p in series)  # type: ignore[type-var]
@@ -39,7 +39,7 @@ def capability_product_figure(verdict: Verdict, readings: Sequence[SaturationRea
                     "hoverinfo": "skip",
                 }
             )
-        if logistic.vote is not None and logistic.ceiling_low is not None:
+        if logistic.supported and logistic.ceiling_low is not None:
             data += [
                 {
                     "type": "scatter", "mode": "lines", "x": [x0, x1],

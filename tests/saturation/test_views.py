@@ -201,12 +201,12 @@ def test_detail_with_one_reading_says_not_enough_evidence(team, editor_client, f
 
 
 def test_add_reading_inline_updates_the_verdict(team, editor_client, form_factor):
-    add_readings(form_factor, SATURATING[:3])
+    add_readings(form_factor, SATURATING[:4])  # 5 readings are needed
     form_factor.refresh_from_db()
     assert form_factor.verdict == "insufficient"
     response = editor_client.post(
         url("reading_add", team, pk=form_factor.pk),
-        reading_data(model_name="Model 9", capability="60", product_value="66.5"),
+        reading_data(model_name="Model 9", capability="70", product_value="67.6"),
         **HTMX,
     )
     assert response.status_code == 200
@@ -214,7 +214,7 @@ def test_add_reading_inline_updates_the_verdict(team, editor_client, form_factor
     assert "<html" not in response.text  # only the partial
     assert 'data-verdict="insufficient"' not in response.text
     form_factor.refresh_from_db()
-    assert form_factor.readings.count() == 4
+    assert form_factor.readings.count() == 5
     assert form_factor.verdict != "insufficient"
 
 
@@ -238,7 +238,7 @@ def test_each_write_analyses_the_readings_once(team, editor_client, saturating, 
     assert delete.status_code == 200 and "Model 99" not in delete.text
     assert len(calls) == 2
     imported = upload(editor_client, team, saturating, CSV_OK)
-    assert imported.status_code == 200 and "Imported 4 readings" in imported.text
+    assert imported.status_code == 200 and "Imported 5 readings" in imported.text
     assert len(calls) == 3
 
 
@@ -356,6 +356,7 @@ CSV_OK = (
     "B,2024-04-01,40,Bench,55,Task success (%),,\n"
     "C,2024-07-01,50,Bench,63,Task success (%),linear,\n"
     "D,2024-10-01,60,Bench,66.5,Task success (%),linear,\n"
+    "E,2025-01-01,70,Bench,67.6,Task success (%),linear,\n"
 )
 
 
@@ -369,22 +370,22 @@ def upload(client, team, ff, text, name="readings.csv"):
 def test_csv_import_adds_every_row(team, editor_client, form_factor):
     response = upload(editor_client, team, form_factor, CSV_OK)
     assert response.status_code == 200
-    assert "Imported 4 readings" in response.text
-    assert list(form_factor.readings.values_list("model_name", flat=True)) == list("ABCD")
+    assert "Imported 5 readings" in response.text
+    assert list(form_factor.readings.values_list("model_name", flat=True)) == list("ABCDE")
     form_factor.refresh_from_db()
     assert form_factor.verdict != "insufficient"
 
 
 def test_csv_import_is_all_or_nothing_with_row_errors(team, editor_client, form_factor):
-    bad = CSV_OK + "E,not a date,70,Bench,67,Task success (%),linear,\n"
+    bad = CSV_OK + "G,not a date,70,Bench,67,Task success (%),linear,\n"
     bad += "A,2025-01-01,80,Bench,68,Task success (%),linear,\n"
     bad += "F,2025-03-01,90,Bench,-1,Task success (%),log,\n"
     response = upload(editor_client, team, form_factor, bad)
     assert response.status_code == 400
     assert "Nothing was imported" in response.text
-    assert "Row 6: release_date: Enter a valid date." in response.text
-    assert "Row 7: model_name: A is already on row 2." in response.text
-    assert "Row 8: product_value: A log scale needs a value above zero" in response.text
+    assert "Row 7: release_date: Enter a valid date." in response.text
+    assert "Row 8: model_name: A is already on row 2." in response.text
+    assert "Row 9: product_value: A log scale needs a value above zero" in response.text
     assert not form_factor.readings.exists()
 
 
@@ -393,7 +394,7 @@ def test_csv_import_refuses_existing_models_and_bad_headers(team, editor_client,
     again = upload(editor_client, team, form_factor, CSV_OK)
     assert again.status_code == 400
     assert "Row 2: model_name: A already has a reading here" in again.text
-    assert form_factor.readings.count() == 4
+    assert form_factor.readings.count() == 5
     headerless = upload(editor_client, team, form_factor, "a,b\n1,2\n")
     assert headerless.status_code == 400 and "missing:" in headerless.text
     binary = upload(editor_client, team, form_factor, "")
