@@ -413,6 +413,8 @@ def _create_prediction(request, data: dict) -> JsonResponse:
         definition_version=metric.definition_version,  # type: ignore[union-attr]
         **fields,
     )
+    if supersedes is not None:
+        services.carry_over_notes(supersedes, prediction)
     if data.get("commit") is True:
         prediction = services.commit_prediction(prediction)
     return JsonResponse(prediction_json(prediction), status=201)

@@ -502,6 +502,13 @@ def commit_prediction(prediction: Prediction, at=None) -> Prediction:
     return locked
 
 
+def carry_over_notes(old: Prediction, revision: Prediction) -> int:
+    """A revision starts with its predecessor's light and shade, copied (and editable)."""
+    from planning.notes.services import copy_notes
+
+    return copy_notes(old, revision)
+
+
 def revision_chain(prediction: Prediction) -> list[Prediction]:
     """Oldest first, from the first version to the latest revision (few queries: chains
     are short)."""

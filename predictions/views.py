@@ -110,8 +110,13 @@ def metric_list(request: HttpRequest) -> HttpResponse:
         .annotate(
             n_observations=Count("observations", distinct=True),
             last_observed=Max("observations__observed_at"),
-            n_committed=Count(
+            n_committed_all=Count(
                 "predictions", filter=Q(predictions__committed_at__isnull=False), distinct=True
+            ),
+            n_superseded=Count(
+                "predictions",
+                filter=Q(predictions__revisions__committed_at__isnull=False),
+                distinct=True,
             ),
             n_drafts=Count(
                 "predictions", filter=Q(predictions__committed_at__isnull=True), distinct=True
@@ -119,6 +124,9 @@ def metric_list(request: HttpRequest) -> HttpResponse:
         )
         .order_by("name")
     )
+    metrics = list(metrics)
+    for m in metrics:  # in force: a superseded prediction is counted apart
+        m.n_committed = m.n_committed_all - m.n_superseded
     return render(request, "predictions/metric_list.html", {"metrics": metrics})
 
 
@@ -575,8 +583,11 @@ def prediction_revise(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             new = _save_prediction(request, metric, form, supersedes=old)
+            copied = services.carry_over_notes(old, new)
             messages.success(
-                request, "Revision saved as a draft; commit it to supersede the old line."
+                request,
+                "Revision saved as a draft; commit it to supersede the old line."
+                + (" Its light and shade were copied over: edit them here." if copied else ""),
             )
             return redirect_after_post(request, _with_next(request, new.get_absolute_url()))
         return _form_page(request, metric, form, supersedes=old, status=400)

@@ -63,3 +63,25 @@ def light_shade_of(obj: Model) -> LightShade:
 
 def key_of(obj: Model) -> tuple[int, int]:
     return (ContentType.objects.get_for_model(obj).pk, obj.pk)
+
+
+def copy_notes(source: Model, target: Model) -> int:
+    """Copy the light and shade of `source` onto `target` as notes of its own (each can be
+    edited or deleted there without touching the original). One query to read, one to write."""
+    ct = ContentType.objects.get_for_model(source)
+    target_ct = ContentType.objects.get_for_model(target)
+    copies = [
+        Note(
+            team_id=note.team_id,
+            content_type=target_ct,
+            object_id=target.pk,
+            kind=note.kind,
+            text=note.text,
+            author_id=note.author_id,
+        )
+        for note in Note.objects.filter(content_type=ct, object_id=source.pk).order_by(
+            "created_at", "pk"
+        )
+    ]
+    Note.objects.bulk_create(copies)
+    return len(copies)

@@ -58,6 +58,7 @@ def prediction_scores(review, rows: list[dict] | None = None) -> list[dict]:
             {
                 "title": p.title,
                 "url": p.get_absolute_url(),
+                "superseded": p.is_superseded,  # scored up to its revision only
                 "metric": p.metric.name,
                 "author": p.author.display_name if p.author else "",
                 "ratio": _fmt(summary.bias if summary else None, "{:.2f}×"),
@@ -87,7 +88,7 @@ def team_bias(review, rows: list[dict] | None = None) -> str:
 def look_back_lines(review) -> list[str]:
     rows = _scored_rows(review)
     lines = [
-        f"{r['title']} ({r['metric']}): "
+        f"{r['title']} ({r['metric']}{', superseded' if r['superseded'] else ''}): "
         + ", ".join(
             x
             for x in [
@@ -110,22 +111,46 @@ def new_predictions(review) -> list[dict]:
     q = _quarter(review)
     start = datetime.combine(q.start, time.min, tzinfo=review.team.tz)
     end = start + timedelta(days=(q.end - q.start).days + 1)
-    rows = Prediction.objects.filter(team=review.team, made_at__gte=start, made_at__lt=end)
+    rows = list(
+        Prediction.objects.filter(team=review.team, made_at__gte=start, made_at__lt=end)
+        .with_successor()
+        .select_related("metric", "team", "supersedes")
+        .order_by("made_at")
+    )
+    successors = dict(
+        Prediction.objects.filter(
+            pk__in=[p.successor_id for p in rows if p.successor_id]
+        ).values_list("pk", "title")
+    )
     back = urlencode({"next": review.step_url(2)})
     return [
         {
             "title": p.title,
             "url": f"{p.get_absolute_url()}?{back}",
             "committed": p.is_committed,
-            "state": "committed" if p.is_committed else "draft",
+            "superseded": p.is_superseded,
+            "state": p.status,  # draft | committed | superseded
+            "superseded_by": successors.get(p.successor_id, ""),
+            "revises": p.supersedes.title if p.supersedes_id else "",
             "metric": p.metric.name,
         }
-        for p in rows.select_related("metric", "team").order_by("made_at")
+        for p in rows
     ]
 
 
 def prediction_lines(review) -> list[str]:
-    return [f"{p['title']} ({p['metric']})" for p in new_predictions(review) if p["committed"]]
+    """The plan's step 2: committed predictions, a superseded one marked as such."""
+    lines = []
+    for p in new_predictions(review):
+        if not p["committed"]:
+            continue
+        line = f"{p['title']} ({p['metric']})"
+        if p["revises"]:
+            line += f", revising “{p['revises']}”"
+        if p["superseded"]:
+            line += f" — superseded by “{p['superseded_by']}”"
+        lines.append(line)
+    return lines
 
 
 # --------------------------------------------------------------------------- audits

@@ -353,7 +353,7 @@ def test_calibration_service_ranks_authors_and_counts_resolved_thresholds(
 def test_dashboard_shows_the_summary(team, owner, owner_client, metric):
     make_prediction(metric, owner, committed=True)
     page = owner_client.get(reverse("teams:dashboard", kwargs={"team": team.slug}))
-    assert "1</strong> committed line" in page.content.decode()
+    assert "1</strong> committed prediction in force" in page.content.decode()
 
 
 def test_resolve_a_threshold_by_hand(team, owner, editor_client, metric):
