@@ -51,6 +51,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "planning.accounts",
     "planning.teams",
     "planning.notes",
@@ -75,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "planning.urls"
@@ -134,6 +138,48 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+# django-allauth: sign-in by email; an address counts only once verified (signup sends a link;
+# an invitation link verifies the address it was sent to). Signup and password reset answer
+# the same whether or not an address has an account (ACCOUNT_PREVENT_ENUMERATION).
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False  # no mail to addresses without an account
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Exponent] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https") else "http"
+ACCOUNT_ADAPTER = "planning.accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {
+    "login": "planning.accounts.forms.LoginForm",
+    "signup": "planning.accounts.forms.SignupForm",
+}
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_SESSION_REMEMBER = True
+# Rate limits (allauth's, kept in the Redis cache below so every web process shares them).
+# "N/period/per": per ip, per key (the address typed) or per user. Failed logins: 10 a minute
+# from one IP and 5 in 5 minutes for one address; password-reset mails: 3 an hour per address.
+ACCOUNT_RATE_LIMITS = {
+    "login": env.str("RATE_LIMIT_LOGIN", default="30/m/ip"),
+    "login_failed": env.str("RATE_LIMIT_LOGIN_FAILED", default="10/m/ip,5/5m/key"),
+    "signup": env.str("RATE_LIMIT_SIGNUP", default="10/h/ip"),
+    "reset_password": env.str("RATE_LIMIT_RESET_PASSWORD", default="20/h/ip,3/h/key"),
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+    "confirm_email": "1/3m/key",
+}
+# The JSON API: requests per token (planning.accounts.tokens.consume_api_rate).
+API_RATE_LIMIT = env.str("RATE_LIMIT_API", default="600/m")
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Exponent"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=14)
 if TESTING:
@@ -221,6 +267,16 @@ else:
     CELERY_BROKER_URL = devstack.embedded_broker_url()
     _default_redis = devstack.embedded_redis_url()
 REDIS_URL = env.str("REDIS_URL", default=_default_redis)
+# The cache holds rate-limit counters, shared by every web process through Redis.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"exponent-test-{os.getpid()}" if TESTING else "exponent",
+    }
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 # Tests use their own queue so a running `make run` worker never takes a test's task.
 CELERY_TASK_DEFAULT_QUEUE = env.str(

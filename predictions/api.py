@@ -11,15 +11,14 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from planning.accounts.models import ApiToken
+from planning.accounts import tokens
 from planning.teams.models import Membership, Role, role_at_least
 
 from . import services
@@ -46,16 +45,16 @@ def error_response(status: int, message: str, fields=None) -> JsonResponse:
 
 
 def _user_from_token(request: HttpRequest):
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+    raw = tokens.bearer_token(request)
+    if raw is None:
         raise ApiError(401, "Send your API token as “Authorization: Bearer <token>”.")
-    token = ApiToken.objects.select_related("user").filter(key=key.strip()).first()
-    if token is None or not token.user.is_active:
-        raise ApiError(401, "This API token is not valid.")
-    now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    token = tokens.authenticate(raw)
+    if token is None:
+        raise ApiError(401, "This API token is not valid (unknown, revoked or expired).")
+    if not tokens.consume_api_rate(request, token):
+        raise ApiError(429, tokens.API_RATE_MESSAGE)
+    if not token.allows(request.method):
+        raise ApiError(403, "This API token is read-only.")
     return token.user
 
 

@@ -125,6 +125,27 @@ def _purge_test_queue():
         app.control.purge()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Each test starts with empty rate-limit counters (this process's keys in Redis only)."""
+    from django.core.cache import cache
+    from django.core.cache.backends.redis import RedisCache
+
+    if isinstance(cache, RedisCache):
+        _clear_prefixed(cache)
+    else:
+        cache.clear()
+    yield
+
+
+def _clear_prefixed(cache) -> None:
+    client = cache._cache.get_client(write=True)
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture
 def health_client(settings):
     """A client that sees /healthz's detail (HEALTHZ_TOKEN as a bearer token)."""

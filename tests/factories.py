@@ -20,6 +20,17 @@ class UserFactory(factory.django.DjangoModelFactory):
         if create:
             obj.save()
 
+    @factory.post_generation
+    def verified(obj, create, extracted, **kwargs):
+        """A verified primary address, as every user who has finished signing up has
+        (`UserFactory(verified=False)` for one who has not confirmed it)."""
+        if create:
+            from allauth.account.models import EmailAddress
+
+            EmailAddress.objects.create(
+                user=obj, email=obj.email.lower(), primary=True, verified=extracted is not False
+            )
+
 
 class TeamFactory(factory.django.DjangoModelFactory):
     class Meta:

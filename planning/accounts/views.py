@@ -1,45 +1,53 @@
+from datetime import timedelta
+
+from allauth.account import views as allauth_views
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from planning.http import safe_next
-
-from .forms import ApiTokenForm, SignupForm
+from .forms import ApiTokenForm
 from .models import ApiToken
 
 
-@require_http_methods(["GET", "POST"])
-def signup(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("home")
-    initial = {"email": request.GET.get("email", "")}
-    form = SignupForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, "Welcome to Exponent. Create a team or accept an invitation.")
-        return redirect(safe_next(request) or "home")
-    return render(request, "accounts/signup.html", {"form": form, "next": safe_next(request)})
+class LoginView(allauth_views.LoginView):
+    """allauth's login, answering 429 (not a 200 form) once failed attempts hit the limit."""
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if getattr(self.request, "login_rate_limited", False):
+            response.status_code = 429
+            response["Retry-After"] = "300"
+        return response
+
+
+login = LoginView.as_view()
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def tokens(request: HttpRequest) -> HttpResponse:
-    """Personal API tokens for /api/v1/ (shown in full once, when created)."""
-    created = None
+    """Personal API tokens for /api/v1/ (shown in full once, when created; stored hashed)."""
+    created = raw = None
     form = ApiTokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        created = ApiToken.objects.create(user=request.user, name=form.cleaned_data["name"])
+        days = form.cleaned_data["expires_in_days"]
+        created, raw = ApiToken.issue(
+            request.user,
+            form.cleaned_data["name"],
+            read_only=form.cleaned_data["read_only"],
+            expires_at=timezone.now() + timedelta(days=days) if days else None,
+        )
+        from planning.teams.audit import record_for_user_teams
+
+        record_for_user_teams(request.user, "token.created", f"API token “{created.name}”")
         form = ApiTokenForm()
     return render(
         request,
         "accounts/tokens.html",
-        {"tokens": request.user.api_tokens.all(), "form": form, "created": created},
+        {"tokens": request.user.api_tokens.all(), "form": form, "created": created, "raw": raw},
         status=400 if form.errors else 200,
     )
 
@@ -47,7 +55,12 @@ def tokens(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
-    token.delete()
+    token = get_object_or_404(ApiToken.objects.active(), pk=pk, user=request.user)
+    token.revoked_at = timezone.now()
+    token.revoked_reason = "revoked by its owner"
+    token.save(update_fields=["revoked_at", "revoked_reason"])
+    from planning.teams.audit import record_for_user_teams
+
+    record_for_user_teams(request.user, "token.revoked", f"API token “{token.name}”")
     messages.info(request, f"Token “{token.name}” revoked: it no longer works.")
     return redirect("api_tokens")

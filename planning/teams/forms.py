@@ -13,7 +13,9 @@ class TeamForm(forms.ModelForm):
 
     class Meta:
         model = Team
-        fields = ["name", "slug", "time_zone", "fiscal_year_start_month", "anti_anchoring"]
+        fields = [
+            "name", "slug", "time_zone", "fiscal_year_start_month", "anti_anchoring", "require_2fa",
+        ]  # fmt: skip
         labels = {
             "slug": "Address",
             "fiscal_year_start_month": "Fiscal year starts in",
@@ -27,6 +29,8 @@ class TeamForm(forms.ModelForm):
         if self.instance.pk:
             # The address is part of every link the team has shared; keep it stable.
             del self.fields["slug"]
+        else:
+            del self.fields["require_2fa"]
 
     def clean_slug(self) -> str:
         slug = (self.cleaned_data.get("slug") or "").strip().lower()

@@ -61,6 +61,12 @@ class Team(models.Model):
         default=False,
         help_text="Hide other members' lines on a metric until you have committed your own.",
     )
+    require_2fa = models.BooleanField(
+        "Require two-factor authentication",
+        default=False,
+        help_text="Members without an authenticator app set up are sent to set one up before "
+        "they can open this team's pages.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="teams"
@@ -190,3 +196,39 @@ class TeamScopedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class AuditAction(models.TextChoices):
+    ROLE_CHANGED = "member.role_changed", "Role changed"
+    MEMBER_REMOVED = "member.removed", "Member removed"
+    INVITATION_SENT = "invitation.sent", "Invitation sent"
+    INVITATION_ACCEPTED = "invitation.accepted", "Invitation accepted"
+    INVITATION_REVOKED = "invitation.revoked", "Invitation withdrawn"
+    TOKEN_CREATED = "token.created", "API token created"
+    TOKEN_REVOKED = "token.revoked", "API token revoked"
+    TEAM_SETTINGS = "team.settings", "Team settings changed"
+    WEBHOOK_CHANGED = "webhook.changed", "Webhook changed"
+    CALENDAR_FEED_CHANGED = "calendar_feed.changed", "Calendar feed changed"
+    REVIEW_REOPENED = "review.reopened", "Review reopened"
+
+
+class AuditEvent(models.Model):
+    """One line of a team's audit log. Append-only: a PostgreSQL trigger refuses UPDATE and
+    DELETE (teams/migrations/0002). Rows outlive their team and their actor, so neither is a
+    database foreign key; the actor's address is kept as it was."""
+
+    team = models.ForeignKey(
+        Team, on_delete=models.DO_NOTHING, db_constraint=False, related_name="audit_events"
+    )
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_email = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=40, choices=AuditAction.choices)
+    summary = models.CharField(max_length=500)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["team", "-at"], name="audit_team_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_email or 'system'}: {self.summary}"

@@ -13,11 +13,12 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 
 from .models import Membership, Role, Team, role_at_least
@@ -47,6 +48,8 @@ def team_view(view: Callable | None = None, *, role: str | None = None, write_ro
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             membership = resolve_membership(request.user, team)
+            if membership.team.require_2fa and not has_two_factor(request.user):
+                return two_factor_setup_redirect(request, membership.team)
             required = role or Role.VIEWER
             if request.method not in SAFE_METHODS and not role_at_least(required, write_role):
                 required = write_role
@@ -65,6 +68,23 @@ def team_view(view: Callable | None = None, *, role: str | None = None, write_ro
     if view is not None:
         return decorator(view)
     return decorator
+
+
+def has_two_factor(user) -> bool:
+    """Whether the user has an authenticator app (TOTP) set up."""
+    from allauth.mfa.models import Authenticator
+
+    return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
+def two_factor_setup_redirect(request: HttpRequest, team: Team) -> HttpResponse:
+    """Send a member of a team that requires two-factor authentication to set it up first."""
+    messages.warning(
+        request,
+        f"{team.name} requires two-factor authentication. Set up an authenticator app to "
+        "open its pages.",
+    )
+    return redirect("mfa_activate_totp")
 
 
 def require_role(request: HttpRequest, minimum: str) -> None:

@@ -1,17 +1,20 @@
 from __future__ import annotations
 
+from allauth.account.adapter import get_adapter
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from planning.accounts.addresses import verified_addresses
 from planning.http import redirect_after_post
 
-from . import services
+from . import audit, services
 from .dashboard import dashboard_sections
 from .forms import InvitationForm, RoleForm, TeamForm
 from .models import Invitation, Membership, Role
@@ -35,7 +38,13 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def team_list(request: HttpRequest) -> HttpResponse:
     memberships = request.user.memberships.select_related("team").order_by("team__name")
-    pending = Invitation.objects.pending().filter(email__iexact=request.user.email)
+    # Only a verified address sees the invitations sent to it (anyone can sign up unverified).
+    pending = (
+        Invitation.objects.pending()
+        .annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=verified_addresses(request.user))
+        .exclude(team__memberships__user=request.user)
+    )
     return render(
         request,
         "teams/team_list.html",
@@ -65,7 +74,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def team_settings(request: HttpRequest) -> HttpResponse:
     form = TeamForm(request.POST or None, instance=request.team)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        with transaction.atomic():
+            form.save()
+            if form.changed_data:
+                changed = ", ".join(str(form.fields[f].label).lower() for f in form.changed_data)
+                audit.record(request.team, request.user, "team.settings", f"Changed {changed}")
         messages.success(request, "Team settings saved.")
         return redirect_after_post(
             request, reverse("teams:settings", kwargs={"team": request.team.slug})
@@ -101,6 +114,10 @@ def invite(request: HttpRequest) -> HttpResponse:
             invitation.team = request.team
             invitation.invited_by = request.user
             invitation.save()
+            audit.record(
+                request.team, request.user, "invitation.sent",
+                f"Invited {invitation.email} as {invitation.get_role_display().lower()}",
+            )  # fmt: skip
             transaction.on_commit(lambda: send_invitation_email.delay(invitation.pk))
         messages.success(request, f"Invitation sent to {invitation.email}.")
         form = None
@@ -119,8 +136,13 @@ def revoke_invitation(request: HttpRequest, pk: int) -> HttpResponse:
     if invitation.state == "pending":
         from django.utils import timezone
 
-        invitation.revoked_at = timezone.now()
-        invitation.save(update_fields=["revoked_at"])
+        with transaction.atomic():
+            invitation.revoked_at = timezone.now()
+            invitation.save(update_fields=["revoked_at"])
+            audit.record(
+                request.team, request.user, "invitation.revoked",
+                f"Withdrew the invitation to {invitation.email}",
+            )  # fmt: skip
         messages.info(request, f"Invitation to {invitation.email} withdrawn.")
     return redirect_after_post(
         request, reverse("teams:members", kwargs={"team": request.team.slug})
@@ -134,7 +156,7 @@ def change_role(request: HttpRequest, pk: int) -> HttpResponse:
     form = RoleForm(request.POST)
     if form.is_valid():
         try:
-            services.change_role(membership, form.cleaned_data["role"])
+            services.change_role(membership, form.cleaned_data["role"], actor=request.user)
             messages.success(
                 request, f"{membership.user} is now {membership.get_role_display().lower()}."
             )
@@ -152,7 +174,7 @@ def change_role(request: HttpRequest, pk: int) -> HttpResponse:
 def remove_member(request: HttpRequest, pk: int) -> HttpResponse:
     membership = get_object_or_404(scoped(request, Membership), pk=pk)
     try:
-        services.remove_member(membership)
+        services.remove_member(membership, actor=request.user)
         messages.success(request, f"{membership.user} was removed from the team.")
     except ValidationError as error:
         messages.error(request, error.messages[0])
@@ -165,11 +187,15 @@ def remove_member(request: HttpRequest, pk: int) -> HttpResponse:
 def invitation(request: HttpRequest, token: str) -> HttpResponse:
     invitation = get_object_or_404(Invitation.objects.select_related("team"), token=token)
     error = None
+    if invitation.state == "pending" and not request.user.is_authenticated:
+        # The link was mailed to the invited address: signing up with that address from here
+        # counts as verifying it (allauth then sends no verification mail).
+        get_adapter(request).stash_verified_email(request, invitation.email)
     if request.method == "POST":
         if not request.user.is_authenticated:
             return redirect(f"{reverse('login')}?next={request.path}")
         try:
-            services.accept_invitation(invitation, request.user)
+            services.accept_invitation(invitation, request.user, by_link=True)
         except ValidationError as exc:
             error = exc.messages[0]
         else:

@@ -23,7 +23,7 @@ NEXT_YEAR = (date.today() + timedelta(days=365)).isoformat()
 class Api:
     def __init__(self, user=None, key=None):
         self.client = Client()
-        self.key = key or (ApiToken.objects.create(user=user).key if user else None)
+        self.key = key or (ApiToken.issue(user)[1] if user else None)
 
     def _headers(self):
         return {"HTTP_AUTHORIZATION": f"Bearer {self.key}"} if self.key else {}

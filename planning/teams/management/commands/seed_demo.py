@@ -12,6 +12,7 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from planning.accounts.addresses import add_verified_address
 from planning.accounts.models import User
 from planning.teams.models import Membership, Role, Team
 from planning.teams.services import create_team
@@ -35,6 +36,7 @@ class Command(BaseCommand):
         if created:
             user.set_password(options["password"])
             user.save()
+        add_verified_address(user)  # the demo login needs no confirmation mail
         team = Team.objects.filter(slug=DEMO_SLUG).first()
         if team is None:
             team = create_team(
