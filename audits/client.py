@@ -114,12 +114,15 @@ end
 return 0
 """
 _redis_client: redis.Redis | None = None
+_acquire_script = None
 
 
 def get_redis() -> redis.Redis:
-    global _redis_client
+    global _redis_client, _acquire_script
     if _redis_client is None:
-        _redis_client = redis.Redis.from_url(settings.REDIS_URL)
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        _acquire_script = client.register_script(_ACQUIRE)
+        _redis_client = client
     return _redis_client
 
 
@@ -137,7 +140,7 @@ def team_slot(team_id: int, should_stop: Callable[[], bool] | None = None,
     key = f"audits:slots:{team_id}"
     wake = f"{key}:wake"
     token = uuid.uuid4().hex
-    script = r.register_script(_ACQUIRE)
+    script = _acquire_script
     limit = team_concurrency()
     while True:
         now = time.time()
@@ -149,7 +152,7 @@ def team_slot(team_id: int, should_stop: Callable[[], bool] | None = None,
     try:
         yield
     finally:
-        with r.pipeline() as pipe:  # one round trip: release, wake a waiter (if any)
+        with r.pipeline(transaction=False) as pipe:  # one round trip: release, wake a waiter
             pipe.zrem(key, token)
             pipe.lpush(wake, 1)
             pipe.ltrim(wake, 0, limit - 1)  # wake-ups nobody took must not pile up
@@ -158,16 +161,20 @@ def team_slot(team_id: int, should_stop: Callable[[], bool] | None = None,
 
 
 # ----------------------------------------------------------------------------- prices
-def price_for(model_id: str):
-    """The Price for a resolved model id: exact id, else the longest matching prefix."""
+def price_for(model_id: str, prices=None):
+    """The Price for a resolved model id: exact id, else the longest matching prefix.
+    `prices` is the Price table when the caller has already read it (an audit call reads it
+    with the rest of what it needs, in one query)."""
     from .models import Price
 
-    prices = [p for p in Price.objects.all() if model_id.startswith(p.model_id)]
-    return max(prices, key=lambda p: len(p.model_id), default=None)
+    if prices is None:
+        prices = Price.objects.all()
+    matching = [p for p in prices if model_id.startswith(p.model_id)]
+    return max(matching, key=lambda p: len(p.model_id), default=None)
 
 
-def cost_of(model_id: str, usage: dict[str, int]) -> Decimal:
-    price = price_for(model_id)
+def cost_of(model_id: str, usage: dict[str, int], prices=None) -> Decimal:
+    price = price_for(model_id, prices)
     if price is None:
         return Decimal(0)
     return price.cost(
@@ -225,12 +232,14 @@ def call(
     on_restart: Callable[[int], None] | None = None,
     stream_retries: int | None = None,
     extra_headers: dict[str, str] | None = None,
+    prices: list | None = None,
 ) -> CallResult:
     """Stream one message. Raises CallError after the retries, Cancelled when told to stop.
 
     An error mid-stream restarts the call (up to `stream_retries` times, with backoff);
     `on_restart(attempt)` lets the caller discard the partial text it has shown. Tokens of
-    abandoned attempts are still counted in the usage: they were billed.
+    abandoned attempts are still counted in the usage: they were billed. `prices` (the Price
+    rows, if the caller has them) saves reading the Price table.
     """
     client = get_client()
     retries = stream_retries
@@ -290,7 +299,7 @@ def call(
                 stop_reason=message.stop_reason,
                 latency_ms=int((time.monotonic() - started) * 1000),
                 attempts=attempt,
-                cost_usd=cost_of(message.model, usage),
+                cost_usd=cost_of(message.model, usage, prices),
             )
 
 

@@ -18,6 +18,7 @@ from django.db import connection
 from planning.live import notify as live_notify
 from planning.live import writer as live_writer
 from planning.live.models import LiveSession
+from planning.live.models import Status as LiveStatus
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,21 @@ def note_stopping(session_id, user) -> None:
         live_writer.append(session_id, [("stopping", {"by": getattr(user, "display_name", "")})])
     except Exception:  # noqa: BLE001 - the session may have ended already
         pass
+
+
+def session_moved_on(session_id, epoch: int) -> bool:
+    """Has the session ended, been asked to cancel or been taken over by a newer epoch?"""
+    row = (
+        LiveSession.objects.filter(pk=session_id)
+        .values("status", "epoch", "cancel_requested_at")
+        .first()
+    )
+    return (
+        row is None
+        or bool(row["cancel_requested_at"])
+        or row["status"] != LiveStatus.ACTIVE
+        or row["epoch"] != epoch
+    )
 
 
 def session_status(session_id) -> str | None:

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
@@ -284,28 +284,59 @@ def record_result(run_id: int, probe_id: int, model_id: int, sample: int, *, ann
                   **fields) -> Recorded:  # fmt: skip
     """Write one call's result exactly once and move the run's counters by it.
 
-    The common case is one short transaction: insert the row (the unique constraint on
-    (run, probe, model, sample) refuses a second one) and bump the run's counters with one
-    UPDATE, so concurrent calls hold the run's row lock only for that instant. A call that
-    already has a row (a duplicate delivery, or a retry of an earlier error) takes the
-    careful path under the run's lock. `announce(result, counters)` is called once the row
-    is committed, before the run is settled (completed or stopped for budget).
+    The common case is one statement (see `_insert_counted`): insert the row unless the call
+    has one (the unique constraint on (run, probe, model, sample) decides) and bump the run's
+    counters by what was inserted, atomically, so the run's row lock is held only inside the
+    server, never across a round trip to a busy worker. A call that already has a row (a
+    duplicate delivery, or a retry of an earlier error) takes the careful path under the
+    run's lock. `announce(result, counters)` is called once the row is committed, before the
+    run is settled (completed or stopped for budget).
     """
-    cost = Decimal(fields.get("cost_usd") or 0)
-    is_error = fields.get("grade") == Grade.ERROR
-    try:
-        with transaction.atomic():
-            result = Result.objects.create(
-                run_id=run_id, probe_id=probe_id, model_id=model_id, sample=sample, **fields
-            )
-            key = "error_calls" if is_error else "done_calls"
-            counters = _bump(run_id, cost, fields, **{key: F(key) + 1})
-    except IntegrityError:
+    result = Result(run_id=run_id, probe_id=probe_id, model_id=model_id, sample=sample, **fields)
+    inserted, counters = _insert_counted(result)
+    if not inserted:
         return _record_again(run_id, probe_id, model_id, sample, announce, **fields)
     if announce:
         announce(result, counters)
     run = _settle(run_id, counters)
     return Recorded(True, result, run)
+
+
+def _insert_counted(result: Result) -> tuple[bool, dict]:
+    """INSERT … ON CONFLICT DO NOTHING and the run's UPDATE in one statement; the run's
+    counters after it, and whether the row was inserted."""
+    fields = [f for f in Result._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    params = [f.get_db_prep_save(f.pre_save(result, True), connection) for f in fields]
+    columns = ", ".join(quote(f.column) for f in fields)
+    sql = f"""
+        WITH ins AS (
+            INSERT INTO {quote(Result._meta.db_table)} ({columns})
+            VALUES ({", ".join(["%s"] * len(fields))})
+            ON CONFLICT DO NOTHING
+            RETURNING id, grade, cost_usd, output_tokens,
+                      input_tokens + cache_creation_tokens + cache_read_tokens AS tokens_in
+        ), added AS (
+            SELECT min(id) AS id, count(*) FILTER (WHERE grade <> %s) AS done,
+                   count(*) FILTER (WHERE grade = %s) AS errors,
+                   coalesce(sum(cost_usd), 0) AS cost, coalesce(sum(tokens_in), 0) AS tokens_in,
+                   coalesce(sum(output_tokens), 0) AS tokens_out
+            FROM ins
+        )
+        UPDATE {quote(AuditRun._meta.db_table)} AS run
+        SET done_calls = run.done_calls + added.done, error_calls = run.error_calls + added.errors,
+            cost_usd = run.cost_usd + added.cost, tokens_in = run.tokens_in + added.tokens_in,
+            tokens_out = run.tokens_out + added.tokens_out
+        FROM added WHERE run.id = %s
+        RETURNING added.id, {", ".join(f"run.{quote(name)}" for name in COUNTERS)}
+    """  # noqa: S608 - identifiers come from the models, values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, Grade.ERROR, Grade.ERROR, result.run_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise AuditRun.DoesNotExist(f"audit run {result.run_id} is gone")
+    result.pk = row[0]
+    return row[0] is not None, dict(zip(COUNTERS, row[1:], strict=True))
 
 
 def _bump(run_id: int, cost: Decimal, fields: dict, **counters) -> dict:

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
+from decimal import Decimal
 
 from celery import group, shared_task
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
+from django.db.models import Exists, OuterRef, Subquery, TextField
+from django.db.models.functions import Cast, JSONObject
 from django.utils import timezone
+
+from planning.live import notify as live_notify
 
 from . import graders, live
 from .client import CallError, Cancelled, ask, call, get_redis
-from .models import AuditRun, Grade, Idea, Model, Probe, Result, RunStatus
-from .runs import finalize_if_stopped, missing_calls, record_result, stop_requested
+from .models import AuditRun, Grade, Idea, Model, Price, Probe, Result, RunStatus
+from .runs import finalize_if_stopped, missing_calls, record_result, stop_key
 
 log = logging.getLogger(__name__)
 
@@ -31,71 +39,147 @@ def dispatch_run(run_id: int, epoch: int) -> int:
         {"done": run.done_calls, "errors": run.error_calls, "total": run.expected_calls,
          "queued": len(calls), "label": "queued"},
     )  # fmt: skip
+    session = str(run.live_session_id) if run.live_session_id else None
     group(
-        run_call.s(run_id, epoch, probe_id, model_id, sample, writer.epoch)
+        run_call.s(run_id, epoch, probe_id, model_id, sample, writer.epoch, session)
         for probe_id, model_id, sample in calls
     ).apply_async()
     return len(calls)
 
 
-def _claim(key: str) -> bool:
-    return bool(get_redis().set(key, "1", nx=True, ex=CLAIM_TTL))
-
-
 class StopCheck:
     """Should an audit call stop? The run's stop flag (stop control, budget) or the live
-    session's (its own stop control, a newer epoch): Redis looks at most every 50 ms."""
+    session's (its own stop control): one Redis EXISTS on both, at most every 50 ms; the live
+    session's row (ended, or taken over by a newer epoch) at most every 2 s."""
 
-    def __init__(self, run_id: int, session_id, live_epoch: int | None) -> None:
-        self.run_id = run_id
-        self.writer = live.join(session_id, live_epoch)
-        self.stopped = False
-        self._next_check = 0.0
+    def __init__(self, run_id: int, session_id, live_epoch: int | None, *,
+                 stopped: bool = False, checked: bool = False) -> None:  # fmt: skip
+        """`checked`: the caller has just looked at both flags (`stopped` is what it saw)."""
+        self.session_id = session_id if live_epoch is not None else None
+        self.live_epoch = live_epoch
+        self.keys = stop_keys(run_id, self.session_id)
+        self.stopped = stopped
+        now = time.monotonic()
+        self._next_check = now + 0.05 if checked else now
+        self._next_db_check = now + 2.0
 
     def __call__(self) -> bool:
-        if not self.stopped:
-            now = time.monotonic()
-            if now >= self._next_check:
-                self._next_check = now + 0.05
-                self.stopped = stop_requested(self.run_id)
-            self.stopped = self.stopped or self.writer.should_stop()
+        if self.stopped:
+            return True
+        now = time.monotonic()
+        if now >= self._next_check:
+            self._next_check = now + 0.05
+            self.stopped = bool(get_redis().exists(*self.keys))
+            if not self.stopped and self.session_id and now >= self._next_db_check:
+                self._next_db_check = now + 2.0
+                self.stopped = live.session_moved_on(self.session_id, self.live_epoch)
+                release_connection()
         return self.stopped
+
+
+def release_connection() -> None:
+    """With a connection pool (settings DB_POOL), hand this thread's connection back: an
+    audit call holds none while the model answers."""
+    if connection.settings_dict["OPTIONS"].get("pool") and not connection.in_atomic_block:
+        connection.close()
+
+
+def stop_keys(run_id: int, session_id) -> list[str]:
+    keys = [stop_key(run_id)]
+    if session_id:
+        keys.append(live_notify.stop_key(session_id))
+    return keys
+
+
+def load_call(run_id: int, probe_id: int, model_id: int, sample: int) -> Probe | None:
+    """Everything one call needs, in one query: the probe and its idea, annotated with the
+    run's state (`run_state`: status, epoch, team, live session), the model's id
+    (`model_name`), whether the call already has an answer (`recorded`: errors do not count)
+    and the Price table (`price_rows`)."""
+    run = AuditRun.objects.filter(pk=run_id).values(
+        state=JSONObject(
+            status="status", epoch="epoch", team="team_id", session="live_session_id"
+        )  # fmt: skip
+    )
+    answered = Result.objects.filter(
+        run_id=run_id, probe_id=OuterRef("pk"), model_id=model_id, sample=sample
+    ).exclude(grade=Grade.ERROR)
+    prices = Price.objects.order_by().values(
+        row=JSONObject(**{name: Cast(name, TextField()) for name in PRICE_FIELDS})
+    )
+    return (
+        Probe.objects.filter(pk=probe_id)
+        .select_related("idea")
+        .annotate(
+            run_state=Subquery(run[:1]),
+            model_name=Subquery(Model.objects.filter(pk=model_id).values("model_id")[:1]),
+            recorded=Exists(answered),
+            price_rows=ArraySubquery(prices),
+        )
+        .first()
+    )
+
+
+PRICE_FIELDS = ("model_id", "input_per_mtok", "output_per_mtok", "cache_write_per_mtok",
+                "cache_read_per_mtok")  # fmt: skip
+
+
+def _prices(rows) -> list[Price]:
+    return [
+        Price(**{k: v if k == "model_id" else Decimal(v) for k, v in row.items()})
+        for row in rows or ()
+    ]
 
 
 @shared_task(acks_late=True)
 def run_call(run_id: int, epoch: int, probe_id: int, model_id: int, sample: int,
-             live_epoch: int | None = None) -> str:  # fmt: skip
+             live_epoch: int | None = None, session: str | None = None) -> str:  # fmt: skip
     """Make one call and record it. Safe to run twice: the second run changes nothing.
 
     Routed to the audits queue (settings.AUDITS_QUEUE), whose worker runs many at once in
-    threads. Per call the database sees one short transaction (the result row and the run's
-    counters); tokens and the result event go to the live session through the batching FEED.
+    threads. Per call: one Redis round trip (the call's claim and the stop flags), one query
+    for everything the call needs, the model call, and one statement that records the result
+    and moves the run's counters (see runs.record_result); tokens and the result event go to
+    the live session through the batching FEED. A thread-pool worker with a connection pool
+    (settings DB_POOL) hands its connection back during the model call. `session` is the
+    run's live session as the fan-out saw it (its stop flag is read with the claim).
     """
-    run = AuditRun.objects.filter(pk=run_id).only("pk", "status", "epoch", "team_id",
-                                                  "live_session_id").first()  # fmt: skip
-    if run is None or run.epoch != epoch or run.status != RunStatus.RUNNING:
-        return "skipped: run not running"
-    session_id = run.live_session_id
-    should_stop = StopCheck(run_id, session_id, live_epoch)
-    if should_stop():
-        finalize_if_stopped(run_id, RunStatus.CANCELLED, "Stopped.")
-        return "skipped: stopped"
     claim_key = f"audits:claim:{run_id}:{probe_id}:{model_id}:{sample}"
-    if not _claim(claim_key):
+    flags = stop_keys(run_id, session if live_epoch is not None else None)
+    with get_redis().pipeline(transaction=False) as pipe:
+        pipe.set(claim_key, "1", nx=True, ex=CLAIM_TTL)
+        pipe.exists(*flags)
+        claimed, stopped = pipe.execute()
+    if not claimed:
         return "skipped: another delivery holds this call"
     try:
+        # after the claim: a delivery that finished before it has its row committed
+        probe = load_call(run_id, probe_id, model_id, sample)
+        state = probe.run_state if probe else None
         if (
-            Result.objects.filter(run_id=run_id, probe_id=probe_id, model_id=model_id,
-                                  sample=sample).exclude(grade=Grade.ERROR).exists()
-        ):  # fmt: skip
+            state is None
+            or probe.model_name is None
+            or state["epoch"] != epoch
+            or state["status"] != RunStatus.RUNNING
+        ):
+            return "skipped: run not running"
+        session_id = uuid.UUID(state["session"]) if state["session"] else None
+        checked = len(flags) == 1 or str(session_id) == session
+        should_stop = StopCheck(run_id, session_id, live_epoch, stopped=bool(stopped),
+                                checked=checked)  # fmt: skip
+        if stopped:
+            finalize_if_stopped(run_id, RunStatus.CANCELLED, "Stopped.")
+            return "skipped: stopped"
+        if probe.recorded:
             return "skipped: already recorded"
-        probe = Probe.objects.select_related("idea").get(pk=probe_id)
-        model = Model.objects.get(pk=model_id)
+        release_connection()  # pooled: back to the pool while the model answers
+        model = Model(pk=model_id, model_id=probe.model_name)
         stream = f"{probe_id}-{model_id}-{sample}"
         try:
             fields = execute(
-                probe, model, run.team_id, should_stop=should_stop,
+                probe, model, state["team"], should_stop=should_stop,
                 on_text=lambda t: live.FEED.token(session_id, live_epoch, stream, t),
+                prices=_prices(probe.price_rows),
             )  # fmt: skip
         except Cancelled:
             finalize_if_stopped(run_id, RunStatus.CANCELLED, "Stopped.")
@@ -121,14 +205,14 @@ def run_call(run_id: int, epoch: int, probe_id: int, model_id: int, sample: int,
 
 
 def execute(probe: Probe, model: Model, team_id: int, *, on_text=None, should_stop=None,
-            extra_headers=None) -> dict:  # fmt: skip
+            extra_headers=None, prices=None) -> dict:  # fmt: skip
     """Call the model with a probe and grade the answer: the fields of a Result."""
     try:
         answer = call(
             team_id=team_id, model=model.model_id, system=probe.system_prompt,
             messages=probe.messages(), max_tokens=probe.max_tokens,
             temperature=probe.temperature, on_text=on_text, should_stop=should_stop,
-            extra_headers=extra_headers,
+            extra_headers=extra_headers, prices=prices,
         )  # fmt: skip
     except CallError as exc:
         usage = exc.usage

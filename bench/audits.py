@@ -1,30 +1,42 @@
-"""Audit throughput: 200 probes × 2 models × 1 sample against the fake Messages API at 1 s
-latency with a team concurrency of 20, through the real path (Celery fan-out on a worker with
-20 threads, Redis semaphore, PostgreSQL result writes, live-session events).
+"""Audit throughput against the fake Messages API, the runner beside the thinnest client.
 
-Prints the wall time from start to the run's final state and the ratio to the ideal
-(calls × latency / concurrency). Uses the configured database (it must be migrated); the
-bench team it creates is deleted afterwards.
+Two measurements of the same calls on the same fake server process (streaming, fixed
+latency), one after the other:
 
-    .venv/bin/python bench/audits.py [--probes 200] [--latency 1.0] [--concurrency 20]
-                                     [--threads 20]
+- **bare**: the SDK's AsyncAnthropic, asyncio and a semaphore of `--concurrency` in one
+  process: the limit this machine reaches right now;
+- **runner**: the real path (start_run, the Celery fan-out on a thread-pool worker, the Redis
+  semaphore, PostgreSQL result rows and run counters, live-session events).
+
+For each it prints the ideal (calls × latency / concurrency), the wall time, their ratio, the
+CPU seconds per call of the process that made the calls (the worker, for the runner) and the
+requests the fake server saw; then the runner's ratio to the bare client's. The load average
+is printed next to the figures: the machine is shared.
+
+    .venv/bin/python bench/audits.py [--calls 400] [--models 2] [--concurrency 20]
+                                     [--latency 1.0] [--threads N] [--skip-bare]
+
+Uses the configured database (it must be migrated); the bench team is deleted afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+
+MODELS = ("sim-claude-4-20260115", "sim-claude-3-20250610", "sim-claude-2-20240901")
+PROMPT = "say yes {i}"  # the fake server's default answer; a contains grader checks it
 
 
 def free_port() -> int:
@@ -33,41 +45,87 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--probes", type=int, default=200)
-    parser.add_argument("--latency", type=float, default=1.0)
-    parser.add_argument("--concurrency", type=int, default=20, help="the team's call limit")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="worker threads (default: the concurrency)")  # fmt: skip
-    args = parser.parse_args()
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (5 min {five:.1f}) on {os.cpu_count()} cores"
 
-    port = free_port()
-    queue = f"bench-audits-{uuid.uuid4().hex[:6]}"
-    os.environ.update(
-        ANTHROPIC_BASE_URL=f"http://127.0.0.1:{port}", ANTHROPIC_API_KEY="bench",
-        AUDITS_TEAM_CONCURRENCY=str(args.concurrency), CELERY_QUEUE=queue, CONN_MAX_AGE="60",
-        DJANGO_SETTINGS_MODULE="planning.settings",
+
+def requests_seen(url: str) -> int:
+    import httpx
+
+    return httpx.get(f"{url}/healthz", timeout=5).json()["requests"]
+
+
+def plan(calls: int, n_models: int) -> list[tuple[int, str]]:
+    """(probe number, model) for every call: calls / models probes, one sample each."""
+    probes = calls // n_models
+    return [(i, model) for i in range(probes) for model in MODELS[:n_models]]
+
+
+# ----------------------------------------------------------------------------- bare client
+async def _bare(url: str, calls: int, n_models: int, concurrency: int) -> dict:
+    import anthropic
+
+    client = anthropic.AsyncAnthropic(base_url=url, api_key="bench", max_retries=4)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i: int, model: str) -> str:
+        messages = [{"role": "user", "content": PROMPT.format(i=i)}]
+        async with (
+            gate,
+            client.messages.stream(model=model, max_tokens=16, messages=messages) as stream,
+        ):
+            async for _ in stream:
+                pass
+            message = await stream.get_final_message()
+        return "".join(b.text for b in message.content if b.type == "text")
+
+    cpu, started = time.process_time(), time.monotonic()
+    answers = await asyncio.gather(*(one(i, m) for i, m in plan(calls, n_models)))
+    wall, cpu = time.monotonic() - started, time.process_time() - cpu
+    await client.close()
+    return {"wall": wall, "cpu": cpu, "calls": len(answers)}
+
+
+def run_bare(args, url: str) -> dict:
+    """The bare client in its own process, so its CPU is its own."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--bare-child", url, "--calls", str(args.calls),
+         "--models", str(args.models), "--concurrency", str(args.concurrency)],
+        cwd=BASE_DIR, capture_output=True, text=True, check=True,
     )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
-    from audits.fakeapi import make_server
 
-    server = make_server(port=port, latency=args.latency, tokens_per_second=0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+# ----------------------------------------------------------------------------- the runner
+def cpu_seconds(pid: int) -> float:
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def run_runner(args, url: str) -> dict:
+    import logging
 
     import django
+    from django.db.models import Max, Min
 
     django.setup()
+    logging.disable(logging.INFO)
     from audits import runs
     from audits.models import AuditRun, Idea, Model, Probe
     from planning.celery import app
     from planning.teams.models import Team
 
+    threads = args.threads or args.concurrency
+    queue = os.environ["CELERY_QUEUE"]
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "planning", "worker", "-Q", queue, "-P", "threads",
-         "-c", str(args.threads or args.concurrency), "-n", f"{queue}@%h", "-l", "warning",
+         "-c", str(threads), "-n", f"{queue}@%h", "-l", "warning",
          "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=BASE_DIR, env=os.environ.copy(),
+        cwd=BASE_DIR, env={**os.environ, "DB_POOL": os.environ.get("DB_POOL", "10")},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     team = Team.objects.create(name="Bench audits", slug=f"bench-{uuid.uuid4().hex[:8]}")
     try:
@@ -75,61 +133,118 @@ def main() -> None:
         while not app.control.ping(destination=[f"{queue}@{os.uname().nodename}"], timeout=0.5):
             if time.monotonic() > deadline or worker.poll() is not None:
                 raise SystemExit("the bench worker did not start")
-        models = [Model.objects.get_or_create(model_id=m)[0]
-                  for m in ("sim-claude-4-20260115", "sim-claude-3-20250610")]  # fmt: skip
+        models = [Model.objects.get_or_create(model_id=m)[0] for m in MODELS[: args.models]]
+        n_probes = args.calls // args.models
         ideas = Idea.objects.bulk_create(
-            Idea(team=team, title=f"Bench idea {i}") for i in range(args.probes)
+            Idea(team=team, title=f"Bench idea {i}") for i in range(n_probes)
         )
         Probe.objects.bulk_create(
             Probe(
                 idea=idea,
                 name="p",
-                user_message=f"say yes {i}",
+                user_message=PROMPT.format(i=i),
                 grader="contains",
-                grader_config={"expected": "yes"},
+                grader_config={"expected": "able"},
                 max_tokens=16,
             )  # fmt: skip
             for i, idea in enumerate(ideas)
         )
         run = runs.create_run(team, None, models=models, ideas=ideas)
-        calls = args.probes * len(models)
-        from django.utils import timezone
-
-        started_at = timezone.now()
+        before = requests_seen(url)
+        cpu = cpu_seconds(worker.pid)
         started = time.monotonic()
         runs.start_run(run)
-        while AuditRun.objects.get(pk=run.pk).is_active:
-            time.sleep(0.1)
-            if time.monotonic() - started > calls * args.latency + 60:
+        limit = args.calls * args.latency + 120
+        while AuditRun.objects.filter(pk=run.pk, status="running").exists():
+            time.sleep(0.02)
+            if time.monotonic() - started > limit:
                 raise SystemExit("the run did not finish in time")
         wall = time.monotonic() - started
+        cpu = cpu_seconds(worker.pid) - cpu
         run.refresh_from_db()
-        ideal = calls * args.latency / args.concurrency
-        print(f"calls: {calls} ({run.done_calls} done, {run.error_calls} errors), "
-              f"status {run.status}, fake server saw {server.api.requests} requests")  # fmt: skip
-        print(f"latency {args.latency:.2f} s, concurrency {args.concurrency}, "
-              f"{args.threads or args.concurrency} worker threads")  # fmt: skip
-        from django.db.models import Avg
-
-        mean = run.results.aggregate(m=Avg("latency_ms"))["m"]
-        print(f"mean call time (incl. waiting for a slot): {mean:.0f} ms; "
-              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
-        # where the time went: before the first call, calls in flight, after the last one
-        rows = list(run.results.values_list("created_at", "latency_ms"))
-        first = min(done - timedelta(milliseconds=ms) for done, ms in rows)
-        last = max(done for done, _ in rows)
-        busy = sum(ms for _, ms in rows) / 1000
-        print(f"first call after {(first - started_at).total_seconds():.2f} s; calls (with "
-              f"their wait for a slot) under way on average: "
-              f"{busy / (last - first).total_seconds():.1f}; run final "
-              f"{(run.finished_at - last).total_seconds():.2f} s after the last call")  # fmt: skip
-        print(f"wall time: {wall:.2f} s   ideal: {ideal:.2f} s   "
-              f"ratio to ideal: {ideal / wall:.3f}")  # fmt: skip
+        span = run.results.aggregate(first=Min("created_at"), last=Max("created_at"))
+        return {
+            "wall": wall, "cpu": cpu, "calls": run.done_calls + run.error_calls,
+            "errors": run.error_calls, "status": run.status,
+            "requests": requests_seen(url) - before, "threads": threads,
+            "tail": (run.finished_at - span["last"]).total_seconds() if span["last"] else 0,
+        }  # fmt: skip
     finally:
         team.delete()
         worker.terminate()
-        worker.wait(20)
-        server.shutdown()
+        worker.wait(30)
+
+
+# ----------------------------------------------------------------------------- main
+def report(name: str, figures: dict, ideal: float, calls: int) -> None:
+    print(f"{name:>6}: wall {figures['wall']:.2f} s, ideal {ideal:.2f} s, "
+          f"ratio to ideal {ideal / figures['wall']:.3f}, "
+          f"CPU {figures['cpu'] / max(calls, 1) * 1000:.1f} ms per call "
+          f"({figures['cpu']:.1f} s for {calls} calls)")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=400, help="probes × models (1 sample)")
+    parser.add_argument("--models", type=int, default=2, choices=range(1, len(MODELS) + 1))
+    parser.add_argument("--concurrency", type=int, default=20, help="the team's call limit")
+    parser.add_argument("--latency", type=float, default=1.0, help="seconds per call")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="audits worker threads (default: the concurrency)")  # fmt: skip
+    parser.add_argument("--skip-bare", action="store_true")
+    parser.add_argument("--bare-child", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.calls -= args.calls % args.models
+    if args.bare_child:
+        print(json.dumps(asyncio.run(_bare(args.bare_child, args.calls, args.models,
+                                           args.concurrency))))  # fmt: skip
+        return
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    os.environ.update(
+        ANTHROPIC_BASE_URL=url, ANTHROPIC_API_KEY="bench",
+        AUDITS_TEAM_CONCURRENCY=str(args.concurrency),
+        CELERY_QUEUE=f"bench-audits-{uuid.uuid4().hex[:6]}",
+        DJANGO_SETTINGS_MODULE="planning.settings",
+    )  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "audits.fakeapi", "--port", str(port), "--latency",
+         str(args.latency), "--tokens-per-second", "0"],
+        cwd=BASE_DIR, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                requests_seen(url)
+                break
+            except Exception:  # noqa: BLE001 - not listening yet
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the fake server did not start") from None
+                time.sleep(0.05)
+        ideal = args.calls * args.latency / args.concurrency
+        print(f"{args.calls} calls ({args.calls // args.models} probes × {args.models} models), "
+              f"{args.latency:g} s latency, streaming, concurrency {args.concurrency}; "
+              f"{load()}")  # fmt: skip
+        bare = None
+        if not args.skip_bare:
+            before = requests_seen(url)
+            bare = run_bare(args, url)
+            report("bare", bare, ideal, args.calls)
+            print(f"        fake server saw {requests_seen(url) - before} requests; {load()}")
+        runner = run_runner(args, url)
+        report("runner", runner, ideal, args.calls)
+        print(f"        {runner['calls']} results ({runner['errors']} errors), run "
+              f"{runner['status']} {runner['tail']:.2f} s after the last result; fake server "
+              f"saw {runner['requests']} requests; {runner['threads']} worker threads; "
+              f"{load()}")  # fmt: skip
+        if bare:
+            b, r = ideal / bare["wall"], ideal / runner["wall"]
+            print(f"runner / bare: {r / b:.3f} (bare {b:.3f}, runner {r:.3f} of ideal)")
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 if __name__ == "__main__":

@@ -315,7 +315,7 @@ def run(argv: Sequence[str]) -> int:
             proc = subprocess.Popen(
                 cmd,
                 cwd=BASE_DIR,
-                env=env,
+                env={**env, "DB_POOL": env.get("DB_POOL", "10")} if name == "audits" else env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -118,6 +118,14 @@ DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 # A Unix-socket directory arrives percent-encoded in the URL's host part.
 DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST") or "")
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# DB_POOL=n: a psycopg pool of at most n connections shared by the process's threads (the
+# audits thread-pool worker sets it: Celery closes a task's connection after every task, and
+# with a pool that hands it back instead of opening a new one for the next task).
+if env.int("DB_POOL", default=0):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # a pool manages the connections' lifetime
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2, "max_size": env.int("DB_POOL"), "timeout": 30,
+    }  # fmt: skip
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Parallel test runs against one server each need their own test database.
 if env.str("TEST_DB_NAME", default=""):

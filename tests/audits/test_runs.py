@@ -176,7 +176,8 @@ def test_outside_tests_calls_have_their_own_queue():
 
 
 @pytest.mark.django_db
-def test_a_call_writes_one_result_row_and_one_run_update(fake_api, team, sim_models):
+def test_a_call_is_two_queries_and_one_redis_round_trip_before_the_model(fake_api, team,
+                                                                          sim_models):  # fmt: skip
     newer, _ = sim_models
     idea = make_idea(team, prompt="LATER-PASSES", config={"expected": "yes"})
     run = _run(team, [newer], [idea])
@@ -186,11 +187,9 @@ def test_a_call_writes_one_result_row_and_one_run_update(fake_api, team, sim_mod
     )
     probe = idea.probes.get()
     with CaptureQueriesContext(connection) as ctx:
-        assert run_call.apply(args=(run.pk, 1, probe.pk, newer.pk, 1, 0)).get() == "pass"
-    writes = [q["sql"].split()[0:3] for q in ctx.captured_queries
-              if q["sql"].startswith(("INSERT", "UPDATE", "DELETE"))]  # fmt: skip
-    assert writes == [["INSERT", "INTO", '"audits_result"'], ["UPDATE", '"audits_auditrun"', "SET"]]
-    assert not any("FOR UPDATE" in q["sql"] for q in ctx.captured_queries)
+        args = (run.pk, 1, probe.pk, newer.pk, 1, 0, str(session_id))
+        assert run_call.apply(args=args).get() == "pass"
+    # (the feed's own thread cannot see this test's transaction: flush here)
     # tokens and the result event waited in the feed; one flush writes them together
     assert not LiveEvent.objects.filter(session_id=session_id).exists()
     live.FEED.flush(session_id)
@@ -198,6 +197,42 @@ def test_a_call_writes_one_result_row_and_one_run_update(fake_api, team, sim_mod
     assert [e.type for e in events] == ["token", "result"]
     assert events[0].data == {"text": "YES, it works now.", "stream": f"{probe.pk}-{newer.pk}-1"}
     assert events[1].data["grade"] == "pass" and events[1].data["done"] == 1
+    # one SELECT for everything the call needs (run state, probe, model, answered?, prices),
+    # then one statement that inserts the result and moves the run's counters
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    assert len(sqls) == 2, sqls
+    assert sqls[0].startswith('SELECT "audits_probe"') and "audits_price" in sqls[0]
+    assert sqls[1].lstrip().startswith("WITH ins AS (") and "ON CONFLICT DO NOTHING" in sqls[1]
+    assert not any("FOR UPDATE" in sql for sql in sqls)  # no lock across a round trip
+    run.refresh_from_db()
+    result = Result.objects.get()
+    assert (run.done_calls, run.error_calls, run.status) == (1, 0, RunStatus.RUNNING)
+    assert run.cost_usd == result.cost_usd > 0 and run.tokens_out == result.output_tokens > 0
+    assert run.tokens_in == result.input_tokens > 0
+    # the same call again: answered already, so one query and no model request
+    before = fake.requests_seen()
+    with CaptureQueriesContext(connection) as ctx:
+        assert run_call.apply(args=args).get() == "skipped: already recorded"
+    assert len(ctx.captured_queries) == 1 and fake.requests_seen() == before
+
+
+@pytest.mark.django_db
+def test_queries_per_call_do_not_grow_with_the_run(fake_api, team, sim_models):
+    newer, older = sim_models
+    ideas = [make_idea(team, f"Idea {i}", prompt=f"say yes {i}") for i in range(6)]
+    run = _run(team, [newer, older], ideas)
+    AuditRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, epoch=1,
+                                              expected_calls=13)  # fmt: skip
+    counts = []
+    for idea in ideas:
+        probe = idea.probes.get()
+        for model in (newer, older):
+            with CaptureQueriesContext(connection) as ctx:
+                run_call.apply(args=(run.pk, 1, probe.pk, model.pk, 1, 0)).get()
+            counts.append(len(ctx.captured_queries))
+    assert counts == [2] * 12
+    run.refresh_from_db()
+    assert run.done_calls == 12 and run.cost_usd == sum(r.cost_usd for r in run.results.all())
 
 
 @pytest.mark.django_db
