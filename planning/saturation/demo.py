@@ -12,7 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 
 from planning.notes.models import Kind, Note
 
-from .models import FormFactor, SaturationReading, Status
+from .models import FormFactor, SaturationReading
 from .services import refresh_verdict
 
 SOURCE = "Reasoning benchmark (illustrative)"
@@ -69,11 +69,11 @@ def _note(team, user, obj, kind: str, text: str) -> None:
 
 def seed(team, user) -> None:
     agent = _form_factor(
-        team, "Autonomous agent", product="Support desk", status=Status.GROWING,
+        team, "Autonomous agent", product="Support desk",
         notes="Resolves tickets end to end: reads the account, acts, and reports back.",
     )  # fmt: skip
     chat = _form_factor(
-        team, "Chat assistant", product="Support desk", status=Status.SATURATING,
+        team, "Chat assistant", product="Support desk",
         notes="Answers customer questions in the help widget.",
     )  # fmt: skip
     if chat.next_form_factor_id is None:

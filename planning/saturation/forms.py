@@ -1,20 +1,32 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils import timezone
 
-from .models import AUDITS_SOURCE, FormFactor, SaturationReading, Scale
+from .models import AUDITS_SOURCE, FormFactor, SaturationReading, Scale, Status, status_for
 from .services import audit_capability
+
+FOLLOW = "follow"
 
 
 class FormFactorForm(forms.ModelForm):
+    status = forms.ChoiceField(
+        label="Status",
+        choices=[(FOLLOW, "Follow the readings (the verdict)")] + list(Status.choices),
+        initial=FOLLOW,
+        help_text="Follows the verdict unless you choose a status; then the page says it was "
+        "set by hand.",
+    )
+
     class Meta:
         model = FormFactor
-        fields = ["name", "product", "status", "next_form_factor", "notes"]
+        fields = ["name", "product", "next_form_factor", "notes"]  # status: see save_by
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
         labels = {"next_form_factor": "Next form factor"}
 
     def __init__(self, *args, team, **kwargs):
         super().__init__(*args, **kwargs)
+        self.order_fields(["name", "product", "status", "next_form_factor", "notes"])
         self.team = team
         others = FormFactor.objects.for_team(team).order_by("name")
         if self.instance.pk:
@@ -22,6 +34,26 @@ class FormFactorForm(forms.ModelForm):
         self.fields["next_form_factor"].queryset = others
         self.fields["next_form_factor"].empty_label = "None chosen yet"
         self.fields["name"].widget.attrs["placeholder"] = "Chat assistant, IDE copilot, agent…"
+        if self.instance.pk and not self.is_bound:
+            self.initial["status"] = (
+                self.instance.status if self.instance.status_by_hand else FOLLOW
+            )
+
+    def save_by(self, user, commit: bool = True) -> FormFactor:
+        """Save, recording whether the status follows the verdict or was chosen by `user`."""
+        form_factor = super().save(commit=False)
+        chosen = self.cleaned_data["status"]
+        if chosen == FOLLOW:
+            form_factor.status_by_hand = False
+            form_factor.status = status_for(form_factor.verdict)
+            form_factor.status_set_by = form_factor.status_set_at = None
+        elif not form_factor.status_by_hand or chosen != form_factor.status:
+            form_factor.status_by_hand = True
+            form_factor.status = chosen
+            form_factor.status_set_by, form_factor.status_set_at = user, timezone.now()
+        if commit:
+            form_factor.save()
+        return form_factor
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
@@ -28,6 +29,21 @@ class Verdict(models.TextChoices):
     SATURATING = "saturating", "Saturating"
 
 
+# The status a verdict implies when nobody set it by hand, and what its badge says.
+VERDICT_STATUS = {Verdict.SATURATING: Status.SATURATING, Verdict.GROWING: Status.GROWING}
+VERDICT_STATUS_LABELS = {
+    Verdict.SATURATING: "Saturating",
+    Verdict.GROWING: "Growing",
+    Verdict.UNCLEAR: "Unclear",
+    Verdict.INSUFFICIENT: "Too early to tell",
+}
+
+
+def status_for(verdict: str) -> str:
+    """The status that follows `verdict` (unclear or too few readings keep "growing")."""
+    return VERDICT_STATUS.get(verdict, Status.GROWING)
+
+
 class Scale(models.TextChoices):
     LINEAR = "linear", "Linear"
     LOG = "log", "Logarithmic"
@@ -41,6 +57,14 @@ class FormFactor(TeamScopedModel):
     name = models.CharField(max_length=100)
     product = models.CharField(max_length=100, blank=True, help_text="The product it belongs to.")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.GROWING)
+    # False: the status follows the verdict (refresh_verdict keeps it in step); True: a person
+    # chose it in the form, and the page says so.
+    status_by_hand = models.BooleanField(default=False)
+    status_set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", editable=False,
+    )  # fmt: skip
+    status_set_at = models.DateTimeField(null=True, blank=True, editable=False)
     next_form_factor = models.ForeignKey(
         "self",
         on_delete=models.SET_NULL,
@@ -72,6 +96,21 @@ class FormFactor(TeamScopedModel):
     def clean(self) -> None:
         if self.next_form_factor_id and self.next_form_factor_id == self.pk:
             raise ValidationError({"next_form_factor": "A form factor cannot follow itself."})
+
+    @property
+    def status_label(self) -> str:
+        """What the status badge says: the person's choice, or what the readings say."""
+        if self.status_by_hand:
+            return self.get_status_display()
+        return VERDICT_STATUS_LABELS.get(self.verdict, self.get_status_display())
+
+    @property
+    def status_contradicts_verdict(self) -> bool:
+        """A status set by hand that the readings do not support (both sides are definite)."""
+        if not self.status_by_hand or self.verdict not in (Verdict.GROWING, Verdict.SATURATING):
+            return False
+        flagged = self.status in (Status.SATURATING, Status.SATURATED)
+        return flagged != (self.verdict == Verdict.SATURATING) and self.status != Status.RETIRED
 
     @property
     def needs_successor(self) -> bool:

@@ -14,7 +14,7 @@ from django.db import transaction
 from planning.teams.models import Team
 
 from . import analysis
-from .models import FormFactor, SaturationReading
+from .models import FormFactor, SaturationReading, status_for
 
 CSV_COLUMNS = [
     "model_name",
@@ -94,9 +94,12 @@ def refresh_verdict(
     readings = list(form_factor.readings.all())
     result = analyse(readings)
     headline = result.headline[:500]
-    if (form_factor.verdict, form_factor.verdict_headline) != (result.kind, headline):
+    status = form_factor.status if form_factor.status_by_hand else status_for(result.kind)
+    stored = (form_factor.verdict, form_factor.verdict_headline, form_factor.status)
+    if stored != (result.kind, headline, status):
         form_factor.verdict, form_factor.verdict_headline = result.kind, headline
-        form_factor.save(update_fields=["verdict", "verdict_headline", "updated_at"])
+        form_factor.status = status
+        form_factor.save(update_fields=["verdict", "verdict_headline", "status", "updated_at"])
     return readings, result
 
 

@@ -24,7 +24,9 @@ KNOWN_SOURCES = ["audits", "SWE-bench Verified", "GPQA Diamond", "MMLU-Pro", "In
 
 def _form_factor(request: HttpRequest, pk: int) -> FormFactor:
     return team_get_object_or_404(
-        request, FormFactor.objects.select_related("team", "next_form_factor"), pk=pk
+        request,
+        FormFactor.objects.select_related("team", "next_form_factor", "status_set_by"),
+        pk=pk,
     )
 
 
@@ -56,7 +58,7 @@ def formfactor_create(request: HttpRequest) -> HttpResponse:
     form = FormFactorForm(request.POST or None, team=request.team, initial=initial)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
-            form_factor = form.save(commit=False)
+            form_factor = form.save_by(request.user, commit=False)
             form_factor.team = request.team
             form_factor.save()
             if previous is not None:
@@ -83,7 +85,7 @@ def formfactor_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form_factor = _form_factor(request, pk)
     form = FormFactorForm(request.POST or None, instance=form_factor, team=request.team)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        form.save_by(request.user)
         messages.success(request, f"“{form_factor.name}” saved.")
         return redirect_after_post(request, form_factor.get_absolute_url())
     template = "saturation/formfactor_form.html"

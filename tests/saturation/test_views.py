@@ -497,3 +497,45 @@ def test_demo_seed_is_idempotent_and_tells_the_story(team, owner):
     assert chat.readings.count() == 8 and agent.readings.count() == 5
     assert chat.verdict == "saturating" and agent.verdict == "growing"
     assert chat.next_form_factor == agent
+
+
+# ----------------------------------------------------------------------------- status badge
+def test_status_follows_the_verdict_until_a_person_sets_it(team, editor, editor_client):
+    ff = FormFactor.objects.create(team=team, name="Chat")
+    add_readings(ff, SATURATING)
+    ff.refresh_from_db()
+    assert ff.verdict == "saturating" and ff.status == Status.SATURATING
+    assert not ff.status_by_hand
+    page = editor_client.get(ff.get_absolute_url()).text
+    assert 'data-status="saturating">Saturating</span> <small class="muted">follows the' in page
+    assert 'id="status-by-hand"' not in page
+    # A person says "growing": kept, and the page says it was set by hand, against the data.
+    editor_client.post(
+        url("formfactor_edit", team, pk=ff.pk), {"name": "Chat", "status": "growing"}
+    )
+    ff.refresh_from_db()
+    assert ff.status_by_hand and ff.status == Status.GROWING and ff.status_set_by == editor
+    page = editor_client.get(ff.get_absolute_url()).text
+    assert "set by hand by" in page
+    assert "The status “Growing” was set by hand; the readings say “Saturating”." in page
+    listing = editor_client.get(url("formfactor_list", team)).text
+    assert "Growing <small>(set by hand)</small>" in listing
+    # New readings do not overrule the person...
+    editor_client.post(
+        url("reading_add", team, pk=ff.pk),
+        reading_data(model_name="Model 99", capability="95", product_value="68.3"),
+    )
+    ff.refresh_from_db()
+    assert ff.readings.count() == len(SATURATING) + 1
+    assert ff.status == Status.GROWING
+    # ...until the status is handed back to the readings.
+    editor_client.post(url("formfactor_edit", team, pk=ff.pk), {"name": "Chat", "status": "follow"})
+    ff.refresh_from_db()
+    assert not ff.status_by_hand and ff.status == Status.SATURATING
+    assert ff.status_set_by is None
+
+
+def test_a_status_that_follows_shows_too_early_to_tell(team, editor_client, form_factor):
+    add_readings(form_factor, SATURATING[:2])
+    page = editor_client.get(form_factor.get_absolute_url()).text
+    assert "Too early to tell</span>" in page and "Growing</span>" not in page
