@@ -16,6 +16,7 @@ from django.views.decorators.http import (
 )
 
 from planning.http import redirect_after_post
+from planning.teams import audit
 from planning.teams.models import Role
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
 
@@ -235,7 +236,13 @@ def cadence_settings(request: HttpRequest) -> HttpResponse:
     settings_obj = TeamCadenceSettings.for_team(request.team)
     form = CadenceSettingsForm(request.POST or None, instance=settings_obj)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        with transaction.atomic():
+            form.save()
+            if "webhook_url" in form.changed_data:
+                audit.record(
+                    request.team, request.user, "webhook.changed",
+                    audit.webhook_summary(form.cleaned_data.get("webhook_url") or ""),
+                )  # fmt: skip
         messages.success(request, "Delivery settings saved.")
         return redirect_after_post(
             request, reverse("cadences:settings", kwargs={"team": request.team.slug})
@@ -252,7 +259,9 @@ def cadence_settings(request: HttpRequest) -> HttpResponse:
 @team_view(write_role=Role.OWNER)
 @require_POST
 def rotate_webhook_secret(request: HttpRequest) -> HttpResponse:
-    TeamCadenceSettings.for_team(request.team).rotate_webhook_secret()
+    with transaction.atomic():
+        TeamCadenceSettings.for_team(request.team).rotate_webhook_secret()
+        audit.record(request.team, request.user, "webhook.changed", "Replaced the signing secret")
     messages.success(request, "New signing secret made: deliveries are signed with it from now.")
     return redirect_after_post(
         request, reverse("cadences:settings", kwargs={"team": request.team.slug})
@@ -262,7 +271,12 @@ def rotate_webhook_secret(request: HttpRequest) -> HttpResponse:
 @team_view(write_role=Role.OWNER)
 @require_POST
 def rotate_feed_token(request: HttpRequest) -> HttpResponse:
-    TeamCadenceSettings.for_team(request.team).rotate_feed_token()
+    with transaction.atomic():
+        TeamCadenceSettings.for_team(request.team).rotate_feed_token()
+        audit.record(
+            request.team, request.user, "calendar_feed.changed",
+            "Made a new calendar link (the old one stopped working)",
+        )  # fmt: skip
     messages.success(request, "New calendar link made: the old one no longer works.")
     return redirect_after_post(
         request, reverse("cadences:settings", kwargs={"team": request.team.slug})

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -9,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from planning.quarters import current_quarter
+from planning.teams import audit
 from planning.teams.models import Role
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
 
@@ -350,7 +352,11 @@ def close(request: HttpRequest, quarter: str) -> HttpResponse:
 @require_POST
 def reopen(request: HttpRequest, quarter: str) -> HttpResponse:
     review = _review(request, quarter)
-    services.reopen_review(review)
+    with transaction.atomic():
+        services.reopen_review(review)
+        audit.record(
+            request.team, request.user, "review.reopened", f"Reopened the {quarter} review"
+        )
     messages.info(request, "The review is open again. The frozen plan stays in its history.")
     return redirect(review.step_url(8))
 

@@ -36,3 +36,14 @@ def record_for_user_teams(user, action: str, summary: str) -> int:
         ]
     )
     return len(teams)
+
+
+def webhook_summary(url: str) -> str:
+    """How a webhook change reads in the log: the host only (webhook paths often carry a
+    secret, e.g. Slack's)."""
+    if not url:
+        return "Removed the webhook"
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or "?"
+    return f"Set the webhook to an address on {host}"

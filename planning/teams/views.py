@@ -4,12 +4,13 @@ from allauth.account.adapter import get_adapter
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from planning.accounts.addresses import verified_addresses
 from planning.http import redirect_after_post
@@ -17,7 +18,7 @@ from planning.http import redirect_after_post
 from . import audit, services
 from .dashboard import dashboard_sections
 from .forms import InvitationForm, RoleForm, TeamForm
-from .models import Invitation, Membership, Role
+from .models import AuditEvent, Invitation, Membership, Role
 from .tasks import send_invitation_email
 from .tenancy import scoped, team_get_object_or_404, team_view
 
@@ -212,3 +213,12 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request, "teams/invitation.html", {"invitation": invitation, "error": error}, status=status
     )
+
+
+@team_view(role=Role.OWNER)
+@require_GET
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """The team's audit log, newest first, 100 a page (owners only)."""
+    events = AuditEvent.objects.filter(team=request.team)
+    page = Paginator(events, 100).get_page(request.GET.get("page"))
+    return render(request, "teams/audit_log.html", {"page": page})
