@@ -257,3 +257,62 @@ def idea_verdict(probe_verdicts: Iterable[str], threshold: float | None = None) 
     if passes + undecided >= needed:
         return PENDING if verdicts.count(PENDING) else ERROR
     return FAIL
+
+
+# ----------------------------------------------------------------------------- in words
+def _q(value: Any, limit: int = 80) -> str:
+    text = str(value)
+    return f"“{text[:limit]}…”" if len(text) > limit else f"“{text}”"
+
+
+def _num(value: Any) -> str:
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def explain(kind: str, grade: str, detail: dict[str, Any] | None, error: str = "") -> str:
+    """Why a sample got its grade, as one sentence for people (never a raw dump)."""
+    d = detail if isinstance(detail, dict) else {}
+    if grade == ERROR:
+        problem = d.get("error") or error or "the call failed"
+        return f"Not graded: {str(problem)[:300]}"
+    ok = grade == PASS
+    if kind == "contains":
+        word = "contains" if ok else "does not contain"
+        return f"The answer {word} {_q(d.get('expected', ''))}."
+    if kind == "not_contains":
+        word = "does not contain" if ok else "contains"
+        return f"The answer {word} the forbidden text {_q(d.get('forbidden', ''))}."
+    if kind == "equals":
+        return (
+            "The answer equals the expected text."
+            if ok
+            else ("The answer is not the expected text.")
+        )
+    if kind == "regex":
+        if ok:
+            return f"The pattern matched {_q(d.get('match', ''))}."
+        return "The pattern matched nothing in the answer."
+    if kind == "json_schema":
+        if ok:
+            return "The answer is valid JSON matching the schema."
+        if d.get("errors"):
+            shown = "; ".join(str(e) for e in d["errors"][:3])
+            more = f" (and {len(d['errors']) - 3} more)" if len(d["errors"]) > 3 else ""
+            return f"The JSON does not match the schema: {shown}{more}."
+        return f"{d.get('error') or 'The answer is not valid JSON'}."
+    if kind == "number":
+        expected, tolerance = _num(d.get("expected", "?")), _num(d.get("tolerance", 0))
+        if "value" not in d:
+            return f"No number in the answer (expected {expected} ± {tolerance})."
+        word = "within" if ok else "outside"
+        return f"Found {_num(d['value'])}, {word} {expected} ± {tolerance}."
+    if kind == "llm_judge":
+        who = f"judge {d.get('judge_model', '?')}, rubric v{d.get('rubric_version', '1')}"
+        reasoning = d.get("reasoning") or ("It passes the rubric." if ok else "It misses it.")
+        return f"{reasoning} ({who})"
+    if kind == "human" or grade == PENDING:
+        return "Waiting for a person to review this answer."
+    return "Passed." if ok else "Failed."

@@ -150,12 +150,14 @@ def start_run(run: AuditRun, user=None) -> AuditRun:
 def cancel_run(run: AuditRun, user=None) -> AuditRun:
     """Stop a run now: queued calls are skipped, in-flight calls end at their next token."""
     get_redis().set(stop_key(run.pk), "1", ex=24 * 3600)
+    if run.status in ACTIVE_RUN_STATUSES:
+        # every tab hears "stopping" first, then the run's final state
+        live.note_stopping(run.live_session_id, user)
     with transaction.atomic():
         run = AuditRun.objects.select_for_update().get(pk=run.pk)
         if run.status in ACTIVE_RUN_STATUSES:
             who = getattr(user, "display_name", "") or "someone"
             _finalize_locked(run, RunStatus.CANCELLED, f"Stopped by {who}.")
-    live.note_stopping(run.live_session_id, user)
     return run
 
 

@@ -265,6 +265,8 @@ def try_probe(session_id: str, probe_id: int, model_id: int) -> str:
         "result",
         {"grade": fields["grade"], "resolved_model": fields.get("resolved_model", ""),
          "grader_output": fields.get("grader_output", {}), "error": fields.get("error", ""),
+         "reason": graders.explain(probe.grader, fields["grade"], fields.get("grader_output"),
+                                   fields.get("error", "")),
          "tokens": fields["input_tokens"] + fields["output_tokens"],
          "cost_usd": str(fields.get("cost_usd", 0)), "latency_ms": fields.get("latency_ms")},
     )  # fmt: skip

@@ -13,7 +13,7 @@ from planning.http import redirect_after_post, safe_next
 from planning.notes.services import key_of, notes_for
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
 
-from . import client, live, matrix, runs
+from . import client, live, matrix, report, runs
 from .forms import (
     AddModelForm,
     IdeaForm,
@@ -324,12 +324,13 @@ def _run(request, pk) -> AuditRun:
 
 
 def _progress_context(run: AuditRun) -> dict:
-    errors = (
-        run.results.filter(grade=Grade.ERROR)
+    errors = [
+        {"label": (e["error_kind"] or "unknown cause").replace("_", " "), "n": e["n"]}
+        for e in run.results.filter(grade=Grade.ERROR)
         .values("error_kind")
         .annotate(n=Count("pk"))
         .order_by("-n")
-    )
+    ]
     grades = dict(run.results.values("grade").annotate(n=Count("pk")).values_list("grade", "n"))
     left = max(0, run.expected_calls - run.done_calls - run.error_calls)
     eta = None
@@ -344,15 +345,25 @@ def _progress_context(run: AuditRun) -> dict:
 @team_view
 @require_GET
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The run as a report: progress line, results matrix of this run (ideas × models, k of
+    n, marks, spend), what lit up, then the per-idea breakdown (collapsed)."""
     run = _run(request, pk)
     models = list(run.models.all())
     ideas = list(run.ideas.all())
     grid = matrix.build(request.team, ideas=ideas, models=models, upto_run=run)
+    built = report.build(run, ideas)
+    rows = [
+        (idea, [(m, cell, built.spend.get((idea.pk, m.pk))) for m, cell in
+                zip(grid.models, cells, strict=True)])
+        for idea, cells in grid.rows()
+    ]  # fmt: skip
     session = None
     if run.live_session_id:
         session = live.LiveSession.objects.filter(pk=run.live_session_id).first()
-    context = _progress_context(run) | {"grid": grid, "session": session,
-                                        "lit_up": grid.lit_up_rows()}  # fmt: skip
+    context = _progress_context(run) | {
+        "grid": grid, "rows": rows, "breakdown": built.breakdown, "session": session,
+        "lit_up": grid.lit_up_rows(),
+    }  # fmt: skip
     return render(request, "audits/run_detail.html", context)
 
 

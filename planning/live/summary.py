@@ -33,5 +33,25 @@ def describe(type: str, data: dict[str, Any]) -> str:
             text += f" · {data['chars']} characters"
         return text
     if type == "result":
-        return "Result: " + ", ".join(f"{k} {v}" for k, v in sorted(data.items()))
+        return describe_result(data)
     return type
+
+
+GRADES = {"pass": "PASS", "fail": "FAIL", "pending": "AWAITING REVIEW", "error": "ERROR"}
+
+
+def describe_result(data: dict[str, Any]) -> str:
+    """A result in words: "PASS · Idea / probe on model · 123 tokens · $0.0012"."""
+    grade = str(data.get("grade", ""))
+    parts = [GRADES.get(grade, grade.upper() or "Result")]
+    what = " / ".join(str(data[k]) for k in ("idea", "probe_name") if data.get(k))
+    model = data.get("model_name") or data.get("resolved_model")
+    if what or model:
+        parts.append(f"{what} on {model}" if what and model else what or f"answered by {model}")
+    if data.get("error_kind"):
+        parts.append(str(data["error_kind"]).replace("_", " "))
+    if data.get("tokens"):
+        parts.append(f"{data['tokens']} tokens")
+    if data.get("cost_usd") not in (None, "", "0", "0.000000"):
+        parts.append(f"${data['cost_usd']}")
+    return " · ".join(parts)

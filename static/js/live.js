@@ -37,10 +37,23 @@
       if (data.chars) text += ` · ${data.chars} characters`;
       return text;
     }
-    if (type === "result") {
-      return "Result: " + Object.keys(data).sort().map((k) => `${k} ${data[k]}`).join(", ");
-    }
+    if (type === "result") return describeResult(data);
     return type;
+  }
+
+  const GRADES = { pass: "PASS", fail: "FAIL", pending: "AWAITING REVIEW", error: "ERROR" };
+
+  // A result in words, never a dump of its fields (keep in step with describe_result).
+  function describeResult(data) {
+    const grade = String(data.grade || "");
+    const parts = [GRADES[grade] || grade.toUpperCase() || "Result"];
+    const what = ["idea", "probe_name"].filter((k) => data[k]).map((k) => data[k]).join(" / ");
+    const model = data.model_name || data.resolved_model;
+    if (what || model) parts.push(what && model ? `${what} on ${model}` : what || `answered by ${model}`);
+    if (data.error_kind) parts.push(String(data.error_kind).replace(/_/g, " "));
+    if (data.tokens) parts.push(`${data.tokens} tokens`);
+    if (![undefined, null, "", "0", "0.000000"].includes(data.cost_usd)) parts.push(`$${data.cost_usd}`);
+    return parts.join(" · ");
   }
 
   class LiveSession {

@@ -112,11 +112,18 @@ def test_start_watch_in_two_tabs_stop_resume_and_finish(
     assert AuditRun.objects.get(pk=run.pk).status == RunStatus.RUNNING
     expect(second.locator("[data-run-done]")).not_to_have_text(f"0 / {calls} calls")
 
-    # stop it from the first tab; the second hears it on the live session
+    # stop it from the first tab; both tabs say "Stopping…" (the event comes before the end),
+    # then "Stopped", without a reload
+    for page in (first, second):
+        page.evaluate("window.__stillHere = true")
     first.locator("[data-run-stop]").click()
-    expect(first.locator("[data-run-status]")).to_have_attribute("data-run-status", "cancelled")
-    expect(second.locator("[data-live-state-label]")).to_have_text("Finished · Cancelled")
-    expect(second.locator("[data-run-status]")).to_have_attribute("data-run-status", "cancelled")
+    for page in (first, second):
+        expect(page.locator("[data-run-status]")).to_have_attribute("data-run-status", "cancelled")
+        expect(page.locator("[data-run-status]")).to_have_text("Stopped")
+        expect(page.locator("[data-live-state-label]")).to_have_text("Finished · Cancelled")
+        log = page.locator("[data-live-log]").text_content()
+        assert "Stopping…" in log and log.index("Stopping…") < log.index("Cancelled"), log
+        assert page.evaluate("window.__stillHere === true")  # no reload
     expect(second.locator("[data-run-stop]")).to_have_count(0)  # its controls followed
     expect(second.locator("[data-run-resume]")).to_be_visible()
     run.refresh_from_db()
@@ -129,14 +136,18 @@ def test_start_watch_in_two_tabs_stop_resume_and_finish(
 
     # resume: only the missing calls run, watched live again, and the run finishes
     before = fake.requests_seen()
+    second.evaluate("window.__notReloaded = true")
     resume.click()
     expect(first.locator("[data-live]")).to_have_attribute("data-live-state", "live")
-    second.reload()
+    # the second tab follows the resumed run without a reload: live again, then finished
+    expect(second.locator("[data-run-status]")).to_have_attribute("data-run-status", "running")
     for page in (first, second):
         expect(page.locator("[data-run-status]")).to_have_attribute(
             "data-run-status", "completed", timeout=30_000
         )
         expect(page.locator("[data-live-state-label]")).to_have_text("Finished · Completed")
+    assert second.evaluate("window.__notReloaded === true")
+    assert wait_for(lambda: live_results(second) > 0, 10)  # the new session's results
     run.refresh_from_db()
     assert (run.done_calls, run.expected_calls, run.epoch) == (calls, calls, 2)
     assert fake.requests_seen() - before == calls - settled  # nothing ran twice
