@@ -132,7 +132,7 @@ def test_line_horizon_far_away_is_refused_in_the_form(team, editor_client, metri
 class Api:
     def __init__(self, user):
         self.client = Client()
-        self.key = ApiToken.objects.create(user=user).key
+        self.key = ApiToken.issue(user)[1]
 
     def post(self, path, body):
         return self.client.post(f"/api/v1/{path}", json.dumps(body),

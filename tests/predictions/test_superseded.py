@@ -72,7 +72,7 @@ def test_a_revision_starts_with_copied_editable_light_and_shade(team, owner_clie
 
 def test_api_says_superseded_with_superseded_by(team, owner, old, revised):
     client = Client()
-    key = ApiToken.objects.create(user=owner).key
+    key = ApiToken.issue(owner)[1]
     auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
     body = client.get(f"/api/v1/t/{team.slug}/predictions/{old.pk}/", **auth).json()
     assert body["status"] == "superseded" and body["superseded_by"] == revised.pk
