@@ -133,6 +133,23 @@ if env.str("TEST_DB_NAME", default=""):
 # The test suite's Celery worker processes write to the test database pytest created.
 if env.str("EXPONENT_TEST_DB_NAME", default=""):
     DATABASES["default"]["NAME"] = env.str("EXPONENT_TEST_DB_NAME")
+# The live layer's SSE views read through a small psycopg pool on the same database
+# (planning/live/dbrouter.py): a reconnect storm shares a few connections, idle holds none.
+DATABASES["live"] = DATABASES["default"] | {
+    "CONN_MAX_AGE": 0,
+    "OPTIONS": DATABASES["default"].get("OPTIONS", {})
+    | {
+        "pool": {
+            "min_size": 0,
+            "max_size": env.int("LIVE_DB_POOL_SIZE", default=4),
+            "max_idle": env.float("LIVE_DB_POOL_MAX_IDLE", default=1.0),
+            "timeout": 10.0,
+            "num_workers": 1,
+        }
+    },
+    "TEST": {"MIRROR": "default"},
+}
+DATABASE_ROUTERS = ["planning.live.dbrouter.LiveReadRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --------------------------------------------------------------------------- auth

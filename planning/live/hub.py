@@ -1,15 +1,22 @@
 """Fan-out of live events inside one ASGI process.
 
-One `Hub` per event loop holds ONE Redis pub/sub connection and ONE poller for every open
-stream, whatever their number:
+One `Hub` per event loop holds ONE Redis pub/sub connection, ONE poller and ONE clock for
+every open stream, whatever their number:
 
-- Streams `watch()` a session; the hub subscribes to `live:<id>` while anyone watches it.
-- Published events land in the session's `Watch` (a small buffer of encoded frames) and wake
-  its streams, which then usually send them without touching the database.
+- Streams `watch()` a session; the hub subscribes to `live:<id>` while anyone watches it,
+  including sessions first watched while the pub/sub connection is being set up or re-made
+  after a Redis reconnect (they are subscribed as soon as it is up).
+- Published events land in the session's `Watch` (a small buffer of encoded frames); only a
+  seq the watch had not seen wakes its streams, which then usually send the frames without
+  touching the database. A new stream whose cursor the buffer covers reads nothing at all.
 - Every `poll_seconds()` the poller reads `last_seq`/`status` of all watched sessions in one
   query and fetches whatever a lost wake-up missed: a lost notification only delays.
-- Database work runs in pool threads that close their connection before returning, so an
-  idle stream holds no database connection.
+- Every `heartbeat_interval()` the clock wakes every stream once: they send their heartbeat
+  and check their deadline and membership then (no timer per stream).
+- On SIGTERM/SIGINT (`install_shutdown_handler`) every stream is closed with its cursor
+  intact, so clients reconnect elsewhere and the server can exit at once.
+- Database work runs in pool threads on the pooled `live` database alias (see
+  `planning.live.dbrouter`); nothing holds a connection while streams idle.
 """
 
 from __future__ import annotations
@@ -18,6 +25,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import signal
+import threading
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -27,12 +37,14 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 
 from . import conf, notify
+from .dbrouter import live_reads
 from .models import TERMINAL, LiveEvent, LiveSession
 from .writer import encode
 
 log = logging.getLogger(__name__)
 
 BUFFER_SIZE = 2000
+HUB_CHANNEL = "live:hub"  # nobody publishes to it: keeps an idle connection subscribed
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +70,13 @@ def control(event: str, data) -> bytes:
 
 
 def db(fn):
-    """Run a sync ORM function in a pool thread and close its connection afterwards."""
+    """Run a sync ORM function in a pool thread, reading through the pooled `live` alias, and
+    give its connections back (to the pool, or closed) before returning."""
 
     def call(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with live_reads():
+                return fn(*args, **kwargs)
         finally:
             connections.close_all()
 
@@ -84,7 +98,9 @@ def read_log(session_id, after: int, limit: int = 500) -> tuple[list[Frame], dic
 
 def _poll(session_ids: list[str], known: dict[str, int]) -> dict[str, tuple[dict, list[Frame]]]:
     found = {}
-    for state in LiveSession.objects.filter(pk__in=session_ids).values("pk", "last_seq", "status"):
+    for state in LiveSession.objects.filter(pk__in=session_ids).values(
+        "pk", "last_seq", "status", "compacted_through"
+    ):
         sid = str(state["pk"])
         frames = []
         if state["last_seq"] > known.get(sid, 0):
@@ -100,33 +116,54 @@ class Watch:
         self.session_id = session_id
         self.refs = 0
         self.last_seq = 0  # highest seq known to exist
+        self.state: dict | None = None  # status/compacted_through from the last database read
         self.frames: OrderedDict[int, Frame] = OrderedDict()
         self._changed = asyncio.Event()
+        self.waiting = 0  # streams waiting for the next change
+        self.wakeups = 0  # streams woken so far (each waiting stream counts once per change)
 
     def changed(self) -> asyncio.Event:
         """The event to await for the next change (grab it before checking the state)."""
         return self._changed
 
+    async def wait(self, event: asyncio.Event) -> None:
+        self.waiting += 1
+        try:
+            await event.wait()
+        finally:
+            self.waiting -= 1
+
     def add(self, frames: list[Frame]) -> None:
+        """Buffer frames; wake the streams only if one of them is a seq not seen before."""
+        new = False
         for f in frames:
             self.frames[f.seq] = f
-            self.last_seq = max(self.last_seq, f.seq)
+            if f.seq > self.last_seq:
+                self.last_seq = f.seq
+                new = True
+            if f.terminal and self.state is not None:
+                self.state = self.state | {"status": f.type}
         while len(self.frames) > BUFFER_SIZE:
             self.frames.popitem(last=False)
-        if frames:
+        if new:
             self.notify()
 
-    def saw(self, last_seq: int) -> None:
+    def saw(self, last_seq: int, state: dict | None = None) -> None:
+        if state is not None:
+            self.state = {k: state[k] for k in ("status", "compacted_through") if k in state}
         if last_seq > self.last_seq:
             self.last_seq = last_seq
             self.notify()
 
     def notify(self) -> None:
+        self.wakeups += self.waiting
         event, self._changed = self._changed, asyncio.Event()
         event.set()
 
     def after(self, cursor: int) -> list[Frame] | None:
         """Buffered frames cursor+1..last_seq, or None if the buffer does not cover them."""
+        if self.state is None:  # nothing read from the database yet: last_seq may be behind
+            return None
         out = []
         for seq in range(cursor + 1, self.last_seq + 1):
             f = self.frames.get(seq)
@@ -139,16 +176,24 @@ class Watch:
 class Hub:
     def __init__(self) -> None:
         self.watches: dict[str, Watch] = {}
+        self.ticks = 0  # heartbeats of the hub's clock so far
+        self.closing = False  # the process is shutting down: streams close, cursor intact
+        self.connected = asyncio.Event()  # the pub/sub connection is up and subscribed
         self._pubsub = None
+        self._poke = asyncio.Event()  # poll now (after a Redis reconnect)
         self._tasks: list[asyncio.Task] = []
 
-    async def watch(self, session_id) -> Watch:
-        sid = str(session_id)
-        if not self._tasks:
+    def _start(self) -> None:
+        if not self._tasks and not self.closing:
             self._tasks = [
                 asyncio.create_task(self._listen(), name="live-hub-redis"),
                 asyncio.create_task(self._poll_forever(), name="live-hub-poll"),
+                asyncio.create_task(self._clock(), name="live-hub-clock"),
             ]
+
+    async def watch(self, session_id) -> Watch:
+        sid = str(session_id)
+        self._start()
         w = self.watches.get(sid)
         if w is None:
             w = self.watches[sid] = Watch(sid)
@@ -167,11 +212,30 @@ class Hub:
                     log.debug("live hub: unsubscribe failed", exc_info=True)
 
     async def _subscribe(self, sid: str) -> None:
+        # While the connection is being (re)made, the listener subscribes every watched
+        # session once it is up (see _listen), so nothing is lost here.
         if self._pubsub is not None:
             try:
                 await self._pubsub.subscribe(notify.channel(sid))
             except Exception:
                 log.debug("live hub: subscribe failed", exc_info=True)
+
+    def shutdown(self) -> None:
+        """Close every stream (their clients reconnect with their cursor) and stop the hub."""
+        if self.closing:
+            return
+        self.closing = True
+        for w in list(self.watches.values()):
+            w.notify()
+        for task in self._tasks:
+            task.cancel()
+
+    async def aclose(self) -> None:
+        self.shutdown()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
 
     async def _listen(self) -> None:
         url = conf.redis_url()
@@ -179,15 +243,22 @@ class Hub:
             return
         backoff = 0.5
         while True:
-            client = aioredis.from_url(url)
+            client = aioredis.from_url(url, client_name=f"live-hub-{os.getpid()}")
             try:
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
-                # a channel nobody publishes to keeps the connection subscribed when idle
-                await pubsub.subscribe("live:hub", *[notify.channel(s) for s in self.watches])
+                await pubsub.subscribe(HUB_CHANNEL, *[notify.channel(s) for s in self.watches])
+                # Sessions first watched while that SUBSCRIBE was on its way are not in it;
+                # from here on `_subscribe` sends their SUBSCRIBE itself.
                 self._pubsub = pubsub
+                watched = {notify.channel(s).encode() for s in self.watches}
+                subscribed = {c if isinstance(c, bytes) else c.encode() for c in pubsub.channels}
+                if missing := watched - subscribed:
+                    await pubsub.subscribe(*missing)
+                if stale := subscribed - watched - {HUB_CHANNEL.encode()}:
+                    await pubsub.unsubscribe(*stale)
                 backoff = 0.5
-                for w in self.watches.values():  # catch up on anything missed while away
-                    w.notify()
+                self.connected.set()
+                self._poke.set()  # catch up on anything published while we were away
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         self._deliver(message["channel"], message["data"])
@@ -197,6 +268,7 @@ class Hub:
                 log.warning("live hub: Redis connection lost; retrying", exc_info=True)
             finally:
                 self._pubsub = None
+                self.connected.clear()
                 with contextlib.suppress(Exception):
                     await client.aclose()
             await asyncio.sleep(backoff)
@@ -219,7 +291,9 @@ class Hub:
     async def _poll_forever(self) -> None:
         poll = db(_poll)
         while True:
-            await asyncio.sleep(conf.poll_seconds())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), conf.poll_seconds())
+            self._poke.clear()
             if not self.watches:
                 continue
             known = {sid: w.last_seq for sid, w in self.watches.items()}
@@ -233,7 +307,15 @@ class Hub:
                 if w is None:
                     continue
                 w.add(frames)
-                w.saw(state["last_seq"])
+                w.saw(state["last_seq"], state)
+
+    async def _clock(self) -> None:
+        """The one heartbeat of the process: wakes every stream once per interval."""
+        while True:
+            await asyncio.sleep(conf.heartbeat_interval())
+            self.ticks += 1
+            for w in list(self.watches.values()):
+                w.notify()
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
@@ -244,4 +326,33 @@ def get_hub() -> Hub:
     hub = _hubs.get(loop)
     if hub is None:
         hub = _hubs[loop] = Hub()
+        install_shutdown_handler(loop, hub)
     return hub
+
+
+def install_shutdown_handler(loop: asyncio.AbstractEventLoop, hub: Hub) -> None:
+    """Chain SIGTERM/SIGINT: close the hub's streams, then let the server's handler run.
+
+    uvicorn waits for open responses before it exits (up to --timeout-graceful-shutdown, by
+    default for ever); an SSE stream never ends by itself, so without this a deploy hangs until
+    the process is killed and every client loses its stream at once. Only a Python-level
+    handler (uvicorn's) is chained; with none installed nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if (
+            not callable(previous)
+            or previous is signal.default_int_handler
+            or getattr(previous, "live_hub", False)
+        ):
+            continue
+
+        def handler(signum, frame, previous=previous):
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                loop.call_soon_threadsafe(hub.shutdown)
+            previous(signum, frame)
+
+        handler.live_hub = True  # type: ignore[attr-defined]
+        signal.signal(sig, handler)

@@ -73,56 +73,101 @@ def cancel(request):
     )
 
 
-def _authorize(request, session_id):
+def _open(request, session_id, cursor: int, read: bool):
+    """Authorise the subscriber and (unless the hub's buffer covers it) read the log after
+    the cursor: one pool-thread call on one pooled connection (`db`)."""
     user = get_user(request)
     session, _role = live_session_for(user, session_id)
-    return user.pk, session.team_id
+    first = read_log(session.pk, cursor) if read else None
+    return user.pk, session.team_id, first
+
+
+class _Lease:
+    """The stream's hold on its watch, released exactly once: by the stream when it ends, or
+    by the response's close() when the stream never started (client gone before the body)."""
+
+    def __init__(self, hub, watch) -> None:
+        self.hub, self.watch, self.loop = hub, watch, asyncio.get_running_loop()
+        self.held = True
+
+    async def release(self) -> None:
+        if self.held:
+            self.held = False
+            await self.hub.unwatch(self.watch)
+
+    def release_soon(self) -> None:  # from Django's response.close(), in a thread
+        if self.held:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to release
+                self.loop.call_soon_threadsafe(lambda: self.loop.create_task(self.release()))
+
+
+class EventStreamResponse(StreamingHttpResponse):
+    def __init__(self, content, lease: _Lease) -> None:
+        super().__init__(content, content_type="text/event-stream")
+        self.lease = lease
+
+    def close(self) -> None:
+        self.lease.release_soon()
+        super().close()
 
 
 async def events(request, session_id):
     if request.method != "GET":
         return HttpResponse(status=405, headers={"Allow": "GET"})
-    user_id, team_id = await db(_authorize)(request, session_id)
     cursor = max(_int(request.headers.get("Last-Event-ID")), _int(request.GET.get("after")))
-    response = StreamingHttpResponse(
-        _stream(str(session_id), cursor, user_id, team_id), content_type="text/event-stream"
-    )
+    hub = get_hub()
+    if hub.closing:  # shutting down: come back (to another process) in a second
+        return HttpResponse(b"retry: 1000\n\n", status=503, content_type="text/event-stream")
+    # Watch before reading, so that nothing published after the read is missed.
+    watch = await hub.watch(session_id)
+    lease = _Lease(hub, watch)
+    try:
+        user_id, team_id, first = await db(_open)(
+            request, session_id, cursor, watch.after(cursor) is None
+        )
+    except BaseException:
+        await lease.release()
+        raise
+    response = EventStreamResponse(_stream(hub, lease, cursor, user_id, team_id, first), lease)
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
 
 
-async def _stream(session_id: str, cursor: int, user_id, team_id):
+async def _stream(hub, lease: _Lease, cursor: int, user_id, team_id, first):
+    """Replay after the cursor, then tail. Waits only on the session's watch, which the hub
+    wakes on a new seq, on its clock (heartbeat, deadline, membership check) and on shutdown."""
     loop = asyncio.get_running_loop()
-    hub = get_hub()
-    watch = await hub.watch(session_id)
+    watch = lease.watch
+    session_id = watch.session_id
     read = db(read_log)
     still_member = db(is_member)
     now = loop.time()
     deadline = now + conf.max_stream_seconds()
-    next_ping = now + conf.heartbeat_interval()
     next_check = now + conf.recheck_seconds()
-    need_db = True
+    tick = hub.ticks
     try:
         _release_request_thread()
         yield b"retry: 1000\n: open\n\n"
         while True:
             changed = watch.changed()
-            frames = None if need_db else watch.after(cursor)
-            if frames is None:
-                frames, state = await read(session_id, cursor)
-                need_db = False
+            if hub.closing:
+                return  # the client reconnects (to another process) from its cursor
+            frames = watch.after(cursor)
+            if first is not None or frames is None:
+                if first is not None:
+                    (frames, state), first = first, None
+                else:
+                    frames, state = await read(session_id, cursor)
                 if state is None:
                     yield control("end", {"status": "gone"})
                     return
-                if 0 < cursor < state["compacted_through"]:
-                    yield control("reset", {"reason": "compacted", "after": 0})
-                    return
                 watch.add(frames)
-                watch.saw(state["last_seq"])
-                if not frames and state["status"] in TERMINAL and cursor >= state["last_seq"]:
-                    yield control("end", {"status": state["status"], "seq": state["last_seq"]})
-                    return
+                watch.saw(state["last_seq"], state)
+            state = watch.state or {}
+            if 0 < cursor < state.get("compacted_through", 0):
+                yield control("reset", {"reason": "compacted", "after": 0})
+                return
             for f in frames:
                 if f.seq <= cursor:
                     continue
@@ -133,22 +178,24 @@ async def _stream(session_id: str, cursor: int, user_id, team_id):
                     return
             if frames:
                 continue
-            now = loop.time()
-            if now >= deadline:
-                return  # the client resumes from its cursor
-            if now >= next_check:
-                next_check = now + conf.recheck_seconds()
-                if not await still_member(user_id, team_id):
-                    yield control("end", {"status": "forbidden"})
-                    return
-            if now >= next_ping:
-                next_ping = now + conf.heartbeat_interval()
+            if state.get("status") in TERMINAL and cursor >= watch.last_seq:
+                yield control("end", {"status": state["status"], "seq": watch.last_seq})
+                return
+            if hub.ticks != tick:  # the hub's clock: one heartbeat for every stream
+                tick = hub.ticks
+                now = loop.time()
+                if now >= deadline:
+                    return  # the client resumes from its cursor
+                if now >= next_check:
+                    next_check = now + conf.recheck_seconds()
+                    if not await still_member(user_id, team_id):
+                        yield control("end", {"status": "forbidden"})
+                        return
                 yield b": ping\n\n"
-            wait = max(0.0, min(next_ping, next_check, deadline) - loop.time())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), wait)
+                continue
+            await watch.wait(changed)
     finally:
-        await hub.unwatch(watch)
+        await lease.release()
 
 
 def _release_request_thread() -> None:

@@ -1,0 +1,187 @@
+"""The hub inside one event loop, on real PostgreSQL and Redis: subscriptions survive the
+pub/sub connection being (re)made, a new stream wakes nobody, a new event wakes each waiting
+stream once, and idle streams share the hub's clock instead of a timer each."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+from django.conf import settings
+from django.db import connections
+
+from planning.live import notify, services
+from planning.live.hub import Hub
+from planning.live.views import _Lease, _stream
+from planning.live.writer import LiveWriter
+
+pytestmark = [pytest.mark.django_db(transaction=True, databases=["default", "live"])]
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _close_live_pool():
+    yield
+    connections["live"].close_pool()  # its connections would keep the test database busy
+
+
+@pytest.fixture
+def live_session(team, editor):
+    session = services.create_session(team, kind="t")
+    writer = LiveWriter.claim(session.pk)
+    for i in range(4):
+        writer.emit("progress", {"done": i})
+    return session, writer, editor
+
+
+async def until(predicate, timeout: float = 15.0) -> None:
+    """Wait (yielding to the loop) until predicate() is true."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "condition not reached"
+        await asyncio.sleep(0.005)
+
+
+class Subscriber:
+    """One stream of the view's generator, consumed in a task."""
+
+    def __init__(self, hub: Hub, session, user, cursor: int = 0) -> None:
+        self.hub, self.session, self.user, self.cursor = hub, session, user, cursor
+        self.chunks: list[bytes] = []
+        self.task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        watch = await self.hub.watch(self.session.pk)
+        lease = _Lease(self.hub, watch)
+        stream = _stream(self.hub, lease, self.cursor, self.user.pk, self.session.team_id, None)
+        self.task = asyncio.create_task(self._consume(stream))
+
+    async def _consume(self, stream) -> None:
+        async for chunk in stream:
+            self.chunks.append(chunk)
+
+    def has(self, seq: int) -> bool:
+        return any(chunk.startswith(f"id: {seq}\n".encode()) for chunk in self.chunks)
+
+    def ids(self) -> list[int]:
+        return [int(c.split(b"\n", 1)[0][4:]) for c in self.chunks if c.startswith(b"id: ")]
+
+
+async def stop(hub: Hub, subscribers: list[Subscriber]) -> None:
+    for s in subscribers:
+        s.task.cancel()
+    await asyncio.gather(*(s.task for s in subscribers), return_exceptions=True)
+    await hub.aclose()
+
+
+async def redis_numsub(channels: list[str]) -> dict[str, int]:
+    r = aioredis.from_url(settings.REDIS_URL)
+    try:
+        found = dict(await r.pubsub_numsub(*channels))
+    finally:
+        await r.aclose()
+    return {c: found[c.encode()] for c in channels}
+
+
+@pytest.mark.anyio
+async def test_sessions_watched_while_pubsub_connects_or_reconnects_are_subscribed(db):
+    hub = Hub()
+    watched: list[str] = []
+
+    async def watch_until(predicate) -> None:
+        while not predicate():
+            sid = str(uuid.uuid4())
+            watched.append(sid)
+            await hub.watch(sid)
+            await asyncio.sleep(0.001)
+
+    try:
+        await watch_until(hub.connected.is_set)  # sessions watched while it connects
+        connecting = len(watched)
+        assert connecting > 1
+        channels = [notify.channel(s) for s in watched]
+        assert set((await redis_numsub(channels)).values()) == {1}
+
+        # Redis drops the hub's connection: sessions watched until it is back count too.
+        r = aioredis.from_url(settings.REDIS_URL)
+        name = f"live-hub-{os.getpid()}"
+        ids = [c["id"] for c in await r.client_list(_type="pubsub") if c["name"] == name]
+        assert len(ids) == 1
+        await r.client_kill_filter(_id=ids[0])
+        await r.aclose()
+        await watch_until(lambda: not hub.connected.is_set())
+        await watch_until(hub.connected.is_set)
+        assert len(watched) > connecting
+        channels = [notify.channel(s) for s in watched]
+        assert set((await redis_numsub(channels)).values()) == {1}  # none left on the poll
+    finally:
+        await hub.aclose()
+
+
+@pytest.mark.anyio
+async def test_opening_streams_wakes_nobody_and_an_event_wakes_each_once(live_session):
+    session, writer, user = live_session
+    hub = Hub()
+    n = 200
+    subscribers = [Subscriber(hub, session, user) for _ in range(n)]
+    try:
+        for s in subscribers:
+            await s.start()
+        watch = hub.watches[str(session.pk)]
+        await until(lambda: all(s.has(5) for s in subscribers) and watch.waiting == n)
+        # Quadratic before: every stream's first read re-added the buffered frames and woke
+        # every stream already waiting (~n²/2 wake-ups).
+        assert watch.wakeups <= n
+        # One timer for all of them, not one each.
+        assert len(asyncio.get_running_loop()._scheduled) < 10
+        before = watch.wakeups
+        await asyncio.to_thread(writer.emit, "progress", {"done": 4})
+        await until(lambda: all(s.has(6) for s in subscribers) and watch.waiting == n)
+        assert watch.wakeups - before == n
+        assert all(s.ids() == [1, 2, 3, 4, 5, 6] for s in subscribers)
+    finally:
+        await stop(hub, subscribers)
+
+
+@pytest.mark.anyio
+async def test_the_hub_clock_pings_and_ends_every_stream(live_session, settings):
+    settings.LIVE_SSE_HEARTBEAT = 0.2
+    settings.LIVE_SSE_MAX_SECONDS = 0.5
+    session, writer, user = live_session
+    hub = Hub()
+    subscribers = [Subscriber(hub, session, user, cursor=5) for _ in range(50)]
+    try:
+        for s in subscribers:
+            await s.start()
+        # past the deadline every stream ends by itself (the client resumes by cursor)
+        await asyncio.wait_for(asyncio.gather(*(s.task for s in subscribers)), 15)
+        assert all(b": ping\n\n" in s.chunks for s in subscribers)
+        assert all(s.ids() == [] for s in subscribers)
+        assert str(session.pk) not in hub.watches
+    finally:
+        await stop(hub, subscribers)
+
+
+@pytest.mark.anyio
+async def test_shutdown_closes_streams_with_their_cursor(live_session):
+    session, writer, user = live_session
+    hub = Hub()
+    subscribers = [Subscriber(hub, session, user, cursor=2) for _ in range(20)]
+    try:
+        for s in subscribers:
+            await s.start()
+        await until(lambda: all(s.has(5) for s in subscribers))
+        hub.shutdown()
+        await asyncio.wait_for(asyncio.gather(*(s.task for s in subscribers)), 15)
+        assert all(s.ids() == [3, 4, 5] for s in subscribers)
+        assert all(b"event: end" not in b"".join(s.chunks) for s in subscribers)
+    finally:
+        await stop(hub, subscribers)
