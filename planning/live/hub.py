@@ -35,6 +35,8 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.db import connections
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from . import conf, notify
 from .dbrouter import live_reads
@@ -243,9 +245,14 @@ class Hub:
             return
         backoff = 0.5
         while True:
-            client = aioredis.from_url(url, client_name=f"live-hub-{os.getpid()}")
+            # No retries inside redis-py: a PubSub that reconnected by itself (resubscribing
+            # its channels) beside the one made here would deliver everything twice. A lost
+            # connection ends this attempt; the next one subscribes what is watched then.
+            client = aioredis.from_url(
+                url, client_name=f"live-hub-{os.getpid()}", retry=Retry(NoBackoff(), 0)
+            )
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
                 await pubsub.subscribe(HUB_CHANNEL, *[notify.channel(s) for s in self.watches])
                 # Sessions first watched while that SUBSCRIBE was on its way are not in it;
                 # from here on `_subscribe` sends their SUBSCRIBE itself.
@@ -269,6 +276,8 @@ class Hub:
             finally:
                 self._pubsub = None
                 self.connected.clear()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # its connection is not in the client's pool
                 with contextlib.suppress(Exception):
                     await client.aclose()
             await asyncio.sleep(backoff)
