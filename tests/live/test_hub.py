@@ -153,21 +153,25 @@ async def test_opening_streams_wakes_nobody_and_an_event_wakes_each_once(live_se
 
 @pytest.mark.anyio
 async def test_the_hub_clock_pings_and_ends_every_stream(live_session, settings):
-    settings.LIVE_SSE_HEARTBEAT = 0.2
-    settings.LIVE_SSE_MAX_SECONDS = 0.5
+    settings.LIVE_SSE_HEARTBEAT = 0.1
     session, writer, user = live_session
     hub = Hub()
-    subscribers = [Subscriber(hub, session, user, cursor=5) for _ in range(50)]
+    tailing = [Subscriber(hub, session, user, cursor=5) for _ in range(50)]
+    expiring = [Subscriber(hub, session, user, cursor=5) for _ in range(50)]
     try:
-        for s in subscribers:
+        for s in tailing:
             await s.start()
-        # past the deadline every stream ends by itself (the client resumes by cursor)
-        await asyncio.wait_for(asyncio.gather(*(s.task for s in subscribers)), 15)
-        assert all(b": ping\n\n" in s.chunks for s in subscribers)
-        assert all(s.ids() == [] for s in subscribers)
-        assert str(session.pk) not in hub.watches
+        await until(lambda: all(s.chunks for s in tailing))  # their deadline is set
+        settings.LIVE_SSE_MAX_SECONDS = 0  # these end at the clock's next tick
+        for s in expiring:
+            await s.start()
+        await asyncio.wait_for(asyncio.gather(*(s.task for s in expiring)), 15)
+        assert all(s.ids() == [] for s in expiring)  # closed; the client resumes by cursor
+        await until(lambda: all(b": ping\n\n" in s.chunks for s in tailing))
+        assert not any(s.task.done() for s in tailing)
+        assert len(asyncio.get_running_loop()._scheduled) < 10  # not a timer per stream
     finally:
-        await stop(hub, subscribers)
+        await stop(hub, tailing + expiring)
 
 
 @pytest.mark.anyio
