@@ -1,128 +1,497 @@
-"""The JSON API under /api/v1/: plain Django views, per-user Bearer tokens, JSON errors.
+"""The JSON API under /api/v1/ (django-ninja): per-user Bearer tokens, JSON errors.
 
 Every team resource lives under /api/v1/t/<team>/…: the token's user must be a member
 (another team answers 404, exactly like the web pages); changes need the editor role (403).
-Bad input answers 400 with `{"error": ..., "fields": {"name": ["message", ...]}}`.
-The OpenAPI 3.1 document is served at /api/v1/openapi.json (see openapi.py).
+Request and response bodies are the pydantic schemas below, declared once: they validate
+requests and generate the OpenAPI 3.1 document at /api/v1/openapi.json. Every write goes
+through the same service function as the web (predictions/services.py).
+
+Errors are always `{"error": "...", "fields": {"name": ["message", ...]}}` (fields may be
+empty), whatever produced them: a schema, a service, authentication, a missing route, a
+wrong method or a bug (see JsonErrorsUnderApi).
 """
 
 from __future__ import annotations
 
-import functools
+import datetime as dt
 import json
-from collections.abc import Callable
-from datetime import date
-from typing import Any
+import logging
+from typing import Annotated, Any, Literal
 
+from django.conf import settings
 from django.db.models import Q
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from ninja import Field, NinjaAPI, Schema, Status
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.parser import Parser
+from ninja.security import HttpBearer
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, StrictBool, StrictInt
 
+from planning import inputs
 from planning.accounts import tokens
+from planning.inputs import INT_MAX, MAX_YEAR, MIN_YEAR, InputError, unstorable
 from planning.teams.models import Membership, Role, role_at_least
+from planning.validation import Invalid
 
 from . import services
-from .models import Kind, Metric, Prediction, Reveal, Scale
-from .trajectory import LineError, parse_line
+from .models import Kind, Metric, Prediction, Reveal
 
-MAX_BATCH = 10_000
+log = logging.getLogger("django.request")
 
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, fields: dict[str, list[str]] | None = None):
-        super().__init__(message)
-        self.status, self.message, self.fields = status, message, fields
+API_PREFIX = "/api/"
+AUTH_HINT = "Send your API token as “Authorization: Bearer <token>”."
 
 
+# --------------------------------------------------------------------------- field types
+def _storable(value: str) -> str:
+    problem = unstorable(value)
+    if problem:
+        raise ValueError(f"This text {problem}")
+    return value
+
+
+def _iso_date(value: Any) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"“{value[:40]}” is not a date like 2026-03-31.") from None
+    else:
+        raise ValueError("Give a date like 2026-03-31.")
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise ValueError(f"Use a date between the years {MIN_YEAR} and {MAX_YEAR}.")
+    return parsed
+
+
+def Text(max_length: int = inputs.TEXT_MAX_CHARS):  # noqa: N802 (a type factory)
+    return Annotated[str, Field(max_length=max_length), AfterValidator(_storable)]
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-1e300, le=1e300)]
+Id = Annotated[StrictInt, Field(ge=1, le=INT_MAX)]
+
+
+class In(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- schemas
+class ErrorOut(Schema):
+    error: str
+    fields: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Messages per field; nested fields use dots and indexes, e.g. "
+        "`trajectory.baseline_value`, `band.low`, `observations[3].value`.",
+    )
+
+
+class MetricIn(In):
+    name: Text(services.NAME_MAX)  # type: ignore[valid-type]
+    unit: Text(services.UNIT_MAX) = Field("", examples=["minutes", "%", "$"])  # type: ignore[valid-type]
+    scale: Literal["linear", "log"] = "log"
+    higher_is_better: StrictBool = True
+    description: Text() = ""  # type: ignore[valid-type]
+
+
+class MetricOut(Schema):
+    id: int
+    name: str
+    unit: str
+    scale: Literal["linear", "log"]
+    higher_is_better: bool
+    description: str
+    definition_version: int
+    version_note: str
+    created_at: dt.datetime
+
+
+class MetricList(Schema):
+    metrics: list[MetricOut]
+
+
+class ObservationIn(In):
+    date: IsoDate = Field(description="Not in the future.")
+    value: Number = Field(description="Above 0 on log-scale metrics.")
+    source: Text(services.SOURCE_MAX) = ""  # type: ignore[valid-type]
+
+
+class ObservationsIn(In):
+    observations: list[ObservationIn] = Field(
+        min_length=1, max_length=services.MAX_BATCH, description="Upserted by date."
+    )
+
+
+class ObservationOut(Schema):
+    date: dt.date
+    value: float
+    source: str
+    definition_version: int
+
+
+class ObservationList(Schema):
+    metric: int
+    observations: list[ObservationOut]
+
+
+class UpsertOut(Schema):
+    created: int
+    updated: int
+    unchanged: int
+    resolved_predictions: list[int]
+
+
+class TrajectoryIn(In):
+    """exponential: baseline + doubling_months (or multiple_per_year); linear: baseline +
+    change_per_year; logistic: baseline + ceiling + midpoint (or steepness per year);
+    points: [[date, value], …] interpolated (in log space on log metrics)."""
+
+    model: Literal["exponential", "linear", "logistic", "points"]
+    baseline_date: IsoDate | None = None
+    baseline_value: Number | None = None
+    doubling_months: Number | None = None
+    multiple_per_year: Number | None = None
+    change_per_year: Number | None = None
+    ceiling: Number | None = None
+    midpoint: IsoDate | None = None
+    steepness: Number | None = None
+    points: list[tuple[IsoDate, Number]] | None = Field(None, max_length=1000)
+
+
+class BandIn(In):
+    """low/high are factors on the line for log metrics (0.5, 2), offsets for linear ones
+    (-5, 5); or explicit [[date, low, high], …] points."""
+
+    coverage: Number = Field(0.8, gt=0, lt=1)
+    low: Number | None = None
+    high: Number | None = None
+    points: list[tuple[IsoDate, Number, Number]] | None = Field(None, max_length=1000)
+
+
+class ThresholdIn(In):
+    value: Number
+    probability: Number = Field(gt=0, lt=1)
+    above: StrictBool = True
+
+
+class PredictionIn(In):
+    metric: StrictInt = Field(description="The id of one of this team's metrics.")
+    kind: Literal["line", "threshold"] = "line"
+    claim: Text(services.CLAIM_MAX)  # type: ignore[valid-type]
+    rationale: Text() = ""  # type: ignore[valid-type]
+    horizon: IsoDate = Field(description="The line (or deadline) ends on this date.")
+    trajectory: TrajectoryIn | None = None
+    band: BandIn | None = None
+    threshold: ThresholdIn | None = None
+    supersedes: StrictInt | None = Field(None, description="Revise this committed prediction.")
+    commit: StrictBool = Field(False, description="Commit at once (all or nothing).")
+
+
+class ThresholdOut(Schema):
+    value: float
+    above: bool
+    probability: float
+
+
+class PredictionOut(Schema):
+    id: int
+    metric: int
+    author: str
+    kind: Literal["line", "threshold"]
+    claim: str
+    rationale: str
+    made_at: dt.datetime
+    horizon: dt.date
+    status: Literal["draft", "committed", "superseded"]
+    committed_at: dt.datetime | None
+    content_hash: str | None
+    supersedes: int | None
+    superseded_by: int | None
+    unit: str
+    definition_version: int
+    trajectory: dict[str, Any] | None
+    band: dict[str, Any] | None
+    threshold: ThresholdOut | None
+    description: str
+
+
+class PredictionList(Schema):
+    predictions: list[PredictionOut]
+
+
+class ScoreSummary(Schema):
+    n: int
+    mean_abs_error: float | None
+    error_kind: Literal["log10", "relative"]
+    mean_crps: float | None
+    mean_interval_score: float | None
+    coverage_stated: float | None
+    coverage_observed: float | None
+    bias: float | None
+    typical_miss: float | None
+    bias_phrase: str
+    bias_sentence: str
+    definition_changed: int
+
+
+class ScorePoint(Schema):
+    date: dt.date
+    actual: float | None
+    median: float | None
+    low: float | None
+    high: float | None
+    error: float | None
+    inside: bool
+    percentile: float | None
+    interval: float | None
+    crps: float | None
+
+
+class ResolutionOut(Schema):
+    outcome: bool
+    method: str
+    note: str
+
+
+class ScoresOut(Schema):
+    prediction: int
+    status: Literal["draft", "committed", "superseded"]
+    superseded_by: int | None
+    unit: str = Field(description="Of every score in the metric's unit (CRPS, interval, values).")
+    summary: ScoreSummary | None
+    points: list[ScorePoint]
+    resolution: ResolutionOut | None = Field(None, description="Threshold predictions only.")
+    brier: float | None = Field(None, description="Threshold predictions only.")
+    log_score: float | None = Field(None, description="Threshold predictions only.")
+
+
+ERRORS: dict[int, type] = {c: ErrorOut for c in (400, 401, 404, 413, 429)}
+WRITE_ERRORS: dict[int, type] = {**ERRORS, 403: ErrorOut}
+
+
+# --------------------------------------------------------------------------- auth and parsing
+class BearerToken(HttpBearer):
+    """`Authorization: Bearer <token>` (planning.accounts.tokens: hashed look-up, expiry,
+    read-only scope and the per-token rate limit)."""
+
+    def __call__(self, request: HttpRequest):
+        raw = tokens.bearer_token(request)
+        if raw is None:
+            raise AuthenticationError(401, AUTH_HINT)
+        return self.authenticate(request, raw)
+
+    def authenticate(self, request: HttpRequest, token: str):
+        found = None if unstorable(token) else tokens.authenticate(token)
+        if found is None:
+            raise AuthenticationError(
+                401, "This API token is not valid (unknown, revoked or expired)."
+            )
+        if not tokens.consume_api_rate(request, found):
+            raise HttpError(429, tokens.API_RATE_MESSAGE)
+        if not found.allows(request.method):
+            raise HttpError(403, "This API token is read-only.")
+        request.user = found.user
+        return found.user
+
+
+class BoundedJsonParser(Parser):
+    """JSON bodies without the parser's failure modes: nesting, number length and NaN/Infinity
+    are refused with a message (planning.inputs); text fields are checked by the schemas."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        try:
+            text = request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError("The body is not UTF-8 text.") from None
+        if inputs._depth(text) > inputs.JSON_MAX_DEPTH:
+            raise InputError(f"The JSON is nested more than {inputs.JSON_MAX_DEPTH} levels deep.")
+        try:
+            return json.loads(
+                text,
+                parse_int=inputs._number,
+                parse_float=inputs._number,
+                parse_constant=inputs._constant,
+            )
+        except (ValueError, RecursionError) as error:
+            if isinstance(error, InputError):
+                raise
+            raise InputError(
+                f"The body is not valid JSON: {getattr(error, 'msg', error)}."
+            ) from None
+
+
+class Api(NinjaAPI):
+    def get_openapi_schema(self, *args, **kwargs):
+        schema = super().get_openapi_schema(*args, **kwargs)
+        # The scheme is "bearer" in the document (the class name is a detail).
+        schemes = schema.get("components", {}).get("securitySchemes", {})
+        if "BearerToken" in schemes:
+            schemes["bearer"] = schemes.pop("BearerToken")
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    for requirement in operation.get("security", []):
+                        if "BearerToken" in requirement:
+                            requirement["bearer"] = requirement.pop("BearerToken")
+        return schema
+
+
+api = Api(
+    title="Exponent API",
+    version="1",
+    description="Metrics, observations, predictions and scores of the teams you belong to.",
+    auth=BearerToken(),
+    parser=BoundedJsonParser(),
+    docs_url=None,  # the document is enough; no page loading scripts from elsewhere
+    urls_namespace="api",
+)
+
+
+# --------------------------------------------------------------------------- errors
 def error_response(status: int, message: str, fields=None) -> JsonResponse:
-    body: dict[str, Any] = {"error": message}
-    if fields:
-        body["fields"] = fields
-    response = JsonResponse(body, status=status)
+    response = JsonResponse({"error": message, "fields": fields or {}}, status=status)
     if status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="exponent"'
     return response
 
 
-def _user_from_token(request: HttpRequest):
-    raw = tokens.bearer_token(request)
-    if raw is None:
-        raise ApiError(401, "Send your API token as “Authorization: Bearer <token>”.")
-    token = tokens.authenticate(raw)
-    if token is None:
-        raise ApiError(401, "This API token is not valid (unknown, revoked or expired).")
-    if not tokens.consume_api_rate(request, token):
-        raise ApiError(429, tokens.API_RATE_MESSAGE)
-    if not token.allows(request.method):
-        raise ApiError(403, "This API token is read-only.")
-    return token.user
+def _field_name(loc: tuple) -> str:
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path"):
+        parts = parts[2:] if parts[0] == "body" else parts[1:]
+    name = ""
+    for part in parts:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            name += f".{part}" if name else str(part)
+    return name or "body"
 
 
-def api_view(methods: list[str], *, team_scoped: bool = True) -> Callable:
-    """Token auth, team membership (404 for non-members), editor role for changes (403),
-    allowed methods (405), and ApiError -> JSON."""
-
-    def decorator(func: Callable) -> Callable:
-        @csrf_exempt
-        @functools.wraps(func)
-        def wrapper(request: HttpRequest, *args, **kwargs):
-            try:
-                if request.method not in methods:
-                    response = error_response(405, f"Use {' or '.join(methods)}.")
-                    response["Allow"] = ", ".join(methods)
-                    return response
-                request.user = _user_from_token(request)
-                if team_scoped:
-                    slug = kwargs.pop("team")
-                    membership = (
-                        Membership.objects.select_related("team")
-                        .filter(team__slug=slug, user=request.user)
-                        .first()
-                    )
-                    if membership is None:
-                        raise ApiError(404, "No such team.")
-                    if request.method != "GET" and not role_at_least(membership.role, Role.EDITOR):
-                        raise ApiError(403, "Your role in this team does not allow changes.")
-                    request.team, request.membership = membership.team, membership
-                return func(request, *args, **kwargs)
-            except ApiError as error:
-                return error_response(error.status, error.message, error.fields)
-
-        return wrapper
-
-    return decorator
+def _message(error: dict) -> str:
+    kind, message = error.get("type", ""), error.get("msg", "")
+    if kind == "missing":
+        return "This field is required."
+    if kind == "extra_forbidden":
+        return "Unknown field."
+    if kind == "value_error":
+        return message.removeprefix("Value error, ")
+    return message.rstrip(".") + "."
 
 
-def _body(request: HttpRequest) -> dict:
-    try:
-        data = json.loads(request.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ApiError(400, "The body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "The body must be a JSON object.")
-    return data
+@api.exception_handler(NinjaValidationError)
+def _validation(request, exc: NinjaValidationError):
+    fields: dict[str, list[str]] = {}
+    for error in exc.errors:
+        fields.setdefault(_field_name(tuple(error.get("loc", ()))), []).append(_message(error))
+    return error_response(400, "Nothing was saved: fix the listed fields.", fields)
 
 
-def _date(value, field: str, errors: dict) -> date | None:
-    if value in (None, ""):
-        errors.setdefault(field, []).append("This field is required.")
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        errors.setdefault(field, []).append(f"“{value}” is not a date like 2026-03-31.")
-        return None
+@api.exception_handler(Invalid)
+def _invalid(request, exc: Invalid):
+    return error_response(exc.status, exc.message, exc.fields)
 
 
-def _metric_or_404(request, pk: int) -> Metric:
-    metric = Metric.objects.for_team(request.team).filter(pk=pk).first()
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    if isinstance(exc.__cause__, InputError):  # the body parser's refusal
+        return error_response(400, str(exc.__cause__), {"body": [str(exc.__cause__)]})
+    return error_response(exc.status_code, exc.message)
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return error_response(404, str(exc) or "Not found.")
+
+
+@api.exception_handler(Exception)
+def _server_error(request, exc):
+    log.error("Internal Server Error: %s", request.path, exc_info=exc)
+    return error_response(500, "Something went wrong on our side; it has been logged.")
+
+
+STATUS_MESSAGES = {
+    404: "There is no such address in the API.",
+    405: "This address does not accept that method.",
+    500: "Something went wrong on our side; it has been logged.",
+}
+
+
+class JsonErrorsUnderApi:
+    """Under /api/ every error is JSON, including what no API view produced: an unknown
+    address (404), a wrong method (405), CSRF or framework errors, and uncaught exceptions."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.path.startswith(API_PREFIX)
+            and response.status_code >= 400
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            status = response.status_code
+            message = STATUS_MESSAGES.get(status, getattr(response, "reason_phrase", "Error"))
+            replaced = error_response(status, message)
+            for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+                if header in response:
+                    replaced[header] = response[header]
+            return replaced
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if not request.path.startswith(API_PREFIX) or settings.DEBUG:
+            return None
+        log.error("Internal Server Error: %s", request.path, exc_info=exception)
+        return error_response(500, STATUS_MESSAGES[500])
+
+
+# --------------------------------------------------------------------------- helpers
+def _membership(request: HttpRequest, slug: str, *, write: bool = False) -> Membership:
+    membership = (
+        Membership.objects.select_related("team").filter(team__slug=slug, user=request.auth).first()
+        if len(slug) <= 100
+        else None
+    )
+    if membership is None:
+        raise HttpError(404, "No such team.")
+    if write and not role_at_least(membership.role, Role.EDITOR):
+        raise HttpError(403, "Your role in this team does not allow changes.")
+    return membership
+
+
+def _metric_or_404(team, pk: int) -> Metric:
+    metric = services.team_metric(team, pk)
     if metric is None:
-        raise ApiError(404, "No such metric in this team.")
-    metric.team = request.team
+        raise HttpError(404, "No such metric in this team.")
     return metric
 
 
-# --------------------------------------------------------------------------- serialisers
+def _visible_predictions(team, user):
+    qs = Prediction.objects.for_team(team).with_successor().select_related("metric", "author")
+    if not team.anti_anchoring:
+        return qs
+    open_metrics = set(
+        Prediction.objects.for_team(team)
+        .filter(author=user, committed_at__isnull=False)
+        .values_list("metric_id", flat=True)
+    ) | set(Reveal.objects.filter(user=user).values_list("metric_id", flat=True))
+    return qs.filter(Q(author=user) | Q(metric_id__in=open_metrics))
+
+
+def _prediction_or_404(team, user, pk: int) -> Prediction:
+    p = None
+    if 0 < pk <= INT_MAX:
+        p = _visible_predictions(team, user).select_related("resolution").filter(pk=pk).first()
+    if p is None:
+        raise HttpError(404, "No such prediction in this team (or hidden by anti-anchoring).")
+    p.team = p.metric.team = team
+    return p
+
+
 def metric_json(m: Metric) -> dict:
     return {
         "id": m.pk,
@@ -133,22 +502,22 @@ def metric_json(m: Metric) -> dict:
         "description": m.description,
         "definition_version": m.definition_version,
         "version_note": m.version_note,
-        "created_at": m.created_at.isoformat(),
+        "created_at": m.created_at,
     }
 
 
 def prediction_json(p: Prediction) -> dict:
-    data = {
+    return {
         "id": p.pk,
         "metric": p.metric_id,
         "author": p.author.email,
         "kind": p.kind,
         "claim": p.title,
         "rationale": p.rationale,
-        "made_at": p.made_at.isoformat(),
-        "horizon": p.horizon.isoformat(),
-        "status": p.status,  # draft | committed | superseded
-        "committed_at": p.committed_at.isoformat() if p.committed_at else None,
+        "made_at": p.made_at,
+        "horizon": p.horizon,
+        "status": p.status,
+        "committed_at": p.committed_at,
         "content_hash": p.content_hash or None,
         "supersedes": p.supersedes_id,
         "superseded_by": p.superseded_by_id,
@@ -156,16 +525,13 @@ def prediction_json(p: Prediction) -> dict:
         "definition_version": p.definition_version,
         "trajectory": p.trajectory,
         "band": p.band,
-        "threshold": None,
+        "threshold": (
+            {"value": p.threshold_value, "above": p.threshold_above, "probability": p.probability}
+            if p.kind == Kind.THRESHOLD
+            else None
+        ),
         "description": p.describe(),
     }
-    if p.kind == Kind.THRESHOLD:
-        data["threshold"] = {
-            "value": p.threshold_value,
-            "above": p.threshold_above,
-            "probability": p.probability,
-        }
-    return data
 
 
 def _finite(x):
@@ -173,278 +539,151 @@ def _finite(x):
 
 
 # --------------------------------------------------------------------------- metrics
-@api_view(["GET", "POST"])
-def metrics(request: HttpRequest) -> JsonResponse:
-    if request.method == "GET":
-        items = [metric_json(m) for m in Metric.objects.for_team(request.team).order_by("name")]
-        return JsonResponse({"metrics": items})
-    data = _body(request)
-    errors: dict[str, list[str]] = {}
-    name = str(data.get("name") or "").strip()
-    if not name:
-        errors["name"] = ["This field is required."]
-    elif len(name) > 200:
-        errors["name"] = ["At most 200 characters."]
-    elif Metric.objects.for_team(request.team).filter(name__iexact=name).exists():
-        errors["name"] = ["Your team already tracks a metric with this name."]
-    scale = data.get("scale", Scale.LOG)
-    if scale not in Scale.values:
-        errors["scale"] = ["Use “linear” or “log”."]
-    unit = str(data.get("unit") or "")
-    if len(unit) > 30:
-        errors["unit"] = ["At most 30 characters."]
-    higher = data.get("higher_is_better", True)
-    if not isinstance(higher, bool):
-        errors["higher_is_better"] = ["Use true or false."]
-    if errors:
-        raise ApiError(400, "The metric was not created.", errors)
-    metric = Metric.objects.create(
-        team=request.team,
-        name=name,
-        unit=unit,
-        scale=scale,
-        higher_is_better=higher,
-        description=str(data.get("description") or ""),
-        created_by=request.user,
+@api.get("/t/{team}/metrics/", response={200: MetricList, **ERRORS}, tags=["metrics"])
+def list_metrics(request, team: str):
+    """The team's metrics, by name."""
+    t = _membership(request, team).team
+    return {"metrics": [metric_json(m) for m in Metric.objects.for_team(t).order_by("name")]}
+
+
+@api.post("/t/{team}/metrics/", response={201: MetricOut, **WRITE_ERRORS}, tags=["metrics"])
+def create_metric(request, team: str, payload: MetricIn):
+    """Start tracking a metric (editors)."""
+    t = _membership(request, team, write=True).team
+    return Status(201, metric_json(services.create_metric(t, request.auth, payload.model_dump())))
+
+
+@api.get("/t/{team}/metrics/{pk}/", response={200: MetricOut, **ERRORS}, tags=["metrics"])
+def get_metric(request, team: str, pk: int):
+    return metric_json(_metric_or_404(_membership(request, team).team, pk))
+
+
+@api.get(
+    "/t/{team}/metrics/{pk}/observations/",
+    response={200: ObservationList, **ERRORS},
+    tags=["observations"],
+)
+def list_observations(request, team: str, pk: int):
+    """Every observation of the metric, oldest first."""
+    metric = _metric_or_404(_membership(request, team).team, pk)
+    rows = metric.observations.order_by("observed_at").values_list(
+        "observed_at", "value", "source", "definition_version"
     )
-    return JsonResponse(metric_json(metric), status=201)
+    return {
+        "metric": metric.pk,
+        "observations": [
+            {"date": d, "value": v, "source": s, "definition_version": ver} for d, v, s, ver in rows
+        ],
+    }
 
 
-@api_view(["GET"])
-def metric_detail(request: HttpRequest, pk: int) -> JsonResponse:
-    return JsonResponse(metric_json(_metric_or_404(request, pk)))
-
-
-@api_view(["GET", "POST"])
-def observations(request: HttpRequest, pk: int) -> JsonResponse:
-    metric = _metric_or_404(request, pk)
-    if request.method == "GET":
-        rows = metric.observations.order_by("observed_at").values_list(
-            "observed_at", "value", "source", "definition_version"
-        )
-        return JsonResponse(
-            {
-                "metric": metric.pk,
-                "observations": [
-                    {"date": d.isoformat(), "value": v, "source": s, "definition_version": ver}
-                    for d, v, s, ver in rows
-                ],
-            }
-        )
-    data = _body(request)
-    items = data.get("observations")
-    if not isinstance(items, list) or not items:
-        raise ApiError(400, "Nothing saved.", {"observations": ["Give a non-empty list."]})
-    if len(items) > MAX_BATCH:
-        raise ApiError(400, "Nothing saved.", {"observations": [f"At most {MAX_BATCH} rows."]})
-    today = services.team_today(request.team)
-    errors: dict[str, list[str]] = {}
-    rows, seen = [], {}
-    for i, item in enumerate(items):
-        prefix = f"observations[{i}]"
-        if not isinstance(item, dict):
-            errors[prefix] = ["Each observation is an object with date, value and source."]
-            continue
-        unknown = set(item) - {"date", "value", "source"}
-        if unknown:
-            errors[prefix] = [f"Unknown field(s): {', '.join(sorted(unknown))}."]
-        field_errors: dict[str, list[str]] = {}
-        observed_at = _date(item.get("date"), "date", field_errors)
-        value = item.get("value")
-        for name, message in services.observation_errors(
-            metric, observed_at or today, value, today
-        ).items():
-            if observed_at is None and name == "observed_at":
-                continue
-            field_errors.setdefault("date" if name == "observed_at" else name, []).append(message)
-        if observed_at is not None and observed_at in seen:
-            field_errors.setdefault("date", []).append(
-                f"{observed_at} already appears at observations[{seen[observed_at]}]."
-            )
-        source = item.get("source") or ""
-        if not isinstance(source, str) or len(source) > 500:
-            field_errors.setdefault("source", []).append("A text of at most 500 characters.")
-        for name, messages in field_errors.items():
-            errors[f"{prefix}.{name}"] = messages
-        if observed_at is not None:
-            seen.setdefault(observed_at, i)
-        if not field_errors and prefix not in errors:
-            rows.append((observed_at, float(value), source))
-    if errors:
-        raise ApiError(400, "Nothing saved: fix the listed observations.", errors)
-    result = services.upsert_observations(metric, rows, request.user, via="api")
-    return JsonResponse(
-        {
-            "created": result.created,
-            "updated": result.updated,
-            "unchanged": result.unchanged,
-            "resolved_predictions": [p.pk for p in result.resolved],
-        }
-    )
+@api.post(
+    "/t/{team}/metrics/{pk}/observations/",
+    response={200: UpsertOut, **WRITE_ERRORS},
+    tags=["observations"],
+)
+def upsert_observations(request, team: str, pk: int, payload: ObservationsIn):
+    """Insert or update observations by date, all or nothing; sending the same batch again
+    changes nothing. A changed value keeps the old one in its history."""
+    metric = _metric_or_404(_membership(request, team, write=True).team, pk)
+    rows = [services.ObservationRow(o.date, o.value, o.source) for o in payload.observations]
+    result = services.record_observations(metric, rows, request.auth, via="api")
+    return {
+        "created": result.created,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "resolved_predictions": [p.pk for p in result.resolved],
+    }
 
 
 # --------------------------------------------------------------------------- predictions
-def _visible_predictions(request):
-    qs = (
-        Prediction.objects.for_team(request.team)
-        .with_successor()
-        .select_related("metric", "author")
-    )
-    if not request.team.anti_anchoring:
-        return qs
-    user = request.user
-    open_metrics = set(
-        Prediction.objects.for_team(request.team)
-        .filter(author=user, committed_at__isnull=False)
-        .values_list("metric_id", flat=True)
-    ) | set(Reveal.objects.filter(user=user).values_list("metric_id", flat=True))
-    return qs.filter(Q(author=user) | Q(metric_id__in=open_metrics))
+@api.get("/t/{team}/predictions/", response={200: PredictionList, **ERRORS}, tags=["predictions"])
+def list_predictions(request, team: str, metric: int | None = None):
+    """Predictions you may see (anti-anchoring hides others' lines on a metric until you
+    commit your own), oldest first; `metric` filters by metric id."""
+    t = _membership(request, team).team
+    qs = _visible_predictions(t, request.auth).order_by("made_at", "pk")
+    if metric is not None:
+        qs = qs.filter(metric_id=metric) if 0 < metric <= INT_MAX else qs.none()
+    return {"predictions": [prediction_json(p) for p in qs]}
 
 
-def _prediction_or_404(request, pk: int) -> Prediction:
-    p = _visible_predictions(request).select_related("resolution").filter(pk=pk).first()
-    if p is None:
-        raise ApiError(404, "No such prediction in this team (or hidden by anti-anchoring).")
-    p.team = p.metric.team = request.team
-    return p
-
-
-@api_view(["GET", "POST"])
-def predictions(request: HttpRequest) -> JsonResponse:
-    if request.method == "GET":
-        qs = _visible_predictions(request).order_by("made_at", "pk")
-        if request.GET.get("metric"):
-            try:
-                qs = qs.filter(metric_id=int(request.GET["metric"]))
-            except ValueError:
-                raise ApiError(400, "Bad filter.", {"metric": ["Give a metric id."]}) from None
-        return JsonResponse({"predictions": [prediction_json(p) for p in qs]})
-    return _create_prediction(request, _body(request))
-
-
-def _create_prediction(request, data: dict) -> JsonResponse:
-    errors: dict[str, list[str]] = {}
-    metric_id = data.get("metric")
-    metric = None
-    if isinstance(metric_id, int) and not isinstance(metric_id, bool):
-        metric = Metric.objects.for_team(request.team).filter(pk=metric_id).first()
+@api.post(
+    "/t/{team}/predictions/", response={201: PredictionOut, **WRITE_ERRORS}, tags=["predictions"]
+)
+def create_prediction(request, team: str, payload: PredictionIn):
+    """A draft line or threshold (a revision with `supersedes`); with `"commit": true` it is
+    committed in the same step, or nothing is saved."""
+    t = _membership(request, team, write=True).team
+    problems: dict[str, list[str]] = {}
+    metric = services.team_metric(t, payload.metric)
     if metric is None:
-        errors["metric"] = ["Give the id of one of this team's metrics."]
-    kind = data.get("kind", Kind.LINE)
-    if kind not in Kind.values:
-        errors["kind"] = ["Use “line” or “threshold”."]
-    claim = str(data.get("claim") or "").strip()
-    if not claim:
-        errors["claim"] = ["This field is required."]
-    elif len(claim) > 200:
-        errors["claim"] = ["At most 200 characters."]
-    horizon = _date(data.get("horizon"), "horizon", errors)
+        problems["metric"] = ["Give the id of one of this team's metrics."]
     supersedes = None
-    if data.get("supersedes") is not None:
-        supersedes = (
-            Prediction.objects.for_team(request.team)
-            .filter(pk=data["supersedes"] if isinstance(data["supersedes"], int) else None)
-            .first()
-        )
-        if supersedes is None or not supersedes.is_committed:
-            errors["supersedes"] = ["Give the id of a committed prediction of this team."]
-        elif supersedes.author_id != request.user.pk:
-            errors["supersedes"] = ["Only the author can revise a prediction."]
-        elif metric is not None and supersedes.metric_id != metric.pk:
-            errors["supersedes"] = ["A revision stays on the same metric."]
-    fields: dict[str, Any] = {}
-    if metric is not None and kind == Kind.LINE:
-        trajectory, band = data.get("trajectory"), data.get("band") or {}
-        if not isinstance(trajectory, dict):
-            errors["trajectory"] = ["Give the growth model as an object."]
-        elif not isinstance(band, dict):
-            errors["band"] = ["Give the band as an object."]
-        else:
-            try:
-                traj, b = parse_line(trajectory, band, horizon, metric.scale)
-            except LineError as error:
-                for key, message in error.errors.items():
-                    if key == "horizon" and "horizon" in errors:
-                        continue
-                    name = (
-                        key if key.startswith("band.") or key == "horizon" else f"trajectory.{key}"
-                    )
-                    errors.setdefault(name, []).append(message)
-            else:
-                fields.update(trajectory=traj.to_json(), band=b.to_json())
-    elif metric is not None and kind == Kind.THRESHOLD:
-        threshold = data.get("threshold")
-        if not isinstance(threshold, dict):
-            errors["threshold"] = ["Give {value, probability, above}."]
-        else:
-            value, p = threshold.get("value"), threshold.get("probability")
-            above = threshold.get("above", True)
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                errors["threshold.value"] = ["Enter a number."]
-            elif metric.is_log and value <= 0:
-                errors["threshold.value"] = ["On a log-scale metric the value must be above 0."]
-            if not isinstance(p, int | float) or isinstance(p, bool) or not 0 < p < 1:
-                errors["threshold.probability"] = ["A probability strictly between 0 and 1."]
-            if not isinstance(above, bool):
-                errors["threshold.above"] = ["Use true or false."]
-            if "threshold.value" not in errors and isinstance(above, bool):
-                settled = services.settled_threshold_error(
-                    metric, value, above, services.latest_observation(metric)
-                )
-                if settled:
-                    errors["threshold.value"] = [settled]
-            fields.update(threshold_value=value, probability=p, threshold_above=above)
-    if horizon is not None and "horizon" not in errors:
-        message = services.horizon_error(horizon, services.team_today(request.team))
-        if message:
-            errors["horizon"] = [message]
-    if errors:
-        raise ApiError(400, "The prediction was not saved.", errors)
-    prediction = Prediction.objects.create(
-        team=request.team,
-        metric=metric,
-        author=request.user,
-        kind=kind,
-        title=claim,
-        rationale=str(data.get("rationale") or ""),
-        horizon=horizon,
-        supersedes=supersedes,
-        definition_version=metric.definition_version,  # type: ignore[union-attr]
-        **fields,
+    if payload.supersedes is not None:
+        supersedes = services._team_object(Prediction, t, payload.supersedes)
+        if supersedes is None:
+            problems["supersedes"] = ["Give the id of a committed prediction of this team."]
+    if problems:
+        raise Invalid("The prediction was not saved.", problems)
+    threshold = payload.threshold
+    stated = services.PredictionInput(
+        kind=payload.kind,
+        claim=payload.claim,
+        rationale=payload.rationale,
+        horizon=payload.horizon,
+        trajectory=payload.trajectory.model_dump(mode="json", exclude_none=True)
+        if payload.trajectory
+        else None,
+        band=payload.band.model_dump(mode="json", exclude_none=True) if payload.band else {},
+        threshold_value=threshold.value if threshold else None,
+        threshold_above=threshold.above if threshold else True,
+        probability=threshold.probability if threshold else None,
     )
-    if supersedes is not None:
-        services.carry_over_notes(supersedes, prediction)
-    if data.get("commit") is True:
-        prediction = services.commit_prediction(prediction)
-    return JsonResponse(prediction_json(prediction), status=201)
+    prediction = services.create_prediction(
+        metric, request.auth, stated, supersedes=supersedes, commit=payload.commit
+    )
+    prediction = _visible_predictions(t, request.auth).get(pk=prediction.pk)
+    return Status(201, prediction_json(prediction))
 
 
-@api_view(["GET"])
-def prediction_detail(request: HttpRequest, pk: int) -> JsonResponse:
-    return JsonResponse(prediction_json(_prediction_or_404(request, pk)))
+@api.get(
+    "/t/{team}/predictions/{pk}/", response={200: PredictionOut, **ERRORS}, tags=["predictions"]
+)
+def get_prediction(request, team: str, pk: int):
+    return prediction_json(_prediction_or_404(_membership(request, team).team, request.auth, pk))
 
 
-@api_view(["POST"])
-def prediction_commit(request: HttpRequest, pk: int) -> JsonResponse:
-    p = _prediction_or_404(request, pk)
-    if p.author_id != request.user.pk:
-        raise ApiError(403, "Only the author can commit a prediction.")
-    try:
-        p = services.commit_prediction(p)
-    except services.CommitError as error:
-        raise ApiError(409, str(error)) from None
-    return JsonResponse(prediction_json(p))
+@api.post(
+    "/t/{team}/predictions/{pk}/commit/",
+    response={200: PredictionOut, 409: ErrorOut, **WRITE_ERRORS},
+    tags=["predictions"],
+)
+def commit_prediction(request, team: str, pk: int):
+    """Freeze your draft (409 when it is already committed)."""
+    t = _membership(request, team, write=True).team
+    p = _prediction_or_404(t, request.auth, pk)
+    if p.author_id != request.auth.pk:
+        raise HttpError(403, "Only the author can commit a prediction.")
+    services.commit_prediction(p)
+    return prediction_json(_visible_predictions(t, request.auth).get(pk=p.pk))
 
 
-@api_view(["GET"])
-def prediction_scores(request: HttpRequest, pk: int) -> JsonResponse:
-    p = _prediction_or_404(request, pk)
+@api.get(
+    "/t/{team}/predictions/{pk}/scores/",
+    response={200: ScoresOut, **ERRORS},
+    tags=["predictions"],
+    exclude_unset=True,
+)
+def prediction_scores(request, team: str, pk: int):
+    """Scores on every observation after the commit date (lines) or the resolution (thresholds)."""
+    p = _prediction_or_404(_membership(request, team).team, request.auth, pk)
     score = services.score_prediction(p, services.Series.load(p.metric))
     body: dict[str, Any] = {
         "prediction": p.pk,
         "status": p.status,
         "superseded_by": p.superseded_by_id,
-        "unit": p.metric.unit,  # of every score in the metric's unit (CRPS, interval, values)
+        "unit": p.metric.unit,
         "summary": None,
         "points": [],
     }
@@ -465,10 +704,9 @@ def prediction_scores(request: HttpRequest, pk: int) -> JsonResponse:
             "definition_changed": score.definition_changed,
         }
         body["points"] = [
-            {k: (v.isoformat() if k == "date" else _finite(float(v)) if k != "inside" else v)
-             for k, v in row.items()}
+            {k: (v if k in ("date", "inside") else _finite(float(v))) for k, v in row.items()}
             for row in score.rows()
-        ]  # fmt: skip
+        ]
     if p.kind == Kind.THRESHOLD:
         resolution = getattr(p, "resolution", None)
         body["resolution"] = (
@@ -477,11 +715,4 @@ def prediction_scores(request: HttpRequest, pk: int) -> JsonResponse:
             else None
         )
         body["brier"], body["log_score"] = score.brier, score.log_score
-    return JsonResponse(body)
-
-
-def openapi_document(request: HttpRequest) -> JsonResponse:
-    """Public: the API's description needs no token."""
-    from .openapi import document
-
-    return JsonResponse(document(request.build_absolute_uri("/api/v1")))
+    return body

@@ -8,17 +8,13 @@ from datetime import date
 from typing import Any
 
 from django import forms
-from django.utils import timezone
 
+from planning.validation import Invalid, add_to_form
+
+from . import services
 from .models import Kind, Metric, Prediction
-from .services import (
-    horizon_error,
-    latest_observation,
-    observation_errors,
-    settled_threshold_error,
-    team_today,
-)
-from .trajectory import MODELS, LineError, parse_line
+from .services import observation_errors
+from .trajectory import MODELS
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -50,33 +46,20 @@ class MetricForm(forms.ModelForm):
             self.fields["scale"].disabled = True
         self.fields["name"].widget.attrs["placeholder"] = "Best model's SWE-bench Verified %"
 
-    def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
-        clash = Metric.objects.for_team(self.team).filter(name__iexact=name)
-        if self.instance.pk:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise forms.ValidationError("Your team already tracks a metric with this name.")
-        return name
-
     def clean(self):
         data = super().clean()
-        if data.get("definition_changed") and not (data.get("version_note") or "").strip():
-            self.add_error("version_note", "Say what changed in the definition.")
+        try:
+            services.clean_metric(self.team, data, instance=self.instance.pk and self.instance)
+        except Invalid as error:
+            add_to_form(self, error)
         return data
-
-    def save(self, commit: bool = True) -> Metric:
-        metric = super().save(commit=False)
-        metric.team = self.team
-        if self.cleaned_data.get("definition_changed"):
-            metric.definition_version += 1
-            metric.version_changed_at = timezone.now()
-        if commit:
-            metric.save()
-        return metric
 
 
 class ObservationForm(forms.Form):
+    # services.record_observations names the fields of one row like this
+    FIELD_OF = {"observations[0].date": "observed_at", "observations[0].value": "value",
+                "observations[0].source": "source"}  # fmt: skip
+
     observed_at = forms.DateField(label="Date", widget=DATE)
     value = forms.FloatField()
     source = forms.CharField(required=False, max_length=500, label="Source")
@@ -253,8 +236,18 @@ class PredictionForm(forms.Form):
         required=False, label="Probability (%)", min_value=0, max_value=100
     )
 
-    def __init__(self, *args, metric: Metric, **kwargs):
-        self.metric = metric
+    # services.clean_prediction's field names -> this form's
+    FIELD_OF = {
+        "claim": "title",
+        "threshold.value": "threshold_value",
+        "threshold.probability": "probability",
+        "threshold.above": "threshold_above",
+        **{f"trajectory.{k}": k for k in TRAJECTORY_FIELDS},
+        **{f"band.{k}": v for k, v in BAND_FIELD_OF.items()},
+    }
+
+    def __init__(self, *args, metric: Metric, user=None, supersedes=None, **kwargs):
+        self.metric, self.user, self.supersedes = metric, user, supersedes
         super().__init__(*args, **kwargs)
         log = metric.is_log
         unit = f" ({metric.unit})" if metric.unit else ""
@@ -280,38 +273,35 @@ class PredictionForm(forms.Form):
             return value.isoformat()
         return value
 
+    # What the person stated (set by clean()), for services.create_prediction/update_draft.
+    prediction_input: services.PredictionInput | None = None
+
     def clean(self):
         data = super().clean()
         kind = data.get("kind")
+        stated = services.PredictionInput(
+            kind=kind, claim=data.get("title"), rationale=data.get("rationale") or "",
+            horizon=data.get("horizon"),
+        )  # fmt: skip
         if kind == Kind.THRESHOLD:
-            self._clean_threshold(data)
-        elif kind == Kind.LINE:
-            self._clean_line(data)
-        horizon = data.get("horizon")
-        if horizon and "horizon" not in self.errors:
-            message = horizon_error(horizon, team_today(self.metric.team))
-            if message:
-                self.add_error("horizon", message)
+            p = data.get("probability")
+            stated.threshold_value = data.get("threshold_value")
+            stated.threshold_above = data.get("threshold_above", True)
+            stated.probability = p / 100 if p is not None else None
+        else:
+            stated.trajectory, stated.band = self._line(data)
+        try:
+            fields = services.clean_prediction(
+                self.metric, stated, user=self.user, supersedes=self.supersedes
+            )
+        except Invalid as error:
+            add_to_form(self, error, self.FIELD_OF)
+            return data
+        self.prediction_input = stated
+        self.trajectory_json, self.band_json = fields["trajectory"], fields["band"]
         return data
 
-    def _clean_threshold(self, data) -> None:
-        value, p = data.get("threshold_value"), data.get("probability")
-        if value is None and "threshold_value" not in self.errors:
-            self.add_error("threshold_value", "Give the value the metric should reach.")
-        elif value is not None and self.metric.is_log and value <= 0:
-            self.add_error("threshold_value", "On a log-scale metric the value must be above 0.")
-        if p is None and "probability" not in self.errors:
-            self.add_error("probability", "How likely is it, in percent?")
-        elif p is not None and not 0 < p < 100:
-            self.add_error("probability", "Use a probability strictly between 0% and 100%.")
-        if value is not None and "threshold_value" not in self.errors:
-            above = bool(data.get("threshold_above"))
-            latest = latest_observation(self.metric)
-            message = settled_threshold_error(self.metric, value, above, latest)
-            if message:
-                self.add_error("threshold_value", message)
-
-    def _clean_line(self, data) -> None:
+    def _line(self, data) -> tuple[dict, dict]:
         traj = {k: self._value(k) for k in TRAJECTORY_FIELDS if k != "points"}
         traj["points"] = _pairs(data.get("points") or "", 2)
         band: dict[str, Any] = {
@@ -322,31 +312,7 @@ class PredictionForm(forms.Form):
         band_points = _pairs(data.get("band_points") or "", 3)
         if band_points:
             band = {"coverage": data.get("coverage"), "points": band_points}
-        try:
-            t, b = parse_line(traj, band, data.get("horizon"), self.metric.scale)
-        except LineError as error:
-            for key, message in error.errors.items():
-                name = BAND_FIELD_OF[key[5:]] if key.startswith("band.") else key
-                if name not in self.errors and name in self.fields:
-                    self.add_error(name, message)
-            return
-        self.trajectory_json, self.band_json = t.to_json(), b.to_json()
-
-    def prediction_fields(self) -> dict[str, Any]:
-        d = self.cleaned_data
-        fields = {
-            "kind": d["kind"],
-            "title": d["title"],
-            "rationale": d.get("rationale", ""),
-            "horizon": d["horizon"],
-        }
-        if d["kind"] == Kind.LINE:
-            fields.update(trajectory=self.trajectory_json, band=self.band_json)
-            fields.update(threshold_value=None, probability=None)
-        else:
-            fields.update(trajectory=None, band=None, threshold_value=d["threshold_value"])
-            fields.update(threshold_above=d["threshold_above"], probability=d["probability"] / 100)
-        return fields
+        return traj, band
 
     @staticmethod
     def initial_from(prediction: Prediction) -> dict[str, Any]:

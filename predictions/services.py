@@ -7,19 +7,38 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from scipy.special import ndtri
 
+from planning.inputs import INT_MAX, InputError, check_text, in_year_range, year_range_message
+from planning.validation import Invalid, Problems
+
 from . import scoring
-from .models import Kind, Metric, Observation, ObservationChange, Prediction, Resolution, Reveal
-from .trajectory import Floats, format_value
+from .models import (
+    Kind,
+    Metric,
+    Observation,
+    ObservationChange,
+    Prediction,
+    Resolution,
+    Reveal,
+    Scale,
+)
+from .trajectory import Floats, LineError, format_value, parse_line
+
+MAX_BATCH = 10_000  # observations in one write
+NAME_MAX, UNIT_MAX, SOURCE_MAX, CLAIM_MAX = 200, 30, 500, 200
 
 
-class CommitError(Exception):
-    pass
+class CommitError(Invalid):
+    """Committing conflicts with the prediction's current state (409 on the API)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, status=409)
 
 
 def team_today(team) -> date:
@@ -92,6 +111,8 @@ def observation_errors(metric: Metric, observed_at: date | None, value, today: d
         errors["observed_at"] = "Enter a date like 2026-03-31."
     elif observed_at > today:
         errors["observed_at"] = f"{observed_at} is in the future: record what has happened."
+    elif not in_year_range(observed_at):
+        errors["observed_at"] = year_range_message()
     if value is None:
         errors["value"] = "Enter a number."
     elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -99,6 +120,159 @@ def observation_errors(metric: Metric, observed_at: date | None, value, today: d
     elif metric.is_log and value <= 0:
         errors["value"] = "This metric is on a log scale: values must be greater than zero."
     return errors
+
+
+def _text(problems: Problems, field: str, value: Any, *, max_chars: int | None = None,
+          label: str = "", required: bool = False) -> str:  # fmt: skip
+    """A text field, stripped and checked (storable, within its length), or "" with a
+    message added to `problems`."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        problems.add(field, "Give a text.")
+        return ""
+    value = value.strip()
+    if required and not value:
+        problems.add(field, "This field is required.")
+        return ""
+    try:
+        kwargs = {"max_chars": max_chars} if max_chars is not None else {}
+        return check_text(value, label=label or "This text", **kwargs)
+    except InputError as error:
+        problems.add(field, str(error))
+        return ""
+
+
+def _team_object(model, team, pk: Any):
+    """The team's `model` row with id `pk`, or None (also for ids no column can hold)."""
+    if isinstance(pk, bool) or not isinstance(pk, int) or not 0 < pk <= INT_MAX:
+        return None
+    return model.objects.for_team(team).filter(pk=pk).first()
+
+
+def team_metric(team, pk: Any) -> Metric | None:
+    metric = _team_object(Metric, team, pk)
+    if metric is not None:
+        metric.team = team
+    return metric
+
+
+# --------------------------------------------------------------------------- metrics
+def clean_metric(team, data: dict[str, Any], *, instance: Metric | None = None) -> dict[str, Any]:
+    """The model fields of a new or edited metric, or Invalid. `data` holds name, unit,
+    scale, higher_is_better, description (and, for an edit, definition_changed and
+    version_note)."""
+    problems = Problems()
+    name = _text(problems, "name", data.get("name"), max_chars=NAME_MAX, label="The name",
+                 required=True)  # fmt: skip
+    if name:
+        clash = Metric.objects.for_team(team).filter(name__iexact=name)
+        if instance is not None:
+            clash = clash.exclude(pk=instance.pk)
+        if clash.exists():
+            problems.add("name", "Your team already tracks a metric with this name.")
+    unit = _text(problems, "unit", data.get("unit"), max_chars=UNIT_MAX, label="The unit")
+    scale = data.get("scale") or Scale.LOG
+    if instance is not None:
+        scale = instance.scale  # changing it would reinterpret every committed band
+    elif scale not in Scale.values:
+        problems.add("scale", "Use “linear” or “log”.")
+    higher = data.get("higher_is_better", True)
+    if not isinstance(higher, bool):
+        problems.add("higher_is_better", "Use true or false.")
+    description = _text(problems, "description", data.get("description"), label="The description")
+    fields: dict[str, Any] = {"name": name, "unit": unit, "scale": scale,
+                              "higher_is_better": higher, "description": description}  # fmt: skip
+    if instance is not None:
+        note = _text(problems, "version_note", data.get("version_note"), label="The note")
+        fields["version_note"] = note
+        if data.get("definition_changed"):
+            if not note:
+                problems.add("version_note", "Say what changed in the definition.")
+            fields["definition_version"] = instance.definition_version + 1
+            fields["version_changed_at"] = timezone.now()
+    problems.raise_if("The metric was not saved.")
+    return fields
+
+
+def _name_taken() -> Invalid:
+    return Invalid(
+        "The metric was not saved.", {"name": "Your team already tracks a metric with this name."}
+    )
+
+
+def create_metric(team, user, data: dict[str, Any]) -> Metric:
+    with transaction.atomic():
+        fields = clean_metric(team, data)
+        try:
+            with transaction.atomic():
+                return Metric.objects.create(team=team, created_by=user, **fields)
+        except IntegrityError:  # the same name, created at the same moment
+            raise _name_taken() from None
+
+
+def update_metric(metric: Metric, data: dict[str, Any]) -> Metric:
+    with transaction.atomic():
+        fields = clean_metric(metric.team, data, instance=metric)
+        for key, value in fields.items():
+            setattr(metric, key, value)
+        try:
+            with transaction.atomic():
+                metric.save()
+        except IntegrityError:
+            raise _name_taken() from None
+    return metric
+
+
+# --------------------------------------------------------------------------- observations
+@dataclass(frozen=True)
+class ObservationRow:
+    observed_at: date | None
+    value: Any
+    source: Any = ""
+
+
+def observation_row_errors(
+    metric: Metric, rows: list[ObservationRow], today: date
+) -> dict[int, dict[str, list[str]]]:
+    """Messages per row index and field (date, value, source) for a batch of observations;
+    empty when every row can be saved."""
+    errors: dict[int, dict[str, list[str]]] = {}
+    seen: dict[date, int] = {}
+    for i, row in enumerate(rows):
+        problems = Problems()
+        for name, message in observation_errors(metric, row.observed_at, row.value, today).items():
+            problems.add("date" if name == "observed_at" else name, message)
+        _text(problems, "source", row.source, max_chars=SOURCE_MAX, label="The source")
+        if row.observed_at is not None:
+            if row.observed_at in seen:
+                problems.add(
+                    "date",
+                    f"{row.observed_at} already appears at observations[{seen[row.observed_at]}].",
+                )
+            seen.setdefault(row.observed_at, i)
+        if problems:
+            errors[i] = problems.fields
+    return errors
+
+
+def record_observations(
+    metric: Metric, rows: list[ObservationRow], user, via: str = "form"
+) -> UpsertResult:
+    """Validate a batch (all or nothing) and insert or update it; Invalid names each bad
+    row's fields as `observations[<i>].<field>`."""
+    if not rows:
+        raise Invalid("Nothing saved.", {"observations": "Give at least one observation."})
+    if len(rows) > MAX_BATCH:
+        raise Invalid("Nothing saved.", {"observations": f"At most {MAX_BATCH:,} rows at once."})
+    errors = observation_row_errors(metric, rows, team_today(metric.team))
+    if errors:
+        problems = Problems()
+        for i, fields in errors.items():
+            problems.update(fields, prefix=f"observations[{i}].")
+        problems.raise_if("Nothing saved: fix the listed observations.")
+    clean = [(r.observed_at, float(r.value), (r.source or "").strip()) for r in rows]
+    return upsert_observations(metric, clean, user, via=via)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -472,11 +646,199 @@ def calibration(team, author=None) -> Calibration:
 
 
 # --------------------------------------------------------------------------- lifecycle
+@dataclass
+class PredictionInput:
+    """What a person states in a prediction, from the form or the API (probability 0–1)."""
+
+    kind: str = Kind.LINE
+    claim: Any = ""
+    rationale: Any = ""
+    horizon: date | None = None
+    trajectory: Any = None
+    band: Any = None
+    threshold_value: Any = None
+    threshold_above: Any = True
+    probability: Any = None
+
+
+def _finite_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) < 1e300
+    )
+
+
+def clean_prediction(
+    metric: Metric, data: PredictionInput, *, user, supersedes: Prediction | None = None
+) -> dict[str, Any]:
+    """The model fields of a new or edited prediction, or Invalid with messages keyed
+    claim, rationale, kind, horizon, supersedes, trajectory.<field>, band.<field>,
+    threshold.value|probability|above."""
+    problems = Problems()
+    kind = data.kind
+    if kind not in Kind.values:
+        problems.add("kind", "Use “line” or “threshold”.")
+    claim = _text(problems, "claim", data.claim, max_chars=CLAIM_MAX, label="The claim",
+                  required=True)  # fmt: skip
+    rationale = _text(problems, "rationale", data.rationale, label="The rationale")
+    horizon = data.horizon
+    if horizon is None:
+        problems.add("horizon", "This field is required.")
+    elif not in_year_range(horizon):
+        problems.add("horizon", year_range_message())
+        horizon = None
+    elif message := horizon_error(horizon, team_today(metric.team)):
+        problems.add("horizon", message)
+    if supersedes is not None:
+        if not supersedes.is_committed or supersedes.team_id != metric.team_id:
+            problems.add("supersedes", "Give the id of a committed prediction of this team.")
+        elif supersedes.author_id != user.pk:
+            problems.add("supersedes", "Only the author can revise a prediction.")
+        elif supersedes.metric_id != metric.pk:
+            problems.add("supersedes", "A revision stays on the same metric.")
+        else:
+            latest = (
+                Prediction.objects.filter(supersedes=supersedes, committed_at__isnull=False)
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if latest is not None:
+                problems.add(
+                    "supersedes",
+                    f"This prediction has already been revised (by #{latest}): revise the "
+                    "latest one.",
+                )
+    fields: dict[str, Any] = {"kind": kind, "title": claim, "rationale": rationale,
+                              "horizon": horizon}  # fmt: skip
+    if kind == Kind.LINE:
+        trajectory, band = data.trajectory, data.band or {}
+        if not isinstance(trajectory, dict):
+            problems.add("trajectory", "Give the growth model as an object.")
+        elif not isinstance(band, dict):
+            problems.add("band", "Give the band as an object.")
+        else:
+            try:
+                traj, b = parse_line(trajectory, band, horizon, metric.scale)
+            except LineError as error:
+                for key, message in error.errors.items():
+                    if key == "horizon" and "horizon" in problems:
+                        continue
+                    name = (
+                        key if key.startswith("band.") or key == "horizon" else f"trajectory.{key}"
+                    )
+                    problems.add(name, message)
+            else:
+                fields.update(trajectory=traj.to_json(), band=b.to_json())
+        fields.update(threshold_value=None, probability=None)
+    elif kind == Kind.THRESHOLD:
+        value, p, above = data.threshold_value, data.probability, data.threshold_above
+        if value is None:
+            problems.add("threshold.value", "Give the value the metric should reach.")
+        elif not _finite_number(value):
+            problems.add("threshold.value", "Enter a finite number.")
+        elif metric.is_log and value <= 0:
+            problems.add("threshold.value", "On a log-scale metric the value must be above 0.")
+        if p is None:
+            problems.add("threshold.probability", "How likely is it? Give a probability.")
+        elif not _finite_number(p) or not 0 < p < 1:
+            problems.add("threshold.probability", "Use a probability strictly between 0% and 100%.")
+        if not isinstance(above, bool):
+            problems.add("threshold.above", "Use true or false.")
+        if "threshold.value" not in problems and isinstance(above, bool):
+            settled = settled_threshold_error(metric, value, above, latest_observation(metric))
+            if settled:
+                problems.add("threshold.value", settled)
+        fields.update(trajectory=None, band=None, threshold_value=value, probability=p,
+                      threshold_above=above)  # fmt: skip
+    problems.raise_if("The prediction was not saved.")
+    return fields
+
+
+def create_prediction(
+    metric: Metric,
+    user,
+    data: PredictionInput,
+    *,
+    supersedes: Prediction | None = None,
+    commit: bool = False,
+) -> Prediction:
+    """A new draft (a revision when `supersedes` is given), committed at once if `commit`.
+    All or nothing: a refused commit leaves no draft behind."""
+    with transaction.atomic():
+        if supersedes is not None:
+            # Two revisions of one line race here: the second waits, then sees the first.
+            supersedes = Prediction.objects.select_for_update().get(pk=supersedes.pk)
+        fields = clean_prediction(metric, data, user=user, supersedes=supersedes)
+        prediction = Prediction.objects.create(
+            team=metric.team,
+            metric=metric,
+            author=user,
+            supersedes=supersedes,
+            definition_version=metric.definition_version,
+            **fields,
+        )
+        prediction.team = metric.team
+        copied = carry_over_notes(supersedes, prediction) if supersedes is not None else 0
+        if commit:
+            prediction = commit_prediction(prediction)
+    prediction.notes_copied = copied
+    return prediction
+
+
+def _own_draft(prediction: Prediction, user) -> None:
+    if prediction.author_id != user.pk:
+        raise Invalid("Only the author can change a prediction.", status=403)
+    if prediction.is_committed:
+        raise CommitError("A committed prediction cannot change: revise it instead.")
+
+
+def update_draft(prediction: Prediction, user, data: PredictionInput) -> Prediction:
+    with transaction.atomic():
+        locked = Prediction.objects.select_for_update().get(pk=prediction.pk)
+        _own_draft(locked, user)
+        fields = clean_prediction(prediction.metric, data, user=user,
+                                  supersedes=locked.supersedes)  # fmt: skip
+        for key, value in fields.items():
+            setattr(prediction, key, value)
+        prediction.save()
+    return prediction
+
+
+def delete_draft(prediction: Prediction, user) -> None:
+    with transaction.atomic():
+        locked = Prediction.objects.select_for_update().get(pk=prediction.pk)
+        if locked.is_committed:
+            raise CommitError("A committed prediction is part of the record and stays.")
+        _own_draft(locked, user)
+        locked.delete()
+
+
+def resolve_by_hand(prediction: Prediction, user, outcome: bool, note: Any) -> Resolution:
+    if prediction.is_line or not prediction.is_committed:
+        raise Invalid("Only committed threshold predictions are resolved.", status=409)
+    problems = Problems()
+    note = _text(problems, "note", note, label="The note", required=True)
+    problems.raise_if("The prediction was not resolved.")
+    resolution, _ = Resolution.objects.update_or_create(
+        prediction=prediction,
+        defaults={"outcome": outcome, "method": Resolution.Method.MANUAL, "note": note,
+                  "resolved_by": user},
+    )  # fmt: skip
+    return resolution
+
+
+def reveal(metric: Metric, user) -> None:
+    Reveal.objects.get_or_create(metric=metric, user=user)
+
+
 @transaction.atomic
 def commit_prediction(prediction: Prediction, at=None) -> Prediction:
     """Freeze a draft: record the commit time and the SHA-256 of its content. `at` backdates
     the commit (demo data and tests only; the web and the API always commit "now")."""
     locked = Prediction.objects.select_for_update().get(pk=prediction.pk)
+    locked.team = prediction.team
     if locked.is_committed:
         raise CommitError("This prediction is already committed.")
     if locked.supersedes_id and not locked.supersedes.is_committed:

@@ -21,6 +21,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from planning.inputs import MAX_YEAR, MIN_YEAR
+
 Scale = Literal["linear", "log"]
 Floats = NDArray[np.float64]
 
@@ -262,17 +264,25 @@ def _date(data: dict, key: str, errors: dict, *, required: bool = True) -> date 
         if required:
             errors[key] = "This field is required."
         return None
-    if isinstance(raw, date):
-        return raw
     try:
-        return date.fromisoformat(str(raw))
+        return _row_date(raw)
+    except OutOfRange:
+        errors[key] = f"Use a date between the years {MIN_YEAR} and {MAX_YEAR}."
     except ValueError:
         errors[key] = f"“{raw}” is not a date like 2026-03-31."
-        return None
+    return None
+
+
+class OutOfRange(ValueError):
+    pass
 
 
 def _row_date(raw: Any) -> date:
-    return raw if isinstance(raw, date) else date.fromisoformat(str(raw))
+    """A date in the years the app works with (1900-2200), else ValueError."""
+    value = raw if isinstance(raw, date) else date.fromisoformat(str(raw))
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise OutOfRange(f"{value} is outside {MIN_YEAR}-{MAX_YEAR}")
+    return value
 
 
 def parse_trajectory(data: dict[str, Any], scale: Scale) -> Trajectory:
@@ -405,6 +415,8 @@ def parse_band(data: dict[str, Any], scale: Scale) -> Band:
         for i, row in enumerate(raw_points, start=1):
             try:
                 d, lo, hi = _row_date(row[0]), float(row[1]), float(row[2])
+                if not (math.isfinite(lo) and math.isfinite(hi)):
+                    raise ValueError
             except (TypeError, ValueError, IndexError):
                 errors["points"] = f"Band point {i} is not a date, a low and a high: {row!r}."
                 break

@@ -19,6 +19,7 @@ from planning.inputs import csv_cell
 from planning.quarters import current_quarter, parse_quarter
 from planning.teams.models import Role
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
+from planning.validation import Invalid, add_to_form
 
 from . import charts, services
 from .forms import (
@@ -29,7 +30,7 @@ from .forms import (
     ResolveForm,
     parse_observation_csv,
 )
-from .models import Kind, Metric, Observation, Prediction, Resolution, Reveal
+from .models import Kind, Metric, Observation, Prediction
 from .trajectory import parse_line
 
 OBSERVATIONS_PER_PAGE = 25
@@ -135,11 +136,13 @@ def metric_list(request: HttpRequest) -> HttpResponse:
 def metric_create(request: HttpRequest) -> HttpResponse:
     form = MetricForm(request.POST or None, team=request.team)
     if request.method == "POST" and form.is_valid():
-        metric = form.save(commit=False)
-        metric.created_by = request.user
-        metric.save()
-        messages.success(request, f"“{metric.name}” added. Record what has happened so far.")
-        return redirect_after_post(request, metric.get_absolute_url())
+        try:
+            metric = services.create_metric(request.team, request.user, form.cleaned_data)
+        except Invalid as error:
+            add_to_form(form, error)
+        else:
+            messages.success(request, f"“{metric.name}” added. Record what has happened so far.")
+            return redirect_after_post(request, metric.get_absolute_url())
     template = (
         "predictions/metric_form.html#form" if request.htmx else "predictions/metric_form.html"
     )
@@ -153,9 +156,13 @@ def metric_edit(request: HttpRequest, pk: int) -> HttpResponse:
     metric = _metric(request, pk)
     form = MetricForm(request.POST or None, instance=metric, team=request.team)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, "Metric saved.")
-        return redirect_after_post(request, metric.get_absolute_url())
+        try:
+            services.update_metric(metric, form.cleaned_data)
+        except Invalid as error:
+            add_to_form(form, error)
+        else:
+            messages.success(request, "Metric saved.")
+            return redirect_after_post(request, metric.get_absolute_url())
     template = (
         "predictions/metric_form.html#form" if request.htmx else "predictions/metric_form.html"
     )
@@ -229,13 +236,17 @@ def observations(request: HttpRequest, pk: int) -> HttpResponse:
         ctx = _observations_context(request, metric, page=request.GET.get("page", 1))
         return render(request, "predictions/metric_detail.html#observations", ctx)
     form = ObservationForm(request.POST, metric=metric, today=services.team_today(request.team))
-    if not form.is_valid():
+    result = None
+    if form.is_valid():
+        d = form.cleaned_data
+        row = services.ObservationRow(d["observed_at"], d["value"], d["source"])
+        try:
+            result = services.record_observations(metric, [row], request.user)
+        except Invalid as error:
+            add_to_form(form, error, ObservationForm.FIELD_OF)
+    if result is None:
         ctx = _observations_context(request, metric, form=form)
         return render(request, "predictions/metric_detail.html#observations", ctx, status=400)
-    d = form.cleaned_data
-    result = services.upsert_observations(
-        metric, [(d["observed_at"], d["value"], d["source"])], request.user
-    )
     if result.updated:
         messages.info(
             request, f"{d['observed_at']} already had a value: updated (kept in history)."
@@ -260,9 +271,12 @@ def observation_edit(request: HttpRequest, pk: int, obs_pk: int) -> HttpResponse
             form.add_error("observed_at", "The date identifies the row: add a new date instead.")
         if form.is_valid():
             d = form.cleaned_data
-            services.upsert_observations(
-                metric, [(obs.observed_at, d["value"], d["source"])], request.user
-            )
+            row = services.ObservationRow(obs.observed_at, d["value"], d["source"])
+            try:
+                services.record_observations(metric, [row], request.user)
+            except Invalid as error:
+                add_to_form(form, error, ObservationForm.FIELD_OF)
+        if form.is_valid():
             obs.refresh_from_db()
             return render(
                 request,
@@ -310,8 +324,14 @@ def observations_upload(request: HttpRequest, pk: int) -> HttpResponse:
                 form.cleaned_data["file"], metric, services.team_today(request.team)
             )
             errors = parsed.errors
+            result = None
             if not errors:
-                result = services.upsert_observations(metric, parsed.rows, request.user, via="csv")
+                rows = [services.ObservationRow(*row) for row in parsed.rows]
+                try:
+                    result = services.record_observations(metric, rows, request.user, via="csv")
+                except Invalid as error:
+                    errors = [(1, f"{k}: {' '.join(v)}") for k, v in error.fields.items()]
+            if result is not None:
                 messages.success(
                     request,
                     f"Imported {len(parsed.rows)} rows: {result.created} new, "
@@ -342,7 +362,7 @@ def observations_export(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def reveal(request: HttpRequest, pk: int) -> HttpResponse:
     metric = _metric(request, pk)
-    Reveal.objects.get_or_create(metric=metric, user=request.user)
+    services.reveal(metric, request.user)
     return redirect_after_post(request, metric.get_absolute_url())
 
 
@@ -402,34 +422,25 @@ def _form_page(request, metric, form, *, prediction=None, supersedes=None, statu
     )
 
 
-def _save_prediction(request, metric, form, *, instance=None, supersedes=None) -> Prediction:
-    fields = form.prediction_fields()
-    if instance is None:
-        instance = Prediction(
-            team=request.team,
-            metric=metric,
-            author=request.user,
-            supersedes=supersedes,
-            definition_version=metric.definition_version,
-        )
-    for key, value in fields.items():
-        setattr(instance, key, value)
-    instance.save()
-    return instance
-
-
 @team_view
 @require_http_methods(["GET", "POST"])
 def prediction_create(request: HttpRequest, pk: int) -> HttpResponse:
     metric = _metric(request, pk)
-    form = PredictionForm(request.POST or None, metric=metric, initial=_default_initial(metric))
+    form = PredictionForm(
+        request.POST or None, metric=metric, user=request.user, initial=_default_initial(metric)
+    )
     if request.method == "POST":
         if form.is_valid():
-            prediction = _save_prediction(request, metric, form)
-            messages.success(
-                request, "Draft saved. Commit it to freeze it before evidence arrives."
-            )
-            return redirect_after_post(request, _with_next(request, prediction.get_absolute_url()))
+            try:
+                prediction = services.create_prediction(metric, request.user, form.prediction_input)
+            except Invalid as error:
+                add_to_form(form, error, PredictionForm.FIELD_OF)
+            else:
+                messages.success(
+                    request, "Draft saved. Commit it to freeze it before evidence arrives."
+                )
+                url = _with_next(request, prediction.get_absolute_url())
+                return redirect_after_post(request, url)
         return _form_page(request, metric, form, status=400)
     return _form_page(request, metric, form)
 
@@ -448,7 +459,7 @@ def _default_initial(metric: Metric) -> dict:
 def prediction_preview(request: HttpRequest, pk: int) -> HttpResponse:
     """The live preview chart: GET with the form's fields (htmx, on every change)."""
     metric = _metric(request, pk)
-    form = PredictionForm(request.GET, metric=metric)
+    form = PredictionForm(request.GET, metric=metric, user=request.user)
     return render(
         request,
         "predictions/prediction_form.html#preview",
@@ -526,13 +537,21 @@ def prediction_edit(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(prediction.get_absolute_url())
     metric = prediction.metric
     form = PredictionForm(
-        request.POST or None, metric=metric, initial=PredictionForm.initial_from(prediction)
+        request.POST or None,
+        metric=metric,
+        user=request.user,
+        supersedes=prediction.supersedes,
+        initial=PredictionForm.initial_from(prediction),
     )
     if request.method == "POST":
         if form.is_valid():
-            _save_prediction(request, metric, form, instance=prediction)
-            messages.success(request, "Draft saved.")
-            return redirect_after_post(request, prediction.get_absolute_url())
+            try:
+                services.update_draft(prediction, request.user, form.prediction_input)
+            except Invalid as error:
+                add_to_form(form, error, PredictionForm.FIELD_OF)
+            else:
+                messages.success(request, "Draft saved.")
+                return redirect_after_post(request, prediction.get_absolute_url())
         return _form_page(request, metric, form, prediction=prediction, status=400)
     return _form_page(request, metric, form, prediction=prediction)
 
@@ -560,7 +579,11 @@ def prediction_delete(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "A committed prediction is part of the record and stays.")
         return redirect_after_post(request, prediction.get_absolute_url())
     url = prediction.metric.get_absolute_url()
-    prediction.delete()
+    try:
+        services.delete_draft(prediction, request.user)
+    except Invalid as error:
+        messages.error(request, error.message)
+        return redirect_after_post(request, prediction.get_absolute_url())
     messages.info(request, "Draft deleted.")
     return redirect_after_post(request, url)
 
@@ -578,18 +601,28 @@ def prediction_revise(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(old.get_absolute_url())
     metric = old.metric
     form = PredictionForm(
-        request.POST or None, metric=metric, initial=PredictionForm.initial_from(old)
+        request.POST or None,
+        metric=metric,
+        user=request.user,
+        supersedes=old,
+        initial=PredictionForm.initial_from(old),
     )
     if request.method == "POST":
         if form.is_valid():
-            new = _save_prediction(request, metric, form, supersedes=old)
-            copied = services.carry_over_notes(old, new)
-            messages.success(
-                request,
-                "Revision saved as a draft; commit it to supersede the old line."
-                + (" Its light and shade were copied over: edit them here." if copied else ""),
-            )
-            return redirect_after_post(request, _with_next(request, new.get_absolute_url()))
+            try:
+                new = services.create_prediction(
+                    metric, request.user, form.prediction_input, supersedes=old
+                )
+            except Invalid as error:
+                add_to_form(form, error, PredictionForm.FIELD_OF)
+            else:
+                copied = " Its light and shade were copied over: edit them here."
+                messages.success(
+                    request,
+                    "Revision saved as a draft; commit it to supersede the old line."
+                    + (copied if new.notes_copied else ""),
+                )
+                return redirect_after_post(request, _with_next(request, new.get_absolute_url()))
         return _form_page(request, metric, form, supersedes=old, status=400)
     return _form_page(request, metric, form, supersedes=old)
 
@@ -601,18 +634,15 @@ def prediction_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     if prediction.is_line or not prediction.is_committed:
         raise Http404("Only committed threshold predictions are resolved.")
     form = ResolveForm(request.POST)
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            services.resolve_by_hand(prediction, request.user, d["outcome"], d["note"])
+        except Invalid as error:
+            add_to_form(form, error)
     if not form.is_valid():
         # The page again, the form open with its messages and what was typed.
         return _detail_page(request, prediction, resolve_form=form, status=400)
-    Resolution.objects.update_or_create(
-        prediction=prediction,
-        defaults={
-            "outcome": form.cleaned_data["outcome"],
-            "method": Resolution.Method.MANUAL,
-            "note": form.cleaned_data["note"],
-            "resolved_by": request.user,
-        },
-    )
     messages.success(request, "Resolved by hand.")
     return redirect_after_post(request, prediction.get_absolute_url())
 

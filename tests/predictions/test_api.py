@@ -10,7 +10,7 @@ from django.urls import URLPattern, get_resolver
 from django.utils import timezone
 
 from planning.accounts.models import ApiToken
-from predictions.models import Observation, ObservationChange, Prediction
+from predictions.models import Metric, Observation, ObservationChange, Prediction
 
 from .conftest import make_metric, make_prediction
 
@@ -89,10 +89,13 @@ def test_viewer_cannot_change_anything(team, viewer, metric):
 def test_create_and_list_metrics_with_field_errors(team, api):
     created = api.post(f"t/{team.slug}/metrics/", {"name": "ARR", "unit": "$", "scale": "log"})
     assert created.status_code == 201 and created.json()["name"] == "ARR"
-    bad = api.post(f"t/{team.slug}/metrics/", {"name": "arr", "scale": "cubic",
+    bad = api.post(f"t/{team.slug}/metrics/", {"name": "ARR 2", "scale": "cubic",
                                                "higher_is_better": "yes"})  # fmt: skip
     assert bad.status_code == 400
-    assert set(bad.json()["fields"]) == {"name", "scale", "higher_is_better"}
+    assert set(bad.json()["fields"]) == {"scale", "higher_is_better"}
+    clash = api.post(f"t/{team.slug}/metrics/", {"name": "arr"})  # the service's rule
+    assert clash.status_code == 400
+    assert "already tracks" in clash.json()["fields"]["name"][0]
     assert api.post(f"t/{team.slug}/metrics/", raw="{nope").status_code == 400
     listing = api.get(f"t/{team.slug}/metrics/").json()["metrics"]
     assert [m["name"] for m in listing] == ["ARR"]
@@ -110,23 +113,30 @@ def test_batch_upsert_is_idempotent_and_all_or_nothing(team, api, metric):
     assert changed.json()["updated"] == 1
     assert ObservationChange.objects.get().via == "api"
     future = (timezone.now() + timedelta(days=30)).date().isoformat()
+    # What the schema refuses: not a date, not a number, unknown fields.
+    malformed = api.post(path, {"observations": [
+        {"date": "2025-03-01", "value": 80},
+        {"date": "yesterday", "value": 1},
+        {"date": "2025-05-01", "value": "ten", "colour": "red"},
+    ]})  # fmt: skip
+    assert malformed.status_code == 400
+    fields = malformed.json()["fields"]
+    assert "not a date" in fields["observations[1].date"][0]
+    assert fields["observations[2].colour"] == ["Unknown field."]
+    assert "observations[2].value" in fields
+    # What the service refuses (the same rules as the web form and the CSV import).
     bad = api.post(path, {"observations": [
         {"date": "2025-03-01", "value": 80},
         {"date": "2025-04-01", "value": -1},
-        {"date": "yesterday", "value": 1},
         {"date": future, "value": 1},
         {"date": "2025-03-01", "value": 81},
-        {"date": "2025-05-01", "value": "ten", "colour": "red"},
     ]})  # fmt: skip
     assert bad.status_code == 400
     fields = bad.json()["fields"]
     assert "greater than zero" in fields["observations[1].value"][0]
-    assert "not a date" in fields["observations[2].date"][0]
-    assert "in the future" in fields["observations[3].date"][0]
-    assert "already appears at observations[0]" in fields["observations[4].date"][0]
-    assert "Unknown field(s): colour" in fields["observations[5]"][0]
-    assert "observations[5].value" in fields
-    assert Observation.objects.count() == 2  # nothing from the bad batch was saved
+    assert "in the future" in fields["observations[2].date"][0]
+    assert "already appears at observations[0]" in fields["observations[3].date"][0]
+    assert Observation.objects.count() == 2  # nothing from the bad batches was saved
     assert api.get(path).json()["observations"][1]["value"] == 75
 
 
@@ -216,6 +226,58 @@ def test_revision_through_the_api(team, api, editor, metric):
 def test_wrong_method_is_405_json(team, api, metric):
     response = api.post(f"t/{team.slug}/metrics/{metric.pk}/")
     assert response.status_code == 405 and response.json()["error"]
+    assert "GET" in response["Allow"]
+
+
+def test_every_error_under_the_api_is_json(team, api, metric):
+    for response, status in [
+        (api.get("no/such/address/"), 404),
+        (api.get(f"t/{team.slug}/metrics/999999999999999999999/"), 404),
+        (api.get(f"t/{team.slug}/predictions/", metric="x"), 400),
+        (api.post(f"t/{team.slug}/metrics/", raw="[" * 50_000), 400),
+        (api.post(f"t/{team.slug}/metrics/", raw='{"name": 1' + "0" * 5000 + "}"), 400),
+        (Api().get(f"t/{team.slug}/metrics/"), 401),
+    ]:
+        assert response.status_code == status, response.content[:200]
+        assert response["Content-Type"] == "application/json", response.content[:200]
+        assert response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "raw,field",
+    [
+        ('{"name": "A metric", "description": "a\\u0000b"}', "description"),
+        ('{"name": "\\ud800"}', "name"),
+        ('{"name": "ok", "higher_is_better": 1}', "higher_is_better"),
+        ('{"name": "ok", "colour": "red"}', "colour"),
+    ],
+)
+def test_unstorable_text_and_wrong_types_are_field_errors(team, api, raw, field):
+    response = api.post(f"t/{team.slug}/metrics/", raw=raw)
+    assert response.status_code == 400 and field in response.json()["fields"], response.json()
+    assert not Metric.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1" * 400])
+def test_non_finite_and_huge_numbers_are_refused(team, api, metric, value):
+    path = f"t/{team.slug}/metrics/{metric.pk}/observations/"
+    raw = '{"observations": [{"date": "2025-01-01", "value": ' + value + "}]}"
+    response = api.post(path, raw=raw)
+    assert response.status_code == 400 and response.json()["error"]
+    assert not Observation.objects.exists()
+
+
+@pytest.mark.parametrize("day", ["1899-12-31", "0001-01-01", "2201-01-01"])
+def test_dates_outside_1900_2200_are_field_errors(team, api, metric, day):
+    response = api.post(f"t/{team.slug}/predictions/", {**LINE, "metric": metric.pk,
+                                                       "horizon": day})  # fmt: skip
+    assert response.status_code == 400
+    assert "between the years 1900 and 2200" in response.json()["fields"]["horizon"][0]
+    line = {**LINE, "metric": metric.pk,
+            "trajectory": {**LINE["trajectory"], "baseline_date": day}}  # fmt: skip
+    response = api.post(f"t/{team.slug}/predictions/", line)
+    assert response.status_code == 400 and "trajectory.baseline_date" in response.json()["fields"]
+    assert not Prediction.objects.exists()
 
 
 def test_openapi_document_describes_every_api_route(client):
@@ -229,9 +291,9 @@ def test_openapi_document_describes_every_api_route(client):
             api_routes = [str(q.pattern) for q in p.url_patterns if isinstance(q, URLPattern)]
     documented = set(doc["paths"])
     for route in api_routes:
-        if route == "openapi.json":
+        if route in ("openapi.json", ""):
             continue
-        as_openapi = "/" + route.replace("<slug:team>", "{team}").replace("<int:pk>", "{pk}")
+        as_openapi = "/api/v1/" + route.replace("<team>", "{team}").replace("<pk>", "{pk}")
         assert as_openapi in documented, route
     # every $ref resolves
     text = json.dumps(doc)
@@ -239,3 +301,16 @@ def test_openapi_document_describes_every_api_route(client):
         assert name in text
     for ref in set(__import__("re").findall(r'"#/components/schemas/(\w+)"', text)):
         assert ref in doc["components"]["schemas"]
+
+
+def test_committing_the_same_revision_twice_is_a_json_4xx_and_leaves_nothing(team, api, editor,
+                                                                             metric):  # fmt: skip
+    old = make_prediction(metric, editor, committed=True)
+    body = {**LINE, "metric": metric.pk, "supersedes": old.pk, "commit": True}
+    first = api.post(f"t/{team.slug}/predictions/", body)
+    assert first.status_code == 201 and first.json()["status"] == "committed"
+    count = Prediction.objects.count()
+    again = api.post(f"t/{team.slug}/predictions/", body)
+    assert 400 <= again.status_code < 500
+    assert "already been revised" in again.json()["fields"]["supersedes"][0]
+    assert Prediction.objects.count() == count  # no orphaned draft
