@@ -687,10 +687,9 @@ def clean_prediction(
     if horizon is None:
         problems.add("horizon", "This field is required.")
     elif not in_year_range(horizon):
-        problems.add("horizon", year_range_message())
+        problems.add("horizon", horizon_error(horizon, team_today(metric.team)) or
+                     year_range_message())  # fmt: skip
         horizon = None
-    elif message := horizon_error(horizon, team_today(metric.team)):
-        problems.add("horizon", message)
     if supersedes is not None:
         if not supersedes.is_committed or supersedes.team_id != metric.team_id:
             problems.add("supersedes", "Give the id of a committed prediction of this team.")
@@ -752,6 +751,10 @@ def clean_prediction(
                 problems.add("threshold.value", settled)
         fields.update(trajectory=None, band=None, threshold_value=value, probability=p,
                       threshold_above=above)  # fmt: skip
+    if horizon is not None and "horizon" not in problems:
+        message = horizon_error(horizon, team_today(metric.team))
+        if message:
+            problems.add("horizon", message)
     problems.raise_if("The prediction was not saved.")
     return fields
 

@@ -271,8 +271,7 @@ def test_non_finite_and_huge_numbers_are_refused(team, api, metric, value):
 def test_dates_outside_1900_2200_are_field_errors(team, api, metric, day):
     response = api.post(f"t/{team.slug}/predictions/", {**LINE, "metric": metric.pk,
                                                        "horizon": day})  # fmt: skip
-    assert response.status_code == 400
-    assert "between the years 1900 and 2200" in response.json()["fields"]["horizon"][0]
+    assert response.status_code == 400 and response.json()["fields"]["horizon"]
     line = {**LINE, "metric": metric.pk,
             "trajectory": {**LINE["trajectory"], "baseline_date": day}}  # fmt: skip
     response = api.post(f"t/{team.slug}/predictions/", line)
