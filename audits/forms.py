@@ -66,16 +66,69 @@ class IdeaForm(forms.ModelForm):
         return idea
 
 
+TEXT_KINDS = ("contains", "not_contains", "equals")
+
+# Which form fields configure which grader, and the config key each one fills.
+GRADER_FIELDS = {
+    "contains": {"expected": "expected", "case_sensitive": "case_sensitive"},
+    "not_contains": {"expected": "expected", "case_sensitive": "case_sensitive"},
+    "equals": {"expected": "expected", "case_sensitive": "case_sensitive"},
+    "regex": {"pattern": "pattern", "case_sensitive": "case_sensitive"},
+    "json_schema": {"schema": "schema"},
+    "number": {"number": "expected", "tolerance": "tolerance", "relative": "relative"},
+    "llm_judge": {"rubric": "rubric", "rubric_version": "rubric_version",
+                  "judge_model": "judge_model"},
+    "human": {},
+}  # fmt: skip
+
+
 class ProbeForm(forms.ModelForm):
+    """A probe with its grader configured by fields of the chosen kind (the other kinds'
+    fields are hidden by CSS and ignored); raw JSON stays available as an advanced option."""
+
+    expected = forms.CharField(
+        required=False, max_length=2000, label="Expected text",
+        help_text="Contains / does not contain / equals: the text to look for (up to 2,000 "
+        "characters).",
+    )  # fmt: skip
+    case_sensitive = forms.BooleanField(required=False, label="Case-sensitive")
+    pattern = forms.CharField(
+        required=False, max_length=1000, label="Regular expression",
+        help_text="Python syntax, searched anywhere in the answer (up to 1,000 characters).",
+    )  # fmt: skip
+    schema = forms.CharField(
+        required=False, label="JSON Schema",
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text='Draft 2020-12, e.g. {"type": "object", "required": ["total"]}. The answer '
+        "may wrap the JSON in a ``` fence.",
+    )  # fmt: skip
+    number = forms.FloatField(
+        required=False, label="Expected number",
+        help_text="The last number in the answer is compared (thousands commas allowed).",
+    )  # fmt: skip
+    tolerance = forms.FloatField(
+        required=False, min_value=0, label="Tolerance (±)",
+        help_text="0 or more; empty means exactly.",
+    )  # fmt: skip
+    relative = forms.BooleanField(required=False, label="Tolerance is a share of the expected "
+                                  "number (0.01 = 1 %)")  # fmt: skip
+    rubric = forms.CharField(
+        required=False, max_length=4000, label="Rubric",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What a passing answer does (up to 4,000 characters). The judge sees the "
+        "rubric, the prompt and the answer, and answers pass or fail with its reason.",
+    )  # fmt: skip
+    rubric_version = forms.CharField(
+        required=False, max_length=20, initial="1", label="Rubric version",
+        help_text="Change it when you change the rubric: results keep the version they used.",
+    )  # fmt: skip
+    judge_model = forms.ChoiceField(required=False, label="Judge model", choices=())
     grader_config = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
-        required=False,
-        help_text=(
-            'JSON. contains/equals: {"expected": "…"}; regex: {"pattern": "…"}; '
-            'json_schema: {"schema": {…}}; number: {"expected": 42, "tolerance": 0.5}; '
-            'llm_judge: {"rubric": "…", "rubric_version": "1", "judge_model": "…"}.'
-        ),
-    )
+        required=False, label="Grader settings as JSON (advanced)",
+        help_text='Optional. When given, it replaces the fields above, e.g. {"expected": "yes"}'
+        '; a number grader: {"expected": 42, "tolerance": 0.5}.',
+    )  # fmt: skip
     prior_turns = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
         required=False,
@@ -86,16 +139,56 @@ class ProbeForm(forms.ModelForm):
         model = Probe
         fields = ["name", "system_prompt", "user_message", "prior_turns", "max_tokens",
                   "temperature", "samples", "pass_k", "grader", "grader_config"]  # fmt: skip
-        widgets = {"system_prompt": forms.Textarea(attrs={"rows": 2}),
-                   "user_message": forms.Textarea(attrs={"rows": 4})}  # fmt: skip
+        widgets = {
+            "system_prompt": forms.Textarea(attrs={"rows": 2}),
+            "user_message": forms.Textarea(attrs={"rows": 4, "maxlength": 20000}),
+        }
+        help_texts = {
+            "max_tokens": "1 to 64,000 tokens per answer.",
+            "temperature": "0 to 1. 0 gives the most repeatable answers.",
+            "samples": "1 to 20: how often the prompt is asked per model.",
+            "pass_k": "1 to the number of samples: how many must pass.",
+        }  # fmt: skip
+
+    COMMON = ["name", "system_prompt", "user_message", "prior_turns", "max_tokens",
+              "temperature", "samples", "pass_k", "grader"]  # fmt: skip
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for name, low, high in [("max_tokens", 1, 64000), ("temperature", 0, 1),
+                                ("samples", 1, 20), ("pass_k", 1, 20)]:  # fmt: skip
+            self.fields[name].widget.attrs.update({"min": low, "max": high})
+        self.fields["temperature"].widget.attrs["step"] = "0.1"
+        judges = list(Model.objects.filter(retired=False, is_alias=False)
+                      .values_list("model_id", flat=True))  # fmt: skip
+        current = (self.instance.grader_config or {}).get("judge_model") if self.instance.pk else ""
+        if current and current not in judges:
+            judges.append(current)
+        self.fields["judge_model"].choices = [("", "Choose a model")] + [(j, j) for j in judges]
         if self.instance.pk and not self.is_bound:
-            self.initial["grader_config"] = json.dumps(self.instance.grader_config, indent=2)
+            config = self.instance.grader_config or {}
+            for name, key in GRADER_FIELDS.get(self.instance.grader, {}).items():
+                if key in config:
+                    value = config[key]
+                    self.initial[name] = json.dumps(value, indent=2) if name == "schema" else value
             self.initial["prior_turns"] = (
                 json.dumps(self.instance.prior_turns) if self.instance.prior_turns else ""
             )
+
+    def layout(self):
+        """Common fields, then one group per grader kind (shown for the chosen kind)."""
+        groups = [("Contains, does not contain, equals", " ".join(TEXT_KINDS),
+                   ["expected", "case_sensitive"]),
+                  ("Regular expression", "regex", ["pattern"]),
+                  ("JSON Schema", "json_schema", ["schema"]),
+                  ("Number with tolerance", "number", ["number", "tolerance", "relative"]),
+                  ("LLM judge with a rubric", "llm_judge",
+                   ["rubric", "rubric_version", "judge_model"])]  # fmt: skip
+        return {
+            "common": [self[name] for name in self.COMMON],
+            "groups": [(title, kinds, [self[n] for n in names]) for title, kinds, names in groups],
+            "advanced": self["grader_config"],
+        }
 
     def _json(self, name, default):
         raw = (self.cleaned_data.get(name) or "").strip()
@@ -107,9 +200,15 @@ class ProbeForm(forms.ModelForm):
             raise forms.ValidationError(str(exc)) from None
 
     def clean_grader_config(self):
-        value = self._json("grader_config", {})
-        if not isinstance(value, dict):
+        value = self._json("grader_config", None)
+        if value is not None and not isinstance(value, dict):
             raise forms.ValidationError('Give a JSON object, e.g. {"expected": "yes"}.')
+        return value
+
+    def clean_schema(self):
+        value = self._json("schema", None)
+        if value is not None and not isinstance(value, dict | bool):
+            raise forms.ValidationError('A JSON Schema is an object, e.g. {"type": "object"}.')
         return value
 
     def clean_prior_turns(self):
@@ -121,17 +220,44 @@ class ProbeForm(forms.ModelForm):
             raise forms.ValidationError('Give a list of {"role": "user"|"assistant", "content"}.')
         return value
 
+    def _config_from_fields(self, kind: str, data: dict) -> dict:
+        config = {}
+        for name, key in GRADER_FIELDS.get(kind, {}).items():
+            value = data.get(name)
+            if value in (None, "") or (value is False and name != "case_sensitive"):
+                continue
+            if name == "case_sensitive" and not value:
+                continue
+            config[key] = value
+        return config
+
     def clean(self):
         data = super().clean()
-        kind, config = data.get("grader"), data.get("grader_config")
-        if kind and isinstance(config, dict):
+        kind = data.get("grader")
+        raw = data.get("grader_config")
+        if "grader_config" in self.errors or "schema" in self.errors:
+            return data
+        config = raw if isinstance(raw, dict) else self._config_from_fields(kind or "", data)
+        data["grader_config"] = config
+        if kind:
+            where = "grader_config" if isinstance(raw, dict) else None
             for problem in graders.validate_config(kind, config):
-                self.add_error("grader_config", problem)
+                field = where or self._field_for(kind, problem)
+                if where is None and "is required" in problem:
+                    problem = "Required for this grader."
+                self.add_error(field, problem)
         if data.get("pass_k") and data.get("samples") and data["pass_k"] > data["samples"]:
             self.add_error("pass_k", "Cannot require more passes than samples.")
-        if kind == GraderKind.LLM_JUDGE and isinstance(config, dict):
+        if kind == GraderKind.LLM_JUDGE:
             config.setdefault("rubric_version", "1")
         return data
+
+    def _field_for(self, kind: str, problem: str) -> str:
+        """The form field a config problem belongs to (the key named in the message)."""
+        for name, key in GRADER_FIELDS.get(kind, {}).items():
+            if f"“{key}”" in problem:
+                return name
+        return {"regex": "pattern", "json_schema": "schema", "number": "number"}.get(kind, "grader")
 
 
 class StatusForm(forms.Form):
