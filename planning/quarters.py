@@ -26,7 +26,19 @@ class Quarter:
 
     @property
     def label(self) -> str:
-        return str(self)
+        """What people read: "FY2027 Q4" for a fiscal year not starting in January (named
+        after the year it ends in), "Q4 2026" for a calendar year. str() is the URL form."""
+        if self.start_month == 1:
+            return f"Q{self.number} {self.year}"
+        return f"FY{self.year} Q{self.number}"
+
+    @property
+    def months(self) -> str:
+        """The calendar months it covers: "Oct–Dec 2026", "Dec 2026–Feb 2027"."""
+        first, last = self.start, self.end
+        if first.year == last.year:
+            return f"{first:%b}–{last:%b %Y}"
+        return f"{first:%b %Y}–{last:%b %Y}"
 
     @property
     def start(self) -> date:
@@ -92,3 +104,13 @@ def quarter_boundaries(
         out.append(q.start)
         q = q.next()
     return out
+
+
+def quarter_label(label: str, start_month: int = 1) -> tuple[str, str]:
+    """(what people read, the calendar months) for a stored label like "2027-Q4"; a label that
+    is not a quarter comes back as it is, with no months."""
+    try:
+        q = parse_quarter(str(label), start_month)
+    except ValueError:
+        return str(label), ""
+    return q.label, q.months

@@ -100,6 +100,8 @@ TEMPLATES = [
             ],
             # planning/ itself is not an app, so its tag libraries are registered by name.
             "libraries": {"charts": "planning.templatetags.charts"},
+            # {% quarter q %} and |quarter_text: every quarter label reads "FY2027 Q4".
+            "builtins": ["planning.templatetags.quarters"],
         },
     },
 ]

@@ -104,11 +104,16 @@ def parse_observation_csv(text: str, metric: Metric, today: date) -> CsvResult:
     unknown = [h for h, c in zip(header, columns, strict=True) if c not in CSV_COLUMNS]
     if unknown:
         errors.append(
-            (1, f"Unknown column(s): {', '.join(unknown)}. Use date, value and optionally source.")
+            (
+                1,
+                f"Unknown column{'' if len(unknown) == 1 else 's'}: {', '.join(unknown)}. "
+                "Use date, value and optionally source.",
+            )
         )
     missing = {"date", "value"} - set(columns)
     if missing:
-        errors.append((1, f"Missing column(s): {', '.join(sorted(missing))}."))
+        noun = "column" if len(missing) == 1 else "columns"
+        errors.append((1, f"Missing {noun}: {', '.join(sorted(missing))}."))
     if errors:
         return CsvResult([], errors)
     if len(set(columns)) != len(columns):

@@ -56,7 +56,13 @@ class Metric(TeamScopedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.unit})" if self.unit else self.name
+        return f"{self.name} ({self.unit})" if self.unit and not self.name_shows_unit else self.name
+
+    @property
+    def name_shows_unit(self) -> bool:
+        """True when the name already says its unit ("… (minutes)"): never "(minutes) (minutes)"."""
+        unit = self.unit.strip().lower()
+        return bool(unit) and self.name.strip().lower().endswith(f"({unit})")
 
     def get_absolute_url(self) -> str:
         return reverse("predictions:metric_detail", kwargs={"team": self.team.slug, "pk": self.pk})

@@ -252,7 +252,8 @@ def observations(request: HttpRequest, pk: int) -> HttpResponse:
             request, f"{d['observed_at']} already had a value: updated (kept in history)."
         )
     if result.resolved:
-        messages.success(request, f"{len(result.resolved)} threshold prediction(s) resolved.")
+        n = len(result.resolved)
+        messages.success(request, f"{n} threshold prediction{'' if n == 1 else 's'} resolved.")
     if request.htmx:
         # Redraw the chart and scores too: a full-page refresh is the honest update.
         return HttpResponseClientRefresh()

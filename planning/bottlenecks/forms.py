@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from planning.quarters import current_quarter
+from planning.quarters import current_quarter, quarter_label
 
 from . import analysis, services
 from .models import BottleneckMap, Stage
@@ -22,7 +22,13 @@ def quarter_choices(team, extra: str | None = None) -> list[tuple[str, str]]:
     if extra and extra not in labels:
         labels.append(extra)
     labels.sort(reverse=True)
-    return [(label, f"{label} (this quarter)" if label == str(q) else label) for label in labels]
+
+    def text(label: str) -> str:
+        words, months = quarter_label(label, team.fiscal_year_start_month)
+        words = f"{words} ({months})" if months else words
+        return f"{words}, this quarter" if label == str(q) else words
+
+    return [(label, text(label)) for label in labels]
 
 
 class MapForm(forms.ModelForm):

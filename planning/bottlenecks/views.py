@@ -14,6 +14,7 @@ from django_htmx.http import reswap, retarget
 
 from planning.http import redirect_after_post
 from planning.notes.services import key_of, notes_for
+from planning.quarters import quarter_label
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
 
 from . import analysis, charts, demo, services
@@ -152,7 +153,12 @@ def _context(
         "scenario": scenario,
         "can_edit": request.membership.can_edit,
         **_results(bmap, loaded, current, changed),
-        "history_figure": charts.history([(lm.map.quarter, res) for lm, res in history])
+        "history_figure": charts.history(
+            [
+                (quarter_label(lm.map.quarter, request.team.fiscal_year_start_month)[0], res)
+                for lm, res in history
+            ]
+        )
         if len(history) > 1
         else None,
         "history": [(lm.map, res) for lm, res in history],

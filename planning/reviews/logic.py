@@ -62,9 +62,24 @@ class PlanData:
     decisions: list[tuple[int, str, str, str]] = field(default_factory=list)
     bottleneck: list[str] = field(default_factory=list)
     saturation: list[str] = field(default_factory=list)
-    bets: list[tuple[str, list[str], list[str], bool]] = field(default_factory=list)
+    # (title, light, shade, waived, the reason for waiving; older plans carry no reason)
+    bets: list[tuple] = field(default_factory=list)
     backlog: list[tuple[int, str, str, float | None]] = field(default_factory=list)
     commitments: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def waiver_sentence(has_light: bool, has_shade: bool, waived: bool, reason: str = "") -> str:
+    """What the plan says about a bet closed with a side missing: which side(s), and why."""
+    if not waived or (has_light and has_shade):
+        return ""
+    if not has_light and not has_shade:
+        what = "Both sides were explicitly waived (no light, no shade)"
+    elif not has_light:
+        what = "The light (opportunity) was explicitly waived"
+    else:
+        what = "The shade (risk) was explicitly waived"
+    reason = reason.strip().rstrip(".")
+    return f"{what}: {reason}." if reason else f"{what}."
 
 
 def _bullets(lines: Iterable[str], empty: str) -> list[str]:
@@ -98,15 +113,16 @@ def render_plan_markdown(plan: PlanData, step_titles: dict[int, str]) -> str:
     section(4, _bullets(by_step.get(4, []) + plan.saturation, "No form factors tracked."))
     section(5, _bullets(by_step.get(5, []) + plan.bottleneck, "No bottleneck map."))
     bets: list[str] = []
-    for title, light, shade, waived in plan.bets:
+    for title, light, shade, waived, *rest in plan.bets:
         bets.append(f"### {title}")
         bets.append("")
         bets.append("Light: " + ("; ".join(light) if light else "—"))
         bets.append("")
         bets.append("Shade: " + ("; ".join(shade) if shade else "—"))
-        if waived:
+        note = waiver_sentence(bool(light), bool(shade), waived, rest[0] if rest else "")
+        if note:
             bets.append("")
-            bets.append("_One side was explicitly waived._")
+            bets.append(f"_{note}_")
         bets.append("")
     section(6, bets or ["_No bets._"])
     backlog = [

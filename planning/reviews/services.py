@@ -320,12 +320,18 @@ def reopen_review(review: Review) -> Review:
     return review
 
 
+def _quarter_words(review: Review) -> str:
+    """ "FY2027 Q3 (Oct–Dec 2026)" for the plan's title."""
+    q = parse_quarter(review.quarter, review.team.fiscal_year_start_month)
+    return f"{q.label} ({q.months})"
+
+
 def gather_plan(review: Review, user, when) -> PlanData:
     tz = review.team.tz
     notes = {n.step: n.text for n in review.step_notes.all()}
     plan = PlanData(
         team=review.team.name,
-        quarter=review.quarter,
+        quarter=_quarter_words(review),
         closed_at=when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
         closed_by=user.display_name,
         step_notes=notes,
@@ -340,7 +346,13 @@ def gather_plan(review: Review, user, when) -> PlanData:
     ]
     for item, ls in bets_of(review):
         plan.bets.append(
-            (item.title, [n.text for n in ls.light], [n.text for n in ls.shade], item.waived)
+            (
+                item.title,
+                [n.text for n in ls.light],
+                [n.text for n in ls.shade],
+                item.waived,
+                item.waive_reason,
+            )
         )
         plan.backlog.append((item.rank, item.title, item.get_source_display(), item.score))
     plan.backlog.sort()

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 from django.utils import timezone
 
-from planning.quarters import Quarter, parse_quarter
+from planning.quarters import Quarter, parse_quarter, quarter_label
 
 
 @dataclass
@@ -202,7 +202,7 @@ def _audit_context(review) -> dict[str, Any]:
         for run in runs
     ]
     if not runs:
-        lines = [f"No capability audit has run in {review.quarter} yet."]
+        lines = [f"No capability audit has run in {_quarter(review).label} yet."]
     return {
         "lines": lines,
         "link": {
@@ -223,7 +223,9 @@ def _apply_audit_decision(review, decision, user) -> None:
         "keep_dormant": IdeaStatus.DORMANT,
         "abandon": IdeaStatus.ABANDONED,
     }[decision.choice]
-    reason = f"{review.quarter} quarterly review" + (f": {decision.note}" if decision.note else "")
+    reason = f"{_quarter(review).label} quarterly review" + (
+        f": {decision.note}" if decision.note else ""
+    )
     idea.set_status(status, user, reason)
 
 
@@ -298,7 +300,8 @@ def bottleneck_lines(review) -> list[str]:
         return []
     if analysis is None:
         return []
-    lines = [f"Map “{bmap.name}” ({bmap.quarter}): overall speed-up {analysis.speedup:.2f}×."]
+    quarter = quarter_label(bmap.quarter, review.team.fiscal_year_start_month)[0]
+    lines = [f"Map “{bmap.name}” ({quarter}): overall speed-up {analysis.speedup:.2f}×."]
     if analysis.bottleneck:
         lines.append(
             f"The stage that now limits the team: {analysis.bottleneck.stage.name} "
@@ -427,4 +430,6 @@ def complete_review_cadence(review, user) -> None:
     """Closing the review completes the quarterly-review cadence occurrence."""
     from planning.cadences.services import complete_activity
 
-    complete_activity(review.team, "quarterly_review", by=user, note=f"{review.quarter} closed")
+    complete_activity(
+        review.team, "quarterly_review", by=user, note=f"{_quarter(review).label} closed"
+    )

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from planning.quarters import current_quarter
+from planning.quarters import current_quarter, quarter_label
 from planning.teams import audit
 from planning.teams.models import Role
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
@@ -48,7 +48,8 @@ def review_list(request: HttpRequest) -> HttpResponse:
 def start(request: HttpRequest) -> HttpResponse:
     review, created = services.start_review(request.team, request.user)
     if created:
-        messages.success(request, f"The {review.quarter} review has started. Step 1: look back.")
+        label = quarter_label(review.quarter, request.team.fiscal_year_start_month)[0]
+        messages.success(request, f"The {label} review has started. Step 1: look back.")
     return redirect(review.step_url(1))
 
 
@@ -340,10 +341,12 @@ def close(request: HttpRequest, quarter: str) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, error.messages[0])
         return redirect(review.step_url(8))
+    n = result.follow_ups
     messages.success(
         request,
-        f"The {quarter} plan is frozen (SHA-256 {result.snapshot.content_hash[:12]}…). "
-        f"{result.follow_ups} follow-up reminder(s) scheduled.",
+        f"The {quarter_label(quarter, request.team.fiscal_year_start_month)[0]} plan is frozen "
+        f"(SHA-256 {result.snapshot.content_hash[:12]}…). "
+        f"{n} follow-up reminder{'' if n == 1 else 's'} scheduled.",
     )
     return redirect("reviews:plan", team=request.team.slug, quarter=quarter)
 

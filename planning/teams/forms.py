@@ -21,7 +21,10 @@ class TeamForm(forms.ModelForm):
             "fiscal_year_start_month": "Fiscal year starts in",
             "anti_anchoring": "Anti-anchoring: hide others' predictions until I commit mine",
         }
-        help_texts = {"slug": "Your team lives at /t/<address>/. Leave empty to derive it."}
+        help_texts = {
+            "slug": "The short name in your team's web address, as in /t/acme/. "
+            "Leave empty to derive it from the name."
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

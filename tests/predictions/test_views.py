@@ -137,7 +137,7 @@ def test_csv_upload_is_all_or_nothing_with_per_row_errors(team, editor_client, m
 def test_csv_upload_rejects_unknown_columns(team, editor_client, metric):
     response = upload(editor_client, team, metric, "date,value,colour\n2025-01-01,3,red\n")
     assert response.status_code == 400
-    assert "Unknown column(s): colour" in response.content.decode()
+    assert "Unknown column: colour" in response.content.decode()
 
 
 def test_csv_round_trip(team, editor_client, metric, owner):

@@ -220,7 +220,8 @@ def test_demo_has_a_closed_and_an_open_review(owner):
 def test_dashboard_offers_to_start_then_continue_the_review(editor_client, team):
     dashboard = reverse("teams:dashboard", kwargs={"team": team.slug})
     body = editor_client.get(dashboard).content.decode()
-    quarter = str(current_quarter(team))
+    q = current_quarter(team)
+    quarter = f'<span class="quarter" title="{q.months}">{q.label}</span>'  # e.g. Q4 2026
     assert f"Start the {quarter} review" in body
     editor_client.post(reverse("reviews:start", kwargs={"team": team.slug}))
     assert f"Continue the {quarter} review" in editor_client.get(dashboard).content.decode()
