@@ -30,3 +30,6 @@ urlpatterns = [
     path("api/v1/", include("predictions.api_urls")),
     path("admin/", admin.site.urls),
 ]
+
+# allauth's rate limits answer with this view (a 429 naming the limit).
+handler429 = "planning.accounts.views.too_many_requests"

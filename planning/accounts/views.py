@@ -64,3 +64,25 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     record_for_user_teams(request.user, "token.revoked", f"API token “{token.name}”")
     messages.info(request, f"Token “{token.name}” revoked: it no longer works.")
     return redirect("api_tokens")
+
+
+TOO_MANY = {
+    "account_login": "Too many log-in attempts from your network in the last minute. "
+    "Wait a minute, then try again.",
+    "login": "Too many log-in attempts from your network in the last minute. "
+    "Wait a minute, then try again.",
+    "signup": "Too many accounts were created from your network in the last hour. Try again later.",
+    "account_signup": "Too many accounts were created from your network in the last hour. "
+    "Try again later.",
+    "password_reset": "Several reset links were already sent to this address in the last "
+    "hour. Use the newest one, or ask again in an hour.",
+    "account_reset_password": "Several reset links were already sent to this address in the "
+    "last hour. Use the newest one, or ask again in an hour.",
+}
+
+
+def too_many_requests(request: HttpRequest) -> HttpResponse:
+    """The 429 page for allauth's rate limits, saying which limit was hit and when to retry."""
+    name = getattr(getattr(request, "resolver_match", None), "url_name", None)
+    message = TOO_MANY.get(name or "")
+    return render(request, "429.html", {"message": message}, status=429)

@@ -27,7 +27,7 @@ def test_fifty_wrong_passwords_in_a_row_are_refused_with_429():
     assert "Too many failed log-in attempts" in responses[5].content.decode()
     assert responses[5]["Retry-After"] == "300"
     # … and past 30 attempts a minute from one IP the page itself is refused.
-    assert "Too many attempts" in responses[-1].content.decode()
+    assert "Too many log-in attempts from your network" in responses[-1].content.decode()
     # Even the right password is refused while the address is locked.
     assert _login(client, "target@example.com", PASSWORD).status_code == 429
 
@@ -67,7 +67,7 @@ def test_signups_are_limited_per_ip():
     assert statuses == [302] * 10 + [429]
     response = sign_up(Client(), "late@example.com", PASSWORD, REMOTE_ADDR="10.0.3.1")
     assert response.status_code == 429
-    assert "Too many attempts" in response.content.decode()
+    assert "Too many accounts were created from your network" in response.content.decode()
 
 
 def test_password_reset_mails_are_limited_per_address():
@@ -80,6 +80,8 @@ def test_password_reset_mails_are_limited_per_address():
     ]
     assert statuses == [302, 302, 302, 429, 429]
     assert len(mail.outbox) == 3
+    refused = Client().post(reverse("password_reset"), {"email": "di@example.com"})
+    assert "Several reset links were already sent" in refused.content.decode()
 
 
 def test_api_requests_are_limited_per_token(settings):
