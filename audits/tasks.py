@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import time
-import uuid
 from decimal import Decimal
 
 from celery import group, shared_task
-from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
-from django.db.models import Exists, OuterRef, Subquery, TextField
-from django.db.models.functions import Cast, JSONObject
 from django.utils import timezone
 
 from planning.live import notify as live_notify
@@ -91,44 +89,51 @@ def stop_keys(run_id: int, session_id) -> list[str]:
     return keys
 
 
-def load_call(run_id: int, probe_id: int, model_id: int, sample: int) -> Probe | None:
-    """Everything one call needs, in one query: the probe and its idea, annotated with the
-    run's state (`run_state`: status, epoch, team, live session), the model's id
-    (`model_name`), whether the call already has an answer (`recorded`: errors do not count)
-    and the Price table (`price_rows`)."""
-    run = AuditRun.objects.filter(pk=run_id).values(
-        state=JSONObject(
-            status="status", epoch="epoch", team="team_id", session="live_session_id"
-        )  # fmt: skip
-    )
-    answered = Result.objects.filter(
-        run_id=run_id, probe_id=OuterRef("pk"), model_id=model_id, sample=sample
-    ).exclude(grade=Grade.ERROR)
-    prices = Price.objects.order_by().values(
-        row=JSONObject(**{name: Cast(name, TextField()) for name in PRICE_FIELDS})
-    )
-    return (
-        Probe.objects.filter(pk=probe_id)
-        .select_related("idea")
-        .annotate(
-            run_state=Subquery(run[:1]),
-            model_name=Subquery(Model.objects.filter(pk=model_id).values("model_id")[:1]),
-            recorded=Exists(answered),
-            price_rows=ArraySubquery(prices),
-        )
-        .first()
-    )
-
-
 PRICE_FIELDS = ("model_id", "input_per_mtok", "output_per_mtok", "cache_write_per_mtok",
                 "cache_read_per_mtok")  # fmt: skip
 
 
 def _prices(rows) -> list[Price]:
+    if isinstance(rows, str):
+        rows = json.loads(rows)
     return [
         Price(**{k: v if k == "model_id" else Decimal(v) for k, v in row.items()})
         for row in rows or ()
     ]
+
+
+@functools.cache
+def _load_call_sql() -> str:
+    """The SQL of `load_call`, built once from the models (Django's query compiler costs more
+    CPU than the whole rest of a call's database work)."""
+    q = connection.ops.quote_name
+    probe, idea, run = Probe._meta, Idea._meta, AuditRun._meta
+    columns = ", ".join(f"p.{q(f.column)}" for f in probe.concrete_fields)
+    prices = ", ".join(f"'{name}', {q(name)}::text" for name in PRICE_FIELDS)
+    return f"""
+        SELECT {columns}, i.{q("title")} AS idea_title, r.status AS run_status,
+               r.epoch AS run_epoch, r.team_id AS run_team, r.live_session_id AS run_session,
+               m.model_id AS model_name,
+               EXISTS (SELECT 1 FROM {q(Result._meta.db_table)} x
+                       WHERE x.run_id = r.id AND x.probe_id = p.id AND x.model_id = m.id
+                         AND x.sample = %s AND x.grade <> %s) AS recorded,
+               (SELECT json_agg(json_build_object({prices}))
+                FROM {q(Price._meta.db_table)}) AS price_rows
+        FROM {q(probe.db_table)} p
+        JOIN {q(idea.db_table)} i ON i.id = p.idea_id
+        LEFT JOIN {q(run.db_table)} r ON r.id = %s
+        LEFT JOIN {q(Model._meta.db_table)} m ON m.id = %s
+        WHERE p.id = %s
+    """  # noqa: S608 - identifiers come from the models, values are parameters
+
+
+def load_call(run_id: int, probe_id: int, model_id: int, sample: int) -> Probe | None:
+    """Everything one call needs, in one query: the probe, annotated with its idea's title
+    (`idea_title`), the run's state (`run_status`, `run_epoch`, `run_team`, `run_session`:
+    None when the run is gone), the model's id (`model_name`), whether the call already has
+    an answer (`recorded`: errors do not count) and the Price table (`price_rows`)."""
+    params = [sample, Grade.ERROR, run_id, model_id, probe_id]
+    return next(iter(Probe.objects.raw(_load_call_sql(), params)), None)
 
 
 @shared_task(acks_late=True)
@@ -155,15 +160,14 @@ def run_call(run_id: int, epoch: int, probe_id: int, model_id: int, sample: int,
     try:
         # after the claim: a delivery that finished before it has its row committed
         probe = load_call(run_id, probe_id, model_id, sample)
-        state = probe.run_state if probe else None
         if (
-            state is None
+            probe is None
             or probe.model_name is None
-            or state["epoch"] != epoch
-            or state["status"] != RunStatus.RUNNING
+            or probe.run_epoch != epoch
+            or probe.run_status != RunStatus.RUNNING
         ):
             return "skipped: run not running"
-        session_id = uuid.UUID(state["session"]) if state["session"] else None
+        session_id = probe.run_session
         checked = len(flags) == 1 or str(session_id) == session
         should_stop = StopCheck(run_id, session_id, live_epoch, stopped=bool(stopped),
                                 checked=checked)  # fmt: skip
@@ -177,7 +181,7 @@ def run_call(run_id: int, epoch: int, probe_id: int, model_id: int, sample: int,
         stream = f"{probe_id}-{model_id}-{sample}"
         try:
             fields = execute(
-                probe, model, state["team"], should_stop=should_stop,
+                probe, model, probe.run_team, should_stop=should_stop,
                 on_text=lambda t: live.FEED.token(session_id, live_epoch, stream, t),
                 prices=_prices(probe.price_rows),
             )  # fmt: skip
@@ -189,7 +193,7 @@ def run_call(run_id: int, epoch: int, probe_id: int, model_id: int, sample: int,
             live.FEED.emit(
                 session_id, live_epoch, "result",
                 {"probe": probe_id, "model": model_id, "sample": sample, "stream": stream,
-                 "idea": probe.idea.title, "probe_name": probe.name, "model_name": model.model_id,
+                 "idea": probe.idea_title, "probe_name": probe.name, "model_name": model.model_id,
                  "grade": res.grade, "error_kind": res.error_kind,
                  "tokens": res.input_tokens + res.output_tokens, "cost_usd": str(res.cost_usd),
                  "done": r["done_calls"], "errors": r["error_calls"],

@@ -162,6 +162,12 @@ def run_runner(args, url: str) -> dict:
         wall = time.monotonic() - started
         cpu = cpu_seconds(worker.pid) - cpu
         run.refresh_from_db()
+        from audits import live
+
+        while live.session_status(run.live_session_id) == "active" and wall + 30 > (
+            time.monotonic() - started
+        ):  # the live session ends just after the run: let it, before deleting the team
+            time.sleep(0.05)
         span = run.results.aggregate(first=Min("created_at"), last=Max("created_at"))
         return {
             "wall": wall, "cpu": cpu, "calls": run.done_calls + run.error_calls,

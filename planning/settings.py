@@ -126,8 +126,10 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 # with a pool that hands it back instead of opening a new one for the next task).
 if env.int("DB_POOL", default=0):
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # a pool manages the connections' lifetime
+    from planning.dbpool import check_if_idle
+
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 2, "max_size": env.int("DB_POOL"), "timeout": 30,
+        "min_size": 2, "max_size": env.int("DB_POOL"), "timeout": 30, "check": check_if_idle,
     }  # fmt: skip
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Parallel test runs against one server each need their own test database.
