@@ -104,7 +104,7 @@ def start_server(app: str = "planning.asgi:application") -> tuple[subprocess.Pop
     base = f"http://127.0.0.1:{port}"
     for _ in range(150):
         try:
-            httpx.get(base + "/live/", timeout=1)  # any answer: the server is up
+            httpx.get(base + ("/up" if "bare" in app else "/live/"), timeout=1)  # it answers
             break
         except httpx.HTTPError:
             time.sleep(0.2)

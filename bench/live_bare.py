@@ -34,6 +34,10 @@ async def app(scope, receive, send) -> None:
     global _listener
     if scope["type"] != "http":
         return
+    if scope["path"] == "/up":  # the bench's readiness probe
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        return
     if _listener is None:
         _listener = asyncio.create_task(_listen())
     queue: asyncio.Queue = asyncio.Queue()

@@ -126,4 +126,9 @@ def test_sigterm_closes_open_streams_with_their_cursor_and_the_next_server_resum
         assert all(seqs(frames) == [1, 2, 3, 4] for frames in results.values())
     finally:
         new.terminate()
-        new.wait(20)
+        try:
+            new.wait(20)
+        except subprocess.TimeoutExpired:
+            new.kill()
+            new.wait(10)
+            raise
