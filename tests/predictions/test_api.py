@@ -313,3 +313,32 @@ def test_committing_the_same_revision_twice_is_a_json_4xx_and_leaves_nothing(tea
     assert 400 <= again.status_code < 500
     assert "already been revised" in again.json()["fields"]["supersedes"][0]
     assert Prediction.objects.count() == count  # no orphaned draft
+
+
+def test_a_bug_under_the_api_is_a_json_500(team, api, metric, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("predictions.services.Series.load", broken)
+    p = make_prediction(metric, metric.created_by, committed=True)
+    response = api.get(f"t/{team.slug}/predictions/{p.pk}/scores/")
+    assert response.status_code == 500 and response["Content-Type"] == "application/json"
+    assert "a bug" not in response.content.decode()  # users never see internals
+    assert response.json()["error"]
+
+
+def test_the_web_and_the_api_share_the_revision_rule(team, editor, metric):
+    from planning.validation import Invalid
+    from predictions import services
+
+    old = make_prediction(metric, editor, committed=True)
+    stated = services.PredictionInput(
+        claim="Faster", horizon=date.fromisoformat(NEXT_YEAR), trajectory=LINE["trajectory"],
+        band=LINE["band"],
+    )  # fmt: skip
+    services.create_prediction(metric, editor, stated, supersedes=old, commit=True)
+    count = Prediction.objects.count()
+    with pytest.raises(Invalid) as refused:
+        services.create_prediction(metric, editor, stated, supersedes=old, commit=True)
+    assert "already been revised" in refused.value.fields["supersedes"][0]
+    assert Prediction.objects.count() == count
