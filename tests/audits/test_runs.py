@@ -288,3 +288,46 @@ def test_run_streams_every_result_live_and_records_last_tried(fake_api, celery_w
         )
         assert idea.last_tried_at is not None
         assert idea.last_tried_model in {"sim-claude-4-20260115", "sim-claude-3-20250610"}
+
+
+# ----------------------------------------------------------------------------- thread worker
+@pytest.fixture
+def pooled_thread_worker(django_db_setup, django_db_blocker, tmp_path):
+    """An audits worker as `make run` starts it: threads sharing a psycopg pool (DB_POOL),
+    here with fewer connections (3) than threads (8), on a queue of its own."""
+    from tests.processes import start_worker, stop, wait_until_answering, worker_env
+
+    queue = f"audits-pool-{uuid.uuid4().hex[:8]}"
+    env = worker_env(CELERY_QUEUE=queue, AUDITS_QUEUE=queue, DB_POOL="3")
+    proc = start_worker(queue, f"{queue}@%h", tmp_path / "worker.log", env, concurrency=8,
+                        extra=["-P", "threads"])  # fmt: skip
+    wait_until_answering([proc])
+    yield proc
+    stop(proc)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_pooled_thread_worker_calls_each_sample_once_when_every_message_comes_twice(
+    fake_api, pooled_thread_worker, team, sim_models
+):
+    newer, older = sim_models
+    ideas = [make_idea(team, f"Idea {i}", prompt=f"SLOW-PROBE say yes #{i}") for i in range(5)]
+    run = _run(team, [newer, older], ideas)
+    AuditRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, epoch=1,
+                                              expected_calls=10)  # fmt: skip
+    before = fake.requests_seen()
+    calls = runs.missing_calls(run)
+    for _ in range(2):  # every message delivered twice, the copies in flight together
+        for probe_id, model_id, sample in calls:
+            run_call.apply_async(
+                args=(run.pk, 1, probe_id, model_id, sample), queue=pooled_thread_worker.queue,
+                task_id=f"{run.pk}-{probe_id}-{model_id}-{sample}",
+            )  # fmt: skip
+    assert wait_for(lambda: AuditRun.objects.get(pk=run.pk).status == RunStatus.COMPLETED, 60)
+    run.refresh_from_db()
+    assert (run.done_calls, run.error_calls) == (10, 0)
+    assert Result.objects.filter(run=run).count() == 10
+    assert fake.requests_seen() - before == 10  # one model request per (probe, model, sample)
+    assert run.cost_usd == sum(r.cost_usd for r in run.results.all()) > 0
+    assert run.tokens_out == sum(r.output_tokens for r in run.results.all())
