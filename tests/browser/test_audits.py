@@ -166,3 +166,66 @@ def test_start_watch_in_two_tabs_stop_resume_and_finish(
     first.goto(f"{base}/t/{team.slug}/audits/matrix/")
     expect(first.locator(".lit-up")).to_contain_text(LIT[0])
     expect(first.locator(".audit-matrix .newly-passing")).to_have_count(len(LIT))
+
+
+def test_a_fresh_team_sees_its_first_audit_light_an_idea_up_and_promotes_it(
+    browser, uvicorn_server, fake_server, team, owner, celery_worker_process
+):
+    """A new user, no earlier run: log an idea (its failure is the logging), add a probe with
+    the form fields of the Contains grader, audit it, see it light up, promote it and find it
+    on the review's backlog."""
+    base = uvicorn_server.base_url
+    Model.objects.create(model_id=NEWER, display_name="Sim 4")
+    Model.objects.create(model_id=OLDER, display_name="Sim 3")
+    Price.objects.create(model_id="sim-claude", input_per_mtok=Decimal(3),
+                         output_per_mtok=Decimal(15))  # fmt: skip
+    page = logged_in_context(browser, base, owner).new_page()
+
+    page.goto(f"{base}/t/{team.slug}/ideas/new/")
+    page.get_by_label("Title").fill("Fresh idea")
+    page.get_by_role("button", name="Save idea").click()
+    page.get_by_role("button", name="Add a probe").click()
+    page.get_by_label("Name").fill("Does it now?")
+    page.get_by_label("User message").fill("LATER-PASSES: can it do it now?")
+    page.locator("select[name=grader]").select_option("contains")
+    expect(page.get_by_label("Expected text")).to_be_visible()
+    expect(page.locator("textarea[name=rubric]")).to_be_hidden()  # other kinds' fields
+    page.get_by_label("Expected text").fill("yes")
+    page.get_by_role("button", name="Save probe").click()
+    expect(page.locator(".status-history")).to_contain_text("failed on a model before")
+
+    page.goto(f"{base}/t/{team.slug}/audits/new/")
+    for name in (NEWER, OLDER):
+        page.get_by_label(re.compile(re.escape(name))).check()
+    page.get_by_role("button", name="Start audit").click()
+    expect(page.locator("[data-run-status]")).to_have_attribute(
+        "data-run-status", "completed", timeout=30_000
+    )
+    expect(page.locator(".lit-up")).to_contain_text("Fresh idea")
+    expect(page.locator(".run-matrix .newly-passing")).to_have_count(1)  # on Sim 4 only
+    expect(page.locator(".run-matrix")).to_contain_text("1 of 1 sample passed")
+    expect(page.locator("details.idea-breakdown")).not_to_have_attribute("open", "")
+    html = page.content()
+    assert "{#" not in html and "[object Object]" not in html
+    idea = Idea.objects.get(team=team, title="Fresh idea")
+    assert idea.status == "lit_up"
+    assert f"passed on {NEWER} (1 of 1 sample passed)" in idea.status_changes.first().reason
+
+    page.locator(".lit-up").get_by_label("Note (why)").fill("Works now; build it")
+    page.locator(".lit-up").get_by_role("button", name="Promote to backlog").click()
+    from planning.reviews.models import Review
+
+    assert wait_for(lambda: Review.objects.filter(team=team).exists(), 15)
+    assert wait_for(lambda: Idea.objects.get(pk=idea.pk).status == "promoted", 15)
+    review_url = f"{base}/t/{team.slug}/reviews/{{}}/step/{{}}/"
+    quarter = Review.objects.get(team=team).quarter
+    page.goto(review_url.format(quarter, 7))
+    expect(page.get_by_role("link", name="Build Fresh idea")).to_have_attribute(
+        "href", idea.get_absolute_url()
+    )
+    page.goto(review_url.format(quarter, 3))  # the decision is there, already taken
+    subject = page.locator(f"#subject-idea{idea.pk}")
+    expect(subject.get_by_role("button", name="Promote", exact=True)).not_to_have_class(
+        re.compile("outline")
+    )
+    expect(subject.get_by_label("Why")).to_have_value("Works now; build it")

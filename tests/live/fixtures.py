@@ -57,7 +57,8 @@ def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
         cwd=BASE_DIR, env=server_env(), stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    # the first request imports every view (anthropic, numpy…): ~20 s on a loaded 2-core box
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"uvicorn exited early:\n{log_path.read_text()}")
