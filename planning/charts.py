@@ -12,7 +12,9 @@ import json
 import math
 from typing import Any
 
-PALETTE = ["#1f5f8b", "#b7791f", "#2f855a", "#c53030", "#6b46c1", "#319795", "#4a5568"]
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies (and in greyscale with
+# the dash styles the charts add for drafts and superseded lines).
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#4a5568"]
 INK = "#1b2733"
 MUTED = "#5b6b7a"
 GRID = "#e3e8ee"
@@ -28,8 +30,8 @@ def base_layout(**overrides: Any) -> dict:
         "margin": {"l": 60, "r": 20, "t": 30, "b": 50},
         "hovermode": "x unified",
         "legend": {"orientation": "h", "y": -0.2},
-        "xaxis": {"gridcolor": GRID, "zerolinecolor": GRID},
-        "yaxis": {"gridcolor": GRID, "zerolinecolor": GRID},
+        "xaxis": {"gridcolor": GRID, "zerolinecolor": GRID, "automargin": True},
+        "yaxis": {"gridcolor": GRID, "zerolinecolor": GRID, "automargin": True},
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(layout.get(key), dict):
@@ -37,6 +39,15 @@ def base_layout(**overrides: Any) -> dict:
         else:
             layout[key] = value
     return layout
+
+
+# A log axis labels its powers of ten only (0.1, 1, 10, 100, 1000, 10k…); the 2s and 5s in
+# between are unlabelled minor grid lines.
+LOG_AXIS: dict[str, Any] = {
+    "type": "log",
+    "dtick": 1,
+    "minor": {"showgrid": True, "gridcolor": "#f2f4f7", "ticks": ""},
+}
 
 
 def _clean(value: Any) -> Any:

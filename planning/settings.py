@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",
     "django_htmx",
     "allauth",
     "allauth.account",
@@ -223,6 +224,9 @@ USE_TZ = True
 
 # --------------------------------------------------------------------------- static files
 STATIC_URL = "static/"
+# Every form field renders through templates/forms/field.html (labels, fieldsets, help ids).
+FORM_RENDERER = "planning.forms.FormRenderer"
+
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {

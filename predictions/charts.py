@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from planning.charts import MUTED, PALETTE, base_layout
+from planning.charts import LOG_AXIS, MUTED, PALETTE, base_layout
 from planning.quarters import quarter_boundaries
 
 from .trajectory import Band, Floats, Line, Trajectory, from_day, sample_line
@@ -85,7 +85,7 @@ def metric_figure(
     suffix = f" {unit}" if unit else ""
     for cl in lines:
         x = _dates(cl.line.t)
-        opacity = 0.35 if cl.dimmed else 1.0
+        opacity = 0.6 if cl.dimmed else 1.0
         fill_alpha = "14" if cl.dimmed else "2e"
         common = {"legendgroup": cl.group, "x": x, "mode": "lines", "hoverinfo": "skip"}
         data.append({**common, "y": _sig(cl.line.low), "line": {"width": 0}, "showlegend": False,
@@ -105,7 +105,12 @@ def metric_figure(
                 "legendgroup": cl.group,
                 "legendgrouptitle": {"text": cl.group},
                 "opacity": opacity,
-                "line": {"color": cl.color, "width": 2, "dash": "dot" if cl.draft else "solid"},
+                # Drafts dotted, superseded lines dashed: told apart without relying on colour.
+                "line": {
+                    "color": cl.color,
+                    "width": 2,
+                    "dash": "dot" if cl.draft else "dash" if cl.dimmed else "solid",
+                },
                 "hovertemplate": "%{y:.3~s}" + suffix + "<extra>" + cl.label[:40] + "</extra>",
             }
         )
@@ -132,7 +137,8 @@ def metric_figure(
                 "mode": "markers",
                 "name": "Observed" + (f" ({len(keep)} of {len(obs_t)} shown)"
                                       if len(keep) < len(obs_t) else ""),
-                "marker": {"color": "#1b2733", "size": 6},
+                "marker": {"color": "#1b2733", "size": 9,
+                           "line": {"color": "#ffffff", "width": 1}},
                 "hovertemplate": "%{y:.4~s}" + suffix + "<extra>observed</extra>",
             }
         )  # fmt: skip
@@ -163,7 +169,7 @@ def metric_figure(
             (today + timedelta(days=365)).isoformat(),
         ]
     layout = base_layout(
-        yaxis={"type": "log" if log else "linear", "title": {"text": unit or name}},
+        yaxis={**(LOG_AXIS if log else {"type": "linear"}), "title": {"text": unit or name}},
         xaxis=xaxis,
         shapes=shapes,
         annotations=annotations,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from planning.charts import GRID, MUTED, PALETTE, base_layout
+from planning.charts import GRID, LOG_AXIS, MUTED, PALETTE, base_layout
 
 from .analysis import Verdict
 from .models import SaturationReading
@@ -93,7 +93,7 @@ def capability_product_figure(verdict: Verdict, readings: Sequence[SaturationRea
             xaxis={"title": {"text": f"Capability ({verdict.source or 'benchmark'})"}},
             yaxis={
                 "title": {"text": verdict.metric or "Product metric"},
-                "type": "log" if verdict.scale == "log" else "linear",
+                **(LOG_AXIS if verdict.scale == "log" else {"type": "linear"}),
             },
         ),
     }

@@ -5,11 +5,34 @@ from django.utils.text import slugify
 
 from .models import RESERVED_SLUGS, Invitation, Membership, Role, Team
 
-TIME_ZONE_CHOICES = [(tz, tz.replace("_", " ")) for tz in sorted(zoneinfo.available_timezones())]
+# Real places only: the tz database also carries aliases and relics ("localtime", "W-SU",
+# "US/Eastern", "Etc/GMT+5", "EST5EDT") that nobody should have to scroll past.
+TIME_ZONE_AREAS = ("Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe",
+                   "Indian", "Pacific")  # fmt: skip
+
+
+def time_zone_choices(current: str = "") -> list:
+    """UTC, then the Area/City zones grouped by area; `current` is kept if it is a legacy name."""
+    zones = sorted(
+        tz for tz in zoneinfo.available_timezones() if tz.split("/", 1)[0] in TIME_ZONE_AREAS
+        and "/" in tz
+    )  # fmt: skip
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for tz in zones:
+        area, place = tz.split("/", 1)
+        groups.setdefault(area, []).append((tz, place.replace("_", " ").replace("/", " / ")))
+    choices: list = [("UTC", "UTC")]
+    if current and current != "UTC" and current not in zones:
+        choices.append((current, current))
+    return choices + list(groups.items())
 
 
 class TeamForm(forms.ModelForm):
-    time_zone = forms.ChoiceField(choices=TIME_ZONE_CHOICES, initial="UTC")
+    time_zone = forms.ChoiceField(
+        choices=time_zone_choices,
+        initial="UTC",
+        help_text="Reminders, review dates and every time shown use this zone.",
+    )
 
     class Meta:
         model = Team
@@ -32,8 +55,12 @@ class TeamForm(forms.ModelForm):
         if self.instance.pk:
             # The address is part of every link the team has shared; keep it stable.
             del self.fields["slug"]
+            self.fields["time_zone"].choices = time_zone_choices(self.instance.time_zone)
         else:
             del self.fields["require_2fa"]
+            if not self.is_bound:
+                # A new team starts in the browser's time zone (static/js/app.js); UTC without JS.
+                self.fields["time_zone"].widget.attrs["data-browser-timezone"] = ""
 
     def clean_slug(self) -> str:
         slug = (self.cleaned_data.get("slug") or "").strip().lower()

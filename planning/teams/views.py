@@ -25,7 +25,7 @@ from .tenancy import scoped, team_get_object_or_404, team_view
 
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
-        return redirect("login")
+        return render(request, "landing.html")
     memberships = list(request.user.memberships.select_related("team"))
     last = request.session.get("last_team")
     for m in memberships:

@@ -10,7 +10,7 @@ register = template.Library()
 def plotly_chart(figure: dict, chart_id: str, label: str = "Chart", height: int = 360):
     """A chart placeholder drawn by static/js/charts.js (no inline script, CSP-safe)."""
     return format_html(
-        '<div class="plotly-chart" id="{}" role="img" aria-label="{}" style="height:{}px" '
+        '<div class="plotly-chart" id="{}" role="figure" aria-label="{}" style="height:{}px" '
         'data-figure="{}"></div>',
         chart_id,
         label,

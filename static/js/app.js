@@ -28,3 +28,20 @@ document.addEventListener("keydown", (event) => {
   document.getElementById(toggle.getAttribute("aria-controls")).classList.remove("open");
   toggle.focus();
 });
+// A table that scrolls inside itself (narrow screens) can be scrolled from the keyboard.
+function focusableScrollers(root) {
+  (root || document).querySelectorAll("main table").forEach((table) => {
+    if (table.scrollWidth > table.clientWidth + 1) table.tabIndex = 0;
+    else if (table.tabIndex === 0 && !table.hasAttribute("data-keep-tabindex")) table.removeAttribute("tabindex");
+  });
+}
+document.addEventListener("DOMContentLoaded", () => focusableScrollers(document));
+document.addEventListener("htmx:afterSettle", () => focusableScrollers(document));
+window.addEventListener("resize", () => focusableScrollers(document));
+// A new team's time zone defaults to the browser's own, when the list has it.
+document.addEventListener("DOMContentLoaded", () => {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  document.querySelectorAll("select[data-browser-timezone]").forEach((select) => {
+    if (zone && [...select.options].some((o) => o.value === zone)) select.value = zone;
+  });
+});

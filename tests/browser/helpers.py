@@ -11,13 +11,15 @@ def log_in(page, base: str, email: str, password: str = PASSWORD) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-def logged_in_context(browser, base_url: str, user, width: int = 1200, height: int = 900):
+def logged_in_context(
+    browser, base_url: str, user, width: int = 1200, height: int = 900, **options
+):
     """A browser context that carries `user`'s session cookie (no login form needed)."""
     from django.test import Client
 
     client = Client()
     client.force_login(user)
-    context = browser.new_context(viewport={"width": width, "height": height})
+    context = browser.new_context(viewport={"width": width, "height": height}, **options)
     context.set_default_timeout(20_000)
     context.add_cookies(
         [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base_url}]
