@@ -45,3 +45,36 @@ document.addEventListener("DOMContentLoaded", () => {
     if (zone && [...select.options].some((o) => o.value === zone)) select.value = zone;
   });
 });
+// Irreversible actions ask first, in a dialog that says what becomes permanent: forms with
+// data-confirm (plain submits) and htmx requests with hx-confirm.
+function askToConfirm({ title, message, ok }) {
+  const dialog = document.getElementById("confirm-dialog");
+  if (!dialog || !dialog.showModal) return Promise.resolve(window.confirm(message));
+  dialog.querySelector("#confirm-title").textContent = title || "Are you sure?";
+  dialog.querySelector("#confirm-message").textContent = message;
+  dialog.querySelector("#confirm-ok").textContent = ok || "Confirm";
+  dialog.returnValue = "";
+  dialog.showModal();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+  });
+}
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!form.matches("form[data-confirm]") || form.dataset.confirmed === "1") return;
+  event.preventDefault();
+  const submitter = event.submitter;
+  askToConfirm({ title: form.dataset.confirmTitle, message: form.dataset.confirm, ok: form.dataset.confirmOk })
+    .then((yes) => {
+      if (!yes) return;
+      form.dataset.confirmed = "1";
+      form.requestSubmit(submitter || undefined);
+    });
+});
+document.addEventListener("htmx:confirm", (event) => {
+  if (!event.detail.question) return;
+  event.preventDefault();
+  const el = event.detail.elt;
+  askToConfirm({ title: el.dataset.confirmTitle, message: event.detail.question, ok: el.dataset.confirmOk })
+    .then((yes) => yes && event.detail.issueRequest(true));
+});

@@ -99,6 +99,7 @@ def _check(page, url: str, width: int, axe: bool) -> list[str]:
     return problems
 
 
+@pytest.mark.timeout(900)  # ~50 pages x 2 widths with axe-core and full-page screenshots
 def test_every_demo_page_fits_phone_and_desktop_and_passes_axe(live_server, browser, fake_models):
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     demo = User.objects.get(email="demo@example.com")
@@ -145,4 +146,23 @@ def test_phone_menu_opens_and_reaches_every_section_and_log_out(live_server, bro
     # The team switcher stays in the top bar.
     page.locator(".team-switcher summary").click()
     assert page.get_by_role("link", name="+ New team").is_visible()
+    context.close()
+
+
+def test_printed_plan_hides_the_simulated_models_banner_and_navigation(
+    live_server, browser, settings
+):
+    settings.SIMULATED_MODELS = True
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    demo = User.objects.get(email="demo@example.com")
+    context = logged_in_context(browser, live_server.url, demo, *DESKTOP)
+    page = context.new_page()
+    page.goto(live_server.url + START + "reviews/")
+    page.locator("a[href$='/plan/']").first.click()
+    banner = page.locator(".simulated-banner")
+    assert banner.is_visible()
+    page.emulate_media(media="print")
+    assert not banner.is_visible()
+    assert not page.locator(".site-header").is_visible()
+    assert page.locator(".plan-doc").is_visible()
     context.close()

@@ -73,7 +73,15 @@ def test_metric_observations_prediction_commit_and_chart(live_server, new_page):
 
     expect(page.get_by_role("heading", name="Horizons double every 7 months")).to_be_visible()
     expect(page.get_by_text("doubles every 7 months from 92 minutes on 2025-04-16")).to_be_visible()
+    # Committing is irreversible: a dialog says what becomes permanent; Cancel changes nothing.
     page.get_by_role("button", name="Commit prediction").click()
+    dialog = page.get_by_role("dialog", name="Commit this prediction?")
+    expect(dialog).to_contain_text("can no longer be edited")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    assert not Prediction.objects.get().is_committed
+    page.get_by_role("button", name="Commit prediction").click()
+    dialog.get_by_role("button", name="Commit prediction").click()
     expect(page.get_by_text("SHA-256")).to_be_visible()
     prediction = Prediction.objects.get()
     assert prediction.is_committed

@@ -62,6 +62,10 @@ def test_full_review_in_the_browser(live_server, new_page):
     page.get_by_role("button", name="Add commitment").click()
     expect(page.locator("#commitments")).to_contain_text("Weekly eval review")
     page.get_by_role("button", name="Close and freeze the plan").click()
+    dialog = page.get_by_role("dialog", name=re.compile("Close and freeze the .* plan"))
+    expect(dialog).to_contain_text("become read-only")
+    dialog.get_by_role("button", name="Close and freeze").click()
+    expect(page.locator(".plan-hash")).to_be_visible()
 
     snapshot = PlanSnapshot.objects.get(review=review)
     expect(page.locator(".plan-hash")).to_contain_text(snapshot.content_hash)
