@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from planning.http import redirect_after_post, safe_next
 from planning.notes.services import key_of, notes_for
+from planning.quarters import quarter_label
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
 
 from . import client, live, matrix, report, runs
@@ -228,7 +229,8 @@ def idea_status(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(
             request,
             f"“{idea.title}” is promoted: “{item.title}” is on the backlog of the "
-            f"{review.quarter} review (step 7), and step 3 records the decision.",
+            f"{quarter_label(review.quarter, request.team.fiscal_year_start_month)[0]} review "
+            "(step 7), and step 3 records the decision.",
         )
         return redirect(safe_next(request) or idea.get_absolute_url())
     idea.set_status(StatusForm.ACTIONS[action], request.user, reason)

@@ -63,7 +63,8 @@ class MapForm(forms.ModelForm):
             if self.instance.pk:
                 clash = clash.exclude(pk=self.instance.pk)
             if clash.exists():
-                self.add_error("name", f"There is already a map called “{name}” in {quarter}.")
+                words = quarter_label(quarter, self.team.fiscal_year_start_month)[0]
+                self.add_error("name", f"There is already a map called “{name}” in {words}.")
         return data
 
 

@@ -86,7 +86,8 @@ def map_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def map_delete(request: HttpRequest, pk: int) -> HttpResponse:
     bmap = _map(request, pk)
     bmap.delete()
-    messages.info(request, f"Map “{bmap.name}” ({bmap.quarter}) deleted.")
+    words = quarter_label(bmap.quarter, request.team.fiscal_year_start_month)[0]
+    messages.info(request, f"Map “{bmap.name}” ({words}) deleted.")
     return redirect_after_post(
         request, reverse("bottlenecks:map_list", kwargs={"team": request.team.slug})
     )
@@ -97,12 +98,11 @@ def map_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def map_copy(request: HttpRequest, pk: int) -> HttpResponse:
     bmap = _map(request, pk)
     copy, created = services.copy_to_next_quarter(bmap)
+    words = quarter_label(copy.quarter, request.team.fiscal_year_start_month)[0]
     if created:
-        messages.success(
-            request, f"Copied to {copy.quarter}: update the stages for the new quarter."
-        )
+        messages.success(request, f"Copied to {words}: update the stages for the new quarter.")
     else:
-        messages.info(request, f"{copy.quarter} already has “{copy.name}”: here it is.")
+        messages.info(request, f"{words} already has “{copy.name}”: here it is.")
     return redirect_after_post(request, copy.get_absolute_url())
 
 

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from planning.bottlenecks.models import BottleneckMap, Scenario, Stage, StageDependency
 from planning.notes.models import Kind, Note
+from planning.quarters import quarter_label
 from tests.bottlenecks.conftest import make_map, stage
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +82,8 @@ def test_a_map_name_is_unique_per_quarter(team, editor_client, delivery_map):
         **HTMX,
     )
     assert response.status_code == 400
-    assert "already a map called “Feature delivery” in 2026-Q1".encode() in response.content
+    words = quarter_label("2026-Q1", team.fiscal_year_start_month)[0]  # "Q1 2026" or "FY2026 Q1"
+    assert f"already a map called “Feature delivery” in {words}".encode() in response.content
     assert BottleneckMap.objects.count() == 1
 
 
