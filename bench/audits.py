@@ -98,11 +98,12 @@ def run_bare(args, url: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- the runner
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process so far."""
     import psutil
 
     times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
+    return times.user, times.system
 
 
 def run_runner(args, url: str) -> dict:
@@ -160,7 +161,8 @@ def run_runner(args, url: str) -> dict:
             if time.monotonic() - started > limit:
                 raise SystemExit("the run did not finish in time")
         wall = time.monotonic() - started
-        cpu = cpu_seconds(worker.pid) - cpu
+        user, system = (b - a for a, b in zip(cpu, cpu_seconds(worker.pid), strict=True))
+        cpu = user + system
         run.refresh_from_db()
         from audits import live
 
@@ -172,7 +174,7 @@ def run_runner(args, url: str) -> dict:
         return {
             "wall": wall, "cpu": cpu, "calls": run.done_calls + run.error_calls,
             "errors": run.error_calls, "status": run.status,
-            "requests": requests_seen(url) - before, "threads": threads,
+            "requests": requests_seen(url) - before, "threads": threads, "system": system,
             "tail": (run.finished_at - span["last"]).total_seconds() if span["last"] else 0,
         }  # fmt: skip
     finally:
@@ -243,7 +245,9 @@ def main() -> None:
         report("runner", runner, ideal, args.calls)
         print(f"        {runner['calls']} results ({runner['errors']} errors), run "
               f"{runner['status']} {runner['tail']:.2f} s after the last result; fake server "
-              f"saw {runner['requests']} requests; {runner['threads']} worker threads; "
+              f"saw {runner['requests']} requests; {runner['threads']} worker threads; CPU "
+              f"{runner['system'] / max(args.calls, 1) * 1000:.1f} ms per call of it in the "
+              f"kernel; "
               f"{load()}")  # fmt: skip
         if bare:
             b, r = ideal / bare["wall"], ideal / runner["wall"]
