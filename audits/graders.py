@@ -316,3 +316,11 @@ def explain(kind: str, grade: str, detail: dict[str, Any] | None, error: str = "
     if kind == "human" or grade == PENDING:
         return "Waiting for a person to review this answer."
     return "Passed." if ok else "Failed."
+
+
+def explain_result(kind: str, grade: str, auto_grade: str, detail, error: str = "") -> str:
+    """explain() for a stored result; an override by a person says so first."""
+    if auto_grade and auto_grade != grade:
+        said = explain(kind, auto_grade, detail, error)
+        return f"Marked {grade} by a person (the grader said {auto_grade}: {said})"
+    return explain(kind, grade, detail, error)

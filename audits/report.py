@@ -60,7 +60,9 @@ def build(run: AuditRun, ideas: list[Idea]) -> Report:
         cell.tokens += r.input_tokens + r.output_tokens + r.cache_creation_tokens
         cell.tokens += r.cache_read_tokens
         cell.calls += 1
-        r.reason = graders.explain(r.probe.grader, r.grade, r.grader_output, r.error)
+        r.reason = graders.explain_result(
+            r.probe.grader, r.grade, r.auto_grade, r.grader_output, r.error
+        )
         row = rows[idea_id].get((r.probe_id, r.model_id))
         if row is None:
             row = rows[idea_id][(r.probe_id, r.model_id)] = ProbeRow(r.probe.name, r.model.model_id)

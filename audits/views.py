@@ -14,7 +14,7 @@ from planning.notes.services import key_of, notes_for
 from planning.quarters import quarter_label
 from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
 
-from . import client, live, matrix, report, runs
+from . import client, graders, live, matrix, report, runs
 from .forms import (
     AddModelForm,
     IdeaForm,
@@ -428,7 +428,10 @@ def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "audits/result_detail.html",
         {"result": result, "form": form,
-         "overrides": result.overrides.select_related("overridden_by")},
+         "overrides": result.overrides.select_related("overridden_by"),
+         "reason": graders.explain_result(result.probe.grader, result.grade,
+                                          result.auto_grade, result.grader_output,
+                                          result.error)},
         status=400 if form.is_bound and form.errors else 200,
     )  # fmt: skip
 

@@ -105,3 +105,28 @@ def test_simulated_help_says_what_the_models_answer(editor_client, team, setting
     settings.SIMULATED_MODELS = False
     page = editor_client.get(reverse("audits:idea_list", kwargs={"team": team.slug})).text
     assert "Simulated models: what they answer" not in page
+
+
+@pytest.mark.parametrize(
+    ("kind", "grade", "detail", "words"),
+    [
+        ("contains", "pass", {"expected": "YES"}, "The answer contains “YES”."),
+        ("contains", "fail", {"expected": "YES"}, "The answer does not contain “YES”."),
+        ("number", "fail", {"value": 1243.0, "expected": 1234.5, "tolerance": 0.01},
+         "Found 1243, outside 1234.5 ± 0.01."),
+        ("number", "fail", {"error": "No number", "expected": 3.0, "tolerance": 0},
+         "No number in the answer (expected 3 ± 0)."),
+        ("json_schema", "fail", {"errors": ["(root): 'x' is a required property"]},
+         "The JSON does not match the schema: (root): 'x' is a required property."),
+        ("llm_judge", "pass", {"reasoning": "It apologises.", "judge_model": "j",
+                               "rubric_version": "2"}, "It apologises. (judge j, rubric v2)"),
+        ("regex", "error", {"error": "Bad pattern: x"}, "Not graded: Bad pattern: x"),
+    ],
+)  # fmt: skip
+def test_grades_are_explained_in_words(kind, grade, detail, words):
+    from audits import graders
+
+    assert graders.explain(kind, grade, detail) == words
+    overridden = graders.explain_result(kind, "pass", "fail", {"expected": "YES"})
+    if kind == "contains":
+        assert overridden.startswith("Marked pass by a person (the grader said fail: The answer")
