@@ -5,6 +5,8 @@ stream once, and idle streams share the hub's clock instead of a timer each."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import os
 import uuid
 
@@ -21,9 +23,16 @@ from planning.live.writer import LiveWriter
 pytestmark = [pytest.mark.django_db(transaction=True, databases=["default", "live"])]
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
+def in_own_loop(test):
+    """Run an async test in a fresh event loop on its own thread: the browser tests' session
+    fixture keeps Playwright's loop running in the main thread for the rest of the run."""
+
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, test(*args, **kwargs)).result()
+
+    return run
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +100,7 @@ async def redis_numsub(channels: list[str]) -> dict[str, int]:
     return {c: found[c.encode()] for c in channels}
 
 
-@pytest.mark.anyio
+@in_own_loop
 async def test_sessions_watched_while_pubsub_connects_or_reconnects_are_subscribed(db):
     hub = Hub()
     watched: list[str] = []
@@ -126,7 +135,7 @@ async def test_sessions_watched_while_pubsub_connects_or_reconnects_are_subscrib
         await hub.aclose()
 
 
-@pytest.mark.anyio
+@in_own_loop
 async def test_opening_streams_wakes_nobody_and_an_event_wakes_each_once(live_session):
     session, writer, user = live_session
     hub = Hub()
@@ -151,7 +160,7 @@ async def test_opening_streams_wakes_nobody_and_an_event_wakes_each_once(live_se
         await stop(hub, subscribers)
 
 
-@pytest.mark.anyio
+@in_own_loop
 async def test_the_hub_clock_pings_and_ends_every_stream(live_session, settings):
     settings.LIVE_SSE_HEARTBEAT = 0.1
     session, writer, user = live_session
@@ -174,7 +183,7 @@ async def test_the_hub_clock_pings_and_ends_every_stream(live_session, settings)
         await stop(hub, tailing + expiring)
 
 
-@pytest.mark.anyio
+@in_own_loop
 async def test_shutdown_closes_streams_with_their_cursor(live_session):
     session, writer, user = live_session
     hub = Hub()
