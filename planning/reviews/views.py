@@ -189,9 +189,14 @@ def decide(request: HttpRequest, quarter: str) -> HttpResponse:
 
 
 def _rows(bets: list) -> list[tuple]:
-    """Backlog rows with the id of the item above each one (for the "move up" button)."""
-    previous = [None, *(item.pk for item, _ in bets)][: len(bets)]
-    return [(item, ls, prev) for (item, ls), prev in zip(bets, previous, strict=True)]
+    """Backlog rows with the ids of the items above and below each one (for ↑ and ↓)."""
+    ids = [item.pk for item, _ in bets]
+    previous = [None, *ids][: len(ids)]
+    following = [*ids[1:], None][: len(ids)]
+    return [
+        (item, ls, prev, nxt)
+        for (item, ls), prev, nxt in zip(bets, previous, following, strict=True)
+    ]
 
 
 def _backlog_response(request: HttpRequest, review: Review, n: int, **extra) -> HttpResponse:

@@ -35,6 +35,23 @@
     });
   });
 })();
+// Keyboard ranking: after ↑/↓ re-renders the list, focus returns to the item that moved
+// (its button in the same direction, else the other one), so Enter can be pressed again.
+(function () {
+  let moving = null;
+  document.addEventListener("htmx:beforeRequest", (e) => {
+    const button = e.target.closest && e.target.closest(".move-buttons button[data-item]");
+    moving = button ? { item: button.dataset.item, dir: button.dataset.dir } : null;
+  });
+  document.addEventListener("htmx:afterSettle", (e) => {
+    if (!moving || !e.target.closest || !e.target.closest("#backlog")) return;
+    const item = document.querySelector(`.backlog-item[data-id="${moving.item}"]`);
+    const target = item && (item.querySelector(`button[data-dir="${moving.dir}"]`) ||
+      item.querySelector(".move-buttons button"));
+    if (target) target.focus();
+    moving = null;
+  });
+})();
 document.addEventListener("click", (e) => {
   if (e.target.closest("[data-print]")) {
     e.preventDefault();

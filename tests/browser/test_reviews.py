@@ -71,3 +71,50 @@ def test_full_review_in_the_browser(live_server, new_page):
     expect(page.locator(".plan-hash")).to_contain_text(snapshot.content_hash)
     expect(page.locator(".plan-doc")).to_contain_text("Weekly eval review of the triage agent")
     expect(page.locator(".plan-doc")).to_contain_text("Halves first-response time")
+
+
+def test_review_on_a_phone_keeps_next_in_view_and_ranks_by_keyboard(live_server, browser):
+    """At 390×844 every step's primary action is on the first screen (the step bar stays in
+    view while the step scrolls), and the backlog is ranked with the keyboard alone: focus
+    stays on the item that moved, visibly."""
+    from planning.reviews import services
+    from planning.reviews.models import BacklogItem
+    from tests.browser.helpers import logged_in_context
+
+    team = TeamFactory(name="Phone Team", slug="phone-team")
+    user = UserFactory(email="phone@example.com")
+    Membership.objects.create(team=team, user=user, role=Role.OWNER)
+    review = services.start_review(team, user)[0]
+    for rank, title in enumerate(["Alpha", "Bravo", "Charlie"], start=1):
+        BacklogItem.objects.create(team=team, review=review, title=title, rank=rank)
+    context = logged_in_context(browser, live_server.url, user, 390, 844)
+    page = context.new_page()
+    base = f"{live_server.url}/t/{team.slug}/reviews/{review.quarter}/step"
+
+    for n in range(1, 9):
+        page.goto(f"{base}/{n}/")
+        primary = page.locator(".step-nav [role=button]").last
+        expect(primary).to_be_in_viewport()
+        rail = page.locator(".review-rail ol").bounding_box()
+        assert rail["height"] < 60, f"step {n}: the step list takes {rail['height']} px"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    expect(page.locator(".step-nav [role=button]").last).to_have_text("Close the review ↓")
+
+    page.goto(f"{base}/7/")
+    page.wait_for_load_state("load")
+    page.get_by_role("button", name="Move Charlie up").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".backlog-title")).to_have_text(["Alpha", "Charlie", "Bravo"])
+    focused = page.locator(":focus")
+    expect(focused).to_have_attribute("aria-label", "Move Charlie up")
+    page.keyboard.press("Enter")  # again, without touching the mouse
+    expect(page.locator(".backlog-title")).to_have_text(["Charlie", "Alpha", "Bravo"])
+    # Charlie is first now: no ↑, so focus moves to its ↓ and is drawn.
+    expect(page.locator(":focus")).to_have_attribute("aria-label", "Move Charlie down")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
+    page.keyboard.press("Enter")
+    expect(page.locator(".backlog-title")).to_have_text(["Alpha", "Charlie", "Bravo"])
+    titles = list(BacklogItem.objects.filter(review=review).values_list("title", flat=True))
+    assert titles == ["Alpha", "Charlie", "Bravo"]
+    context.close()
