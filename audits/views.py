@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from planning.http import redirect_after_post, safe_next
 from planning.notes.services import key_of, notes_for
 from planning.quarters import quarter_label
-from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
+from planning.teams.tenancy import TeamRequest, scoped, team_get_object_or_404, team_view
 
 from . import client, graders, live, matrix, report, runs
 from .forms import (
@@ -78,7 +78,7 @@ def default_models(team):
 # ----------------------------------------------------------------------------- ideas
 @team_view
 @require_http_methods(["GET", "POST"])
-def idea_list(request: HttpRequest) -> HttpResponse:
+def idea_list(request: TeamRequest) -> HttpResponse:
     ideas = scoped(request, Idea).select_related("owner").annotate(n_probes=Count("probes"))
     if request.method == "POST":
         return _bulk(request, ideas)
@@ -120,7 +120,7 @@ def _ids(request: HttpRequest, name: str) -> list[int]:
     return [int(v) for v in request.POST.getlist(name) if v.isdigit()]
 
 
-def _bulk(request: HttpRequest, ideas) -> HttpResponse:
+def _bulk(request: TeamRequest, ideas) -> HttpResponse:
     chosen = list(ideas.filter(pk__in=_ids(request, "ids")))
     action = request.POST.get("action")
     if not chosen:
@@ -146,7 +146,7 @@ def _bulk(request: HttpRequest, ideas) -> HttpResponse:
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def idea_create(request: HttpRequest) -> HttpResponse:
+def idea_create(request: TeamRequest) -> HttpResponse:
     form = IdeaForm(request.POST or None, team=request.team,
                     initial={"owner": request.user.pk})  # fmt: skip
     if request.method == "POST" and form.is_valid():
@@ -165,7 +165,7 @@ def idea_create(request: HttpRequest) -> HttpResponse:
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def idea_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def idea_edit(request: TeamRequest, pk: int) -> HttpResponse:
     idea = team_get_object_or_404(request, Idea, pk=pk)
     form = IdeaForm(request.POST or None, instance=idea, team=request.team)
     if request.method == "POST" and form.is_valid():
@@ -183,7 +183,7 @@ def _form_page(request, form, title, submit, idea=None) -> HttpResponse:
 
 @team_view
 @require_GET
-def idea_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def idea_detail(request: TeamRequest, pk: int) -> HttpResponse:
     idea = team_get_object_or_404(request, Idea.objects.select_related("owner"), pk=pk)
     probes = list(idea.probes.all())
     grid = matrix.build(request.team, ideas=[idea])
@@ -210,7 +210,7 @@ def idea_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_POST
-def idea_status(request: HttpRequest, pk: int) -> HttpResponse:
+def idea_status(request: TeamRequest, pk: int) -> HttpResponse:
     idea = team_get_object_or_404(request, Idea, pk=pk)
     form = StatusForm(request.POST)
     if not form.is_valid():
@@ -241,7 +241,7 @@ def idea_status(request: HttpRequest, pk: int) -> HttpResponse:
 # ----------------------------------------------------------------------------- probes
 @team_view
 @require_http_methods(["GET", "POST"])
-def probe_create(request: HttpRequest, pk: int) -> HttpResponse:
+def probe_create(request: TeamRequest, pk: int) -> HttpResponse:
     idea = team_get_object_or_404(request, Idea, pk=pk)
     form = ProbeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -254,7 +254,7 @@ def probe_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def probe_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def probe_edit(request: TeamRequest, pk: int) -> HttpResponse:
     probe = get_object_or_404(Probe.objects.select_related("idea"), pk=pk,
                               idea__team=request.team)  # fmt: skip
     form = ProbeForm(request.POST or None, instance=probe)
@@ -266,7 +266,7 @@ def probe_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_POST
-def probe_try(request: HttpRequest, pk: int) -> HttpResponse:
+def probe_try(request: TeamRequest, pk: int) -> HttpResponse:
     """Try one probe once against a chosen model; the answer streams into the page."""
     from .tasks import try_probe
 
@@ -284,7 +284,7 @@ def probe_try(request: HttpRequest, pk: int) -> HttpResponse:
 # ----------------------------------------------------------------------------- runs
 @team_view
 @require_GET
-def run_list(request: HttpRequest) -> HttpResponse:
+def run_list(request: TeamRequest) -> HttpResponse:
     refresh_models_quietly()
     return render(
         request,
@@ -299,7 +299,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def run_create(request: HttpRequest) -> HttpResponse:
+def run_create(request: TeamRequest) -> HttpResponse:
     idle = scoped(request, Idea).filter(status__in=[IdeaStatus.DORMANT, IdeaStatus.RETESTING])
     initial = {
         "models": request.GET.getlist("model") or list(default_models(request.team)),
@@ -346,7 +346,7 @@ def _progress_context(run: AuditRun) -> dict:
 
 @team_view
 @require_GET
-def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def run_detail(request: TeamRequest, pk: int) -> HttpResponse:
     """The run as a report: progress line, results matrix of this run (ideas × models, k of
     n, marks, spend), what lit up, then the per-idea breakdown (collapsed)."""
     run = _run(request, pk)
@@ -371,13 +371,13 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_GET
-def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
+def run_progress(request: TeamRequest, pk: int) -> HttpResponse:
     return render(request, "audits/run_detail.html#progress", _progress_context(_run(request, pk)))
 
 
 @team_view
 @require_POST
-def run_stop(request: HttpRequest, pk: int) -> HttpResponse:
+def run_stop(request: TeamRequest, pk: int) -> HttpResponse:
     run = runs.cancel_run(_run(request, pk), request.user)
     if request.htmx:
         return render(request, "audits/run_detail.html#progress", _progress_context(run))
@@ -386,7 +386,7 @@ def run_stop(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_POST
-def run_resume(request: HttpRequest, pk: int) -> HttpResponse:
+def run_resume(request: TeamRequest, pk: int) -> HttpResponse:
     run = _run(request, pk)
     form = ResumeForm(request.POST)
     if not form.is_valid():
@@ -406,14 +406,14 @@ def run_resume(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_GET
-def matrix_view(request: HttpRequest) -> HttpResponse:
+def matrix_view(request: TeamRequest) -> HttpResponse:
     grid = matrix.build(request.team)
     return render(request, "audits/matrix.html", {"grid": grid, "lit_up": grid.lit_up_rows()})
 
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def result_detail(request: TeamRequest, pk: int) -> HttpResponse:
     result = get_object_or_404(
         Result.objects.select_related("run", "probe__idea", "model"), pk=pk,
         run__team=request.team,
@@ -438,7 +438,7 @@ def result_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def model_list(request: HttpRequest) -> HttpResponse:
+def model_list(request: TeamRequest) -> HttpResponse:
     form = AddModelForm()
     if request.method == "POST":
         action = request.POST.get("action")

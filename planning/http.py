@@ -6,9 +6,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
 
 
-def redirect_after_post(request: HttpRequest, url: str) -> HttpResponse:
+class HtmxRequest(HttpRequest):
+    """A request that went through django-htmx's middleware: `request.htmx` is always set."""
+
+    htmx: HtmxDetails
+
+
+def redirect_after_post(request: HtmxRequest, url: str) -> HttpResponse:
     """After a successful form post: a full navigation for htmx, a plain redirect otherwise."""
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 

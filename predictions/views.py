@@ -18,7 +18,7 @@ from planning.http import redirect_after_post, safe_next
 from planning.inputs import csv_cell
 from planning.quarters import current_quarter, parse_quarter
 from planning.teams.models import Role
-from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
+from planning.teams.tenancy import TeamRequest, scoped, team_get_object_or_404, team_view
 from planning.validation import Invalid, add_to_form
 
 from . import charts, services
@@ -41,13 +41,13 @@ def _with_next(request: HttpRequest, url: str) -> str:
     return f"{url}?{urlencode({'next': target})}" if target else url
 
 
-def _metric(request: HttpRequest, pk: int) -> Metric:
+def _metric(request: TeamRequest, pk: int) -> Metric:
     metric = team_get_object_or_404(request, Metric, pk=pk)
     metric.team = request.team
     return metric
 
 
-def _prediction(request: HttpRequest, pk: int) -> Prediction:
+def _prediction(request: TeamRequest, pk: int) -> Prediction:
     prediction = team_get_object_or_404(
         request, Prediction.objects.select_related("metric", "author", "resolution"), pk=pk
     )
@@ -105,7 +105,7 @@ def _thresholds(predictions, colors, unit: str) -> list[dict]:
 
 # --------------------------------------------------------------------------- metrics
 @team_view
-def metric_list(request: HttpRequest) -> HttpResponse:
+def metric_list(request: TeamRequest) -> HttpResponse:
     metrics = (
         scoped(request, Metric)
         .annotate(
@@ -133,7 +133,7 @@ def metric_list(request: HttpRequest) -> HttpResponse:
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def metric_create(request: HttpRequest) -> HttpResponse:
+def metric_create(request: TeamRequest) -> HttpResponse:
     form = MetricForm(request.POST or None, team=request.team)
     if request.method == "POST" and form.is_valid():
         try:
@@ -152,7 +152,7 @@ def metric_create(request: HttpRequest) -> HttpResponse:
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def metric_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def metric_edit(request: TeamRequest, pk: int) -> HttpResponse:
     metric = _metric(request, pk)
     form = MetricForm(request.POST or None, instance=metric, team=request.team)
     if request.method == "POST" and form.is_valid():
@@ -187,7 +187,7 @@ def _observations_context(request, metric, form=None, page=1):
 
 
 @team_view
-def metric_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def metric_detail(request: TeamRequest, pk: int) -> HttpResponse:
     metric = _metric(request, pk)
     series = services.Series.load(metric)
     predictions = list(
@@ -229,7 +229,7 @@ def metric_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def observations(request: HttpRequest, pk: int) -> HttpResponse:
+def observations(request: TeamRequest, pk: int) -> HttpResponse:
     """GET: a page of the table (htmx). POST: add (or re-enter) one observation."""
     metric = _metric(request, pk)
     if request.method == "GET":
@@ -262,7 +262,7 @@ def observations(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def observation_edit(request: HttpRequest, pk: int, obs_pk: int) -> HttpResponse:
+def observation_edit(request: TeamRequest, pk: int, obs_pk: int) -> HttpResponse:
     metric = _metric(request, pk)
     obs = get_object_or_404(Observation, pk=obs_pk, metric=metric)
     today = services.team_today(request.team)
@@ -301,7 +301,7 @@ def observation_edit(request: HttpRequest, pk: int, obs_pk: int) -> HttpResponse
 
 
 @team_view
-def observation_history(request: HttpRequest, pk: int, obs_pk: int) -> HttpResponse:
+def observation_history(request: TeamRequest, pk: int, obs_pk: int) -> HttpResponse:
     metric = _metric(request, pk)
     obs = get_object_or_404(Observation, pk=obs_pk, metric=metric)
     changes = obs.changes.select_related("changed_by")
@@ -313,7 +313,7 @@ def observation_history(request: HttpRequest, pk: int, obs_pk: int) -> HttpRespo
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def observations_upload(request: HttpRequest, pk: int) -> HttpResponse:
+def observations_upload(request: TeamRequest, pk: int) -> HttpResponse:
     metric = _metric(request, pk)
     form = CsvUploadForm(request.POST or None, request.FILES or None)
     errors: list[tuple[int, str]] = []
@@ -346,7 +346,7 @@ def observations_upload(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @team_view
-def observations_export(request: HttpRequest, pk: int) -> HttpResponse:
+def observations_export(request: TeamRequest, pk: int) -> HttpResponse:
     metric = _metric(request, pk)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"{request.team.slug}-metric-{metric.pk}-observations.csv"
@@ -361,7 +361,7 @@ def observations_export(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view(write_role=Role.VIEWER)
 @require_POST
-def reveal(request: HttpRequest, pk: int) -> HttpResponse:
+def reveal(request: TeamRequest, pk: int) -> HttpResponse:
     metric = _metric(request, pk)
     services.reveal(metric, request.user)
     return redirect_after_post(request, metric.get_absolute_url())
@@ -425,7 +425,7 @@ def _form_page(request, metric, form, *, prediction=None, supersedes=None, statu
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def prediction_create(request: HttpRequest, pk: int) -> HttpResponse:
+def prediction_create(request: TeamRequest, pk: int) -> HttpResponse:
     metric = _metric(request, pk)
     form = PredictionForm(
         request.POST or None, metric=metric, user=request.user, initial=_default_initial(metric)
@@ -457,7 +457,7 @@ def _default_initial(metric: Metric) -> dict:
 
 
 @team_view
-def prediction_preview(request: HttpRequest, pk: int) -> HttpResponse:
+def prediction_preview(request: TeamRequest, pk: int) -> HttpResponse:
     """The live preview chart: GET with the form's fields (htmx, on every change)."""
     metric = _metric(request, pk)
     form = PredictionForm(request.GET, metric=metric, user=request.user)
@@ -469,7 +469,7 @@ def prediction_preview(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @team_view
-def prediction_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def prediction_detail(request: TeamRequest, pk: int) -> HttpResponse:
     return _detail_page(request, _prediction(request, pk))
 
 
@@ -531,7 +531,7 @@ def _own_draft(request, pk: int) -> Prediction:
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def prediction_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def prediction_edit(request: TeamRequest, pk: int) -> HttpResponse:
     prediction = _own_draft(request, pk)
     if prediction.is_committed:
         messages.info(request, "A committed prediction cannot change: revise it instead.")
@@ -559,7 +559,7 @@ def prediction_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_POST
-def prediction_commit(request: HttpRequest, pk: int) -> HttpResponse:
+def prediction_commit(request: TeamRequest, pk: int) -> HttpResponse:
     prediction = _own_draft(request, pk)
     try:
         services.commit_prediction(prediction)
@@ -574,7 +574,7 @@ def prediction_commit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_POST
-def prediction_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def prediction_delete(request: TeamRequest, pk: int) -> HttpResponse:
     prediction = _own_draft(request, pk)
     if prediction.is_committed:
         messages.error(request, "A committed prediction is part of the record and stays.")
@@ -591,7 +591,7 @@ def prediction_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def prediction_revise(request: HttpRequest, pk: int) -> HttpResponse:
+def prediction_revise(request: TeamRequest, pk: int) -> HttpResponse:
     old = _prediction(request, pk)
     if old.author_id != request.user.pk:
         raise Http404("Only the author can revise a prediction.")
@@ -630,7 +630,7 @@ def prediction_revise(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_POST
-def prediction_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+def prediction_resolve(request: TeamRequest, pk: int) -> HttpResponse:
     prediction = _prediction(request, pk)
     if prediction.is_line or not prediction.is_committed:
         raise Http404("Only committed threshold predictions are resolved.")
@@ -650,7 +650,7 @@ def prediction_resolve(request: HttpRequest, pk: int) -> HttpResponse:
 
 # --------------------------------------------------------------------------- quarter, calibration
 @team_view
-def quarter_view(request: HttpRequest, quarter: str | None = None) -> HttpResponse:
+def quarter_view(request: TeamRequest, quarter: str | None = None) -> HttpResponse:
     team = request.team
     try:
         q = (
@@ -675,7 +675,7 @@ def quarter_view(request: HttpRequest, quarter: str | None = None) -> HttpRespon
 
 
 @team_view
-def calibration(request: HttpRequest) -> HttpResponse:
+def calibration(request: TeamRequest) -> HttpResponse:
     from planning.accounts.models import User
 
     author = None

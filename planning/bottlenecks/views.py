@@ -6,7 +6,7 @@ import math
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -15,7 +15,7 @@ from django_htmx.http import reswap, retarget
 from planning.http import redirect_after_post
 from planning.notes.services import key_of, notes_for
 from planning.quarters import quarter_label
-from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
+from planning.teams.tenancy import TeamRequest, scoped, team_get_object_or_404, team_view
 
 from . import analysis, charts, demo, services
 from .forms import MapForm, ScenarioForm, StageForm
@@ -24,7 +24,7 @@ from .models import BottleneckMap, Mode, Scenario, Stage
 DETAIL = "bottlenecks/map_detail.html"
 
 
-def _map(request: HttpRequest, pk: int) -> BottleneckMap:
+def _map(request: TeamRequest, pk: int) -> BottleneckMap:
     bmap = team_get_object_or_404(request, BottleneckMap, pk=pk)
     bmap.team = request.team
     return bmap
@@ -37,7 +37,7 @@ def _stage(bmap: BottleneckMap, stage_pk: int) -> Stage:
 # --------------------------------------------------------------------------- maps
 @team_view
 @require_GET
-def map_list(request: HttpRequest) -> HttpResponse:
+def map_list(request: TeamRequest) -> HttpResponse:
     maps = list(scoped(request, BottleneckMap).order_by("-quarter", "name"))
     rows = []
     for loaded in services.load_many(maps):
@@ -52,7 +52,7 @@ def map_list(request: HttpRequest) -> HttpResponse:
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def map_create(request: HttpRequest) -> HttpResponse:
+def map_create(request: TeamRequest) -> HttpResponse:
     form = MapForm(request.POST or None, team=request.team)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -69,7 +69,7 @@ def map_create(request: HttpRequest) -> HttpResponse:
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def map_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def map_edit(request: TeamRequest, pk: int) -> HttpResponse:
     bmap = _map(request, pk)
     form = MapForm(request.POST or None, instance=bmap, team=request.team)
     if request.method == "POST" and form.is_valid():
@@ -83,7 +83,7 @@ def map_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_POST
-def map_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def map_delete(request: TeamRequest, pk: int) -> HttpResponse:
     bmap = _map(request, pk)
     bmap.delete()
     words = quarter_label(bmap.quarter, request.team.fiscal_year_start_month)[0]
@@ -95,7 +95,7 @@ def map_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_POST
-def map_copy(request: HttpRequest, pk: int) -> HttpResponse:
+def map_copy(request: TeamRequest, pk: int) -> HttpResponse:
     bmap = _map(request, pk)
     copy, created = services.copy_to_next_quarter(bmap)
     words = quarter_label(copy.quarter, request.team.fiscal_year_start_month)[0]
@@ -108,7 +108,7 @@ def map_copy(request: HttpRequest, pk: int) -> HttpResponse:
 
 # --------------------------------------------------------------------------- the map page
 def _context(
-    request: HttpRequest,
+    request: TeamRequest,
     bmap: BottleneckMap,
     *,
     speedups: dict | None = None,
@@ -213,7 +213,7 @@ def _speedups_of(result) -> dict:
 
 @team_view
 @require_GET
-def map_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def map_detail(request: TeamRequest, pk: int) -> HttpResponse:
     bmap = _map(request, pk)
     scenario = None
     speedups = None
@@ -238,7 +238,7 @@ def _int(raw: str) -> int:
 
 @team_view
 @require_GET
-def what_if(request: HttpRequest, pk: int) -> HttpResponse:
+def what_if(request: TeamRequest, pk: int) -> HttpResponse:
     """Recompute with the sliders' speed-ups; htmx gets the results panel only."""
     bmap = _map(request, pk)
     loaded = services.load(bmap)
@@ -253,7 +253,7 @@ def what_if(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --------------------------------------------------------------------------- stages
-def _workspace(request: HttpRequest, bmap: BottleneckMap, status: int = 200, **kw):
+def _workspace(request: TeamRequest, bmap: BottleneckMap, status: int = 200, **kw):
     """After a change: the whole workspace for htmx (retargeted), a redirect otherwise."""
     if not request.htmx:
         if status != 200:
@@ -265,7 +265,7 @@ def _workspace(request: HttpRequest, bmap: BottleneckMap, status: int = 200, **k
 
 @team_view
 @require_POST
-def stage_add(request: HttpRequest, pk: int) -> HttpResponse:
+def stage_add(request: TeamRequest, pk: int) -> HttpResponse:
     bmap = _map(request, pk)
     with transaction.atomic():
         services.lock(bmap)
@@ -280,7 +280,7 @@ def stage_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def stage_edit(request: HttpRequest, pk: int, stage_pk: int) -> HttpResponse:
+def stage_edit(request: TeamRequest, pk: int, stage_pk: int) -> HttpResponse:
     bmap = _map(request, pk)
     stage = _stage(bmap, stage_pk)
     if request.method == "POST":
@@ -308,7 +308,7 @@ def stage_edit(request: HttpRequest, pk: int, stage_pk: int) -> HttpResponse:
 
 @team_view
 @require_GET
-def stage_row(request: HttpRequest, pk: int, stage_pk: int) -> HttpResponse:
+def stage_row(request: TeamRequest, pk: int, stage_pk: int) -> HttpResponse:
     """The stage's read-only row (used by "Cancel" while editing)."""
     bmap = _map(request, pk)
     stage = _stage(bmap, stage_pk)
@@ -330,7 +330,7 @@ def stage_row(request: HttpRequest, pk: int, stage_pk: int) -> HttpResponse:
 
 @team_view
 @require_POST
-def stage_move(request: HttpRequest, pk: int, stage_pk: int) -> HttpResponse:
+def stage_move(request: TeamRequest, pk: int, stage_pk: int) -> HttpResponse:
     bmap = _map(request, pk)
     stage = _stage(bmap, stage_pk)
     direction = request.POST.get("direction")
@@ -341,7 +341,7 @@ def stage_move(request: HttpRequest, pk: int, stage_pk: int) -> HttpResponse:
 
 @team_view
 @require_POST
-def stage_delete(request: HttpRequest, pk: int, stage_pk: int) -> HttpResponse:
+def stage_delete(request: TeamRequest, pk: int, stage_pk: int) -> HttpResponse:
     bmap = _map(request, pk)
     stage = _stage(bmap, stage_pk)
     with transaction.atomic():
@@ -353,7 +353,7 @@ def stage_delete(request: HttpRequest, pk: int, stage_pk: int) -> HttpResponse:
 # --------------------------------------------------------------------------- scenarios
 @team_view
 @require_POST
-def scenario_save(request: HttpRequest, pk: int) -> HttpResponse:
+def scenario_save(request: TeamRequest, pk: int) -> HttpResponse:
     bmap = _map(request, pk)
     stages = list(bmap.stages.all())
     form = ScenarioForm(request.POST)
@@ -379,7 +379,7 @@ def scenario_save(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_POST
-def scenario_delete(request: HttpRequest, pk: int, scenario_pk: int) -> HttpResponse:
+def scenario_delete(request: TeamRequest, pk: int, scenario_pk: int) -> HttpResponse:
     bmap = _map(request, pk)
     get_object_or_404(Scenario, pk=scenario_pk, map=bmap).delete()
     if not request.htmx:

@@ -18,7 +18,7 @@ from django.views.decorators.http import (
 from planning.http import redirect_after_post
 from planning.teams import audit
 from planning.teams.models import Role
-from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
+from planning.teams.tenancy import TeamRequest, scoped, team_get_object_or_404, team_view
 
 from . import ics, services
 from . import schedule as sched
@@ -38,12 +38,12 @@ HISTORY_LIMIT = 50
 PREVIEW_COUNT = 8
 
 
-def _list_url(request: HttpRequest) -> str:
+def _list_url(request: TeamRequest) -> str:
     return reverse("cadences:cadence_list", kwargs={"team": request.team.slug})
 
 
 @team_view
-def cadence_list(request: HttpRequest) -> HttpResponse:
+def cadence_list(request: TeamRequest) -> HttpResponse:
     next_open = Occurrence.objects.filter(cadence=OuterRef("pk"), state__in=OPEN_STATES).order_by(
         "due_at"
     )
@@ -72,7 +72,7 @@ def cadence_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _feed_context(request: HttpRequest) -> dict:
+def _feed_context(request: TeamRequest) -> dict:
     settings_obj = TeamCadenceSettings.for_team(request.team)
     return {
         "settings": settings_obj,
@@ -82,7 +82,7 @@ def _feed_context(request: HttpRequest) -> dict:
     }
 
 
-def _form_response(request: HttpRequest, form: CadenceForm, cadence: Cadence | None):
+def _form_response(request: TeamRequest, form: CadenceForm, cadence: Cadence | None):
     template = "cadences/cadence_form.html"
     context = {"form": form, "cadence": cadence, "preview": _preview_context(request, form)}
     if request.htmx:
@@ -90,7 +90,7 @@ def _form_response(request: HttpRequest, form: CadenceForm, cadence: Cadence | N
     return render(request, template, context, status=400 if form.errors else 200)
 
 
-def _preview_context(request: HttpRequest, form: CadenceForm) -> dict:
+def _preview_context(request: TeamRequest, form: CadenceForm) -> dict:
     if not form.is_bound:
         form = CadenceForm(data=_initial_data(form), team=request.team)
     valid = form.is_valid()
@@ -131,7 +131,7 @@ def _initial_data(form: CadenceForm) -> dict:
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def cadence_create(request: HttpRequest) -> HttpResponse:
+def cadence_create(request: TeamRequest) -> HttpResponse:
     form = CadenceForm(request.POST or None, team=request.team)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -144,7 +144,7 @@ def cadence_create(request: HttpRequest) -> HttpResponse:
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def cadence_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def cadence_edit(request: TeamRequest, pk: int) -> HttpResponse:
     cadence = team_get_object_or_404(request, Cadence, pk=pk)
     form = CadenceForm(request.POST or None, instance=cadence, team=request.team)
     if request.method == "POST" and form.is_valid():
@@ -158,7 +158,7 @@ def cadence_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_GET
-def cadence_preview(request: HttpRequest) -> HttpResponse:
+def cadence_preview(request: TeamRequest) -> HttpResponse:
     """The next occurrences of the rule being edited, in the team's time zone (htmx)."""
     form = CadenceForm(request.GET, team=request.team)
     return render(
@@ -168,7 +168,7 @@ def cadence_preview(request: HttpRequest) -> HttpResponse:
 
 @team_view
 @require_POST
-def cadence_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def cadence_delete(request: TeamRequest, pk: int) -> HttpResponse:
     cadence = team_get_object_or_404(request, Cadence, pk=pk)
     cadence.delete()
     messages.success(request, f"Cadence “{cadence.title}” deleted.")
@@ -176,7 +176,7 @@ def cadence_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @team_view
-def cadence_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def cadence_detail(request: TeamRequest, pk: int) -> HttpResponse:
     cadence = team_get_object_or_404(request, Cadence.objects.prefetch_related("people"), pk=pk)
     occurrences = list(
         cadence.occurrences.select_related("completed_by")
@@ -211,7 +211,7 @@ def cadence_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_POST
-def occurrence_mark(request: HttpRequest, pk: int, state: str) -> HttpResponse:
+def occurrence_mark(request: TeamRequest, pk: int, state: str) -> HttpResponse:
     if state not in (State.DONE, State.SKIPPED):
         raise Http404
     occurrence = get_object_or_404(
@@ -232,7 +232,7 @@ def occurrence_mark(request: HttpRequest, pk: int, state: str) -> HttpResponse:
 
 @team_view(write_role=Role.OWNER)
 @require_http_methods(["GET", "POST"])
-def cadence_settings(request: HttpRequest) -> HttpResponse:
+def cadence_settings(request: TeamRequest) -> HttpResponse:
     settings_obj = TeamCadenceSettings.for_team(request.team)
     form = CadenceSettingsForm(request.POST or None, instance=settings_obj)
     if request.method == "POST" and form.is_valid():
@@ -258,7 +258,7 @@ def cadence_settings(request: HttpRequest) -> HttpResponse:
 
 @team_view(write_role=Role.OWNER)
 @require_POST
-def rotate_webhook_secret(request: HttpRequest) -> HttpResponse:
+def rotate_webhook_secret(request: TeamRequest) -> HttpResponse:
     with transaction.atomic():
         TeamCadenceSettings.for_team(request.team).rotate_webhook_secret()
         audit.record(request.team, request.user, "webhook.changed", "Replaced the signing secret")
@@ -270,7 +270,7 @@ def rotate_webhook_secret(request: HttpRequest) -> HttpResponse:
 
 @team_view(write_role=Role.OWNER)
 @require_POST
-def rotate_feed_token(request: HttpRequest) -> HttpResponse:
+def rotate_feed_token(request: TeamRequest) -> HttpResponse:
     with transaction.atomic():
         TeamCadenceSettings.for_team(request.team).rotate_feed_token()
         audit.record(
@@ -284,26 +284,26 @@ def rotate_feed_token(request: HttpRequest) -> HttpResponse:
 
 
 # --------------------------------------------------------------------------- notifications
-def _my_notifications(request: HttpRequest):
+def _my_notifications(request: TeamRequest):
     return scoped(request, Notification).filter(user=request.user)
 
 
 @team_view
-def notification_list(request: HttpRequest) -> HttpResponse:
+def notification_list(request: TeamRequest) -> HttpResponse:
     items = list(_my_notifications(request)[:100])
     return render(request, "cadences/notifications.html", {"items": items})
 
 
 @team_view
 @require_GET
-def notification_bell(request: HttpRequest) -> HttpResponse:
+def notification_bell(request: TeamRequest) -> HttpResponse:
     unread = _my_notifications(request).filter(read_at__isnull=True).count()
     return render(request, "cadences/bell.html#count", {"unread": unread})
 
 
 @team_view(write_role=Role.VIEWER)
 @require_POST
-def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
+def notification_read(request: TeamRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(_my_notifications(request), pk=pk)
     if item.read_at is None:
         item.read_at = timezone.now()
@@ -317,7 +317,7 @@ def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view(write_role=Role.VIEWER)
 @require_POST
-def notification_read_all(request: HttpRequest) -> HttpResponse:
+def notification_read_all(request: TeamRequest) -> HttpResponse:
     _my_notifications(request).filter(read_at__isnull=True).update(read_at=timezone.now())
     return redirect_after_post(
         request, reverse("cadences:notifications", kwargs={"team": request.team.slug})

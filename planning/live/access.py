@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any, Concatenate, cast, overload
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 
 from planning.teams.models import Membership, Role, role_at_least
+from planning.teams.tenancy import TeamRequest
 
 from .models import LiveSession
 
@@ -47,12 +50,31 @@ def is_member(user_id, team_id) -> bool:
     return Membership.objects.filter(user_id=user_id, team_id=team_id).exists()
 
 
-def live_view(view: Callable | None = None, *, write_role: str = Role.EDITOR):
+class LiveRequest(TeamRequest):
+    """The request a `live_view` receives: the session of the URL, its team, the membership."""
+
+    live_session: LiveSession
+
+
+type LiveViewFunc = Callable[Concatenate[LiveRequest, ...], HttpResponseBase]
+type UrlViewFunc = Callable[Concatenate[HttpRequest, Any, ...], HttpResponseBase]
+
+
+@overload
+def live_view(view: LiveViewFunc, /) -> UrlViewFunc: ...
+@overload
+def live_view(*, write_role: str = Role.EDITOR) -> Callable[[LiveViewFunc], UrlViewFunc]: ...
+def live_view(
+    view: LiveViewFunc | None = None, *, write_role: str = Role.EDITOR
+) -> UrlViewFunc | Callable[[LiveViewFunc], UrlViewFunc]:
     """Decorate a sync view taking `session_id`: viewers may read, `write_role` may change."""
 
-    def decorator(func: Callable) -> Callable:
+    def decorator(func: LiveViewFunc) -> UrlViewFunc:
         @functools.wraps(func)
-        def wrapper(request: HttpRequest, session_id, *args, **kwargs):
+        def wrapper(
+            http_request: HttpRequest, session_id: Any, *args: Any, **kwargs: Any
+        ) -> HttpResponseBase:
+            request = cast(LiveRequest, http_request)  # the session and team are set below
             if not request.user.is_authenticated:
                 if request.method == "GET" and not request.path.endswith(("/events", "/log")):
                     return redirect_to_login(request.get_full_path())
@@ -66,7 +88,6 @@ def live_view(view: Callable | None = None, *, write_role: str = Role.EDITOR):
             request.membership = Membership(team=session.team, user=request.user, role=role)
             return func(request, *args, **kwargs)
 
-        wrapper.live_view = True  # type: ignore[attr-defined]
         return wrapper
 
     if view is not None:

@@ -363,5 +363,5 @@ def install_shutdown_handler(loop: asyncio.AbstractEventLoop, hub: Hub) -> None:
                 loop.call_soon_threadsafe(hub.shutdown)
             previous(signum, frame)
 
-        handler.live_hub = True  # type: ignore[attr-defined]
+        handler.live_hub = True  # type: ignore[attr-defined]  # marks our handler: never chained twice
         signal.signal(sig, handler)

@@ -28,14 +28,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from planning.teams.models import Membership, Team
 
 from . import conf, services
-from .access import is_member, live_session_for, live_view
+from .access import LiveRequest, is_member, live_session_for, live_view
 from .hub import control, db, get_hub, read_log
 from .models import TERMINAL, LiveEvent, LiveSession
 
 
 @require_GET
 @live_view
-def session_page(request):
+def session_page(request: LiveRequest):
     return render(
         request,
         "live/session_page.html",
@@ -45,7 +45,7 @@ def session_page(request):
 
 @require_GET
 @live_view
-def log(request):
+def log(request: LiveRequest):
     """Events after ?after= as JSON (at most 1000), with the session's state."""
     session = request.live_session
     after = _int(request.GET.get("after"))
@@ -61,7 +61,7 @@ def log(request):
 
 @require_POST
 @live_view
-def cancel(request):
+def cancel(request: LiveRequest):
     session = request.live_session
     services.request_cancel(session.pk, request.user)
     session.refresh_from_db()

@@ -1,18 +1,18 @@
 from __future__ import annotations
 
 from django.contrib.contenttypes.models import ContentType
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from planning.teams.tenancy import team_get_object_or_404, team_view
+from planning.teams.tenancy import TeamRequest, team_get_object_or_404, team_view
 
 from .forms import NoteForm
 from .models import Note
 from .services import light_shade_of, supports_light_shade
 
 
-def _target(request: HttpRequest, ct_id: int, object_id: int):
+def _target(request: TeamRequest, ct_id: int, object_id: int):
     try:
         content_type = ContentType.objects.get_for_id(ct_id)
     except ContentType.DoesNotExist:
@@ -23,7 +23,7 @@ def _target(request: HttpRequest, ct_id: int, object_id: int):
     return team_get_object_or_404(request, model, pk=object_id)
 
 
-def _panel(request: HttpRequest, obj, form: NoteForm | None = None, status: int = 200):
+def _panel(request: TeamRequest, obj, form: NoteForm | None = None, status: int = 200):
     return render(
         request,
         "notes/light_shade.html#panel",
@@ -41,7 +41,7 @@ def _panel(request: HttpRequest, obj, form: NoteForm | None = None, status: int 
 
 @team_view
 @require_POST
-def add_note(request: HttpRequest, ct_id: int, object_id: int) -> HttpResponse:
+def add_note(request: TeamRequest, ct_id: int, object_id: int) -> HttpResponse:
     obj = _target(request, ct_id, object_id)
     form = NoteForm(request.POST)
     if not form.is_valid():
@@ -59,7 +59,7 @@ def add_note(request: HttpRequest, ct_id: int, object_id: int) -> HttpResponse:
 
 @team_view
 @require_POST
-def delete_note(request: HttpRequest, pk: int) -> HttpResponse:
+def delete_note(request: TeamRequest, pk: int) -> HttpResponse:
     note = team_get_object_or_404(request, Note, pk=pk)
     obj = _target(request, note.content_type_id, note.object_id)
     note.delete()

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from planning.quarters import current_quarter, quarter_label
 from planning.teams import audit
 from planning.teams.models import Role
-from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
+from planning.teams.tenancy import TeamRequest, scoped, team_get_object_or_404, team_view
 
 from . import services, sources
 from .forms import BacklogItemForm, CommitmentForm, ScoreForm, WaiveForm
@@ -21,7 +21,7 @@ from .models import DECISION_CHOICES, STEPS, BacklogItem, Commitment, Decision, 
 STEP_TEMPLATE = "reviews/step.html"
 
 
-def _review(request: HttpRequest, quarter: str) -> Review:
+def _review(request: TeamRequest, quarter: str) -> Review:
     return team_get_object_or_404(request, Review.objects.select_related("team"), quarter=quarter)
 
 
@@ -34,7 +34,7 @@ def _int(value, default: int = 0) -> int:
 
 @team_view
 @require_GET
-def review_list(request: HttpRequest) -> HttpResponse:
+def review_list(request: TeamRequest) -> HttpResponse:
     reviews = scoped(request, Review).prefetch_related("snapshots").order_by("-quarter")
     return render(
         request,
@@ -45,7 +45,7 @@ def review_list(request: HttpRequest) -> HttpResponse:
 
 @team_view
 @require_POST
-def start(request: HttpRequest) -> HttpResponse:
+def start(request: TeamRequest) -> HttpResponse:
     review, created = services.start_review(request.team, request.user)
     if created:
         label = quarter_label(review.quarter, request.team.fiscal_year_start_month)[0]
@@ -55,14 +55,14 @@ def start(request: HttpRequest) -> HttpResponse:
 
 @team_view
 @require_GET
-def review(request: HttpRequest, quarter: str) -> HttpResponse:
+def review(request: TeamRequest, quarter: str) -> HttpResponse:
     review = _review(request, quarter)
     if review.is_closed:
         return redirect("reviews:plan", team=request.team.slug, quarter=quarter)
     return redirect(review.step_url(1))
 
 
-def _step_context(request: HttpRequest, review: Review, n: int) -> dict:
+def _step_context(request: TeamRequest, review: Review, n: int) -> dict:
     notes = {note.step: note for note in review.step_notes.all()}
     decisions = {d.subject_key: d for d in review.decisions.all()}
     context = {
@@ -102,7 +102,7 @@ def _step_context(request: HttpRequest, review: Review, n: int) -> dict:
 
 @team_view
 @require_GET
-def step(request: HttpRequest, quarter: str, n: int) -> HttpResponse:
+def step(request: TeamRequest, quarter: str, n: int) -> HttpResponse:
     if not 1 <= n <= len(STEPS):
         raise Http404("No such step")
     review = get_object_or_404(
@@ -119,7 +119,7 @@ def step(request: HttpRequest, quarter: str, n: int) -> HttpResponse:
 
 @team_view
 @require_POST
-def save_note(request: HttpRequest, quarter: str, n: int) -> HttpResponse:
+def save_note(request: TeamRequest, quarter: str, n: int) -> HttpResponse:
     review = _review(request, quarter)
     if not 1 <= n <= len(STEPS):
         raise Http404("No such step")
@@ -144,7 +144,7 @@ def _current_decision(review: Review, key: str) -> Decision | None:
 
 @team_view
 @require_POST
-def decide(request: HttpRequest, quarter: str) -> HttpResponse:
+def decide(request: TeamRequest, quarter: str) -> HttpResponse:
     review = _review(request, quarter)
     step_n = _int(request.POST.get("step"))
     key = request.POST.get("subject_key", "")
@@ -216,7 +216,7 @@ def _backlog_response(request: HttpRequest, review: Review, n: int, **extra) -> 
 
 @team_view
 @require_POST
-def backlog_add(request: HttpRequest, quarter: str) -> HttpResponse:
+def backlog_add(request: TeamRequest, quarter: str) -> HttpResponse:
     review = _review(request, quarter)
     form = BacklogItemForm(request.POST)
     if not form.is_valid():
@@ -230,7 +230,7 @@ def backlog_add(request: HttpRequest, quarter: str) -> HttpResponse:
 
 @team_view
 @require_POST
-def backlog_move(request: HttpRequest, quarter: str) -> HttpResponse:
+def backlog_move(request: TeamRequest, quarter: str) -> HttpResponse:
     review = _review(request, quarter)
     moved = _int(request.POST.get("moved"), -1)
     before = _int(request.POST.get("before"), -1)
@@ -244,7 +244,7 @@ def backlog_move(request: HttpRequest, quarter: str) -> HttpResponse:
 
 @team_view
 @require_POST
-def backlog_score(request: HttpRequest, quarter: str, pk: int) -> HttpResponse:
+def backlog_score(request: TeamRequest, quarter: str, pk: int) -> HttpResponse:
     review = _review(request, quarter)
     item = get_object_or_404(BacklogItem, pk=pk, review=review)
     form = ScoreForm(request.POST)
@@ -277,7 +277,7 @@ def backlog_score(request: HttpRequest, quarter: str, pk: int) -> HttpResponse:
 
 @team_view
 @require_POST
-def backlog_waive(request: HttpRequest, quarter: str, pk: int) -> HttpResponse:
+def backlog_waive(request: TeamRequest, quarter: str, pk: int) -> HttpResponse:
     review = _review(request, quarter)
     item = get_object_or_404(BacklogItem, pk=pk, review=review)
     form = WaiveForm(request.POST)
@@ -302,7 +302,7 @@ def backlog_waive(request: HttpRequest, quarter: str, pk: int) -> HttpResponse:
 
 @team_view
 @require_POST
-def commitment_add(request: HttpRequest, quarter: str) -> HttpResponse:
+def commitment_add(request: TeamRequest, quarter: str) -> HttpResponse:
     review = _review(request, quarter)
     form = CommitmentForm(request.POST, team=request.team)
     status = 200
@@ -327,7 +327,7 @@ def commitment_add(request: HttpRequest, quarter: str) -> HttpResponse:
 
 @team_view
 @require_POST
-def commitment_outcome(request: HttpRequest, quarter: str, pk: int) -> HttpResponse:
+def commitment_outcome(request: TeamRequest, quarter: str, pk: int) -> HttpResponse:
     review = _review(request, quarter)
     commitment = get_object_or_404(scoped(request, Commitment), pk=pk)
     try:
@@ -339,7 +339,7 @@ def commitment_outcome(request: HttpRequest, quarter: str, pk: int) -> HttpRespo
 
 @team_view
 @require_POST
-def close(request: HttpRequest, quarter: str) -> HttpResponse:
+def close(request: TeamRequest, quarter: str) -> HttpResponse:
     review = _review(request, quarter)
     try:
         result = services.close_review(review, request.user)
@@ -358,7 +358,7 @@ def close(request: HttpRequest, quarter: str) -> HttpResponse:
 
 @team_view(write_role=Role.OWNER)
 @require_POST
-def reopen(request: HttpRequest, quarter: str) -> HttpResponse:
+def reopen(request: TeamRequest, quarter: str) -> HttpResponse:
     review = _review(request, quarter)
     with transaction.atomic():
         services.reopen_review(review)
@@ -380,7 +380,7 @@ def _snapshot(request: HttpRequest, review: Review):
 
 @team_view
 @require_GET
-def plan(request: HttpRequest, quarter: str) -> HttpResponse:
+def plan(request: TeamRequest, quarter: str) -> HttpResponse:
     import markdown as md
     import nh3
 
@@ -396,7 +396,7 @@ def plan(request: HttpRequest, quarter: str) -> HttpResponse:
 
 @team_view
 @require_GET
-def plan_markdown(request: HttpRequest, quarter: str) -> HttpResponse:
+def plan_markdown(request: TeamRequest, quarter: str) -> HttpResponse:
     review = _review(request, quarter)
     snapshot, _ = _snapshot(request, review)
     response = HttpResponse(snapshot.markdown, content_type="text/markdown; charset=utf-8")

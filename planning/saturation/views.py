@@ -9,10 +9,10 @@ from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from planning.http import redirect_after_post
+from planning.http import HtmxRequest, redirect_after_post
 from planning.inputs import csv_row
 from planning.notes.services import key_of, notes_for
-from planning.teams.tenancy import scoped, team_get_object_or_404, team_view
+from planning.teams.tenancy import TeamRequest, scoped, team_get_object_or_404, team_view
 
 from . import analysis, charts, services
 from .forms import CsvImportForm, FormFactorForm, ReadingForm
@@ -22,7 +22,7 @@ DETAIL = "saturation/formfactor_detail.html"
 KNOWN_SOURCES = ["audits", "SWE-bench Verified", "GPQA Diamond", "MMLU-Pro", "Internal eval"]
 
 
-def _form_factor(request: HttpRequest, pk: int) -> FormFactor:
+def _form_factor(request: TeamRequest, pk: int) -> FormFactor:
     return team_get_object_or_404(
         request,
         FormFactor.objects.select_related("team", "next_form_factor", "status_set_by"),
@@ -32,7 +32,7 @@ def _form_factor(request: HttpRequest, pk: int) -> FormFactor:
 
 @team_view
 @require_GET
-def formfactor_list(request: HttpRequest) -> HttpResponse:
+def formfactor_list(request: TeamRequest) -> HttpResponse:
     form_factors = list(
         scoped(request, FormFactor)
         .select_related("next_form_factor")
@@ -49,7 +49,7 @@ def formfactor_list(request: HttpRequest) -> HttpResponse:
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def formfactor_create(request: HttpRequest) -> HttpResponse:
+def formfactor_create(request: TeamRequest) -> HttpResponse:
     previous = None
     previous_pk = request.POST.get("previous") or request.GET.get("previous")
     if previous_pk and str(previous_pk).isdigit():
@@ -81,7 +81,7 @@ def formfactor_create(request: HttpRequest) -> HttpResponse:
 
 @team_view
 @require_http_methods(["GET", "POST"])
-def formfactor_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def formfactor_edit(request: TeamRequest, pk: int) -> HttpResponse:
     form_factor = _form_factor(request, pk)
     form = FormFactorForm(request.POST or None, instance=form_factor, team=request.team)
     if request.method == "POST" and form.is_valid():
@@ -99,7 +99,7 @@ def formfactor_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_POST
-def formfactor_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def formfactor_delete(request: TeamRequest, pk: int) -> HttpResponse:
     form_factor = _form_factor(request, pk)
     name = form_factor.name
     form_factor.delete()
@@ -158,21 +158,21 @@ def _workspace(
     }
 
 
-def _render_workspace(request: HttpRequest, context: dict, status: int = 200) -> HttpResponse:
+def _render_workspace(request: HtmxRequest, context: dict, status: int = 200) -> HttpResponse:
     template = f"{DETAIL}#workspace" if request.htmx else DETAIL
     return render(request, template, context, status=status)
 
 
 @team_view
 @require_GET
-def formfactor_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def formfactor_detail(request: TeamRequest, pk: int) -> HttpResponse:
     form_factor = _form_factor(request, pk)
     return render(request, DETAIL, _workspace(request, form_factor))
 
 
 @team_view
 @require_POST
-def reading_add(request: HttpRequest, pk: int) -> HttpResponse:
+def reading_add(request: TeamRequest, pk: int) -> HttpResponse:
     form_factor = _form_factor(request, pk)
     form = ReadingForm(request.POST, form_factor=form_factor)
     if not form.is_valid():
@@ -188,7 +188,7 @@ def reading_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_POST
-def reading_delete(request: HttpRequest, pk: int, reading_pk: int) -> HttpResponse:
+def reading_delete(request: TeamRequest, pk: int, reading_pk: int) -> HttpResponse:
     form_factor = _form_factor(request, pk)
     reading = get_object_or_404(
         SaturationReading, pk=reading_pk, form_factor=form_factor, form_factor__team=request.team
@@ -204,7 +204,7 @@ def reading_delete(request: HttpRequest, pk: int, reading_pk: int) -> HttpRespon
 
 @team_view
 @require_POST
-def reading_import(request: HttpRequest, pk: int) -> HttpResponse:
+def reading_import(request: TeamRequest, pk: int) -> HttpResponse:
     form_factor = _form_factor(request, pk)
     upload = CsvImportForm(request.POST, request.FILES)
     if not upload.is_valid():
@@ -229,7 +229,7 @@ def reading_import(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view
 @require_GET
-def readings_csv(request: HttpRequest, pk: int) -> HttpResponse:
+def readings_csv(request: TeamRequest, pk: int) -> HttpResponse:
     import csv
 
     form_factor = _form_factor(request, pk)

@@ -11,19 +11,38 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, cast, overload
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 
+from planning.http import HtmxRequest
+
 from .models import Membership, Role, Team, role_at_least
 
+if TYPE_CHECKING:
+    from planning.accounts.models import User
+
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class TeamRequest(HtmxRequest):
+    """The request a team-scoped view receives (from `team_view` or `live_view`): a signed-in
+    user, the team of the URL and the user's membership in it."""
+
+    user: User
+    team: Team
+    membership: Membership
+
+
+type TeamViewFunc = Callable[Concatenate[TeamRequest, ...], HttpResponseBase]
+type UrlViewFunc = Callable[Concatenate[HttpRequest, str, ...], HttpResponseBase]
 
 
 def resolve_membership(user, slug: str) -> Membership:
@@ -35,16 +54,27 @@ def resolve_membership(user, slug: str) -> Membership:
         raise Http404("No such team") from None
 
 
-def team_view(view: Callable | None = None, *, role: str | None = None, write_role: str = "editor"):
+@overload
+def team_view(view: TeamViewFunc, /) -> UrlViewFunc: ...
+@overload
+def team_view(
+    *, role: str | None = None, write_role: str = "editor"
+) -> Callable[[TeamViewFunc], UrlViewFunc]: ...
+def team_view(
+    view: TeamViewFunc | None = None, *, role: str | None = None, write_role: str = "editor"
+) -> UrlViewFunc | Callable[[TeamViewFunc], UrlViewFunc]:
     """Decorate a view that takes `team` (the slug) as its first URL kwarg.
 
     role:       minimum role for every method (default viewer).
     write_role: minimum role for unsafe methods (default editor).
     """
 
-    def decorator(func: Callable) -> Callable:
+    def decorator(func: TeamViewFunc) -> UrlViewFunc:
         @functools.wraps(func)
-        def wrapper(request: HttpRequest, team: str, *args: Any, **kwargs: Any):
+        def wrapper(
+            http_request: HttpRequest, team: str, *args: Any, **kwargs: Any
+        ) -> HttpResponseBase:
+            request = cast(TeamRequest, http_request)  # .team and .membership are set below
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             membership = resolve_membership(request.user, team)
@@ -62,7 +92,8 @@ def team_view(view: Callable | None = None, *, role: str | None = None, write_ro
             with timezone.override(membership.team.tz):
                 return func(request, *args, **kwargs)
 
-        wrapper.team_view = True  # type: ignore[attr-defined]
+        # A marker for the test that every team URL is behind this decorator.
+        wrapper.team_view = True  # type: ignore[attr-defined]  # a function attribute
         return wrapper
 
     if view is not None:
@@ -87,16 +118,16 @@ def two_factor_setup_redirect(request: HttpRequest, team: Team) -> HttpResponse:
     return redirect("mfa_activate_totp")
 
 
-def require_role(request: HttpRequest, minimum: str) -> None:
+def require_role(request: TeamRequest, minimum: str) -> None:
     if not role_at_least(request.membership.role, minimum):
         raise PermissionDenied("Your role in this team does not allow this.")
 
 
-def scoped(request_or_team: HttpRequest | Team, model_or_qs: type[Model] | QuerySet) -> QuerySet:
+def scoped(request_or_team: TeamRequest | Team, model_or_qs: type[Model] | QuerySet) -> QuerySet:
     team = request_or_team if isinstance(request_or_team, Team) else request_or_team.team
     qs = model_or_qs if isinstance(model_or_qs, QuerySet) else model_or_qs._default_manager.all()
     return qs.filter(team=team)
 
 
-def team_get_object_or_404(request: HttpRequest, model_or_qs, **lookup):
+def team_get_object_or_404(request: TeamRequest | Team, model_or_qs, **lookup):
     return get_object_or_404(scoped(request, model_or_qs), **lookup)

@@ -13,14 +13,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from planning.accounts.addresses import verified_addresses
-from planning.http import redirect_after_post
+from planning.http import HtmxRequest, redirect_after_post
 
 from . import audit, services
 from .dashboard import dashboard_sections
 from .forms import InvitationForm, RoleForm, TeamForm
 from .models import AuditEvent, Invitation, Membership, Role
 from .tasks import send_invitation_email
-from .tenancy import scoped, team_get_object_or_404, team_view
+from .tenancy import TeamRequest, scoped, team_get_object_or_404, team_view
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -55,7 +55,7 @@ def team_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def team_create(request: HttpRequest) -> HttpResponse:
+def team_create(request: HtmxRequest) -> HttpResponse:
     form = TeamForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         team = services.create_team(owner=request.user, **form.cleaned_data)
@@ -66,13 +66,13 @@ def team_create(request: HttpRequest) -> HttpResponse:
 
 
 @team_view
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: TeamRequest) -> HttpResponse:
     return render(request, "teams/dashboard.html", {"sections": dashboard_sections(request.team)})
 
 
 @team_view(role=Role.OWNER)
 @require_http_methods(["GET", "POST"])
-def team_settings(request: HttpRequest) -> HttpResponse:
+def team_settings(request: TeamRequest) -> HttpResponse:
     form = TeamForm(request.POST or None, instance=request.team)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -88,7 +88,7 @@ def team_settings(request: HttpRequest) -> HttpResponse:
     return render(request, template, {"form": form, "creating": False})
 
 
-def _members_context(request: HttpRequest, invite_form: InvitationForm | None = None) -> dict:
+def _members_context(request: TeamRequest, invite_form: InvitationForm | None = None) -> dict:
     team = request.team
     return {
         "members": Membership.objects.filter(team=team)
@@ -101,13 +101,13 @@ def _members_context(request: HttpRequest, invite_form: InvitationForm | None = 
 
 
 @team_view
-def members(request: HttpRequest) -> HttpResponse:
+def members(request: TeamRequest) -> HttpResponse:
     return render(request, "teams/members.html", _members_context(request))
 
 
 @team_view(write_role=Role.OWNER)
 @require_POST
-def invite(request: HttpRequest) -> HttpResponse:
+def invite(request: TeamRequest) -> HttpResponse:
     form = InvitationForm(request.POST, team=request.team)
     if form.is_valid():
         with transaction.atomic():
@@ -132,7 +132,7 @@ def invite(request: HttpRequest) -> HttpResponse:
 
 @team_view(write_role=Role.OWNER)
 @require_POST
-def revoke_invitation(request: HttpRequest, pk: int) -> HttpResponse:
+def revoke_invitation(request: TeamRequest, pk: int) -> HttpResponse:
     invitation = team_get_object_or_404(request, Invitation, pk=pk)
     if invitation.state == "pending":
         from django.utils import timezone
@@ -152,7 +152,7 @@ def revoke_invitation(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view(write_role=Role.OWNER)
 @require_POST
-def change_role(request: HttpRequest, pk: int) -> HttpResponse:
+def change_role(request: TeamRequest, pk: int) -> HttpResponse:
     membership = get_object_or_404(scoped(request, Membership), pk=pk)
     form = RoleForm(request.POST)
     if form.is_valid():
@@ -172,7 +172,7 @@ def change_role(request: HttpRequest, pk: int) -> HttpResponse:
 
 @team_view(write_role=Role.OWNER)
 @require_POST
-def remove_member(request: HttpRequest, pk: int) -> HttpResponse:
+def remove_member(request: TeamRequest, pk: int) -> HttpResponse:
     membership = get_object_or_404(scoped(request, Membership), pk=pk)
     try:
         services.remove_member(membership, actor=request.user)
@@ -217,7 +217,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
 
 @team_view(role=Role.OWNER)
 @require_GET
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: TeamRequest) -> HttpResponse:
     """The team's audit log, newest first, 100 a page (owners only)."""
     events = AuditEvent.objects.filter(team=request.team)
     page = Paginator(events, 100).get_page(request.GET.get("page"))
