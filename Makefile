@@ -56,14 +56,14 @@ format: venv
 	@$(VENV)/bin/ruff format .
 
 seed: venv
-	@$(PY) manage.py migrate --noinput
-	@$(PY) manage.py seed_demo
+	@$(PY) -m planning.devstack manage migrate --noinput
+	@$(PY) -m planning.devstack manage seed_demo
 
 stop: venv
 	@$(PY) -m planning.devstack stop
 
 bench: venv
-	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+	@$(PY) -m planning.devstack exec -- bash -c 'for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done'
 
 clean:
 	rm -rf $(VENV) var/staticfiles .pytest_cache .ruff_cache .mypy_cache

@@ -1,7 +1,7 @@
 """The one way Exponent talks to models: the official anthropic SDK, configured from settings.
 
 - Base URL and key come from settings.ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY (tests, demos and
-  `make run` without a key point it at audits.fakeapi).
+  `make run` without a key point it at devtools.fakeapi).
 - The SDK retries 408/409/429/5xx/529 itself and honours retry-after (`max_retries`); an error
   that arrives in the middle of a stream is not retried by the SDK, so `call` retries it.
 - A per-team Redis semaphore caps concurrent calls (settings.AUDITS_TEAM_CONCURRENCY).
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
 import uuid
@@ -32,16 +31,11 @@ from django.utils import timezone
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONCURRENCY = 8
 MODELS_CACHE_TTL = timedelta(hours=1)
 
 
 def team_concurrency() -> int:
-    return int(
-        getattr(settings, "AUDITS_TEAM_CONCURRENCY", 0)
-        or os.environ.get("AUDITS_TEAM_CONCURRENCY")
-        or DEFAULT_CONCURRENCY
-    )
+    return settings.AUDITS_TEAM_CONCURRENCY
 
 
 # ----------------------------------------------------------------------------- errors
@@ -113,7 +107,7 @@ def get_client() -> anthropic.Anthropic:
     key = (
         settings.ANTHROPIC_BASE_URL,
         settings.ANTHROPIC_API_KEY,
-        getattr(settings, "AUDITS_MAX_RETRIES", 4),
+        settings.AUDITS_MAX_RETRIES,
     )
     with _clients_lock:
         client = _clients.get(key)
@@ -122,9 +116,8 @@ def get_client() -> anthropic.Anthropic:
                 api_key=settings.ANTHROPIC_API_KEY or "missing-key",
                 base_url=settings.ANTHROPIC_BASE_URL or None,
                 max_retries=key[2],
-                timeout=anthropic.Timeout(getattr(settings, "AUDITS_CALL_TIMEOUT", 300.0),
-                                          connect=10.0),
-            )  # fmt: skip
+                timeout=anthropic.Timeout(settings.AUDITS_CALL_TIMEOUT, connect=10.0),
+            )
         return client
 
 
@@ -269,7 +262,7 @@ def call(
     client = get_client()
     retries = stream_retries
     if retries is None:
-        retries = getattr(settings, "AUDITS_STREAM_RETRIES", 2)
+        retries = settings.AUDITS_STREAM_RETRIES
     params: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": max_tokens}
     if system:
         params["system"] = system

@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from . import graders
 from .client import price_for
-from .fakeapi import Rules, approx_tokens
 from .models import AuditRun, Grade, Idea, IdeaStatus, Model, Price, Probe, Result, RunStatus
 from .runs import _apply_outcome
+from .simulated import Rules, approx_tokens
 
 OLDEST, OLDER, NEWER = "sim-claude-2-20240901", "sim-claude-3-20250610", "sim-claude-4-20260115"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .fakeapi import Rules
+from .simulated import Rules
 
 # Rules for the project's own tests and the judge: not prompts a newcomer would write.
 HIDDEN = ("strict grader", "PACED-", "SLOW-PROBE", "FLAKY-", "ALWAYS-OVERLOADED", "LONG-ANSWER")

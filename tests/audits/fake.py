@@ -36,7 +36,7 @@ def start(
     port: int = PORT, latency: float = 0.02, tokens_per_second: float = 2000
 ) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "audits.fakeapi", "--port", str(port), "--latency", str(latency),
+        [sys.executable, "-m", "devtools.fakeapi", "--port", str(port), "--latency", str(latency),
          "--tokens-per-second", str(tokens_per_second)],
         cwd=BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from audits import client
-from audits.fakeapi import Rules
 from audits.models import Model
+from audits.simulated import Rules
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
+from devtools.tasks import emit_burst
 from planning.live import services
 from planning.live.models import LiveEvent, LiveSession, Status
-from planning.live.tasks import emit_burst
 from planning.live.writer import LiveWriter
 from tests.conftest import wait_for
 

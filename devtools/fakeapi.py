@@ -1,7 +1,11 @@
 """A fake Anthropic Messages API that speaks real HTTP, for tests, demos and benchmarks.
 
-    python -m audits.fakeapi --port 8010 [--latency 0.3] [--tokens-per-second 200]
-                             [--rules audits/fake_rules.json] [--error-rate 0.0]
+A development tool: `make run` starts it when no ANTHROPIC_API_KEY is set, the tests and
+`bench/audits.py` start their own; `pip install .` does not ship it (devtools/ is not in
+pyproject's package list). What it answers comes from audits/simulated.py, which is shipped.
+
+    python -m devtools.fakeapi --port 8010 [--latency 0.3] [--tokens-per-second 200]
+                               [--rules audits/fake_rules.json] [--error-rate 0.0]
 
 Endpoints: POST /v1/messages (JSON, or server-sent events with "stream": true: message_start,
 ping, content_block_start, content_block_delta…, content_block_stop, message_delta,
@@ -36,12 +40,11 @@ import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
-DEFAULT_RULES = Path(__file__).with_name("fake_rules.json")
+from audits.simulated import DEFAULT_RULES, Rules, approx_tokens
 
 ERRORS = {
     # type: (HTTP status, API error type, message)
@@ -71,56 +74,6 @@ class ErrorSpec:
         )
 
 
-@dataclass
-class Rules:
-    models: list[dict[str, Any]]
-    aliases: dict[str, str]
-    retired: list[str]
-    rules: list[dict[str, Any]]
-    default_text: str
-    _compiled: dict[int, re.Pattern] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, path: Path | str = DEFAULT_RULES) -> Rules:
-        data = json.loads(Path(path).read_text())
-        return cls(
-            models=data["models"],
-            aliases=data.get("aliases", {}),
-            retired=data.get("retired", []),
-            rules=data["rules"],
-            default_text=data.get("default", "I am not able to help with that."),
-        )
-
-    def resolve(self, model: str) -> str | None:
-        """The dated model id an id or alias names; None for an unknown model."""
-        model = self.aliases.get(model, model)
-        if model in self.retired or any(m["id"] == model for m in self.models):
-            return model
-        return None
-
-    def match(self, model: str, prompt: str) -> dict[str, Any] | None:
-        lowered = prompt.lower()
-        for index, rule in enumerate(self.rules):
-            models = rule.get("models")
-            if models and model not in models:
-                continue
-            if "contains" in rule and rule["contains"].lower() not in lowered:
-                continue
-            if "pattern" in rule:
-                compiled = self._compiled.get(index)
-                if compiled is None:
-                    compiled = self._compiled[index] = re.compile(rule["pattern"], re.I | re.S)
-                if not compiled.search(prompt):
-                    continue
-            return rule
-        return None
-
-    def respond(self, model: str, prompt: str) -> str:
-        """The scripted text (what the demo seeds without going through HTTP)."""
-        rule = self.match(self.resolve(model) or model, prompt)
-        return rule.get("text", self.default_text) if rule else self.default_text
-
-
 def prompt_of(body: dict[str, Any]) -> str:
     """System prompt and every message's text, joined (what rules match against)."""
     parts: list[str] = []
@@ -136,10 +89,6 @@ def prompt_of(body: dict[str, Any]) -> str:
         elif isinstance(content, list):
             parts.extend(b.get("text", "") for b in content if isinstance(b, dict))
     return "\n".join(parts)
-
-
-def approx_tokens(text: str) -> int:
-    return max(1, len(text) // 4)
 
 
 def chunks_of(text: str) -> list[str]:

@@ -1,0 +1,49 @@
+"""The test suite's pytest plugin, loaded with `-p tests.plugin` (pyproject's addopts) so that
+it runs before pytest-django reads the settings.
+
+- It says that this is a test run: EXPONENT_TESTING=1 (settings.TESTING: the fast password
+  hasher, static files from the finders, a private Celery queue and cache prefix), and gives
+  a SECRET_KEY if none is set.
+- With no DATABASE_URL / CELERY_BROKER_URL (in the environment or .env) it starts the embedded
+  PostgreSQL and Redis (planning/devstack.py) and exports their URLs, which the Celery and
+  uvicorn processes the tests start inherit; at the end it stops the ones it started.
+  `make test` starts them itself and passes the URLs, so then this starts nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+_started = []
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    os.environ["EXPONENT_TESTING"] = "1"
+    # One key for this process and the workers and servers it starts (signed values cross them).
+    os.environ.setdefault("SECRET_KEY", "insecure-key-of-the-test-suite-" + "0" * 32)
+    dotenv = BASE_DIR / ".env"
+    if dotenv.exists():  # settings would read it too: its URLs count as given
+        import environ
+
+        environ.Env.read_env(dotenv, overwrite=False)
+    if not (os.environ.get("DATABASE_URL") and os.environ.get("CELERY_BROKER_URL")):
+        from planning.devstack import Services
+
+        services = Services()
+        _started.append(services)
+        env = dict(os.environ)
+        services.up(env)
+        os.environ.update(env)
+    # WhiteNoise warns when STATIC_ROOT is missing; tests serve from the finders.
+    (BASE_DIR / "var" / "staticfiles").mkdir(parents=True, exist_ok=True)
+    return (yield)
+
+
+def pytest_unconfigure(config):
+    while _started:
+        _started.pop().down()
