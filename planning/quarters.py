@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 _LABEL = re.compile(r"^(\d{4})-Q([1-4])$")
 
@@ -63,9 +62,6 @@ class Quarter:
         if self.number == 1:
             return Quarter(self.year - 1, 4, self.start_month)
         return Quarter(self.year, self.number - 1, self.start_month)
-
-    def start_datetime(self, tz: ZoneInfo) -> datetime:
-        return datetime.combine(self.start, datetime.min.time(), tzinfo=tz)
 
 
 def quarter_of(day: date, start_month: int = 1) -> Quarter:

@@ -27,9 +27,6 @@ class Invalid(Exception):
         }
         self.status = status
 
-    def as_json(self) -> dict:
-        return {"error": self.message, "fields": self.fields}
-
 
 class Problems:
     """Collects field messages; `raise_if` raises `Invalid` when there are any."""

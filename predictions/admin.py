@@ -3,15 +3,6 @@ from django.contrib import admin
 from .models import Metric, Observation, ObservationChange, Prediction, Resolution, Reveal
 
 
-class ObservationInline(admin.TabularInline):
-    model = Observation
-    extra = 0
-    fields = ["observed_at", "value", "source", "definition_version", "entered_by"]
-    raw_id_fields = ["entered_by"]
-    show_change_link = True
-    max_num = 0  # list only; edit through the app (keeps history) or the observation admin
-
-
 @admin.register(Metric)
 class MetricAdmin(admin.ModelAdmin):
     list_display = ["name", "team", "unit", "scale", "definition_version", "created_at"]

@@ -335,10 +335,6 @@ class Graph:
         return max(ef.values(), default=0.0)
 
 
-def makespan_after(stages: Sequence[StageInput], edges: Sequence[Edge]) -> float:
-    return Graph([st.key for st in stages], edges).makespan({st.key: st.after for st in stages})
-
-
 # --------------------------------------------------------------------------- the whole analysis
 @dataclass(frozen=True)
 class StageResult:
@@ -475,9 +471,6 @@ class Analysis:
                 seen.add(lever.key)
                 out.append(lever)
         return out
-
-    def critical_names(self, schedule: Schedule) -> list[str]:
-        return [self.by_key[k].stage.name for k in schedule.path]
 
 
 def _critical_active(stages: Sequence[StageInput], schedule: Schedule, after: bool) -> float:

@@ -345,15 +345,6 @@ class Schedule:
         found = self.after(moment, 1, inclusive=inclusive)
         return found[0] if found else None
 
-    def between(self, start: datetime, end: datetime) -> list[datetime]:
-        """Due times (UTC) with start <= t < end."""
-        out = []
-        for at in self.after(start, MAX_CATCH_UP * 20, inclusive=True):
-            if at >= end:
-                break
-            out.append(at)
-        return out
-
 
 # --------------------------------------------------------------------------- in words
 _UNITS = {YEARLY: "year", MONTHLY: "month", WEEKLY: "week", DAILY: "day"}

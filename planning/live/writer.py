@@ -181,10 +181,6 @@ class LiveWriter:
         if self._buffered:
             self._write([])
 
-    def heartbeat(self) -> None:
-        """Tell the reaper this task is alive during a long silent step (also flushes)."""
-        self._write([])
-
     def finish(self, status: str = Status.COMPLETED, data: dict | None = None) -> bool:
         """Write the terminal event and end the session. False if it had already ended."""
         if status not in TERMINAL:

@@ -10,7 +10,7 @@ from planning.notes.models import Note
 from planning.quarters import current_quarter
 
 from . import services
-from .models import BacklogItem, Review
+from .models import BacklogItem, Review, Step
 
 
 def _note(item: BacklogItem, team, user, kind: str, text: str) -> None:
@@ -31,7 +31,11 @@ def seed(team, user) -> None:
     if not Review.objects.filter(team=team, quarter=str(last_q)).exists():
         last = Review.objects.create(team=team, quarter=str(last_q), started_by=user)
         services.save_step_note(
-            last, 1, "Our METR line was too conservative: reality ran ~2x ahead.", 0, user
+            last,
+            Step.LOOK_BACK,
+            "Our METR line was too conservative: reality ran ~2x ahead.",
+            0,
+            user,
         )
         item = services.add_backlog_item(last, "Automate first-pass code review with an agent")
         _note(item, team, user, "light", "Review is the new bottleneck; an agent halves it.")

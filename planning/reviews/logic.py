@@ -5,6 +5,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class Step(IntEnum):
+    """The eight steps of a review, in order (notes and decisions store the number)."""
+
+    LOOK_BACK = 1
+    NEW_LINES = 2
+    AUDIT = 3
+    SATURATION = 4
+    BOTTLENECKS = 5
+    LIGHT_AND_SHADE = 6
+    BACKLOG = 7
+    COMMITMENTS = 8
 
 
 def ice_score(impact: int | None, confidence: int | None, effort: int | None) -> float | None:
@@ -102,16 +116,22 @@ def render_plan_markdown(plan: PlanData, step_titles: dict[int, str]) -> str:
             out.extend(["", "**Team notes.** " + note])
         out.append("")
 
-    section(1, _bullets(plan.look_back, "No predictions were due this quarter."))
-    section(2, _bullets(plan.predictions, "No new predictions were committed."))
+    section(Step.LOOK_BACK, _bullets(plan.look_back, "No predictions were due this quarter."))
+    section(Step.NEW_LINES, _bullets(plan.predictions, "No new predictions were committed."))
     by_step: dict[int, list[str]] = {}
     for step, label, choice, note in plan.decisions:
         by_step.setdefault(step, []).append(
             f"{label}: **{choice}**" + (f" — {note}" if note else "")
         )
-    section(3, _bullets(by_step.get(3, []), "No audit decisions."))
-    section(4, _bullets(by_step.get(4, []) + plan.saturation, "No form factors tracked."))
-    section(5, _bullets(by_step.get(5, []) + plan.bottleneck, "No bottleneck map."))
+    section(Step.AUDIT, _bullets(by_step.get(Step.AUDIT, []), "No audit decisions."))
+    section(
+        Step.SATURATION,
+        _bullets(by_step.get(Step.SATURATION, []) + plan.saturation, "No form factors tracked."),
+    )
+    section(
+        Step.BOTTLENECKS,
+        _bullets(by_step.get(Step.BOTTLENECKS, []) + plan.bottleneck, "No bottleneck map."),
+    )
     bets: list[str] = []
     for title, light, shade, waived, *rest in plan.bets:
         bets.append(f"### {title}")
@@ -124,14 +144,14 @@ def render_plan_markdown(plan: PlanData, step_titles: dict[int, str]) -> str:
             bets.append("")
             bets.append(f"_{note}_")
         bets.append("")
-    section(6, bets or ["_No bets._"])
+    section(Step.LIGHT_AND_SHADE, bets or ["_No bets._"])
     backlog = [
         f"{rank}. {title} ({source})" + (f" — score {score}" if score is not None else "")
         for rank, title, source, score in plan.backlog
     ]
-    section(7, backlog or ["_The backlog is empty._"])
+    section(Step.BACKLOG, backlog or ["_The backlog is empty._"])
     section(
-        8,
+        Step.COMMITMENTS,
         _bullets(
             (f"{what} — {owner}, by {due}" for what, owner, due in plan.commitments),
             "No commitments.",

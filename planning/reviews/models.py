@@ -17,23 +17,27 @@ from django.urls import reverse
 
 from planning.teams.models import TeamScopedModel
 
-STEPS = [
-    (1, "Look back", "Every prediction due this quarter against what happened."),
-    (2, "Draw new lines", "New or revised predictions for capability and business growth."),
-    (3, "Capability audit", "This quarter's audit: decide what to do with ideas that lit up."),
-    (4, "Saturation check", "The status of each form factor: invest, hold or shift."),
-    (5, "Bottleneck map", "Refresh the map and name the stage that now limits the team."),
-    (6, "Light and shade", "Opportunity and risk, side by side, for each major bet."),
-    (7, "Prioritised backlog", "Lit-up ideas, bottleneck investments and shifts, ranked."),
-    (8, "Commitments", "Process changes with an owner and a date; the next cadences."),
+from .logic import Step
+
+_STEP_TEXTS = [
+    ("Look back", "Every prediction due this quarter against what happened."),
+    ("Draw new lines", "New or revised predictions for capability and business growth."),
+    ("Capability audit", "This quarter's audit: decide what to do with ideas that lit up."),
+    ("Saturation check", "The status of each form factor: invest, hold or shift."),
+    ("Bottleneck map", "Refresh the map and name the stage that now limits the team."),
+    ("Light and shade", "Opportunity and risk, side by side, for each major bet."),
+    ("Prioritised backlog", "Lit-up ideas, bottleneck investments and shifts, ranked."),
+    ("Commitments", "Process changes with an owner and a date; the next cadences."),
 ]
+# (step, title, blurb), in Step order
+STEPS = [(step, title, blurb) for step, (title, blurb) in zip(Step, _STEP_TEXTS, strict=True)]
 STEP_NUMBERS = [n for n, _, _ in STEPS]
 
 # What each step's decision may be (steps 3–5 decide about ideas, form factors and stages).
 DECISION_CHOICES = {
-    3: [("promote", "Promote"), ("keep_dormant", "Keep dormant"), ("abandon", "Abandon")],
-    4: [("invest", "Invest"), ("hold", "Hold"), ("shift", "Shift form factor")],
-    5: [("invest", "Invest here"), ("watch", "Watch")],
+    Step.AUDIT: [("promote", "Promote"), ("keep_dormant", "Keep dormant"), ("abandon", "Abandon")],
+    Step.SATURATION: [("invest", "Invest"), ("hold", "Hold"), ("shift", "Shift form factor")],
+    Step.BOTTLENECKS: [("invest", "Invest here"), ("watch", "Watch")],
 }
 
 

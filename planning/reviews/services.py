@@ -10,10 +10,18 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from planning.notes.services import notes_for
-from planning.quarters import Quarter, current_quarter, parse_quarter
+from planning.quarters import current_quarter, parse_quarter
 
 from . import sources
-from .logic import Bet, PlanData, closing_blockers, content_hash, render_plan_markdown, reorder
+from .logic import (
+    Bet,
+    PlanData,
+    Step,
+    closing_blockers,
+    content_hash,
+    render_plan_markdown,
+    reorder,
+)
 from .models import (
     DECISION_CHOICES,
     STEPS,
@@ -28,10 +36,10 @@ from .models import (
 STEP_TITLES = {n: title for n, title, _ in STEPS}
 
 BACKLOG_CHOICES = {
-    (3, "promote"): (BacklogItem.Source.AUDIT, "Build {label}"),
-    (4, "shift"): (BacklogItem.Source.SATURATION, "Shift from {label}"),
-    (4, "invest"): (BacklogItem.Source.SATURATION, "Invest in {label}"),
-    (5, "invest"): (BacklogItem.Source.BOTTLENECK, "Speed up {label}"),
+    (Step.AUDIT, "promote"): (BacklogItem.Source.AUDIT, "Build {label}"),
+    (Step.SATURATION, "shift"): (BacklogItem.Source.SATURATION, "Shift from {label}"),
+    (Step.SATURATION, "invest"): (BacklogItem.Source.SATURATION, "Invest in {label}"),
+    (Step.BOTTLENECKS, "invest"): (BacklogItem.Source.BOTTLENECK, "Speed up {label}"),
 }
 
 
@@ -52,10 +60,6 @@ class ReviewClosed(ValidationError):
 def _ensure_open(review: Review) -> None:
     if review.is_closed:
         raise ReviewClosed("This review is closed. Reopen it to change anything.")
-
-
-def quarter_of_review(review: Review) -> Quarter:
-    return parse_quarter(review.quarter, review.team.fiscal_year_start_month)
 
 
 @transaction.atomic
@@ -196,7 +200,7 @@ def promote_idea(idea, user, note: str = "") -> tuple[Review, BacklogItem]:
     key = f"idea:{idea.pk}"
     decision = Decision.objects.select_for_update().filter(review=review, subject_key=key).first()
     if decision is None or decision.choice != "promote":
-        decision = decision or Decision(review=review, step=3, subject_key=key, version=0)
+        decision = decision or Decision(review=review, step=Step.AUDIT, subject_key=key, version=0)
         decision.subject_label = idea.title[:300]
         decision.choice = "promote"
         decision.note = note[:2000]

@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from planning.quarters import Quarter, parse_quarter, quarter_label
 
+from .logic import Step
+
 
 @dataclass
 class Subject:
@@ -122,7 +124,7 @@ def new_predictions(review) -> list[dict]:
             pk__in=[p.successor_id for p in rows if p.successor_id]
         ).values_list("pk", "title")
     )
-    back = urlencode({"next": review.step_url(2)})
+    back = urlencode({"next": review.step_url(Step.NEW_LINES)})
     return [
         {
             "title": p.title,
@@ -311,7 +313,11 @@ def bottleneck_lines(review) -> list[str]:
 
 
 # --------------------------------------------------------------------------- steps
-SUBJECTS = {3: _audit_subjects, 4: _saturation_subjects, 5: _bottleneck_subjects}
+SUBJECTS = {
+    Step.AUDIT: _audit_subjects,
+    Step.SATURATION: _saturation_subjects,
+    Step.BOTTLENECKS: _bottleneck_subjects,
+}
 
 
 def step_subjects(review, step: int) -> list[Subject]:
@@ -328,7 +334,7 @@ def step_subjects(review, step: int) -> list[Subject]:
 def step_context(review, step: int) -> dict[str, Any]:
     """Live data a step page shows beside the team's notes and decisions."""
     team = review.team
-    if step == 1:
+    if step == Step.LOOK_BACK:
         scored = _scored_rows(review)
         rows = prediction_scores(review, scored)
         return {
@@ -342,10 +348,10 @@ def step_context(review, step: int) -> dict[str, Any]:
                 f"{r['title']}: {r['phrase']}" for r in rows[:3] if r["phrase"] and r["surprise"]
             ],
         }
-    if step == 2:
+    if step == Step.NEW_LINES:
         from predictions.models import Metric
 
-        back = review.step_url(2)
+        back = review.step_url(Step.NEW_LINES)
         return {
             "predictions": new_predictions(review),
             "metrics": [
@@ -362,9 +368,9 @@ def step_context(review, step: int) -> dict[str, Any]:
             ],
             "metrics_url": reverse("predictions:metric_list", kwargs={"team": team.slug}),
         }
-    if step == 3:
+    if step == Step.AUDIT:
         return _audit_context(review)
-    if step == 4:
+    if step == Step.SATURATION:
         return {
             "lines": [],
             "link": {
@@ -372,7 +378,7 @@ def step_context(review, step: int) -> dict[str, Any]:
                 "label": "Open saturation tracking",
             },
         }
-    if step == 5:
+    if step == Step.BOTTLENECKS:
         lines = bottleneck_lines(review)
         return {
             "lines": lines or ["No bottleneck map yet for this quarter."],

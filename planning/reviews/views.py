@@ -6,7 +6,6 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from planning.quarters import current_quarter, quarter_label
@@ -16,7 +15,16 @@ from planning.teams.tenancy import TeamRequest, scoped, team_get_object_or_404, 
 
 from . import services, sources
 from .forms import BacklogItemForm, CommitmentForm, ScoreForm, WaiveForm
-from .models import DECISION_CHOICES, STEPS, BacklogItem, Commitment, Decision, Review, StepNote
+from .models import (
+    DECISION_CHOICES,
+    STEPS,
+    BacklogItem,
+    Commitment,
+    Decision,
+    Review,
+    Step,
+    StepNote,
+)
 
 STEP_TEMPLATE = "reviews/step.html"
 
@@ -50,7 +58,7 @@ def start(request: TeamRequest) -> HttpResponse:
     if created:
         label = quarter_label(review.quarter, request.team.fiscal_year_start_month)[0]
         messages.success(request, f"The {label} review has started. Step 1: look back.")
-    return redirect(review.step_url(1))
+    return redirect(review.step_url(Step.LOOK_BACK))
 
 
 @team_view
@@ -59,7 +67,7 @@ def review(request: TeamRequest, quarter: str) -> HttpResponse:
     review = _review(request, quarter)
     if review.is_closed:
         return redirect("reviews:plan", team=request.team.slug, quarter=quarter)
-    return redirect(review.step_url(1))
+    return redirect(review.step_url(Step.LOOK_BACK))
 
 
 def _step_context(request: TeamRequest, review: Review, n: int) -> dict:
@@ -84,16 +92,16 @@ def _step_context(request: TeamRequest, review: Review, n: int) -> dict:
             {"subject": s, "decision": decisions.get(s.key)}
             for s in sources.step_subjects(review, n)
         ]
-    if n == 1:
+    if n == Step.LOOK_BACK:
         previous = services.previous_review(review)
         context["previous"] = previous
         context["previous_commitments"] = (
             list(previous.commitments.select_related("owner")) if previous else []
         )
-    if n in (6, 7):
+    if n in (Step.LIGHT_AND_SHADE, Step.BACKLOG):
         context["bets"] = services.bets_of(review)
         context["rows"] = _rows(context["bets"])
-    if n == 8:
+    if n == Step.COMMITMENTS:
         context["commitments"] = list(review.commitments.select_related("owner"))
         context["commitment_form"] = CommitmentForm(team=request.team)
         context["blockers"] = services.blockers(review)
@@ -136,10 +144,6 @@ def save_note(request: TeamRequest, quarter: str, n: int) -> HttpResponse:
         return render(request, f"{STEP_TEMPLATE}#note_status", context, status=400)
     context.update(note=note, saved=True)
     return render(request, f"{STEP_TEMPLATE}#note_status", context)
-
-
-def _current_decision(review: Review, key: str) -> Decision | None:
-    return Decision.objects.filter(review=review, subject_key=key).first()
 
 
 @team_view
@@ -210,7 +214,7 @@ def _backlog_response(request: HttpRequest, review: Review, n: int, **extra) -> 
         "can_edit": not review.is_closed,
         **extra,
     }
-    partial = "backlog" if n == 7 else "bets"
+    partial = "backlog" if n == Step.BACKLOG else "bets"
     return render(request, f"{STEP_TEMPLATE}#{partial}", context, status=status)
 
 
@@ -220,12 +224,14 @@ def backlog_add(request: TeamRequest, quarter: str) -> HttpResponse:
     review = _review(request, quarter)
     form = BacklogItemForm(request.POST)
     if not form.is_valid():
-        return _backlog_response(request, review, 7, add_form=form, status=400)
+        return _backlog_response(request, review, Step.BACKLOG, add_form=form, status=400)
     try:
         services.add_backlog_item(review, form.cleaned_data["title"])
     except services.ReviewClosed as closed:
-        return _backlog_response(request, review, 7, error=closed.messages[0], status=400)
-    return _backlog_response(request, review, 7)
+        return _backlog_response(
+            request, review, Step.BACKLOG, error=closed.messages[0], status=400
+        )
+    return _backlog_response(request, review, Step.BACKLOG)
 
 
 @team_view
@@ -238,8 +244,10 @@ def backlog_move(request: TeamRequest, quarter: str) -> HttpResponse:
     try:
         services.move_backlog_item(review, moved, before if before > 0 else None)
     except services.ReviewClosed as closed:
-        return _backlog_response(request, review, 7, error=closed.messages[0], status=400)
-    return _backlog_response(request, review, 7)
+        return _backlog_response(
+            request, review, Step.BACKLOG, error=closed.messages[0], status=400
+        )
+    return _backlog_response(request, review, Step.BACKLOG)
 
 
 @team_view
@@ -251,7 +259,7 @@ def backlog_score(request: TeamRequest, quarter: str, pk: int) -> HttpResponse:
     if not form.is_valid():
         errors = "; ".join(f"{k}: {v[0]}" for k, v in form.errors.items())
         return _backlog_response(
-            request, review, 7, error=f"Scores are 1–10 ({errors}).", status=400
+            request, review, Step.BACKLOG, error=f"Scores are 1–10 ({errors}).", status=400
         )
     data = form.cleaned_data
     try:
@@ -266,13 +274,15 @@ def backlog_score(request: TeamRequest, quarter: str, pk: int) -> HttpResponse:
         return _backlog_response(
             request,
             review,
-            7,
+            Step.BACKLOG,
             error=f"“{item.title}” was changed by a colleague meanwhile: here is the latest.",
             status=409,
         )
     except services.ReviewClosed as closed:
-        return _backlog_response(request, review, 7, error=closed.messages[0], status=400)
-    return _backlog_response(request, review, 7)
+        return _backlog_response(
+            request, review, Step.BACKLOG, error=closed.messages[0], status=400
+        )
+    return _backlog_response(request, review, Step.BACKLOG)
 
 
 @team_view
@@ -283,7 +293,7 @@ def backlog_waive(request: TeamRequest, quarter: str, pk: int) -> HttpResponse:
     form = WaiveForm(request.POST)
     if not form.is_valid():
         message = next(iter(form.errors.values()))[0]
-        return _backlog_response(request, review, 6, error=message, status=400)
+        return _backlog_response(request, review, Step.LIGHT_AND_SHADE, error=message, status=400)
     try:
         services.update_backlog_item(
             item,
@@ -293,11 +303,17 @@ def backlog_waive(request: TeamRequest, quarter: str, pk: int) -> HttpResponse:
         )
     except services.StaleWrite:
         return _backlog_response(
-            request, review, 6, error="A colleague changed this bet meanwhile.", status=409
+            request,
+            review,
+            Step.LIGHT_AND_SHADE,
+            error="A colleague changed this bet meanwhile.",
+            status=409,
         )
     except services.ReviewClosed as closed:
-        return _backlog_response(request, review, 6, error=closed.messages[0], status=400)
-    return _backlog_response(request, review, 6)
+        return _backlog_response(
+            request, review, Step.LIGHT_AND_SHADE, error=closed.messages[0], status=400
+        )
+    return _backlog_response(request, review, Step.LIGHT_AND_SHADE)
 
 
 @team_view
@@ -317,7 +333,7 @@ def commitment_add(request: TeamRequest, quarter: str) -> HttpResponse:
         status = 400
     context = {
         "review": review,
-        "step": 8,
+        "step": Step.COMMITMENTS,
         "commitments": list(review.commitments.select_related("owner")),
         "commitment_form": form,
         "can_edit": not review.is_closed,
@@ -334,7 +350,7 @@ def commitment_outcome(request: TeamRequest, quarter: str, pk: int) -> HttpRespo
         services.record_commitment_outcome(commitment, request.POST.get("status", ""), review)
     except ValidationError as error:
         messages.error(request, error.messages[0])
-    return redirect(review.step_url(1))
+    return redirect(review.step_url(Step.LOOK_BACK))
 
 
 @team_view
@@ -345,7 +361,7 @@ def close(request: TeamRequest, quarter: str) -> HttpResponse:
         result = services.close_review(review, request.user)
     except ValidationError as error:
         messages.error(request, error.messages[0])
-        return redirect(review.step_url(8))
+        return redirect(review.step_url(Step.COMMITMENTS))
     n = result.follow_ups
     messages.success(
         request,
@@ -366,7 +382,7 @@ def reopen(request: TeamRequest, quarter: str) -> HttpResponse:
             request.team, request.user, "review.reopened", f"Reopened the {quarter} review"
         )
     messages.info(request, "The review is open again. The frozen plan stays in its history.")
-    return redirect(review.step_url(8))
+    return redirect(review.step_url(Step.COMMITMENTS))
 
 
 def _snapshot(request: HttpRequest, review: Review):
@@ -404,7 +420,3 @@ def plan_markdown(request: TeamRequest, quarter: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["X-Content-SHA256"] = snapshot.content_hash
     return response
-
-
-def plan_url(review: Review) -> str:
-    return reverse("reviews:plan", kwargs={"team": review.team.slug, "quarter": review.quarter})

@@ -118,11 +118,6 @@ def two_factor_setup_redirect(request: HttpRequest, team: Team) -> HttpResponse:
     return redirect("mfa_activate_totp")
 
 
-def require_role(request: TeamRequest, minimum: str) -> None:
-    if not role_at_least(request.membership.role, minimum):
-        raise PermissionDenied("Your role in this team does not allow this.")
-
-
 def scoped(request_or_team: TeamRequest | Team, model_or_qs: type[Model] | QuerySet) -> QuerySet:
     team = request_or_team if isinstance(request_or_team, Team) else request_or_team.team
     qs = model_or_qs if isinstance(model_or_qs, QuerySet) else model_or_qs._default_manager.all()
