@@ -119,14 +119,17 @@ def end(session_id, status: str, data: dict | None = None, *, grace: float = 0.0
 
 
 def note_stopping(session_id, user) -> None:
-    """Raise the session's fast stop flag and tell every tab a stop was asked for."""
+    """Tell every tab a stop was asked for, then raise the session's fast stop flag.
+
+    The event goes first: a worker that sees the flag ends the session, after which the
+    event could no longer be written."""
     if not session_id:
         return
     try:
-        live_notify.set_stop_flag(session_id)
         live_writer.append(session_id, [("stopping", {"by": getattr(user, "display_name", "")})])
-    except Exception:  # noqa: BLE001 - the session may have ended already
-        pass
+    except live_writer.Fenced:
+        return  # the session has ended already: nothing is stopping any more
+    live_notify.set_stop_flag(session_id)
 
 
 def session_moved_on(session_id, epoch: int) -> bool:

@@ -149,10 +149,11 @@ def start_run(run: AuditRun, user=None) -> AuditRun:
 
 def cancel_run(run: AuditRun, user=None) -> AuditRun:
     """Stop a run now: queued calls are skipped, in-flight calls end at their next token."""
-    get_redis().set(stop_key(run.pk), "1", ex=24 * 3600)
     if run.status in ACTIVE_RUN_STATUSES:
-        # every tab hears "stopping" first, then the run's final state
+        # every tab hears "stopping" first, then the run's final state: the event is written
+        # before any stop flag, since a worker that sees a flag ends the session at once
         live.note_stopping(run.live_session_id, user)
+    get_redis().set(stop_key(run.pk), "1", ex=24 * 3600)
     with transaction.atomic():
         run = AuditRun.objects.select_for_update().get(pk=run.pk)
         if run.status in ACTIVE_RUN_STATUSES:

@@ -145,6 +145,45 @@ def test_budget_stop(fake_api, celery_worker_process, team, sim_models):
     assert wait_for(lambda: AuditRun.objects.get(pk=run.pk).status == RunStatus.COMPLETED, 30)
 
 
+@pytest.mark.django_db
+def test_stop_is_announced_before_a_worker_can_end_the_session(
+    team, sim_models, owner, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A worker that sees a stop flag ends the run and its live session at once. The
+    "stopping" event must be in the log by then: it used to be written after the run's flag
+    was raised, and a quick worker made the write fail, silently (every tab missed it)."""
+    newer, _ = sim_models
+    run = runs.start_run(_run(team, [newer], [make_idea(team)]))
+    real_redis = runs.get_redis()
+
+    def fastest_worker() -> None:  # what run_call does when it finds a flag raised
+        with django_capture_on_commit_callbacks(execute=True):
+            runs.finalize_if_stopped(run.pk, RunStatus.CANCELLED, "Stopped.")
+
+    class Flags:
+        def set(self, *args, **kwargs):
+            real_redis.set(*args, **kwargs)
+            fastest_worker()
+
+        def __getattr__(self, name):
+            return getattr(real_redis, name)
+
+    real_live_flag = live.live_notify.set_stop_flag
+
+    def set_live_flag(session_id) -> None:
+        real_live_flag(session_id)
+        fastest_worker()
+
+    monkeypatch.setattr(runs, "get_redis", Flags)
+    monkeypatch.setattr(live.live_notify, "set_stop_flag", set_live_flag)
+    runs.cancel_run(run, owner)
+    log = LiveEvent.objects.filter(session_id=run.live_session_id).order_by("seq")
+    assert [e.type for e in log] == ["stopping", "cancelled"]
+    assert log[0].data == {"by": owner.display_name}
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELLED
+
+
 # ----------------------------------------------------------------------------- fewer writes
 def test_run_calls_go_to_the_audits_queue():
     from django.conf import settings
