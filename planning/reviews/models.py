@@ -34,7 +34,7 @@ STEPS = [(step, title, blurb) for step, (title, blurb) in zip(Step, _STEP_TEXTS,
 STEP_NUMBERS = [n for n, _, _ in STEPS]
 
 # What each step's decision may be (steps 3–5 decide about ideas, form factors and stages).
-DECISION_CHOICES = {
+DECISION_CHOICES: dict[int, list[tuple[str, str]]] = {
     Step.AUDIT: [("promote", "Promote"), ("keep_dormant", "Keep dormant"), ("abandon", "Abandon")],
     Step.SATURATION: [("invest", "Invest"), ("hold", "Hold"), ("shift", "Shift form factor")],
     Step.BOTTLENECKS: [("invest", "Invest here"), ("watch", "Watch")],

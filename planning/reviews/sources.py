@@ -6,6 +6,7 @@ of queries, and answers empty when that module has nothing for the team yet.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -313,7 +314,7 @@ def bottleneck_lines(review) -> list[str]:
 
 
 # --------------------------------------------------------------------------- steps
-SUBJECTS = {
+SUBJECTS: dict[int, Callable[[Any], list[Subject]]] = {
     Step.AUDIT: _audit_subjects,
     Step.SATURATION: _saturation_subjects,
     Step.BOTTLENECKS: _bottleneck_subjects,
