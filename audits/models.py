@@ -83,8 +83,8 @@ class Idea(TeamScopedModel):
         read again first, so a retry or a double click finds the status already set and does
         nothing. `expect`: change only from one of these statuses."""
         with transaction.atomic():
-            current = Idea.objects.select_for_update().values_list("status", flat=True)
-            current = current.get(pk=self.pk)
+            statuses = Idea.objects.select_for_update().values_list("status", flat=True)
+            current = statuses.get(pk=self.pk)
             if current == status or (expect is not None and current not in expect):
                 self.status = current
                 return None

@@ -60,8 +60,8 @@ def add_to_form(form, error: Invalid, field_map: Mapping[str, str] | None = None
     field_map = field_map or {}
     already = set(form.errors)  # the form already says what is wrong with these fields
     for name, messages in error.fields.items():
-        target = field_map.get(name, name)
-        target = target if target in form.fields else None
+        renamed = field_map.get(name, name)
+        target = renamed if renamed in form.fields else None
         if target in already:
             continue
         for message in messages:

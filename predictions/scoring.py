@@ -471,13 +471,15 @@ def bias_report(summaries: Sequence[Summary | None]) -> BiasReport:
         return BiasReport(
             len(used), n_points, None, None, None, hits / n_points if n_points else None, stated
         )
-    logs = [math.log(s.bias) for s in biased]  # type: ignore[arg-type]
+    logs = [math.log(s.bias) for s in biased if s.bias]
     reaches = [math.log(s.band_reach) for s in biased if s.band_reach]
     return BiasReport(
         n_lines=len(used),
         n_points=n_points,
         bias=math.exp(sum(logs) / len(logs)),
-        typical_miss=math.exp(sum(math.log(s.typical_miss) for s in biased) / len(biased)),  # type: ignore[arg-type]
+        typical_miss=math.exp(
+            sum(math.log(s.typical_miss) for s in biased if s.typical_miss) / len(biased)
+        ),
         band_reach=math.exp(sum(reaches) / len(reaches)) if reaches else None,
         hit_rate=hits / n_points,
         stated=stated,

@@ -511,6 +511,7 @@ def analyse(
         def overall(replacement: StageInput) -> float:
             if t0 == 0:
                 return 1.0
+            assert graph is not None  # built whenever details are asked for
             t = graph.makespan({**durations, replacement.key: replacement.after})
             return math.inf if t == 0 else t0 / t
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from planning.charts import GRID, MUTED, PALETTE, base_layout
 
@@ -155,7 +156,7 @@ CURVE_POINTS = [0.5 * 2 ** (i / 3) for i in range(34)]  # 0.5× … ~1000×
 def ceiling_curves(stages: Sequence[analysis.StageInput], result: Analysis, limit: int = 6) -> dict:
     """Overall speed-up as one stage's speed-up grows, for the stages that weigh most now."""
     heaviest = sorted(result.stages, key=lambda r: -r.stage.after)[:limit]
-    data = []
+    data: list[dict[str, Any]] = []
     for i, r in enumerate(r for r in heaviest if r.stage.before > 0):
         color = PALETTE[i % len(PALETTE)]
         ys = analysis.ceiling_curve(stages, result.edges, r.key, CURVE_POINTS)

@@ -39,6 +39,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import httpcore
 from django.conf import settings
@@ -210,6 +211,7 @@ def _absolute(path: str) -> str:
 
 
 def reminder_email(reminder: Reminder, text: str) -> EmailMessage:
+    assert reminder.recipient is not None  # email reminders are addressed to a person
     cadence = reminder.occurrence.cadence
     key = str(reminder.idempotency_key)
     body = render_to_string(
@@ -413,7 +415,7 @@ def _inapp(attempt: Attempt, reminders: list[Reminder], texts: dict[int, str]) -
     rows = [
         Notification(
             team_id=r.occurrence.cadence.team_id,
-            user_id=r.recipient_id,
+            user_id=cast(int, r.recipient_id),  # in-app reminders are addressed to a person
             text=texts[r.pk][:300],
             url=r.occurrence.cadence.activity_path(),
             idempotency_key=r.idempotency_key,

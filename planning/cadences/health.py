@@ -9,6 +9,7 @@ the weekly digests. Each channel costs one indexed query.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -51,7 +52,12 @@ def channel_health(now: datetime | None = None) -> dict[str, dict]:
     out: dict[str, dict] = {}
     with connection.cursor() as cursor:
         for channel in Channel.values:
-            params = {"channel": channel, "since": now - RECENT, "sample": SAMPLE, "stale": stale}
+            params: dict[str, Any] = {
+                "channel": channel,
+                "since": now - RECENT,
+                "sample": SAMPLE,
+                "stale": stale,
+            }
             digests = _DIGESTS if channel == Channel.EMAIL else ""
             cursor.execute(_RECENT_SQL.format(digests=digests), params)
             recent = cursor.fetchall()

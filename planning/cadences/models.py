@@ -36,7 +36,7 @@ class Kind(models.TextChoices):
 
 
 # Where the work for each kind happens (url names taking only `team`).
-ACTIVITY_URLS = {
+ACTIVITY_URLS: dict[str, str] = {
     Kind.CAPABILITY_AUDIT: "audits:idea_list",
     Kind.PREDICTION_REVIEW: "predictions:metric_list",
     Kind.BOTTLENECK_REFRESH: "bottlenecks:map_list",

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from itertools import pairwise
+from typing import TYPE_CHECKING, Any
 
 from dateutil import rrule as dateutil_rrule
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr
@@ -32,6 +33,34 @@ COUNT_LOOKBACK_YEARS = 10  # a rule with COUNT is counted from its start: no old
 # take a few milliseconds; without a cap an impossible rule (30 February) spins to year 9999.
 MAX_DAYS_EXAMINED = 366 * (COUNT_LOOKBACK_YEARS + SEARCH_YEARS + 2)
 EARLIEST_START, LATEST_START = date(1900, 1, 1), date(2200, 12, 31)
+
+
+if TYPE_CHECKING:
+
+    class Rule(rrule):
+        """dateutil's rrule with the parsed parts it keeps (private, so absent from its stubs),
+        which this module reads to describe, shift and bound a rule."""
+
+        _dtstart: datetime
+        _until: datetime | None
+        _count: int | None
+        _freq: int
+        _interval: int
+        _wkst: int
+        _original_rule: dict[str, Any]
+        _bymonth: tuple[int, ...] | None
+        _bymonthday: tuple[int, ...]
+        _bynmonthday: tuple[int, ...]
+        _byweekno: tuple[int, ...] | None
+        _byyearday: tuple[int, ...] | None
+        _byweekday: tuple[int, ...] | None
+        _bynweekday: tuple[tuple[int, int], ...] | None
+        _bysetpos: tuple[int, ...] | None
+
+        def _iter(self) -> Iterator[datetime]: ...
+
+else:
+    Rule = rrule
 
 
 class ScheduleError(ValueError):
@@ -130,6 +159,8 @@ class _CountingIterinfo(dateutil_rrule._iterinfo):
     of these methods, which makes them the one place a cap can be enforced.
     """
 
+    rrule: BoundedRule
+
     def _spend(self, dayset: tuple) -> tuple:
         rule = self.rrule
         rule.days_examined += max(dayset[2] - dayset[1], 1)
@@ -152,15 +183,15 @@ class _CountingIterinfo(dateutil_rrule._iterinfo):
 
 # dateutil's own iteration code, run with the counting day sets (no global is patched).
 _counting_iter = types.FunctionType(
-    rrule._iter.__code__,
+    Rule._iter.__code__,
     {**vars(dateutil_rrule), "_iterinfo": _CountingIterinfo},
     "_counting_iter",
-    rrule._iter.__defaults__,
-    rrule._iter.__closure__,
+    Rule._iter.__defaults__,
+    Rule._iter.__closure__,
 )
 
 
-class BoundedRule(rrule):
+class BoundedRule(Rule):
     """An rrule whose every iteration examines at most `max_days` calendar days, then raises
     SearchBudgetSpent."""
 
@@ -174,7 +205,7 @@ class BoundedRule(rrule):
         yield from _counting_iter(self)
 
 
-def _explicit_defaults(rule: rrule) -> dict:
+def _explicit_defaults(rule: Rule) -> dict:
     """The rule's BYxxx parts with dateutil's dtstart-derived defaults written out, so a later
     DTSTART keeps the same dates (a monthly rule without BYMONTHDAY repeats on the start day)."""
     parts = dict(rule._original_rule)
@@ -188,7 +219,7 @@ def _explicit_defaults(rule: rrule) -> dict:
     return parts
 
 
-def shifted_start(rule: rrule, before: datetime) -> datetime:
+def shifted_start(rule: Rule, before: datetime) -> datetime:
     """The latest DTSTART on or before `before` that gives `rule` the same dates from there
     on: whole periods (INTERVAL days, weeks, months or years) after the rule's own start.
 
@@ -218,7 +249,7 @@ def shifted_start(rule: rrule, before: datetime) -> datetime:
     return start  # pragma: no cover - sub-daily rules are refused
 
 
-def bounded_search(rule: rrule, begin: datetime, horizon: datetime) -> BoundedRule:
+def bounded_search(rule: Rule, begin: datetime, horizon: datetime) -> BoundedRule:
     """`rule` limited to dates before `horizon` and starting as late as `begin` allows, with
     a cap on the days examined (so any search costs milliseconds, whatever the rule)."""
     until = rule._until if rule._until is not None and rule._until < horizon else horizon
@@ -250,7 +281,7 @@ class Schedule:
     def tz(self) -> zoneinfo.ZoneInfo:
         return time_zone(self.time_zone)
 
-    def rule(self) -> rrule:
+    def rule(self) -> Rule:
         text = normalise_rrule(self.rrule)
         if not text:
             raise ScheduleError("rrule", "Enter a repeat rule, e.g. FREQ=MONTHLY;BYMONTHDAY=1.")
@@ -262,7 +293,7 @@ class Schedule:
             parsed = rrulestr(f"RRULE:{text}", dtstart=dtstart)
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             raise ScheduleError("rrule", f"This is not a valid RRULE: {exc}.") from None
-        if not isinstance(parsed, rrule):  # pragma: no cover - a set needs several lines
+        if not isinstance(parsed, Rule):  # pragma: no cover - a set needs several lines
             raise ScheduleError("rrule", "Use a single RRULE line.")
         if parsed._freq > DAILY or _SUB_DAILY.search(text):  # HOURLY …, or BYHOUR=9,17
             raise ScheduleError(
@@ -436,7 +467,7 @@ def describe(schedule: Schedule) -> str:
     return words + _count_until(rule)
 
 
-def _count_until(rule: rrule) -> str:
+def _count_until(rule: Rule) -> str:
     words = ""
     if rule._count:
         words += ", once" if rule._count == 1 else f", {rule._count} times"

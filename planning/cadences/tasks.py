@@ -9,7 +9,7 @@ from . import delivery, services
 
 def enqueue(channel: str, ids: list[int], token: uuid.UUID) -> None:
     """services.tick's dispatch on a worker: every chunk of a channel is its own task."""
-    deliver.apply_async(args=[channel, ids, str(token)])
+    deliver.apply_async(args=(channel, ids, str(token)))
 
 
 @shared_task(ignore_result=True)

@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Literal, Protocol, TypedDict, cast
 
 import numpy as np
 
@@ -46,6 +46,25 @@ class Point:
     scale: Scale = "linear"
     metric: str = ""
     source: str = ""
+
+
+class Reading(Protocol):
+    """A Point that `comparable_series` kept: its capability and product are finite numbers."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def capability(self) -> float: ...
+    @property
+    def product(self) -> float: ...
+    @property
+    def released(self) -> date | None: ...
+    @property
+    def scale(self) -> Scale: ...
+    @property
+    def metric(self) -> str: ...
+    @property
+    def source(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -102,6 +121,15 @@ class Comparison:
     residual_sd: float | None = None  # of the best model, in the metric's units
 
 
+class _ComparisonFigures(TypedDict):
+    aicc: dict[str, float]
+    best: str
+    best_growing: str | None
+    delta_growing: float | None
+    delta_flat: float | None
+    residual_sd: float | None
+
+
 @dataclass(frozen=True)
 class LogisticSignal:
     vote: Vote
@@ -149,7 +177,7 @@ class Verdict:
     headline: str
     reasons: list[str]
     notes: list[str]  # data problems: readings left out and why
-    points: list[Point]  # the comparable series the signals used, oldest first
+    points: list[Reading]  # the comparable series the signals used, oldest first
     elasticity: ElasticitySignal
     logistic: LogisticSignal
     events: EventSignal
@@ -260,7 +288,7 @@ def _plural(n: int, word: str) -> str:
 
 
 # ----------------------------------------------------------------------------- series
-def comparable_series(points: Sequence[Point]) -> tuple[list[Point], list[str]]:
+def comparable_series(points: Sequence[Point]) -> tuple[list[Reading], list[str]]:
     """The readings that can be compared with each other, oldest first, and notes on the rest.
 
     The latest reading fixes the product metric, its scale and the capability source;
@@ -275,7 +303,7 @@ def comparable_series(points: Sequence[Point]) -> tuple[list[Point], list[str]]:
     if not ordered:
         return [], notes
     latest = ordered[-1]
-    kept: list[Point] = []
+    kept: list[Reading] = []
     seen: set[str] = set()
     for p in ordered:
         key = p.model.strip().casefold()
@@ -297,16 +325,17 @@ def comparable_series(points: Sequence[Point]) -> tuple[list[Point], list[str]]:
         if not _is_number(p.capability) or not _is_number(p.product):
             notes.append(f"{p.model} has no capability or product value; it is left out.")
             continue
-        if latest.scale == "log" and (p.capability <= 0 or p.product <= 0):  # type: ignore[operator]
+        reading = cast(Reading, p)  # both values are finite numbers, checked just above
+        if latest.scale == "log" and (reading.capability <= 0 or reading.product <= 0):
             notes.append(
                 f"{p.model} has a zero or negative value, which a log scale cannot show; "
                 "it is left out."
             )
             continue
         seen.add(key)
-        kept.append(p)
+        kept.append(reading)
     for earlier, later in zip(kept, kept[1:], strict=False):
-        if later.capability < earlier.capability:  # type: ignore[operator]
+        if later.capability < earlier.capability:
             notes.append(
                 f"Capability went down from {earlier.model} to {later.model}; that step says "
                 "nothing about saturation and is not counted."
@@ -315,13 +344,13 @@ def comparable_series(points: Sequence[Point]) -> tuple[list[Point], list[str]]:
 
 
 # ----------------------------------------------------------------------------- elasticity
-def elasticity_windows(points: Sequence[Point], scale: Scale, window: int = 1) -> list[Window]:
+def elasticity_windows(points: Sequence[Reading], scale: Scale, window: int = 1) -> list[Window]:
     """ε for each trailing window of `window` generations, oldest first."""
     threshold_free: list[Window] = []
     for i in range(window, len(points)):
         a, b = points[i - window], points[i]
-        dc = relative_change(a.capability, b.capability, scale)  # type: ignore[arg-type]
-        dy = relative_change(a.product, b.product, scale)  # type: ignore[arg-type]
+        dc = relative_change(a.capability, b.capability, scale)
+        dy = relative_change(a.product, b.product, scale)
         eps = _finite(dy / dc) if dc > 0 else None
         threshold_free.append(Window(a.model, b.model, dc, dy, eps, False))
     return threshold_free
@@ -333,7 +362,7 @@ def _trailing(n: int) -> int:
 
 
 def elasticity_signal(
-    points: Sequence[Point],
+    points: Sequence[Reading],
     scale: Scale,
     t: Thresholds = Thresholds(),
     at_latest: float | None = None,
@@ -413,7 +442,7 @@ def _logistic_value(c: float, ceiling: float, steepness: float, midpoint: float)
     return ceiling / (1.0 + math.exp(z))
 
 
-def _fit(points: Sequence[Point], scale: Scale) -> _Fitted | str:
+def _fit(points: Sequence[Reading], scale: Scale) -> _Fitted | str:
     """Every model fitted to all readings, or why none can be."""
     c = np.array([p.capability for p in points], dtype=float)
     y = np.array([p.product for p in points], dtype=float)
@@ -451,12 +480,12 @@ def compare(fitted: _Fitted | str, t: Thresholds = Thresholds()) -> Comparison:
             aicc,
         )
     best = min(aicc, key=aicc.__getitem__)
-    growing = [m for m in fitting.GROWING if m in aicc]
+    growing: list[str] = [m for m in fitting.GROWING if m in aicc]
     best_growing = min(growing, key=aicc.__getitem__) if growing else None
     d_grow = aicc[best_growing] - aicc["logistic"] if best_growing else None
     d_flat = aicc["constant"] - aicc["logistic"] if "constant" in aicc else None
     sd = fitted.fits[best].residual_sd
-    common = {
+    common: _ComparisonFigures = {
         "aicc": aicc, "best": best, "best_growing": best_growing, "delta_growing": d_grow,
         "delta_flat": d_flat, "residual_sd": _finite(sd),
     }  # fmt: skip
@@ -491,7 +520,7 @@ def compare(fitted: _Fitted | str, t: Thresholds = Thresholds()) -> Comparison:
 
 
 def logistic_signal(
-    points: Sequence[Point],
+    points: Sequence[Reading],
     t: Thresholds = Thresholds(),
     fitted: _Fitted | str | None = None,
     comparison: Comparison | None = None,
@@ -540,7 +569,7 @@ def logistic_signal(
             else "not pinned down"
         )
         return LogisticSignal(None, f"The curve levels off, but its ceiling is {interval}.")
-    shown = {
+    shown: _CeilingFigures = {
         "ceiling": _finite(ceiling), "ceiling_low": _finite(ceiling - half),
         "ceiling_high": _finite(ceiling + half), "steepness": _finite(steepness),
         "midpoint": _finite(midpoint), "share": share, "residual_sd": _finite(fit.residual_sd),
@@ -553,6 +582,17 @@ def logistic_signal(
     if share is not None and share >= t.saturated_share:
         return LogisticSignal(True, f"The latest model reaches {reached}.", **shown)
     return LogisticSignal(False, f"The latest model reaches only {reached}.", **shown)
+
+
+class _CeilingFigures(TypedDict):
+    ceiling: float | None
+    ceiling_low: float | None
+    ceiling_high: float | None
+    steepness: float | None
+    midpoint: float | None
+    share: float | None
+    residual_sd: float | None
+    supported: bool
 
 
 def _elasticity_at_latest(fitted: _Fitted | str, best: str | None) -> float | None:
@@ -569,7 +609,7 @@ def _elasticity_at_latest(fitted: _Fitted | str, best: str | None) -> float | No
 
 
 # ----------------------------------------------------------------------------- event study
-def _linear_residual_sd(points: Sequence[Point]) -> float | None:
+def _linear_residual_sd(points: Sequence[Reading]) -> float | None:
     n = len(points)
     if n < 3:
         return None
@@ -583,7 +623,7 @@ def _linear_residual_sd(points: Sequence[Point]) -> float | None:
 
 
 def event_signal(
-    points: Sequence[Point],
+    points: Sequence[Reading],
     noise_sd: float | None,
     t: Thresholds = Thresholds(),
     unit: Callable[[float], str] = number,
@@ -591,15 +631,15 @@ def event_signal(
     k = t.span
     upgrades: list[Upgrade] = []
     for a, b in zip(points, points[1:], strict=False):
-        dc = relative_change(a.capability, b.capability, "linear")  # type: ignore[arg-type]
-        dy = float(b.product - a.product)  # type: ignore[operator]
+        dc = relative_change(a.capability, b.capability, "linear")
+        dy = float(b.product - a.product)
         if noise_sd is None:
             z, significant = None, False
         elif noise_sd > 0:
             z = _finite(dy / (noise_sd * math.sqrt(2)))
             significant = z is not None and z > t.noise_z
         else:
-            z, significant = None, dy > 1e-12 * max(abs(a.product), abs(b.product), 1.0)  # type: ignore[arg-type]
+            z, significant = None, dy > 1e-12 * max(abs(a.product), abs(b.product), 1.0)
         upgrades.append(Upgrade(a.model, b.model, dc, dy, z, significant))
     if len(upgrades) < k:
         return EventSignal(
@@ -655,11 +695,11 @@ def analyse(
     elasticity = elasticity_signal(series, scale, t, _elasticity_at_latest(fitted, comparison.best))
     noise = comparison.residual_sd
     if noise is not None and scale == "log":  # residuals of ln(product): back to its units
-        noise = _finite(abs(series[-1].product) * (math.exp(noise) - 1))  # type: ignore[arg-type]
+        noise = _finite(abs(series[-1].product) * (math.exp(noise) - 1))
     if noise is None:
         noise = _linear_residual_sd(series)
     if noise is not None and series:
-        level = sum(abs(p.product) for p in series) / len(series)  # type: ignore[arg-type]
+        level = sum(abs(p.product) for p in series) / len(series)
         noise = max(noise, t.noise_floor * level)
     events = event_signal(series, noise, t)
 
@@ -685,18 +725,19 @@ def analyse(
         capability_label,
         first.capability,
         last.capability,
-        in_percent(source),  # type: ignore[arg-type]
+        in_percent(source),
     )
     product_change = _describe_change(
         product_label,
         first.product,
         last.product,
-        in_percent(metric),  # type: ignore[arg-type]
+        in_percent(metric),
     )
     story = (
         f"The last {generations} ({first.model} → {last.model}) {capability_change} and "
         f"{product_change}."
     )
+    signals: list[Comparison | LogisticSignal | ElasticitySignal | EventSignal]
     signals = [comparison, logistic, elasticity, events]
     reasons = [s.reason for want in (True, False, None) for s in signals if s.vote is want]
     support = _support(elasticity, events)
@@ -705,7 +746,7 @@ def analyse(
     if isinstance(fitted, str):
         return verdict("insufficient", f"{story} Not enough evidence: {fitted}", reasons)
     window = series[-elasticity.readings :] if elasticity.readings else series
-    if not window[-1].capability > window[0].capability:  # type: ignore[operator]
+    if not window[-1].capability > window[0].capability:
         return verdict(
             "unclear",
             f"{story} Mixed signals: capability did not rise over the last {len(window)} "

@@ -18,8 +18,8 @@ def capability_product_figure(verdict: Verdict, readings: Sequence[SaturationRea
     logistic = verdict.logistic
     uncertain = not logistic.supported
     if series:
-        low = min(p.capability for p in series)  # type: ignore[type-var]
-        high = max(p.capability for p in series)  # type: ignore[type-var]
+        low = min(p.capability for p in series)
+        high = max(p.capability for p in series)
         pad = (high - low) * 0.15 or abs(high) * 0.1 or 1.0
         x0, x1 = max(low - pad, 0.0) if low >= 0 else low - pad, high + pad
         if logistic.fitted:

@@ -98,13 +98,13 @@ def _ssr(residuals: np.ndarray, floor: float) -> float:
     return value if math.isfinite(value) and value > floor else floor
 
 
-def fit_all(x: np.ndarray, y: np.ndarray, space: Space) -> dict[ModelName, Fit]:
+def fit_all(x: np.ndarray, y: np.ndarray, space: Space) -> dict[str, Fit]:
     """Every model that can be fitted to (x, y); x in [0, 1], y finite (positive on log)."""
     n = len(y)
     h = _space(y, space)
     spread = float(np.ptp(h)) or float(np.abs(h).max()) or 1.0
     floor = n * (1e-9 * spread) ** 2  # exact synthetic curves: ties, not -inf
-    fits: dict[ModelName, Fit] = {}
+    fits: dict[str, Fit] = {}  # by ModelName
 
     def keep(model: ModelName, params, k: int, cov=None) -> None:
         params = tuple(float(p) for p in params)

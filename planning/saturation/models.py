@@ -30,8 +30,11 @@ class Verdict(models.TextChoices):
 
 
 # The status a verdict implies when nobody set it by hand, and what its badge says.
-VERDICT_STATUS = {Verdict.SATURATING: Status.SATURATING, Verdict.GROWING: Status.GROWING}
-VERDICT_STATUS_LABELS = {
+VERDICT_STATUS: dict[str, str] = {
+    Verdict.SATURATING: Status.SATURATING,
+    Verdict.GROWING: Status.GROWING,
+}
+VERDICT_STATUS_LABELS: dict[str, str] = {
     Verdict.SATURATING: "Saturating",
     Verdict.GROWING: "Growing",
     Verdict.UNCLEAR: "Unclear",

@@ -8,6 +8,8 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
+from typing import cast
 
 from django.db import transaction
 
@@ -38,7 +40,7 @@ def audit_rates(team: Team) -> dict[str, float]:
     is imported lazily so saturation works with or without it.
     """
     try:
-        from audits.stats import pass_rate_by_model  # type: ignore[import-not-found]
+        from audits.stats import pass_rate_by_model
     except (ImportError, AttributeError):
         return {}
     rates: dict[str, float] = {}
@@ -61,7 +63,7 @@ def points_of(readings: Iterable[SaturationReading]) -> list[analysis.Point]:
             capability=r.capability,
             product=r.product_value,
             released=r.release_date,
-            scale=r.product_scale,  # type: ignore[arg-type]
+            scale=cast(analysis.Scale, r.product_scale),  # the field's choices: linear, log
             metric=r.product_metric,
             source=r.capability_source,
         )
@@ -71,7 +73,8 @@ def points_of(readings: Iterable[SaturationReading]) -> list[analysis.Point]:
 
 def analyse(readings: Iterable[SaturationReading]) -> analysis.Verdict:
     points = points_of(readings)
-    latest = max(points, key=lambda p: p.released) if points else None
+    # release_date is NOT NULL, so every point has a date.
+    latest = max(points, key=lambda p: cast(date, p.released)) if points else None
     return analysis.analyse(
         points, product_label=metric_label(latest.metric) if latest else "the product metric"
     )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
@@ -35,6 +37,6 @@ def send_invitation_email(self, invitation_id: int) -> str:
 @shared_task
 def expire_invitations() -> int:
     """Housekeeping: drop invitations that expired more than 30 days ago."""
-    cutoff = timezone.now() - timezone.timedelta(days=30)
+    cutoff = timezone.now() - timedelta(days=30)
     deleted, _ = Invitation.objects.filter(accepted_at__isnull=True, expires_at__lt=cutoff).delete()
     return deleted
