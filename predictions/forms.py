@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass
 from datetime import date
@@ -9,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from planning import csvimport
 from planning.validation import Invalid, add_to_form
 
 from . import services
@@ -80,53 +79,29 @@ class ObservationForm(forms.Form):
 
 
 # --------------------------------------------------------------------------- CSV
-CSV_COLUMNS = {"date", "value", "source"}
+CSV_COLUMNS = ["date", "value", "source"]
 CSV_ALIASES = {"observed_at": "date", "note": "source"}
-MAX_CSV_BYTES = 5 * 1024 * 1024
 
 
 @dataclass
 class CsvResult:
     rows: list[tuple[date, float, str]]
-    errors: list[tuple[int, str]]  # (line number, message); line 1 is the header
+    errors: list[csvimport.Problem]  # (line number, message); line 1 is the header
 
 
-def parse_observation_csv(text: str, metric: Metric, today: date) -> CsvResult:
-    """Read `date,value[,source]` rows. Every problem is reported with its line number; the
-    caller saves nothing unless the list of errors is empty."""
-    errors: list[tuple[int, str]] = []
-    rows: list[tuple[date, float, str]] = []
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    header = next(reader, None)
-    if not header:
-        return CsvResult([], [(1, "The file is empty: expected a header row date,value,source.")])
-    columns = [CSV_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in header]
-    unknown = [h for h, c in zip(header, columns, strict=True) if c not in CSV_COLUMNS]
-    if unknown:
-        errors.append(
-            (
-                1,
-                f"Unknown column{'' if len(unknown) == 1 else 's'}: {', '.join(unknown)}. "
-                "Use date, value and optionally source.",
-            )
-        )
-    missing = {"date", "value"} - set(columns)
-    if missing:
-        noun = "column" if len(missing) == 1 else "columns"
-        errors.append((1, f"Missing {noun}: {', '.join(sorted(missing))}."))
-    if errors:
+def parse_observation_csv(raw: bytes | str, metric: Metric, today: date) -> CsvResult:
+    """Read `date,value[,source]` rows (planning.csvimport: the limits, the header, unreadable
+    cells). Every problem is reported with its line number; the caller saves nothing unless
+    the list of errors is empty."""
+    sheet = csvimport.read(raw, columns=CSV_COLUMNS, required={"date", "value"},
+                           aliases=CSV_ALIASES)  # fmt: skip
+    errors = list(sheet.problems)
+    if not sheet.columns:
         return CsvResult([], errors)
-    if len(set(columns)) != len(columns):
-        return CsvResult([], [(1, "A column appears twice in the header.")])
+    rows: list[tuple[date, float, str]] = []
     seen: dict[date, int] = {}
-    for line, cells in enumerate(reader, start=2):
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) > len(columns):
-            errors.append((line, f"{len(cells)} cells but the header has {len(columns)}."))
-            continue
-        record = dict(zip(columns, [c.strip() for c in cells], strict=False))
-        raw_date, raw_value = record.get("date", ""), record.get("value", "")
+    for row in sheet.rows:
+        line, raw_date, raw_value = row.line, row.get("date"), row.get("value")
         try:
             observed_at = date.fromisoformat(raw_date)
         except ValueError:
@@ -143,6 +118,10 @@ def parse_observation_csv(text: str, metric: Metric, today: date) -> CsvResult:
         problems = observation_errors(metric, observed_at, value, today)
         for name, message in problems.items():
             errors.append((line, f"{'date' if name == 'observed_at' else name}: {message}"))
+        source = row.get("source")
+        if len(source) > services.SOURCE_MAX:
+            problems["source"] = f"{len(source):,} characters; the limit is {services.SOURCE_MAX}."
+            errors.append((line, f"source: {problems['source']}"))
         if observed_at in seen:
             errors.append(
                 (line, f"date: {observed_at} already appears on line {seen[observed_at]}.")
@@ -150,23 +129,14 @@ def parse_observation_csv(text: str, metric: Metric, today: date) -> CsvResult:
             continue
         seen[observed_at] = line
         if not problems:
-            rows.append((observed_at, value, record.get("source", "")[:500]))
-    if not rows and not errors:
-        errors.append((2, "No rows found under the header."))
+            rows.append((observed_at, value, source))
+    errors = [csvimport.Problem(*e) for e in errors]
+    errors.sort(key=lambda e: e.line or 0)
     return CsvResult(rows, errors)
 
 
-class CsvUploadForm(forms.Form):
-    file = forms.FileField(label="CSV file", help_text="Columns: date, value, source (optional).")
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_CSV_BYTES:
-            raise forms.ValidationError("The file is larger than 5 MB.")
-        try:
-            return upload.read().decode("utf-8")
-        except UnicodeDecodeError:
-            raise forms.ValidationError("The file is not UTF-8 text.") from None
+class CsvUploadForm(csvimport.UploadForm):
+    help = "Columns: date, value, source (optional)."
 
 
 # --------------------------------------------------------------------------- predictions

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
+from planning import csvimport
 from planning.http import redirect_after_post, safe_next
 from planning.inputs import csv_cell
 from planning.quarters import current_quarter, parse_quarter
@@ -316,7 +317,7 @@ def observation_history(request: TeamRequest, pk: int, obs_pk: int) -> HttpRespo
 def observations_upload(request: TeamRequest, pk: int) -> HttpResponse:
     metric = _metric(request, pk)
     form = CsvUploadForm(request.POST or None, request.FILES or None)
-    errors: list[tuple[int, str]] = []
+    errors: list[csvimport.Problem] = []
     status = 200
     if request.method == "POST":
         status = 400
@@ -331,7 +332,10 @@ def observations_upload(request: TeamRequest, pk: int) -> HttpResponse:
                 try:
                     result = services.record_observations(metric, rows, request.user, via="csv")
                 except Invalid as error:
-                    errors = [(1, f"{k}: {' '.join(v)}") for k, v in error.fields.items()]
+                    errors = [
+                        csvimport.Problem(None, f"{k}: {' '.join(v)}")
+                        for k, v in error.fields.items()
+                    ]
             if result is not None:
                 messages.success(
                     request,
@@ -341,7 +345,7 @@ def observations_upload(request: TeamRequest, pk: int) -> HttpResponse:
                 return redirect_after_post(request, metric.get_absolute_url())
     template = "predictions/upload.html#form" if request.htmx else "predictions/upload.html"
     return render(
-        request, template, {"metric": metric, "form": form, "errors": errors}, status=status
+        request, template, {"metric": metric, "form": form, "csv_errors": errors}, status=status
     )
 
 

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django import forms
 from django.utils import timezone
 
+from planning import csvimport
+
 from .models import AUDITS_SOURCE, FormFactor, SaturationReading, Scale, Status, status_for
-from .services import audit_capability
+from .services import CSV_COLUMNS, REQUIRED_COLUMNS, audit_capability, audit_rates
 
 FOLLOW = "follow"
 
@@ -167,5 +171,54 @@ class ReadingForm(forms.ModelForm):
         pass
 
 
-class CsvImportForm(forms.Form):
-    file = forms.FileField(label="CSV file", help_text="UTF-8, with a header row.")
+class CsvImportForm(csvimport.UploadForm):
+    help = "UTF-8, with a header row."
+
+
+@dataclass
+class CsvResult:
+    readings: list[SaturationReading]
+    errors: list[csvimport.Problem]  # (line number, message); line 1 is the header
+
+
+def parse_readings_csv(raw: bytes | str, form_factor: FormFactor) -> CsvResult:
+    """Check every row of a CSV file as a reading (planning.csvimport reads the file, the
+    reading form checks each row); the caller saves nothing unless the errors are empty."""
+    sheet = csvimport.read(raw, columns=CSV_COLUMNS, required=REQUIRED_COLUMNS)
+    errors = list(sheet.problems)
+    forms_ok: list[ReadingForm] = []
+    seen: dict[str, int] = {}
+    if not sheet.columns:
+        return CsvResult([], errors)
+    # Looked up once for the whole file, not once per row.
+    taken = {n.casefold() for n in form_factor.readings.values_list("model_name", flat=True)}
+    rates: dict[str, float] | None = None
+
+    def capability_of(model_name: str) -> float | None:
+        nonlocal rates
+        if rates is None:
+            rates = audit_rates(form_factor.team)
+        return rates.get(model_name.strip().casefold())
+
+    for row in sheet.rows:
+        data = dict(row.cells)
+        data["product_scale"] = data.get("product_scale") or "linear"
+        form = ReadingForm(
+            data, form_factor=form_factor, taken_names=taken, capability_of=capability_of
+        )
+        if not form.is_valid():
+            for name, messages in form.errors.items():
+                where = "" if name == "__all__" else f"{name}: "
+                errors.extend(csvimport.Problem(row.line, f"{where}{m}") for m in messages)
+            continue
+        key = form.cleaned_data["model_name"].casefold()
+        if key in seen:
+            errors.append(csvimport.Problem(
+                row.line, f"model_name: {form.cleaned_data['model_name']} is already on line "
+                f"{seen[key]}."
+            ))  # fmt: skip
+            continue
+        seen[key] = row.line
+        forms_ok.append(form)
+    errors.sort(key=lambda e: e.line or 0)
+    return CsvResult([] if errors else [f.build() for f in forms_ok], errors)

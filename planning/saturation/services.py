@@ -1,13 +1,13 @@
-"""Saturation services: audit-derived capability, analysis of a form factor, CSV import."""
+"""Saturation services: audit-derived capability, analysis of a form factor, saving readings.
+
+The CSV import reads and checks its rows in forms.py (planning.csvimport, ReadingForm) and
+saves them with `add_readings`."""
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date
 from typing import cast
 
@@ -29,8 +29,6 @@ CSV_COLUMNS = [
     "cost_per_task",
 ]
 REQUIRED_COLUMNS = {"model_name", "release_date", "product_value", "product_metric"}
-MAX_IMPORT_ROWS = 500
-MAX_IMPORT_BYTES = 512 * 1024
 
 
 def audit_rates(team: Team) -> dict[str, float]:
@@ -106,81 +104,10 @@ def refresh_verdict(
     return readings, result
 
 
-@dataclass
-class ImportResult:
-    created: int = 0
-    errors: list[str] | None = None
-    readings: list[SaturationReading] | None = None  # all of them, after the import
-    verdict: analysis.Verdict | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
-def import_csv(form_factor: FormFactor, raw: bytes) -> ImportResult:
-    """Add every row of a CSV file as a reading, or none of them (errors listed per row)."""
-    from .forms import ReadingForm
-
-    if len(raw) > MAX_IMPORT_BYTES:
-        return ImportResult(errors=[f"The file is larger than {MAX_IMPORT_BYTES // 1024} KB."])
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return ImportResult(errors=["The file is not UTF-8 text; export it as CSV (UTF-8)."])
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in (reader.fieldnames or []) if h]
-    missing = sorted(REQUIRED_COLUMNS - set(header))
-    if not header or missing:
-        return ImportResult(
-            errors=[f"The header must name the columns {', '.join(CSV_COLUMNS)}; "
-                    f"missing: {', '.join(missing or sorted(REQUIRED_COLUMNS))}."]
-        )  # fmt: skip
-    unknown = sorted(set(header) - set(CSV_COLUMNS))
-    if unknown:
-        return ImportResult(errors=[f"Unknown columns: {', '.join(unknown)}."])
-    errors: list[str] = []
-    forms: list[ReadingForm] = []
-    seen: dict[str, int] = {}
-    # Looked up once for the whole file, not once per row.
-    taken = {n.casefold() for n in form_factor.readings.values_list("model_name", flat=True)}
-    rates: dict[str, float] | None = None
-
-    def capability_of(model_name: str) -> float | None:
-        nonlocal rates
-        if rates is None:
-            rates = audit_rates(form_factor.team)
-        return rates.get(model_name.strip().casefold())
-
-    for number, row in enumerate(reader, start=2):
-        if len(forms) + len(errors) >= MAX_IMPORT_ROWS:
-            errors.append(f"More than {MAX_IMPORT_ROWS} rows; split the file.")
-            break
-        data = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k}
-        if not any(data.values()):
-            continue
-        data.setdefault("product_scale", "linear")
-        data["product_scale"] = data["product_scale"] or "linear"
-        form = ReadingForm(
-            data, form_factor=form_factor, taken_names=taken, capability_of=capability_of
-        )
-        if not form.is_valid():
-            for field, messages in form.errors.items():
-                where = "" if field == "__all__" else f"{field}: "
-                errors.extend(f"Row {number}: {where}{m}" for m in messages)
-            continue
-        key = form.cleaned_data["model_name"].casefold()
-        if key in seen:
-            errors.append(f"Row {number}: model_name: {form.cleaned_data['model_name']} is "
-                          f"already on row {seen[key]}.")  # fmt: skip
-            continue
-        seen[key] = number
-        forms.append(form)
-    if not errors and not forms:
-        errors.append("The file has a header but no readings.")
-    if errors:
-        return ImportResult(errors=errors)
+def add_readings(
+    form_factor: FormFactor, readings: list[SaturationReading]
+) -> tuple[list[SaturationReading], analysis.Verdict]:
+    """Save new readings (all of them, checked by the caller) and refresh the verdict."""
     with transaction.atomic():
-        SaturationReading.objects.bulk_create([f.build() for f in forms])
-        readings, verdict = refresh_verdict(form_factor)
-    return ImportResult(created=len(forms), readings=readings, verdict=verdict)
+        SaturationReading.objects.bulk_create(readings)
+        return refresh_verdict(form_factor)

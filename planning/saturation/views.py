@@ -9,13 +9,14 @@ from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from planning import csvimport
 from planning.http import HtmxRequest, redirect_after_post
 from planning.inputs import csv_row
 from planning.notes.services import key_of, notes_for
 from planning.teams.tenancy import TeamRequest, scoped, team_get_object_or_404, team_view
 
 from . import analysis, charts, services
-from .forms import CsvImportForm, FormFactorForm, ReadingForm
+from .forms import CsvImportForm, FormFactorForm, ReadingForm, parse_readings_csv
 from .models import FormFactor, SaturationReading
 
 DETAIL = "saturation/formfactor_detail.html"
@@ -125,7 +126,7 @@ def _workspace(
     form_factor: FormFactor,
     *,
     form: ReadingForm | None = None,
-    import_errors: list[str] | None = None,
+    import_errors: list[csvimport.Problem] | None = None,
     imported: int | None = None,
     readings: list[SaturationReading] | None = None,
     verdict: analysis.Verdict | None = None,
@@ -208,21 +209,20 @@ def reading_import(request: TeamRequest, pk: int) -> HttpResponse:
     form_factor = _form_factor(request, pk)
     upload = CsvImportForm(request.POST, request.FILES)
     if not upload.is_valid():
-        context = _workspace(request, form_factor, import_errors=["Choose a CSV file to import."])
+        problems = [csvimport.Problem(None, "Choose a CSV file to import.")]
+        return _render_workspace(
+            request, _workspace(request, form_factor, import_errors=problems), 400
+        )
+    parsed = parse_readings_csv(upload.cleaned_data["file"], form_factor)
+    if parsed.errors:
+        context = _workspace(request, form_factor, import_errors=parsed.errors)
         return _render_workspace(request, context, 400)
-    result = services.import_csv(form_factor, upload.cleaned_data["file"].read())
-    if not result.ok:
-        context = _workspace(request, form_factor, import_errors=result.errors)
-        return _render_workspace(request, context, 400)
+    readings, verdict = services.add_readings(form_factor, parsed.readings)
     if not request.htmx:
-        messages.success(request, f"Imported {result.created} readings.")
+        messages.success(request, f"Imported {len(parsed.readings)} readings.")
         return redirect(form_factor)
     context = _workspace(
-        request,
-        form_factor,
-        imported=result.created,
-        readings=result.readings,
-        verdict=result.verdict,
+        request, form_factor, imported=len(parsed.readings), readings=readings, verdict=verdict
     )
     return _render_workspace(request, context)
 

@@ -383,9 +383,9 @@ def test_csv_import_is_all_or_nothing_with_row_errors(team, editor_client, form_
     response = upload(editor_client, team, form_factor, bad)
     assert response.status_code == 400
     assert "Nothing was imported" in response.text
-    assert "Row 7: release_date: Enter a valid date." in response.text
-    assert "Row 8: model_name: A is already on row 2." in response.text
-    assert "Row 9: product_value: A log scale needs a value above zero" in response.text
+    assert "Line 7: release_date: Enter a valid date." in response.text
+    assert "Line 8: model_name: A is already on line 2." in response.text
+    assert "Line 9: product_value: A log scale needs a value above zero" in response.text
     assert not form_factor.readings.exists()
 
 
@@ -393,10 +393,10 @@ def test_csv_import_refuses_existing_models_and_bad_headers(team, editor_client,
     upload(editor_client, team, form_factor, CSV_OK)
     again = upload(editor_client, team, form_factor, CSV_OK)
     assert again.status_code == 400
-    assert "Row 2: model_name: A already has a reading here" in again.text
+    assert "Line 2: model_name: A already has a reading here" in again.text
     assert form_factor.readings.count() == 5
     headerless = upload(editor_client, team, form_factor, "a,b\n1,2\n")
-    assert headerless.status_code == 400 and "missing:" in headerless.text
+    assert headerless.status_code == 400 and "Missing columns:" in headerless.text
     binary = upload(editor_client, team, form_factor, "")
     assert binary.status_code == 400
 
@@ -426,7 +426,8 @@ def test_csv_import_looks_names_and_audits_up_once_per_file(
     assert fake_audits.calls == [team, team]  # one look-up per file
     assert form_factor.readings.get(model_name="M41").capability == pytest.approx(0.541)
     again = upload(editor_client, team, form_factor, header + rows(40, 1))
-    assert again.status_code == 400 and "Row 2: model_name: M40 already has a reading" in again.text
+    assert again.status_code == 400
+    assert "Line 2: model_name: M40 already has a reading" in again.text
 
 
 def test_csv_export_round_trips(team, editor_client, form_factor, saturating):
