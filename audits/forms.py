@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, time
+from typing import cast
 
 from django import forms
 from django.utils import timezone
 
+from planning.forms import set_model_choices
 from planning.inputs import InputError, parse_json
 
 from . import graders
@@ -32,8 +34,7 @@ class IdeaForm(forms.ModelForm):
     def __init__(self, *args, team, **kwargs):
         super().__init__(*args, **kwargs)
         self.team = team
-        self.fields["owner"].queryset = team.members.all()
-        self.fields["owner"].label_from_instance = lambda u: u.display_name
+        set_model_choices(self.fields["owner"], team.members.all(), lambda u: u.display_name)
         self.fields[
             "failed_model"
         ].help_text = (
@@ -164,7 +165,8 @@ class ProbeForm(forms.ModelForm):
         current = (self.instance.grader_config or {}).get("judge_model") if self.instance.pk else ""
         if current and current not in judges:
             judges.append(current)
-        self.fields["judge_model"].choices = [("", "Choose a model")] + [(j, j) for j in judges]
+        judge = cast(forms.ChoiceField, self.fields["judge_model"])
+        judge.choices = [("", "Choose a model")] + [(j, j) for j in judges]
         if self.instance.pk and not self.is_bound:
             config = self.instance.grader_config or {}
             for name, key in GRADER_FIELDS.get(self.instance.grader, {}).items():
@@ -232,7 +234,8 @@ class ProbeForm(forms.ModelForm):
         return config
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         kind = data.get("grader")
         raw = data.get("grader_config")
         if "grader_config" in self.errors or "schema" in self.errors:
@@ -270,7 +273,8 @@ class StatusForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("action") in ("promote", "abandon") and not data.get("reason", "").strip():
             self.add_error("reason", "Say why, for the record (it becomes the status note).")
         return data
@@ -293,12 +297,13 @@ class RunForm(forms.Form):
 
     def __init__(self, *args, team, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["models"].queryset = Model.objects.filter(retired=False)
-        self.fields["models"].label_from_instance = lambda m: (
-            f"{m.display_name or m.model_id} ({m.model_id})"
+        set_model_choices(
+            self.fields["models"],
+            Model.objects.filter(retired=False),
+            lambda m: f"{m.display_name or m.model_id} ({m.model_id})",
         )
-        self.fields["ideas"].queryset = Idea.objects.for_team(team).exclude(
-            status=IdeaStatus.ABANDONED
+        set_model_choices(
+            self.fields["ideas"], Idea.objects.for_team(team).exclude(status=IdeaStatus.ABANDONED)
         )
 
 

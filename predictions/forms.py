@@ -46,7 +46,8 @@ class MetricForm(forms.ModelForm):
         self.fields["name"].widget.attrs["placeholder"] = "Best model's SWE-bench Verified %"
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         try:
             services.clean_metric(self.team, data, instance=self.instance.pk and self.instance)
         except Invalid as error:
@@ -69,7 +70,8 @@ class ObservationForm(forms.Form):
         self.fields["value"].label = f"Value ({metric.unit})" if metric.unit else "Value"
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if "observed_at" in data and "value" in data:
             for name, message in observation_errors(
                 self.metric, data["observed_at"], data["value"], self.today
@@ -252,7 +254,8 @@ class PredictionForm(forms.Form):
     prediction_input: services.PredictionInput | None = None
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         kind = data.get("kind")
         stated = services.PredictionInput(
             kind=kind, claim=data.get("title"), rationale=data.get("rationale") or "",

@@ -650,7 +650,7 @@ def calibration(team, author=None) -> Calibration:
 class PredictionInput:
     """What a person states in a prediction, from the form or the API (probability 0–1)."""
 
-    kind: str = Kind.LINE
+    kind: str | None = Kind.LINE  # checked by the service, like the rest
     claim: Any = ""
     rationale: Any = ""
     horizon: date | None = None

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 
+from planning.forms import set_model_choices
 from planning.quarters import current_quarter, quarter_label
 
 from . import analysis, services
@@ -48,7 +51,9 @@ class MapForm(forms.ModelForm):
     def __init__(self, *args, team, **kwargs):
         super().__init__(*args, **kwargs)
         self.team = team
-        self.fields["quarter"].choices = quarter_choices(team, self.instance.quarter or None)
+        cast(forms.ChoiceField, self.fields["quarter"]).choices = quarter_choices(
+            team, self.instance.quarter or None
+        )
         if self.instance.pk:
             del self.fields["start_with_example"]
         else:
@@ -56,7 +61,8 @@ class MapForm(forms.ModelForm):
         self.fields["name"].widget.attrs["placeholder"] = "Feature delivery"
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         name, quarter = data.get("name"), data.get("quarter")
         if name and quarter:
             clash = BottleneckMap.objects.filter(team=self.team, name=name, quarter=quarter)
@@ -114,7 +120,7 @@ class StageForm(forms.ModelForm):
             self.fields["depends_on"].initial = list(
                 self.instance.dependencies.values_list("depends_on_id", flat=True)
             )
-        self.fields["depends_on"].queryset = others
+        set_model_choices(self.fields["depends_on"], others)
         for name in ("active_hours", "waiting_hours", "speedup_active", "speedup_waiting"):
             self.fields[name].widget.attrs.update(step="any", inputmode="decimal")
         self.fields["target_speedup"].widget.attrs.update(step="any", inputmode="decimal")
@@ -131,7 +137,8 @@ class StageForm(forms.ModelForm):
         return name
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         depends_on = data.get("depends_on")
         if depends_on:
             try:

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from planning import netguard
 from planning.accounts.models import User
+from planning.forms import set_model_choices
 from planning.teams.models import Team
 
 from . import schedule as sched
@@ -45,10 +46,11 @@ class CadenceForm(forms.ModelForm):
         self.team = team
         self.upcoming: list[datetime] = []
         self.fields["rrule"].required = False
-        self.fields["people"].queryset = User.objects.filter(memberships__team=team).order_by(
-            "email"
+        set_model_choices(
+            self.fields["people"],
+            User.objects.filter(memberships__team=team).order_by("email"),
+            lambda u: f"{u.display_name} ({u.email})",
         )
-        self.fields["people"].label_from_instance = lambda u: f"{u.display_name} ({u.email})"
         if self.instance.pk:
             self.initial["preset"] = sched.preset_for(
                 self.instance.rrule, team.fiscal_year_start_month
@@ -83,7 +85,8 @@ class CadenceForm(forms.ModelForm):
             raise forms.ValidationError(exc.message) from None
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         preset = data.get("preset")
         if preset and preset != sched.CUSTOM:
             data["rrule"] = sched.preset_rrule(preset, self.team.fiscal_year_start_month)

@@ -1,5 +1,6 @@
 from django import forms
 
+from planning.forms import set_model_choices
 from planning.teams.models import Team
 
 from .models import Commitment
@@ -22,7 +23,8 @@ class WaiveForm(forms.Form):
     waive_reason = forms.CharField(max_length=300, required=False)
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("waived") and not (cleaned.get("waive_reason") or "").strip():
             self.add_error("waive_reason", "Say why this bet may close with one side missing.")
         return cleaned
@@ -37,5 +39,8 @@ class CommitmentForm(forms.ModelForm):
 
     def __init__(self, *args, team: Team, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = team.members.order_by("email")
-        self.fields["owner"].label_from_instance = lambda u: f"{u.display_name} ({u.email})"
+        set_model_choices(
+            self.fields["owner"],
+            team.members.order_by("email"),
+            lambda u: f"{u.display_name} ({u.email})",
+        )

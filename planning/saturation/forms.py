@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from django import forms
 from django.utils import timezone
@@ -35,8 +36,9 @@ class FormFactorForm(forms.ModelForm):
         others = FormFactor.objects.for_team(team).order_by("name")
         if self.instance.pk:
             others = others.exclude(pk=self.instance.pk)
-        self.fields["next_form_factor"].queryset = others
-        self.fields["next_form_factor"].empty_label = "None chosen yet"
+        next_one = cast(forms.ModelChoiceField, self.fields["next_form_factor"])
+        next_one.queryset = others
+        next_one.empty_label = "None chosen yet"
         self.fields["name"].widget.attrs["placeholder"] = "Chat assistant, IDE copilot, agent…"
         if self.instance.pk and not self.is_bound:
             self.initial["status"] = (
@@ -127,7 +129,8 @@ class ReadingForm(forms.ModelForm):
         return cost
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         source = (data.get("capability_source") or "").strip()
         data["capability_source"] = source
         capability = data.get("capability")

@@ -1,4 +1,5 @@
 import zoneinfo
+from typing import cast
 
 from django import forms
 from django.utils.text import slugify
@@ -55,7 +56,8 @@ class TeamForm(forms.ModelForm):
         if self.instance.pk:
             # The address is part of every link the team has shared; keep it stable.
             del self.fields["slug"]
-            self.fields["time_zone"].choices = time_zone_choices(self.instance.time_zone)
+            zones = cast(forms.ChoiceField, self.fields["time_zone"])
+            zones.choices = time_zone_choices(self.instance.time_zone)
         else:
             del self.fields["require_2fa"]
             if not self.is_bound:
