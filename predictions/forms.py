@@ -107,32 +107,37 @@ def parse_observation_csv(raw: bytes | str, metric: Metric, today: date) -> CsvR
         try:
             observed_at = date.fromisoformat(raw_date)
         except ValueError:
-            errors.append((line, f"date: “{raw_date}” is not a date like 2026-03-31."))
+            errors.append(
+                csvimport.Problem(line, f"date: “{raw_date}” is not a date like 2026-03-31.")
+            )
             continue
         try:
             value = float(raw_value.replace(",", "")) if raw_value else None
         except ValueError:
-            errors.append((line, f"value: “{raw_value}” is not a number."))
+            errors.append(csvimport.Problem(line, f"value: “{raw_value}” is not a number."))
             continue
         if value is None or not math.isfinite(value):
-            errors.append((line, "value: enter a number."))
+            errors.append(csvimport.Problem(line, "value: enter a number."))
             continue
         problems = observation_errors(metric, observed_at, value, today)
         for name, message in problems.items():
-            errors.append((line, f"{'date' if name == 'observed_at' else name}: {message}"))
+            errors.append(
+                csvimport.Problem(line, f"{'date' if name == 'observed_at' else name}: {message}")
+            )
         source = row.get("source")
         if len(source) > services.SOURCE_MAX:
             problems["source"] = f"{len(source):,} characters; the limit is {services.SOURCE_MAX}."
-            errors.append((line, f"source: {problems['source']}"))
+            errors.append(csvimport.Problem(line, f"source: {problems['source']}"))
         if observed_at in seen:
             errors.append(
-                (line, f"date: {observed_at} already appears on line {seen[observed_at]}.")
+                csvimport.Problem(
+                    line, f"date: {observed_at} already appears on line {seen[observed_at]}."
+                )
             )
             continue
         seen[observed_at] = line
         if not problems:
             rows.append((observed_at, value, source))
-    errors = [csvimport.Problem(*e) for e in errors]
     errors.sort(key=lambda e: e.line or 0)
     return CsvResult(rows, errors)
 
