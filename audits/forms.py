@@ -270,7 +270,10 @@ class StatusForm(forms.Form):
         "abandon": IdeaStatus.ABANDONED,
     }
     action = forms.ChoiceField(choices=[(k, k) for k in ACTIONS])
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    # A promotion's reason becomes the review decision's note (2,000 characters at most).
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000
+    )
 
     def clean(self):
         super().clean()

@@ -156,7 +156,7 @@ def idea_create(request: TeamRequest) -> HttpResponse:
         note = f" {idea.why_failed.strip()}" if idea.why_failed.strip() else ""
         IdeaStatusChange.objects.create(
             idea=idea, to_status=idea.status, changed_by=request.user,
-            reason=f"Logged: failed on {idea.failed_on}.{note}"[:2000],
+            reason=f"Logged: failed on {idea.failed_on}.{note}",
         )  # fmt: skip
         messages.success(request, "Idea logged. Add a probe so an audit can test it.")
         return redirect_after_post(request, idea.get_absolute_url())

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from planning.inputs import InputError, check_text
 from planning.notes.services import notes_for
 from planning.quarters import current_quarter, parse_quarter
 
@@ -57,6 +58,29 @@ class ReviewClosed(ValidationError):
     pass
 
 
+class TooLong(ValidationError):
+    """Text over its column's limit: refused with a message, never cut."""
+
+
+NOTE_MAX = Decision._meta.get_field("note").max_length or 2000
+STEP_NOTE_MAX = StepNote._meta.get_field("text").max_length or 20_000
+TITLE_MAX = BacklogItem._meta.get_field("title").max_length or 200
+
+
+def checked_text(text: str, max_chars: int, label: str) -> str:
+    """`text` when it can be stored whole; TooLong (or ValidationError for a NUL or a lone
+    surrogate) with a message for the person otherwise."""
+    try:
+        return check_text(text, max_chars=max_chars, label=label)
+    except InputError as error:
+        raise (TooLong if len(text) > max_chars else ValidationError)(str(error)) from None
+
+
+def fit(text: str, max_chars: int) -> str:
+    """A title the app composes (not one a person typed), shortened with a visible ellipsis."""
+    return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
+
+
 def _ensure_open(review: Review) -> None:
     if review.is_closed:
         raise ReviewClosed("This review is closed. Reopen it to change anything.")
@@ -83,6 +107,7 @@ def previous_review(review: Review) -> Review | None:
 # --------------------------------------------------------------------------- autosave
 @transaction.atomic
 def save_step_note(review: Review, step: int, text: str, version: int, user) -> StepNote:
+    checked_text(text, STEP_NOTE_MAX, "The note")
     review = Review.objects.select_for_update().get(pk=review.pk)
     _ensure_open(review)
     note = StepNote.objects.select_for_update().filter(review=review, step=step).first()
@@ -119,6 +144,7 @@ def decide(
     version: int,
     user,
 ) -> Decision:
+    checked_text(note, NOTE_MAX, "The note")
     review = Review.objects.select_for_update().get(pk=review.pk)
     _ensure_open(review)
     allowed = {value for value, _ in DECISION_CHOICES.get(step, [])}
@@ -154,7 +180,7 @@ def _sync_backlog_for(review: Review, decision: Decision) -> None:
             item.delete()
         return
     source, template = spec
-    title = template.format(label=decision.subject_label)[:200]
+    title = fit(template.format(label=decision.subject_label), TITLE_MAX)
     if item is None:
         rank = (BacklogItem.objects.filter(review=review).aggregate(m=Max("rank"))["m"] or 0) + 1
         BacklogItem.objects.create(
@@ -201,9 +227,9 @@ def promote_idea(idea, user, note: str = "") -> tuple[Review, BacklogItem]:
     decision = Decision.objects.select_for_update().filter(review=review, subject_key=key).first()
     if decision is None or decision.choice != "promote":
         decision = decision or Decision(review=review, step=Step.AUDIT, subject_key=key, version=0)
-        decision.subject_label = idea.title[:300]
+        decision.subject_label = idea.title  # at most 200 characters; the column holds 300
         decision.choice = "promote"
-        decision.note = note[:2000]
+        decision.note = checked_text(note, NOTE_MAX, "The note")
         decision.version += 1
         decision.decided_by = user
         decision.save()
@@ -215,6 +241,7 @@ def promote_idea(idea, user, note: str = "") -> tuple[Review, BacklogItem]:
 # --------------------------------------------------------------------------- backlog
 @transaction.atomic
 def add_backlog_item(review: Review, title: str) -> BacklogItem:
+    checked_text(title, TITLE_MAX, "The title")
     review = Review.objects.select_for_update().get(pk=review.pk)
     _ensure_open(review)
     rank = (BacklogItem.objects.filter(review=review).aggregate(m=Max("rank"))["m"] or 0) + 1

@@ -131,7 +131,7 @@ def save_note(request: TeamRequest, quarter: str, n: int) -> HttpResponse:
     review = _review(request, quarter)
     if not 1 <= n <= len(STEPS):
         raise Http404("No such step")
-    text = request.POST.get("text", "")[:20000]
+    text = request.POST.get("text", "")
     version = _int(request.POST.get("version"))
     context = {"review": review, "step": n}
     try:
@@ -139,8 +139,8 @@ def save_note(request: TeamRequest, quarter: str, n: int) -> HttpResponse:
     except services.StaleWrite as stale:
         context.update(conflict=stale, mine=text, version=version)
         return render(request, f"{STEP_TEMPLATE}#note_status", context, status=409)
-    except services.ReviewClosed as closed:
-        context["error"] = closed.messages[0]
+    except ValidationError as refused:  # closed, or notes too long: the textarea keeps them
+        context["error"] = f"Not saved: {refused.messages[0]}"
         return render(request, f"{STEP_TEMPLATE}#note_status", context, status=400)
     context.update(note=note, saved=True)
     return render(request, f"{STEP_TEMPLATE}#note_status", context)
@@ -171,7 +171,7 @@ def decide(request: TeamRequest, quarter: str) -> HttpResponse:
             subject_key=key,
             subject_label=subject.label,
             choice=request.POST.get("choice", ""),
-            note=request.POST.get("note", "")[:2000],
+            note=request.POST.get("note", ""),
             version=_int(request.POST.get("version")),
             user=request.user,
         )
@@ -187,7 +187,8 @@ def decide(request: TeamRequest, quarter: str) -> HttpResponse:
         context["item"]["decision"] = Decision.objects.filter(
             review=review, subject_key=key
         ).first()
-        context["error"] = error.messages[0]
+        context["error"] = f"Not saved: {error.messages[0]}"
+        context["typed_note"] = request.POST.get("note", "")  # shown again, not lost
         status = 400
     return render(request, f"{STEP_TEMPLATE}#subject", context, status=status)
 

@@ -81,6 +81,40 @@ def test_autosave_and_stale_write_refused(editor_client, review):
     assert StepNote.objects.get(review=review, step=1).version == 2
 
 
+def test_over_long_notes_are_refused_not_cut_and_stay_in_the_textarea(editor_client, review):
+    text = "x" * 100_000
+    response = editor_client.post(url("save_note", review, n=1), {"text": text, "version": 0})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Not saved: The note is 100,000 characters long; the limit is 20,000." in body
+    assert not StepNote.objects.exists()
+    # Only the status is swapped (the textarea keeps the text); exactly the limit is saved.
+    assert "<textarea" not in body
+    ok = editor_client.post(url("save_note", review, n=1), {"text": "é" * 20_000, "version": 0})
+    assert ok.status_code == 200
+    assert len(StepNote.objects.get(review=review).text) == 20_000
+
+
+def test_an_over_long_decision_note_is_refused_and_shown_again(editor_client, team, owner):
+    from planning.saturation.models import FormFactor
+
+    form_factor = FormFactor.objects.create(team=team, name="Chat")
+    review = services.start_review(team, owner)[0]
+    key = f"formfactor:{form_factor.pk}"
+    data = {"step": 4, "subject_key": key, "choice": "hold", "version": 0}
+    response = editor_client.post(url("decide", review), {**data, "note": "why " * 600})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Not saved: The note is 2,400 characters long; the limit is 2,000." in body
+    assert 'value="why why why' in body  # what was typed is in the field again
+    assert not review.decisions.exists()
+    assert (
+        editor_client.post(url("decide", review), {**data, "note": "w" * 2000}).status_code == 200
+    )
+    with pytest.raises(services.TooLong):
+        services.add_backlog_item(review, "t" * 201)
+
+
 def test_backlog_add_move_and_score(editor_client, review):
     for title in ["A", "B", "C"]:
         editor_client.post(url("backlog_add", review), {"title": title})
