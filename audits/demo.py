@@ -167,7 +167,7 @@ def seed(team, user) -> None:
     _apply_outcome(latest)
     _backdate_changes(latest, now - timedelta(hours=2))
     lit = set(
-        Idea.objects.filter(team=team, status=IdeaStatus.LIT_UP).values_list("title", flat=True)
+        Idea.objects.for_team(team).filter(status=IdeaStatus.LIT_UP).values_list("title", flat=True)
     )
     assert len(dormant) == 3 and len(lit) == 3, f"demo script: {lit}"
     Result.objects.filter(run=latest, grade=Grade.ERROR).delete()

@@ -58,17 +58,16 @@ class Matrix:
 
 def verdicts(team, ideas=None, runs=None) -> dict[tuple[int, int, int], tuple[str, int, int]]:
     """{(idea, model, run): (verdict, passes, n)} over the given runs (default: all)."""
-    results = Result.objects.filter(run__team=team)
+    results = Result.objects.for_team(team)
     if runs is not None:
         results = results.filter(run__in=runs)
     if ideas is not None:
         results = results.filter(probe__idea__in=ideas)
     counts = results.values("run_id", "probe_id", "model_id", "grade").annotate(c=Count("id"))
     probes = {
-        p.pk: p
-        for p in Probe.objects.filter(idea__team=team).only("pk", "idea_id", "samples", "pass_k")
+        p.pk: p for p in Probe.objects.for_team(team).only("pk", "idea_id", "samples", "pass_k")
     }
-    thresholds = dict(Idea.objects.filter(team=team).values_list("pk", "pass_threshold"))
+    thresholds = dict(Idea.objects.for_team(team).values_list("pk", "pass_threshold"))
     probes_per_idea: dict[int, int] = defaultdict(int)
     for p in probes.values():
         probes_per_idea[p.idea_id] += 1

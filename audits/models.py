@@ -11,7 +11,7 @@ from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from planning.teams.models import TeamScopedModel
+from planning.teams.models import TeamScopedModel, TeamScopedQuerySet
 
 
 class IdeaStatus(models.TextChoices):
@@ -161,6 +161,9 @@ class Probe(models.Model):
     grader = models.CharField(max_length=12, choices=GraderKind.choices)
     grader_config = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    team_path = "idea__team"  # its team, for TeamScopedQuerySet.for_team
+    objects = TeamScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["idea_id", "pk"]
@@ -321,6 +324,9 @@ class Result(models.Model):
     error_kind = models.CharField(max_length=40, blank=True)
     attempts = models.PositiveSmallIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
+
+    team_path = "run__team"  # its team, for TeamScopedQuerySet.for_team
+    objects = TeamScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["run_id", "probe_id", "model_id", "sample"]

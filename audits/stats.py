@@ -14,7 +14,8 @@ def pass_rate_by_model(team) -> dict[str, float]:
     errors and answers awaiting human review are left out. One query.
     """
     rows = (
-        Result.objects.filter(run__team=team, grade__in=[Grade.PASS, Grade.FAIL])
+        Result.objects.for_team(team)
+        .filter(grade__in=[Grade.PASS, Grade.FAIL])
         .values("resolved_model", "model__model_id")
         .annotate(n=Count("pk"), passed=Count("pk", filter=Q(grade=Grade.PASS)))
     )

@@ -9,10 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from planning.http import redirect_after_post, safe_next
+from planning.http import redirect_after_post, render_form, safe_next
 from planning.notes.services import key_of, notes_for
 from planning.quarters import quarter_label
-from planning.teams.tenancy import TeamRequest, scoped, team_get_object_or_404, team_view
+from planning.teams.tenancy import TeamRequest, team_get_object_or_404, team_view
 
 from . import client, graders, live, matrix, report, runs
 from .forms import (
@@ -79,7 +79,11 @@ def default_models(team):
 @team_view
 @require_http_methods(["GET", "POST"])
 def idea_list(request: TeamRequest) -> HttpResponse:
-    ideas = scoped(request, Idea).select_related("owner").annotate(n_probes=Count("probes"))
+    ideas = (
+        Idea.objects.for_team(request.team)
+        .select_related("owner")
+        .annotate(n_probes=Count("probes"))
+    )
     if request.method == "POST":
         return _bulk(request, ideas)
     status = request.GET.get("status", "")
@@ -99,7 +103,7 @@ def idea_list(request: TeamRequest) -> HttpResponse:
         idea.team = request.team
     refresh_models_quietly()
     counts = dict(
-        scoped(request, Idea)
+        Idea.objects.for_team(request.team)
         .values_list("status")
         .annotate(n=Count("pk"))
         .values_list("status", "n")
@@ -175,10 +179,8 @@ def idea_edit(request: TeamRequest, pk: int) -> HttpResponse:
 
 
 def _form_page(request, form, title, submit, idea=None) -> HttpResponse:
-    status = 400 if form.is_bound and form.errors else 200
-    template = "audits/form.html#form" if request.htmx else "audits/form.html"
-    return render(request, template, {"form": form, "title": title, "submit": submit,
-                                      "idea": idea}, status=status)  # fmt: skip
+    context = {"form": form, "title": title, "submit": submit, "idea": idea}
+    return render_form(request, "audits/form.html", context)
 
 
 @team_view
@@ -255,8 +257,7 @@ def probe_create(request: TeamRequest, pk: int) -> HttpResponse:
 @team_view
 @require_http_methods(["GET", "POST"])
 def probe_edit(request: TeamRequest, pk: int) -> HttpResponse:
-    probe = get_object_or_404(Probe.objects.select_related("idea"), pk=pk,
-                              idea__team=request.team)  # fmt: skip
+    probe = team_get_object_or_404(request, Probe.objects.select_related("idea"), pk=pk)
     form = ProbeForm(request.POST or None, instance=probe)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -270,8 +271,7 @@ def probe_try(request: TeamRequest, pk: int) -> HttpResponse:
     """Try one probe once against a chosen model; the answer streams into the page."""
     from .tasks import try_probe
 
-    probe = get_object_or_404(Probe.objects.select_related("idea"), pk=pk,
-                              idea__team=request.team)  # fmt: skip
+    probe = team_get_object_or_404(request, Probe.objects.select_related("idea"), pk=pk)
     model = get_object_or_404(Model, pk__in=_ids(request, "model"), retired=False)
     session_id = live.create_session(request.team, request.user, "probe_try",
                                      f"{probe.name} on {model.model_id}")  # fmt: skip
@@ -290,9 +290,11 @@ def run_list(request: TeamRequest) -> HttpResponse:
         request,
         "audits/run_list.html",
         {
-            "runs": scoped(request, AuditRun).prefetch_related("models")[:50],
+            "runs": AuditRun.objects.for_team(request.team).prefetch_related("models")[:50],
             "new_models": new_models(request.team),
-            "dormant": scoped(request, Idea).filter(status=IdeaStatus.DORMANT).count(),
+            "dormant": Idea.objects.for_team(request.team)
+            .filter(status=IdeaStatus.DORMANT)
+            .count(),
         },
     )
 
@@ -300,7 +302,9 @@ def run_list(request: TeamRequest) -> HttpResponse:
 @team_view
 @require_http_methods(["GET", "POST"])
 def run_create(request: TeamRequest) -> HttpResponse:
-    idle = scoped(request, Idea).filter(status__in=[IdeaStatus.DORMANT, IdeaStatus.RETESTING])
+    idle = Idea.objects.for_team(request.team).filter(
+        status__in=[IdeaStatus.DORMANT, IdeaStatus.RETESTING]
+    )
     initial = {
         "models": request.GET.getlist("model") or list(default_models(request.team)),
         "ideas": list(idle),
@@ -414,26 +418,25 @@ def matrix_view(request: TeamRequest) -> HttpResponse:
 @team_view
 @require_http_methods(["GET", "POST"])
 def result_detail(request: TeamRequest, pk: int) -> HttpResponse:
-    result = get_object_or_404(
-        Result.objects.select_related("run", "probe__idea", "model"), pk=pk,
-        run__team=request.team,
-    )  # fmt: skip
+    result = team_get_object_or_404(
+        request, Result.objects.select_related("run", "probe__idea", "model"), pk=pk
+    )
     form = OverrideForm(request.POST or None, initial={"grade": result.grade})
     if request.method == "POST" and form.is_valid():
         runs.override_result(result, request.user, form.cleaned_data["grade"],
                              form.cleaned_data["reason"])  # fmt: skip
         messages.success(request, "Grade overridden; the original is kept in the history.")
         return redirect("audits:result_detail", team=request.team.slug, pk=result.pk)
-    return render(
-        request,
-        "audits/result_detail.html",
-        {"result": result, "form": form,
-         "overrides": result.overrides.select_related("overridden_by"),
-         "reason": graders.explain_result(result.probe.grader, result.grade,
-                                          result.auto_grade, result.grader_output,
-                                          result.error)},
-        status=400 if form.is_bound and form.errors else 200,
-    )  # fmt: skip
+    reason = graders.explain_result(
+        result.probe.grader, result.grade, result.auto_grade, result.grader_output, result.error
+    )
+    context = {
+        "result": result,
+        "form": form,
+        "overrides": result.overrides.select_related("overridden_by"),
+        "reason": reason,
+    }
+    return render_form(request, "audits/result_detail.html", context, partial=None)
 
 
 @team_view
@@ -472,7 +475,7 @@ def model_list(request: TeamRequest) -> HttpResponse:
         refresh_models_quietly()
     chosen = set(TeamModel.objects.for_team(request.team).values_list("model_id", flat=True))
     spend = dict(
-        Result.objects.filter(run__team=request.team)
+        Result.objects.for_team(request.team)
         .values("model_id")
         .annotate(c=Sum("cost_usd"))
         .values_list("model_id", "c")
@@ -481,5 +484,5 @@ def model_list(request: TeamRequest) -> HttpResponse:
     for m in models:
         m.chosen = m.pk in chosen
         m.spend = spend.get(m.pk)
-    return render(request, "audits/model_list.html", {"models": models, "form": form},
-                  status=400 if form.errors else 200)  # fmt: skip
+    context = {"models": models, "form": form}
+    return render_form(request, "audits/model_list.html", context, partial=None)

@@ -31,7 +31,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, StrictBool, St
 from planning import inputs
 from planning.accounts import tokens
 from planning.inputs import INT_MAX, InputError, unstorable
-from planning.teams.models import Membership, Role, role_at_least
+from planning.teams.models import Membership, may
 from planning.validation import Invalid
 
 from . import services
@@ -451,7 +451,7 @@ class JsonErrorsUnderApi:
 
 
 # --------------------------------------------------------------------------- helpers
-def _membership(request: HttpRequest, slug: str, *, write: bool = False) -> Membership:
+def _membership(request: HttpRequest, slug: str) -> Membership:
     membership = (
         Membership.objects.select_related("team").filter(team__slug=slug, user=request.auth).first()
         if len(slug) <= 100
@@ -459,7 +459,7 @@ def _membership(request: HttpRequest, slug: str, *, write: bool = False) -> Memb
     )
     if membership is None:
         raise HttpError(404, "No such team.")
-    if write and not role_at_least(membership.role, Role.EDITOR):
+    if not may(membership.role, request.method or ""):
         raise HttpError(403, "Your role in this team does not allow changes.")
     return membership
 
@@ -550,7 +550,7 @@ def list_metrics(request, team: str):
 @api.post("/t/{team}/metrics/", response={201: MetricOut, **WRITE_ERRORS}, tags=["metrics"])
 def create_metric(request, team: str, payload: MetricIn):
     """Start tracking a metric (editors)."""
-    t = _membership(request, team, write=True).team
+    t = _membership(request, team).team
     return Status(201, metric_json(services.create_metric(t, request.auth, payload.model_dump())))
 
 
@@ -586,7 +586,7 @@ def list_observations(request, team: str, pk: int):
 def upsert_observations(request, team: str, pk: int, payload: ObservationsIn):
     """Insert or update observations by date, all or nothing; sending the same batch again
     changes nothing. A changed value keeps the old one in its history."""
-    metric = _metric_or_404(_membership(request, team, write=True).team, pk)
+    metric = _metric_or_404(_membership(request, team).team, pk)
     rows = [services.ObservationRow(o.date, o.value, o.source) for o in payload.observations]
     result = services.record_observations(metric, rows, request.auth, via="api")
     return {
@@ -615,7 +615,7 @@ def list_predictions(request, team: str, metric: int | None = None):
 def create_prediction(request, team: str, payload: PredictionIn):
     """A draft line or threshold (a revision with `supersedes`); with `"commit": true` it is
     committed in the same step, or nothing is saved."""
-    t = _membership(request, team, write=True).team
+    t = _membership(request, team).team
     problems: dict[str, list[str]] = {}
     metric = services.team_metric(t, payload.metric)
     if metric is None:
@@ -662,7 +662,7 @@ def get_prediction(request, team: str, pk: int):
 )
 def commit_prediction(request, team: str, pk: int):
     """Freeze your draft (409 when it is already committed)."""
-    t = _membership(request, team, write=True).team
+    t = _membership(request, team).team
     p = _prediction_or_404(t, request.auth, pk)
     if p.author_id != request.auth.pk:
         raise HttpError(403, "Only the author can commit a prediction.")

@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from planning.teams.models import TeamScopedModel
+from planning.teams.models import TeamScopedModel, TeamScopedQuerySet
 
 from .trajectory import Band, Trajectory, content_hash, parse_band, parse_trajectory
 
@@ -86,6 +86,9 @@ class Observation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    team_path = "metric__team"  # its team, for TeamScopedQuerySet.for_team
+    objects = TeamScopedQuerySet.as_manager()
+
     class Meta:
         ordering = ["metric", "observed_at"]
         constraints = [
@@ -132,10 +135,7 @@ COMMITTED_FIELDS = [
 ]  # fmt: skip
 
 
-class PredictionQuerySet(models.QuerySet):
-    def for_team(self, team):
-        return self.filter(team=team)
-
+class PredictionQuerySet(TeamScopedQuerySet):
     def committed(self):
         return self.filter(committed_at__isnull=False)
 

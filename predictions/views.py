@@ -15,11 +15,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from planning import csvimport
-from planning.http import redirect_after_post, safe_next
+from planning.http import redirect_after_post, render_form, safe_next
 from planning.inputs import csv_cell
 from planning.quarters import current_quarter, parse_quarter
 from planning.teams.models import Role
-from planning.teams.tenancy import TeamRequest, scoped, team_get_object_or_404, team_view
+from planning.teams.tenancy import TeamRequest, team_get_object_or_404, team_view
 from planning.validation import Invalid, add_to_form
 
 from . import charts, services
@@ -108,7 +108,7 @@ def _thresholds(predictions, colors, unit: str) -> list[dict]:
 @team_view
 def metric_list(request: TeamRequest) -> HttpResponse:
     metrics = (
-        scoped(request, Metric)
+        Metric.objects.for_team(request.team)
         .annotate(
             n_observations=Count("observations", distinct=True),
             last_observed=Max("observations__observed_at"),
@@ -144,11 +144,7 @@ def metric_create(request: TeamRequest) -> HttpResponse:
         else:
             messages.success(request, f"“{metric.name}” added. Record what has happened so far.")
             return redirect_after_post(request, metric.get_absolute_url())
-    template = (
-        "predictions/metric_form.html#form" if request.htmx else "predictions/metric_form.html"
-    )
-    status = 400 if form.is_bound else 200
-    return render(request, template, {"form": form, "metric": None}, status=status)
+    return render_form(request, "predictions/metric_form.html", {"form": form, "metric": None})
 
 
 @team_view
@@ -164,11 +160,7 @@ def metric_edit(request: TeamRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Metric saved.")
             return redirect_after_post(request, metric.get_absolute_url())
-    template = (
-        "predictions/metric_form.html#form" if request.htmx else "predictions/metric_form.html"
-    )
-    status = 400 if form.is_bound else 200
-    return render(request, template, {"form": form, "metric": metric}, status=status)
+    return render_form(request, "predictions/metric_form.html", {"form": form, "metric": metric})
 
 
 def _observation_page(metric: Metric, page: int | str = 1):
@@ -265,7 +257,7 @@ def observations(request: TeamRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def observation_edit(request: TeamRequest, pk: int, obs_pk: int) -> HttpResponse:
     metric = _metric(request, pk)
-    obs = get_object_or_404(Observation, pk=obs_pk, metric=metric)
+    obs = team_get_object_or_404(request, Observation, pk=obs_pk, metric=metric)
     today = services.team_today(request.team)
     if request.method == "POST":
         form = ObservationForm(request.POST, metric=metric, today=today)
@@ -304,7 +296,7 @@ def observation_edit(request: TeamRequest, pk: int, obs_pk: int) -> HttpResponse
 @team_view
 def observation_history(request: TeamRequest, pk: int, obs_pk: int) -> HttpResponse:
     metric = _metric(request, pk)
-    obs = get_object_or_404(Observation, pk=obs_pk, metric=metric)
+    obs = team_get_object_or_404(request, Observation, pk=obs_pk, metric=metric)
     changes = obs.changes.select_related("changed_by")
     return render(
         request, "predictions/observation_history.html", {"metric": metric, "obs": obs,
@@ -343,10 +335,8 @@ def observations_upload(request: TeamRequest, pk: int) -> HttpResponse:
                     f"{result.updated} updated, {result.unchanged} unchanged.",
                 )
                 return redirect_after_post(request, metric.get_absolute_url())
-    template = "predictions/upload.html#form" if request.htmx else "predictions/upload.html"
-    return render(
-        request, template, {"metric": metric, "form": form, "csv_errors": errors}, status=status
-    )
+    context = {"metric": metric, "form": form, "csv_errors": errors}
+    return render_form(request, "predictions/upload.html", context, status=status)
 
 
 @team_view
@@ -408,14 +398,9 @@ def _preview_figure(request, metric: Metric, form: PredictionForm, series=None) 
 
 
 def _form_page(request, metric, form, *, prediction=None, supersedes=None, status=200):
-    template = (
-        "predictions/prediction_form.html#form"
-        if request.htmx
-        else "predictions/prediction_form.html"
-    )
-    return render(
+    return render_form(
         request,
-        template,
+        "predictions/prediction_form.html",
         {
             "metric": metric,
             "form": form,

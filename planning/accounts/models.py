@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from planning.http import SAFE_METHODS
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -145,4 +147,4 @@ class ApiToken(models.Model):
 
     def allows(self, method: str) -> bool:
         """Whether this token may make a request with `method` (read-only: safe methods only)."""
-        return not self.read_only or method.upper() in {"GET", "HEAD", "OPTIONS"}
+        return not self.read_only or method.upper() in SAFE_METHODS

@@ -8,6 +8,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from planning.http import HtmxRequest, render_form
+
 from .forms import ApiTokenForm
 from .models import ApiToken
 
@@ -28,7 +30,7 @@ login = LoginView.as_view()
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def tokens(request: HttpRequest) -> HttpResponse:
+def tokens(request: HtmxRequest) -> HttpResponse:
     """Personal API tokens for /api/v1/ (shown in full once, when created; stored hashed)."""
     created = raw = None
     form = ApiTokenForm(request.POST or None)
@@ -44,12 +46,13 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
         record_for_user_teams(request.user, "token.created", f"API token “{created.name}”")
         form = ApiTokenForm()
-    return render(
-        request,
-        "accounts/tokens.html",
-        {"tokens": request.user.api_tokens.all(), "form": form, "created": created, "raw": raw},
-        status=400 if form.errors else 200,
-    )
+    context = {
+        "tokens": request.user.api_tokens.all(),
+        "form": form,
+        "created": created,
+        "raw": raw,
+    }
+    return render_form(request, "accounts/tokens.html", context, partial=None)
 
 
 @login_required

@@ -65,7 +65,7 @@ class MapForm(forms.ModelForm):
         data = self.cleaned_data
         name, quarter = data.get("name"), data.get("quarter")
         if name and quarter:
-            clash = BottleneckMap.objects.filter(team=self.team, name=name, quarter=quarter)
+            clash = BottleneckMap.objects.for_team(self.team).filter(name=name, quarter=quarter)
             if self.instance.pk:
                 clash = clash.exclude(pk=self.instance.pk)
             if clash.exists():

@@ -16,7 +16,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
-from planning.teams.models import TeamScopedModel
+from planning.teams.models import TeamScopedModel, TeamScopedQuerySet
 
 from . import analysis
 
@@ -166,6 +166,9 @@ class Scenario(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    team_path = "map__team"  # its team, for TeamScopedQuerySet.for_team
+    objects = TeamScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

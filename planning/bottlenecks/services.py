@@ -68,16 +68,16 @@ def history(bmap: BottleneckMap) -> list[tuple[LoadedMap, analysis.Analysis]]:
     """This map and its namesakes in other quarters (oldest first), each analysed."""
     maps = [
         bmap if m.pk == bmap.pk else m
-        for m in BottleneckMap.objects.filter(team_id=bmap.team_id, name=bmap.name).order_by(
-            "quarter"
-        )
+        for m in BottleneckMap.objects.for_team(bmap.team_id)
+        .filter(name=bmap.name)
+        .order_by("quarter")
     ]
     loaded = load_many(maps)
     return [(lm, analysis.analyse(lm.inputs(), lm.edges, details=False)) for lm in loaded]
 
 
 def latest_map(team) -> BottleneckMap | None:
-    bmap = BottleneckMap.objects.filter(team=team).order_by("-quarter", "-updated_at").first()
+    bmap = BottleneckMap.objects.for_team(team).order_by("-quarter", "-updated_at").first()
     if bmap is not None:
         bmap.team = team
     return bmap
@@ -221,9 +221,11 @@ def copy_to_next_quarter(bmap: BottleneckMap) -> tuple[BottleneckMap, bool]:
     quarter = str(parse_quarter(bmap.quarter).next())
     with transaction.atomic():
         lock(bmap)
-        existing = BottleneckMap.objects.filter(
-            team_id=bmap.team_id, name=bmap.name, quarter=quarter
-        ).first()
+        existing = (
+            BottleneckMap.objects.for_team(bmap.team_id)
+            .filter(name=bmap.name, quarter=quarter)
+            .first()
+        )
         if existing is not None:
             return existing, False
         copy = BottleneckMap.objects.create(

@@ -7,15 +7,15 @@ import math
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from planning.http import redirect_after_post
+from planning.http import redirect_after_post, render_form
 from planning.notes.services import key_of, notes_for
 from planning.quarters import quarter_label
-from planning.teams.tenancy import TeamRequest, scoped, team_get_object_or_404, team_view
+from planning.teams.tenancy import TeamRequest, team_get_object_or_404, team_view
 
 from . import analysis, charts, demo, services
 from .forms import MapForm, ScenarioForm, StageForm
@@ -31,14 +31,14 @@ def _map(request: TeamRequest, pk: int) -> BottleneckMap:
 
 
 def _stage(bmap: BottleneckMap, stage_pk: int) -> Stage:
-    return get_object_or_404(Stage, pk=stage_pk, map=bmap)
+    return team_get_object_or_404(bmap.team, Stage, pk=stage_pk, map=bmap)
 
 
 # --------------------------------------------------------------------------- maps
 @team_view
 @require_GET
 def map_list(request: TeamRequest) -> HttpResponse:
-    maps = list(scoped(request, BottleneckMap).order_by("-quarter", "name"))
+    maps = list(BottleneckMap.objects.for_team(request.team).order_by("-quarter", "name"))
     rows = []
     for loaded in services.load_many(maps):
         result = (
@@ -62,9 +62,7 @@ def map_create(request: TeamRequest) -> HttpResponse:
                 demo.add_example_stages(bmap)
         messages.success(request, f"Map “{bmap.name}” created. Add its stages below.")
         return redirect_after_post(request, bmap.get_absolute_url())
-    status = 400 if request.method == "POST" else 200
-    template = "bottlenecks/map_form.html#form" if request.htmx else "bottlenecks/map_form.html"
-    return render(request, template, {"form": form, "creating": True}, status=status)
+    return render_form(request, "bottlenecks/map_form.html", {"form": form, "creating": True})
 
 
 @team_view
@@ -76,9 +74,8 @@ def map_edit(request: TeamRequest, pk: int) -> HttpResponse:
         form.save()
         messages.success(request, "Map saved.")
         return redirect_after_post(request, bmap.get_absolute_url())
-    status = 400 if request.method == "POST" else 200
-    template = "bottlenecks/map_form.html#form" if request.htmx else "bottlenecks/map_form.html"
-    return render(request, template, {"form": form, "creating": False, "bmap": bmap}, status=status)
+    context = {"form": form, "creating": False, "bmap": bmap}
+    return render_form(request, "bottlenecks/map_form.html", context)
 
 
 @team_view
@@ -219,7 +216,9 @@ def map_detail(request: TeamRequest, pk: int) -> HttpResponse:
     speedups = None
     loaded = None
     if "scenario" in request.GET:
-        scenario = get_object_or_404(Scenario, pk=_int(request.GET["scenario"]), map=bmap)
+        scenario = team_get_object_or_404(
+            request, Scenario, pk=_int(request.GET["scenario"]), map=bmap
+        )
         loaded = services.load(bmap)
         saved = scenario.speedups_by_stage()
         speedups = {
@@ -381,7 +380,7 @@ def scenario_save(request: TeamRequest, pk: int) -> HttpResponse:
 @require_POST
 def scenario_delete(request: TeamRequest, pk: int, scenario_pk: int) -> HttpResponse:
     bmap = _map(request, pk)
-    get_object_or_404(Scenario, pk=scenario_pk, map=bmap).delete()
+    team_get_object_or_404(request, Scenario, pk=scenario_pk, map=bmap).delete()
     if not request.htmx:
         return redirect(bmap.get_absolute_url())
     context = {

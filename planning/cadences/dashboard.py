@@ -11,7 +11,8 @@ from .models import OPEN_STATES, Occurrence, State
 def summary(team) -> dict:
     now = timezone.now()
     open_occurrences = (
-        Occurrence.objects.filter(cadence__team=team, cadence__paused=False, state__in=OPEN_STATES)
+        Occurrence.objects.for_team(team)
+        .filter(cadence__paused=False, state__in=OPEN_STATES)
         .select_related("cadence")
         .order_by("due_at")
     )

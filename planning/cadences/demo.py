@@ -13,9 +13,9 @@ from .models import Cadence, Notification, Occurrence, State, TeamCadenceSetting
 
 def seed(team, user) -> None:
     TeamCadenceSettings.objects.get_or_create(team=team)
-    if not Cadence.objects.filter(team=team).exists():
+    if not Cadence.objects.for_team(team).exists():
         services.create_default_cadences(team)
-    retro = Cadence.objects.filter(team=team, kind="retrospective").first()
+    retro = Cadence.objects.for_team(team).filter(kind="retrospective").first()
     # One completed retro, whenever the seed runs again (its due time moves with the clock).
     if retro is not None and not retro.occurrences.filter(state=State.DONE).exists():
         last = (timezone.now() - timedelta(days=20)).replace(second=0, microsecond=0, minute=0)
@@ -28,7 +28,7 @@ def seed(team, user) -> None:
             completed_at=last + timedelta(hours=2),
             note="Agreed to re-run the failed summarisation ideas next audit.",
         )
-    if not Notification.objects.filter(team=team, user=user).exists():
+    if not Notification.objects.for_team(team).filter(user=user).exists():
         Notification.objects.create(
             team=team,
             user=user,

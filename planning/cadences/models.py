@@ -20,7 +20,7 @@ from django.db import models
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from planning.teams.models import Role, Team, TeamScopedModel
+from planning.teams.models import Role, Team, TeamScopedModel, TeamScopedQuerySet
 
 from .schedule import PRESETS, Schedule, Timeline, describe, shift_days
 
@@ -150,6 +150,9 @@ class Occurrence(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True, default="", max_length=2000)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    team_path = "cadence__team"  # its team, for TeamScopedQuerySet.for_team
+    objects = TeamScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-due_at"]
@@ -402,6 +405,7 @@ class TeamCadenceSettings(models.Model):
         self.save(update_fields=["feed_token"])
 
     @classmethod
-    def for_team(cls, team: Team) -> TeamCadenceSettings:
+    def of(cls, team: Team) -> TeamCadenceSettings:
+        """The team's settings, created on first use."""
         obj, _ = cls.objects.get_or_create(team=team)
         return obj

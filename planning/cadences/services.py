@@ -366,7 +366,8 @@ def complete_activity(
     with transaction.atomic():
         candidates = (
             Occurrence.objects.select_for_update(of=("self",))
-            .filter(cadence__team=team, cadence__kind=kind, state__in=OPEN_STATES)
+            .for_team(team)
+            .filter(cadence__kind=kind, state__in=OPEN_STATES)
             .select_related("cadence")
             .order_by("due_at")
         )
@@ -416,5 +417,5 @@ def create_default_cadences(team: Team) -> list[Cadence]:
         cadence.materialize_at = now
         created.append(cadence)
     Cadence.objects.bulk_create(created)
-    materialise(now, cadences=Cadence.objects.filter(team=team))
+    materialise(now, cadences=Cadence.objects.for_team(team))
     return created

@@ -15,10 +15,10 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from planning.http import redirect_after_post
+from planning.http import redirect_after_post, render_form
 from planning.teams import audit
 from planning.teams.models import Role
-from planning.teams.tenancy import TeamRequest, scoped, team_get_object_or_404, team_view
+from planning.teams.tenancy import TeamRequest, team_get_object_or_404, team_view
 
 from . import ics, services
 from . import schedule as sched
@@ -47,7 +47,7 @@ def cadence_list(request: TeamRequest) -> HttpResponse:
     next_open = Occurrence.objects.filter(cadence=OuterRef("pk"), state__in=OPEN_STATES).order_by(
         "due_at"
     )
-    cadences = scoped(request, Cadence).annotate(
+    cadences = Cadence.objects.for_team(request.team).annotate(
         next_occ_due=Subquery(next_open.values("due_at")[:1]),
         next_occ_overdue=Subquery(next_open.values("overdue_at")[:1]),
         next_occ_id=Subquery(next_open.values("pk")[:1]),
@@ -73,7 +73,7 @@ def cadence_list(request: TeamRequest) -> HttpResponse:
 
 
 def _feed_context(request: TeamRequest) -> dict:
-    settings_obj = TeamCadenceSettings.for_team(request.team)
+    settings_obj = TeamCadenceSettings.of(request.team)
     return {
         "settings": settings_obj,
         "url": request.build_absolute_uri(
@@ -83,11 +83,8 @@ def _feed_context(request: TeamRequest) -> dict:
 
 
 def _form_response(request: TeamRequest, form: CadenceForm, cadence: Cadence | None):
-    template = "cadences/cadence_form.html"
     context = {"form": form, "cadence": cadence, "preview": _preview_context(request, form)}
-    if request.htmx:
-        template += "#form"
-    return render(request, template, context, status=400 if form.errors else 200)
+    return render_form(request, "cadences/cadence_form.html", context)
 
 
 def _preview_context(request: TeamRequest, form: CadenceForm) -> dict:
@@ -214,8 +211,8 @@ def cadence_detail(request: TeamRequest, pk: int) -> HttpResponse:
 def occurrence_mark(request: TeamRequest, pk: int, state: str) -> HttpResponse:
     if state not in (State.DONE, State.SKIPPED):
         raise Http404
-    occurrence = get_object_or_404(
-        Occurrence.objects.select_related("cadence"), pk=pk, cadence__team=request.team
+    occurrence = team_get_object_or_404(
+        request, Occurrence.objects.select_related("cadence"), pk=pk
     )
     form = OccurrenceNoteForm(request.POST)
     try:
@@ -233,7 +230,7 @@ def occurrence_mark(request: TeamRequest, pk: int, state: str) -> HttpResponse:
 @team_view(write_role=Role.OWNER)
 @require_http_methods(["GET", "POST"])
 def cadence_settings(request: TeamRequest) -> HttpResponse:
-    settings_obj = TeamCadenceSettings.for_team(request.team)
+    settings_obj = TeamCadenceSettings.of(request.team)
     form = CadenceSettingsForm(request.POST or None, instance=settings_obj)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -247,20 +244,15 @@ def cadence_settings(request: TeamRequest) -> HttpResponse:
         return redirect_after_post(
             request, reverse("cadences:settings", kwargs={"team": request.team.slug})
         )
-    template = "cadences/settings.html#form" if request.htmx else "cadences/settings.html"
-    return render(
-        request,
-        template,
-        {"form": form, "feed": _feed_context(request)},
-        status=400 if form.errors else 200,
-    )
+    context = {"form": form, "feed": _feed_context(request)}
+    return render_form(request, "cadences/settings.html", context)
 
 
 @team_view(write_role=Role.OWNER)
 @require_POST
 def rotate_webhook_secret(request: TeamRequest) -> HttpResponse:
     with transaction.atomic():
-        TeamCadenceSettings.for_team(request.team).rotate_webhook_secret()
+        TeamCadenceSettings.of(request.team).rotate_webhook_secret()
         audit.record(request.team, request.user, "webhook.changed", "Replaced the signing secret")
     messages.success(request, "New signing secret made: deliveries are signed with it from now.")
     return redirect_after_post(
@@ -272,7 +264,7 @@ def rotate_webhook_secret(request: TeamRequest) -> HttpResponse:
 @require_POST
 def rotate_feed_token(request: TeamRequest) -> HttpResponse:
     with transaction.atomic():
-        TeamCadenceSettings.for_team(request.team).rotate_feed_token()
+        TeamCadenceSettings.of(request.team).rotate_feed_token()
         audit.record(
             request.team, request.user, "calendar_feed.changed",
             "Made a new calendar link (the old one stopped working)",
@@ -285,7 +277,7 @@ def rotate_feed_token(request: TeamRequest) -> HttpResponse:
 
 # --------------------------------------------------------------------------- notifications
 def _my_notifications(request: TeamRequest):
-    return scoped(request, Notification).filter(user=request.user)
+    return Notification.objects.for_team(request.team).filter(user=request.user)
 
 
 @team_view
@@ -304,7 +296,7 @@ def notification_bell(request: TeamRequest) -> HttpResponse:
 @team_view(write_role=Role.VIEWER)
 @require_POST
 def notification_read(request: TeamRequest, pk: int) -> HttpResponse:
-    item = get_object_or_404(_my_notifications(request), pk=pk)
+    item = team_get_object_or_404(request, Notification.objects.filter(user=request.user), pk=pk)
     if item.read_at is None:
         item.read_at = timezone.now()
         item.save(update_fields=["read_at"])

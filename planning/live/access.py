@@ -4,7 +4,7 @@ Live URLs (/live/<uuid>/…) carry no team slug, so the team comes from the sess
 the user must be a member of the session's team (else 404, the session's existence is not
 revealed), and changes (cancel) need an editor (else 403). One query answers both.
 
-    session, membership = live_session_for(request.user, session_id, role=Role.EDITOR)
+    session, membership = live_session_for(request.user, session_id, method="POST")
 
 `live_view` is the decorator for synchronous views taking `session_id`; it sets
 `request.live_session`, `request.team` and `request.membership` like `team_view` does.
@@ -22,14 +22,17 @@ from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 
-from planning.teams.models import Membership, Role, role_at_least
+from planning.teams.models import Membership, Role, may
 from planning.teams.tenancy import TeamRequest
 
 from .models import LiveSession
 
 
-def live_session_for(user, session_id, *, role: str = Role.VIEWER) -> tuple[LiveSession, str]:
-    """The session and the user's role in its team: 404 for non-members, 403 below `role`."""
+def live_session_for(
+    user, session_id, *, method: str = "GET", write_role: str = Role.EDITOR
+) -> tuple[LiveSession, str]:
+    """The session and the user's role in its team: 404 for non-members, 403 when the role
+    does not allow `method` (teams.models.required_role: changes need `write_role`)."""
     if user is None or not user.is_authenticated:
         raise Http404("No such live session")
     membership = Membership.objects.filter(team=OuterRef("team"), user=user).values("role")[:1]
@@ -41,7 +44,7 @@ def live_session_for(user, session_id, *, role: str = Role.VIEWER) -> tuple[Live
     )
     if session is None:
         raise Http404("No such live session")
-    if not role_at_least(session.member_role, role):
+    if not may(session.member_role, method, write_role=write_role):
         raise PermissionDenied("Your role in this team does not allow this.")
     return session, session.member_role
 
@@ -79,9 +82,8 @@ def live_view(
                 if request.method == "GET" and not request.path.endswith(("/events", "/log")):
                     return redirect_to_login(request.get_full_path())
                 raise Http404("No such live session")
-            safe = request.method in ("GET", "HEAD", "OPTIONS")
             session, role = live_session_for(
-                request.user, session_id, role=Role.VIEWER if safe else write_role
+                request.user, session_id, method=request.method or "", write_role=write_role
             )
             request.live_session = session
             request.team = session.team

@@ -28,7 +28,7 @@ def _note(item: BacklogItem, team, user, kind: str, text: str) -> None:
 def seed(team, user) -> None:
     now_q = current_quarter(team)
     last_q = now_q.previous()
-    if not Review.objects.filter(team=team, quarter=str(last_q)).exists():
+    if not Review.objects.for_team(team).filter(quarter=str(last_q)).exists():
         last = Review.objects.create(team=team, quarter=str(last_q), started_by=user)
         services.save_step_note(
             last,

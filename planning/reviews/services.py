@@ -98,7 +98,8 @@ def start_review(team, user, quarter: str | None = None) -> tuple[Review, bool]:
 
 def previous_review(review: Review) -> Review | None:
     return (
-        Review.objects.filter(team=review.team, quarter__lt=review.quarter, status="closed")
+        Review.objects.for_team(review.team)
+        .filter(quarter__lt=review.quarter, status="closed")
         .order_by("-quarter")
         .first()
     )
@@ -201,9 +202,8 @@ def review_for_promotion(team, user) -> Review:
     (started now), or next quarter's when this quarter's is closed already."""
     this_quarter = current_quarter(team)
     open_review = (
-        Review.objects.filter(
-            team=team, status=Review.Status.IN_PROGRESS, quarter__gte=str(this_quarter)
-        )  # fmt: skip
+        Review.objects.for_team(team)
+        .filter(status=Review.Status.IN_PROGRESS, quarter__gte=str(this_quarter))  # fmt: skip
         .order_by("quarter")
         .first()
     )

@@ -115,7 +115,8 @@ def new_predictions(review) -> list[dict]:
     start = datetime.combine(q.start, time.min, tzinfo=review.team.tz)
     end = start + timedelta(days=(q.end - q.start).days + 1)
     rows = list(
-        Prediction.objects.filter(team=review.team, made_at__gte=start, made_at__lt=end)
+        Prediction.objects.for_team(review.team)
+        .filter(made_at__gte=start, made_at__lt=end)
         .with_successor()
         .select_related("metric", "team", "supersedes")
         .order_by("made_at")
@@ -170,7 +171,7 @@ def _audit_subjects(review) -> list[Subject]:
         )
     ]
     ideas = (
-        Idea.objects.filter(team=review.team)
+        Idea.objects.for_team(review.team)
         .filter(Q(status__in=[IdeaStatus.LIT_UP, IdeaStatus.PROMOTED]) | Q(pk__in=decided))
         .order_by("title")
     )
@@ -197,7 +198,9 @@ def _audit_context(review) -> dict[str, Any]:
     from audits.models import AuditRun
 
     runs = list(
-        AuditRun.objects.filter(team=review.team, quarter=review.quarter).order_by("-created_at")
+        AuditRun.objects.for_team(review.team)
+        .filter(quarter=review.quarter)
+        .order_by("-created_at")
     )
     lines = [
         f"Audit run {run.created_at:%d %b}: {run.get_status_display().lower()}, "
@@ -218,7 +221,11 @@ def _audit_context(review) -> dict[str, Any]:
 def _apply_audit_decision(review, decision, user) -> None:
     from audits.models import Idea, IdeaStatus
 
-    idea = Idea.objects.filter(team=review.team, pk=int(decision.subject_key.split(":")[1])).first()
+    idea = (
+        Idea.objects.for_team(review.team)
+        .filter(pk=int(decision.subject_key.split(":")[1]))
+        .first()
+    )
     if idea is None:
         return
     status = {
@@ -236,7 +243,7 @@ def _apply_audit_decision(review, decision, user) -> None:
 def _saturation_subjects(review) -> list[Subject]:
     from planning.saturation.models import FormFactor, Status
 
-    rows = FormFactor.objects.filter(team=review.team).exclude(status=Status.RETIRED)
+    rows = FormFactor.objects.for_team(review.team).exclude(status=Status.RETIRED)
     return [
         Subject(
             key=f"formfactor:{ff.pk}",
@@ -263,7 +270,8 @@ def _bottleneck_map(review):
     from planning.bottlenecks.models import BottleneckMap
 
     bmap = (
-        BottleneckMap.objects.filter(team=review.team, quarter__lte=review.quarter)
+        BottleneckMap.objects.for_team(review.team)
+        .filter(quarter__lte=review.quarter)
         .order_by("-quarter", "-updated_at")
         .first()
     )
@@ -365,7 +373,7 @@ def step_context(review, step: int) -> dict[str, Any]:
                     + "?"
                     + urlencode({"next": back}),
                 }
-                for m in Metric.objects.filter(team=team).select_related("team").order_by("name")
+                for m in Metric.objects.for_team(team).select_related("team").order_by("name")
             ],
             "metrics_url": reverse("predictions:metric_list", kwargs={"team": team.slug}),
         }

@@ -5,13 +5,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from planning.quarters import current_quarter, quarter_label
 from planning.teams import audit
 from planning.teams.models import Role
-from planning.teams.tenancy import TeamRequest, scoped, team_get_object_or_404, team_view
+from planning.teams.tenancy import TeamRequest, team_get_object_or_404, team_view
 
 from . import services, sources
 from .forms import BacklogItemForm, CommitmentForm, ScoreForm, WaiveForm
@@ -43,7 +43,9 @@ def _int(value, default: int = 0) -> int:
 @team_view
 @require_GET
 def review_list(request: TeamRequest) -> HttpResponse:
-    reviews = scoped(request, Review).prefetch_related("snapshots").order_by("-quarter")
+    reviews = (
+        Review.objects.for_team(request.team).prefetch_related("snapshots").order_by("-quarter")
+    )
     return render(
         request,
         "reviews/review_list.html",
@@ -113,10 +115,9 @@ def _step_context(request: TeamRequest, review: Review, n: int) -> dict:
 def step(request: TeamRequest, quarter: str, n: int) -> HttpResponse:
     if not 1 <= n <= len(STEPS):
         raise Http404("No such step")
-    review = get_object_or_404(
-        scoped(request, Review)
-        .select_related("team")
-        .prefetch_related(
+    review = team_get_object_or_404(
+        request,
+        Review.objects.select_related("team").prefetch_related(
             Prefetch("step_notes", queryset=StepNote.objects.select_related("updated_by")),
             Prefetch("decisions", queryset=Decision.objects.select_related("decided_by")),
         ),
@@ -241,7 +242,7 @@ def backlog_move(request: TeamRequest, quarter: str) -> HttpResponse:
     review = _review(request, quarter)
     moved = _int(request.POST.get("moved"), -1)
     before = _int(request.POST.get("before"), -1)
-    get_object_or_404(BacklogItem, pk=moved, review=review)
+    team_get_object_or_404(request, BacklogItem, pk=moved, review=review)
     try:
         services.move_backlog_item(review, moved, before if before > 0 else None)
     except services.ReviewClosed as closed:
@@ -255,7 +256,7 @@ def backlog_move(request: TeamRequest, quarter: str) -> HttpResponse:
 @require_POST
 def backlog_score(request: TeamRequest, quarter: str, pk: int) -> HttpResponse:
     review = _review(request, quarter)
-    item = get_object_or_404(BacklogItem, pk=pk, review=review)
+    item = team_get_object_or_404(request, BacklogItem, pk=pk, review=review)
     form = ScoreForm(request.POST)
     if not form.is_valid():
         errors = "; ".join(f"{k}: {v[0]}" for k, v in form.errors.items())
@@ -290,7 +291,7 @@ def backlog_score(request: TeamRequest, quarter: str, pk: int) -> HttpResponse:
 @require_POST
 def backlog_waive(request: TeamRequest, quarter: str, pk: int) -> HttpResponse:
     review = _review(request, quarter)
-    item = get_object_or_404(BacklogItem, pk=pk, review=review)
+    item = team_get_object_or_404(request, BacklogItem, pk=pk, review=review)
     form = WaiveForm(request.POST)
     if not form.is_valid():
         message = next(iter(form.errors.values()))[0]
@@ -346,7 +347,7 @@ def commitment_add(request: TeamRequest, quarter: str) -> HttpResponse:
 @require_POST
 def commitment_outcome(request: TeamRequest, quarter: str, pk: int) -> HttpResponse:
     review = _review(request, quarter)
-    commitment = get_object_or_404(scoped(request, Commitment), pk=pk)
+    commitment = team_get_object_or_404(request, Commitment, pk=pk)
     try:
         services.record_commitment_outcome(commitment, request.POST.get("status", ""), review)
     except ValidationError as error:

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 
-from planning.teams.models import TeamScopedModel
+from planning.teams.models import TeamScopedModel, TeamScopedQuerySet
 
 AUDITS_SOURCE = "audits"
 
@@ -145,6 +145,9 @@ class SaturationReading(models.Model):
         max_digits=12, decimal_places=4, null=True, blank=True, help_text="US dollars, optional."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    team_path = "form_factor__team"  # its team, for TeamScopedQuerySet.for_team
+    objects = TeamScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["release_date", "pk"]

@@ -1,19 +1,21 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from planning import csvimport
-from planning.http import HtmxRequest, redirect_after_post
+from planning.http import HtmxRequest, redirect_after_post, render_form
 from planning.inputs import csv_row
 from planning.notes.services import key_of, notes_for
-from planning.teams.tenancy import TeamRequest, scoped, team_get_object_or_404, team_view
+from planning.teams.tenancy import TeamRequest, team_get_object_or_404, team_view
 
 from . import analysis, charts, services
 from .forms import CsvImportForm, FormFactorForm, ReadingForm, parse_readings_csv
@@ -34,8 +36,9 @@ def _form_factor(request: TeamRequest, pk: int) -> FormFactor:
 @team_view
 @require_GET
 def formfactor_list(request: TeamRequest) -> HttpResponse:
-    form_factors = list(
-        scoped(request, FormFactor)
+    # annotated rows that also carry their light and shade
+    form_factors: list[Any] = list(
+        FormFactor.objects.for_team(request.team)
         .select_related("next_form_factor")
         .annotate(reading_count=Count("readings"), latest_release=Max("readings__release_date"))
     )
@@ -54,7 +57,7 @@ def formfactor_create(request: TeamRequest) -> HttpResponse:
     previous = None
     previous_pk = request.POST.get("previous") or request.GET.get("previous")
     if previous_pk and str(previous_pk).isdigit():
-        previous = scoped(request, FormFactor).filter(pk=previous_pk).first()
+        previous = FormFactor.objects.for_team(request.team).filter(pk=previous_pk).first()
     initial = {"product": previous.product} if previous else {}
     form = FormFactorForm(request.POST or None, team=request.team, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -71,13 +74,8 @@ def formfactor_create(request: TeamRequest) -> HttpResponse:
             + (f" as the next form factor after “{previous.name}”." if previous else "."),
         )
         return redirect_after_post(request, form_factor.get_absolute_url())
-    template = "saturation/formfactor_form.html"
-    return render(
-        request,
-        f"{template}#form" if request.htmx else template,
-        {"form": form, "previous": previous, "form_factor": None},
-        status=400 if form.errors else 200,
-    )
+    context = {"form": form, "previous": previous, "form_factor": None}
+    return render_form(request, "saturation/formfactor_form.html", context)
 
 
 @team_view
@@ -89,13 +87,8 @@ def formfactor_edit(request: TeamRequest, pk: int) -> HttpResponse:
         form.save_by(request.user)
         messages.success(request, f"“{form_factor.name}” saved.")
         return redirect_after_post(request, form_factor.get_absolute_url())
-    template = "saturation/formfactor_form.html"
-    return render(
-        request,
-        f"{template}#form" if request.htmx else template,
-        {"form": form, "form_factor": form_factor, "previous": None},
-        status=400 if form.errors else 200,
-    )
+    context = {"form": form, "form_factor": form_factor, "previous": None}
+    return render_form(request, "saturation/formfactor_form.html", context)
 
 
 @team_view
@@ -191,8 +184,8 @@ def reading_add(request: TeamRequest, pk: int) -> HttpResponse:
 @require_POST
 def reading_delete(request: TeamRequest, pk: int, reading_pk: int) -> HttpResponse:
     form_factor = _form_factor(request, pk)
-    reading = get_object_or_404(
-        SaturationReading, pk=reading_pk, form_factor=form_factor, form_factor__team=request.team
+    reading = team_get_object_or_404(
+        request, SaturationReading, pk=reading_pk, form_factor=form_factor
     )
     with transaction.atomic():
         reading.delete()

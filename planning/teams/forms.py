@@ -94,9 +94,9 @@ class InvitationForm(forms.ModelForm):
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
-        if Membership.objects.filter(team=self.team, user__email__iexact=email).exists():
+        if Membership.objects.for_team(self.team).filter(user__email__iexact=email).exists():
             raise forms.ValidationError("This person is already a member of the team.")
-        if Invitation.objects.pending().filter(team=self.team, email__iexact=email).exists():
+        if Invitation.objects.pending().for_team(self.team).filter(email__iexact=email).exists():
             raise forms.ValidationError(
                 "An invitation to this address is already pending. Revoke it to send a new one."
             )

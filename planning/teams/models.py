@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import zoneinfo
 from datetime import timedelta
+from typing import Self
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -12,6 +13,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
+
+from planning.http import SAFE_METHODS
 
 SLUG_VALIDATOR = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
@@ -38,6 +41,21 @@ ROLE_RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.OWNER: 2}
 
 def role_at_least(role: str, minimum: str) -> bool:
     return ROLE_RANK[Role(role)] >= ROLE_RANK[Role(minimum)]
+
+
+def required_role(method: str, *, role: str = Role.VIEWER, write_role: str = Role.EDITOR) -> str:
+    """The one role rule of team pages, live sessions and the API: a request that only reads
+    needs `role`; any other method needs `write_role` too."""
+    if method.upper() in SAFE_METHODS or role_at_least(role, write_role):
+        return role
+    return write_role
+
+
+def may(
+    member_role: str, method: str, *, role: str = Role.VIEWER, write_role: str = Role.EDITOR
+) -> bool:
+    """Whether a member with `member_role` may make a request with `method` (see required_role)."""
+    return role_at_least(member_role, required_role(method, role=role, write_role=write_role))
 
 
 MONTHS = [
@@ -86,6 +104,15 @@ class Team(models.Model):
         return zoneinfo.ZoneInfo(self.time_zone)
 
 
+class TeamScopedQuerySet(models.QuerySet):
+    """The one way to reach a team's rows: `Model.objects.for_team(team)` (and, in views,
+    `tenancy.team_get_object_or_404`, built on it). A model that belongs to its team through
+    a parent names the path in `team_path` (for example "idea__team")."""
+
+    def for_team(self, team: Team | int) -> Self:
+        return self.filter(**{getattr(self.model, "team_path", "team"): team})
+
+
 class Membership(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
@@ -93,6 +120,8 @@ class Membership(models.Model):
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.EDITOR)
     joined_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TeamScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["team__name", "user__email"]
@@ -120,7 +149,7 @@ def _invitation_expiry():
     return timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS)
 
 
-class InvitationQuerySet(models.QuerySet):
+class InvitationQuerySet(TeamScopedQuerySet):
     def pending(self):
         return self.filter(
             accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
@@ -182,11 +211,6 @@ class Invitation(models.Model):
         return "pending"
 
 
-class TeamScopedQuerySet(models.QuerySet):
-    def for_team(self, team: Team):
-        return self.filter(team=team)
-
-
 class TeamScopedModel(models.Model):
     """Base for every domain object: it belongs to a team and is reached through it."""
 
@@ -225,6 +249,8 @@ class AuditEvent(models.Model):
     action = models.CharField(max_length=40, choices=AuditAction.choices)
     summary = models.CharField(max_length=500)
     at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = TeamScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-pk"]

@@ -51,7 +51,7 @@ def accept_invitation(invitation: Invitation, user, *, by_link: bool = False) ->
                 f"This invitation was sent to {invitation.email}, but you are signed in as "
                 f"{user.email}. Sign in with the invited address."
             )
-        if Membership.objects.filter(team=invitation.team, user=user).exists():
+        if Membership.objects.for_team(invitation.team).filter(user=user).exists():
             raise ValidationError(f"You are already a member of {invitation.team}.")
         try:
             membership = Membership.objects.create(

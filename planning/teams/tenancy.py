@@ -4,7 +4,8 @@
 a non-member gets 404 (the team's existence is not revealed), a read-only member who tries to
 change anything gets 403. The team's time zone is active for the whole view, so every time a
 team page shows is on the team's clock. Views then reach objects only through
-`team_get_object_or_404` or `scoped(request, Model)`, so another team's object is always a 404.
+`Model.objects.for_team(request.team)` (models.TeamScopedQuerySet) or
+`team_get_object_or_404`, built on it, so another team's object is always a 404.
 """
 
 from __future__ import annotations
@@ -24,12 +25,10 @@ from django.utils import timezone
 
 from planning.http import HtmxRequest
 
-from .models import Membership, Role, Team, role_at_least
+from .models import Membership, Role, Team, TeamScopedQuerySet, may
 
 if TYPE_CHECKING:
     from planning.accounts.models import User
-
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 class TeamRequest(HtmxRequest):
@@ -80,10 +79,8 @@ def team_view(
             membership = resolve_membership(request.user, team)
             if membership.team.require_2fa and not has_two_factor(request.user):
                 return two_factor_setup_redirect(request, membership.team)
-            required = role or Role.VIEWER
-            if request.method not in SAFE_METHODS and not role_at_least(required, write_role):
-                required = write_role
-            if not role_at_least(membership.role, required):
+            method = request.method or ""
+            if not may(membership.role, method, role=role or Role.VIEWER, write_role=write_role):
                 raise PermissionDenied("Your role in this team does not allow this.")
             request.team = membership.team
             request.membership = membership
@@ -118,11 +115,11 @@ def two_factor_setup_redirect(request: HttpRequest, team: Team) -> HttpResponse:
     return redirect("mfa_activate_totp")
 
 
-def scoped(request_or_team: TeamRequest | Team, model_or_qs: type[Model] | QuerySet) -> QuerySet:
+def team_get_object_or_404[M: Model](
+    request_or_team: TeamRequest | Team, model_or_qs: type[M] | QuerySet[M], **lookup: Any
+) -> M:
+    """The object of the team that `lookup` finds, or 404 (also for another team's object).
+    `model_or_qs` is a model or queryset whose manager is a TeamScopedQuerySet."""
     team = request_or_team if isinstance(request_or_team, Team) else request_or_team.team
     qs = model_or_qs if isinstance(model_or_qs, QuerySet) else model_or_qs._default_manager.all()
-    return qs.filter(team=team)
-
-
-def team_get_object_or_404(request: TeamRequest | Team, model_or_qs, **lookup):
-    return get_object_or_404(scoped(request, model_or_qs), **lookup)
+    return get_object_or_404(cast(TeamScopedQuerySet, qs).for_team(team), **lookup)

@@ -13,14 +13,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from planning.accounts.addresses import verified_addresses
-from planning.http import HtmxRequest, redirect_after_post
+from planning.http import HtmxRequest, redirect_after_post, render_form
 
 from . import audit, services
 from .dashboard import dashboard_sections
 from .forms import InvitationForm, RoleForm, TeamForm
 from .models import AuditEvent, Invitation, Membership, Role
 from .tasks import send_invitation_email
-from .tenancy import TeamRequest, scoped, team_get_object_or_404, team_view
+from .tenancy import TeamRequest, team_get_object_or_404, team_view
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -61,8 +61,7 @@ def team_create(request: HtmxRequest) -> HttpResponse:
         team = services.create_team(owner=request.user, **form.cleaned_data)
         messages.success(request, f"Team “{team.name}” created. Invite your colleagues next.")
         return redirect_after_post(request, team.get_absolute_url())
-    template = "teams/team_form.html#form" if request.htmx else "teams/team_form.html"
-    return render(request, template, {"form": form, "creating": True})
+    return render_form(request, "teams/team_form.html", {"form": form, "creating": True})
 
 
 @team_view
@@ -84,17 +83,14 @@ def team_settings(request: TeamRequest) -> HttpResponse:
         return redirect_after_post(
             request, reverse("teams:settings", kwargs={"team": request.team.slug})
         )
-    template = "teams/team_form.html#form" if request.htmx else "teams/team_form.html"
-    return render(request, template, {"form": form, "creating": False})
+    return render_form(request, "teams/team_form.html", {"form": form, "creating": False})
 
 
 def _members_context(request: TeamRequest, invite_form: InvitationForm | None = None) -> dict:
     team = request.team
     return {
-        "members": Membership.objects.filter(team=team)
-        .select_related("user")
-        .order_by("user__email"),
-        "invitations": Invitation.objects.pending().filter(team=team).select_related("invited_by"),
+        "members": Membership.objects.for_team(team).select_related("user").order_by("user__email"),
+        "invitations": Invitation.objects.pending().for_team(team).select_related("invited_by"),
         "invite_form": invite_form or InvitationForm(team=team),
         "roles": Role.choices,
     }
@@ -125,9 +121,7 @@ def invite(request: TeamRequest) -> HttpResponse:
     elif not request.htmx:
         messages.error(request, "The invitation was not sent: see the form below.")
     context = _members_context(request, form)
-    if request.htmx:
-        return render(request, "teams/members.html#people", context)
-    return render(request, "teams/members.html", context, status=200 if form is None else 400)
+    return render_form(request, "teams/members.html", context, form=form, partial="people")
 
 
 @team_view(write_role=Role.OWNER)
@@ -153,7 +147,7 @@ def revoke_invitation(request: TeamRequest, pk: int) -> HttpResponse:
 @team_view(write_role=Role.OWNER)
 @require_POST
 def change_role(request: TeamRequest, pk: int) -> HttpResponse:
-    membership = get_object_or_404(scoped(request, Membership), pk=pk)
+    membership = team_get_object_or_404(request, Membership, pk=pk)
     form = RoleForm(request.POST)
     if form.is_valid():
         try:
@@ -173,7 +167,7 @@ def change_role(request: TeamRequest, pk: int) -> HttpResponse:
 @team_view(write_role=Role.OWNER)
 @require_POST
 def remove_member(request: TeamRequest, pk: int) -> HttpResponse:
-    membership = get_object_or_404(scoped(request, Membership), pk=pk)
+    membership = team_get_object_or_404(request, Membership, pk=pk)
     try:
         services.remove_member(membership, actor=request.user)
         messages.success(request, f"{membership.user} was removed from the team.")
@@ -219,6 +213,6 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def audit_log(request: TeamRequest) -> HttpResponse:
     """The team's audit log, newest first, 100 a page (owners only)."""
-    events = AuditEvent.objects.filter(team=request.team)
+    events = AuditEvent.objects.for_team(request.team)
     page = Paginator(events, 100).get_page(request.GET.get("page"))
     return render(request, "teams/audit_log.html", {"page": page})

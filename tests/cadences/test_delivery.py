@@ -359,7 +359,7 @@ def test_edit_keeps_sent_reminders_and_moves_the_rest(team, members):
 def test_weekly_digest_once_per_member(team, members):
     make_cadence(team, now=DUE - timedelta(days=10), reminder_days=[])
     with time_machine.travel(DUE - timedelta(days=8), tick=False):  # a Saturday
-        settings_obj = TeamCadenceSettings.for_team(team)
+        settings_obj = TeamCadenceSettings.of(team)
     assert settings_obj.next_digest_at == DUE - timedelta(days=7) - timedelta(hours=1)
     tick_at(DUE - timedelta(days=6))
     tick_at(DUE - timedelta(days=6) + timedelta(minutes=1))

@@ -235,7 +235,7 @@ def test_completed_after_the_claim_still_goes_on_every_channel(team, crew, sink,
 def test_digest_is_retried_with_backoff_until_delivered(team, crew, sink):
     make_cadence(team, now=DUE - timedelta(days=10), reminder_days=[])
     with time_machine.travel(DUE - timedelta(days=8), tick=False):  # a Saturday
-        TeamCadenceSettings.for_team(team)
+        TeamCadenceSettings.of(team)
     first = DUE - timedelta(days=7) - timedelta(hours=1)  # Monday 08:00 BST
     sink.gate.set("refuse")
     assert tick_at(first)["digests"] == 3

@@ -224,7 +224,7 @@ def test_calendar_feed_parses_back_and_token_rotates(client, owner_client, team)
     paused = make_cadence(team, now=NOW, title="Paused one")
     paused.paused = True
     paused.save()
-    token = TeamCadenceSettings.for_team(team).feed_token
+    token = TeamCadenceSettings.of(team).feed_token
     response = client.get(f"/cal/{token}.ics")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/calendar")
     cal = Calendar.from_ical(response.content)
@@ -313,7 +313,7 @@ def test_feed_events_start_on_their_first_real_occurrence_and_head_answers(clien
         for title, rule in rules.items()
     }
     make_cadence(team, now=NOW, title="Never", rrule="FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30")
-    token = TeamCadenceSettings.for_team(team).feed_token
+    token = TeamCadenceSettings.of(team).feed_token
     response = client.get(f"/cal/{token}.ics")
     cal = Calendar.from_ical(response.content)
     events = {str(ev["SUMMARY"]): ev for ev in cal.walk("VEVENT")}
