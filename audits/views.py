@@ -115,8 +115,8 @@ def idea_list(request: TeamRequest) -> HttpResponse:
         "statuses": [(value, label, counts.get(value, 0)) for value, label in IdeaStatus.choices],
         "new_models": new_models(request.team),
     }
-    template = "audits/idea_list.html#idea-table" if request.htmx else "audits/idea_list.html"
-    return render(request, template, context)
+    # the filters are a GET form: htmx swaps the table only
+    return render_form(request, "audits/idea_list.html", context, partial="idea-table")
 
 
 def _ids(request: HttpRequest, name: str) -> list[int]:

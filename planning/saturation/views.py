@@ -153,8 +153,7 @@ def _workspace(
 
 
 def _render_workspace(request: HtmxRequest, context: dict, status: int = 200) -> HttpResponse:
-    template = f"{DETAIL}#workspace" if request.htmx else DETAIL
-    return render(request, template, context, status=status)
+    return render_form(request, DETAIL, context, partial="workspace", status=status)
 
 
 @team_view
