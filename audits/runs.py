@@ -254,10 +254,8 @@ def lit_up_reason(idea: Idea, models, run: AuditRun, matrix) -> str:
 
 
 def _cadence_done(team) -> None:
-    try:
-        from planning.cadences.services import complete_activity
-    except ImportError:
-        return
+    from planning.cadences.services import complete_activity
+
     try:
         complete_activity(team, "capability_audit")
     except Exception:  # noqa: BLE001 - a cadence hiccup must not fail the audit

@@ -431,6 +431,3 @@ AUDITS_TEAM_CONCURRENCY = env.int("AUDITS_TEAM_CONCURRENCY", default=8)  # model
 AUDITS_MAX_RETRIES = 4  # the SDK's retries of a failed call (429, 529, 5xx, connection)
 AUDITS_CALL_TIMEOUT = 300.0  # seconds for one model call
 AUDITS_STREAM_RETRIES = 2  # restarts of a stream that broke mid-answer
-
-# Hooks run inside the transaction that creates a team (e.g. default cadences).
-TEAM_CREATED_HOOKS: list[str] = ["planning.cadences.services.create_default_cadences"]

@@ -17,9 +17,10 @@ from datetime import time, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
+from planning import sections
 from planning.teams.models import Role, Team, TeamScopedModel, TeamScopedQuerySet
 
 from .schedule import PRESETS, Schedule, Timeline, describe, shift_days
@@ -33,16 +34,6 @@ class Kind(models.TextChoices):
     QUARTERLY_REVIEW = "quarterly_review", "Quarterly review"
     RETROSPECTIVE = "retrospective", "Retrospective"
     CUSTOM = "custom", "Custom"
-
-
-# Where the work for each kind happens (url names taking only `team`).
-ACTIVITY_URLS: dict[str, str] = {
-    Kind.CAPABILITY_AUDIT: "audits:idea_list",
-    Kind.PREDICTION_REVIEW: "predictions:metric_list",
-    Kind.BOTTLENECK_REFRESH: "bottlenecks:map_list",
-    Kind.SATURATION_CHECK: "saturation:formfactor_list",
-    Kind.QUARTERLY_REVIEW: "reviews:review_list",
-}
 
 
 class Recipients(models.TextChoices):
@@ -117,13 +108,9 @@ class Cadence(TeamScopedModel):
         return Schedule(self.rrule, team.time_zone, self.due_time, self.starts_on)
 
     def activity_path(self) -> str:
-        url_name = ACTIVITY_URLS.get(self.kind)
-        if url_name:
-            try:
-                return reverse(url_name, kwargs={"team": self.team.slug})
-            except NoReverseMatch:
-                pass
-        return self.get_absolute_url()
+        """Where the work happens: the section that registered this kind, else this page."""
+        section = sections.for_activity(self.kind)
+        return section.url(self.team) if section else self.get_absolute_url()
 
 
 class State(models.TextChoices):

@@ -394,7 +394,8 @@ DEFAULT_CADENCES = [  # fmt: skip
 
 
 def create_default_cadences(team: Team) -> list[Cadence]:
-    """TEAM_CREATED_HOOKS entry: the framework's rhythm for a new team (editable later)."""
+    """The framework's rhythm for a new team (editable later); the cadences section's
+    new-team hook (planning/sections.py)."""
     TeamCadenceSettings.objects.get_or_create(team=team)
     now = timezone.now()
     today = timezone.localtime(now, team.tz).date()

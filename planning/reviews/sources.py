@@ -257,10 +257,7 @@ def _saturation_subjects(review) -> list[Subject]:
 
 
 def saturation_lines(review) -> list[str]:
-    try:
-        subjects = _saturation_subjects(review)
-    except ImportError:
-        return []
+    subjects = _saturation_subjects(review)
     return [f"{s.label}: {s.badge}. {s.detail}".strip() for s in subjects]
 
 
@@ -305,10 +302,7 @@ def _bottleneck_subjects(review) -> list[Subject]:
 
 
 def bottleneck_lines(review) -> list[str]:
-    try:
-        bmap, analysis = _bottleneck_map(review)
-    except ImportError:
-        return []
+    bmap, analysis = _bottleneck_map(review)
     if analysis is None:
         return []
     quarter = quarter_label(bmap.quarter, review.team.fiscal_year_start_month)[0]
@@ -334,10 +328,7 @@ def step_subjects(review, step: int) -> list[Subject]:
     finder = SUBJECTS.get(step)
     if finder is None:
         return []
-    try:
-        return finder(review)
-    except ImportError:
-        return []
+    return finder(review)
 
 
 def step_context(review, step: int) -> dict[str, Any]:

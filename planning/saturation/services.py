@@ -34,13 +34,10 @@ REQUIRED_COLUMNS = {"model_name", "release_date", "product_value", "product_metr
 def audit_rates(team: Team) -> dict[str, float]:
     """The team's audit pass rate per model (names casefolded), empty when audits cannot tell.
 
-    `audits.stats.pass_rate_by_model(team) -> dict[str, float]` belongs to the audits app; it
-    is imported lazily so saturation works with or without it.
+    `audits.stats.pass_rate_by_model(team) -> dict[str, float]` belongs to the audits app.
     """
-    try:
-        from audits.stats import pass_rate_by_model
-    except (ImportError, AttributeError):
-        return {}
+    from audits.stats import pass_rate_by_model
+
     rates: dict[str, float] = {}
     for name, rate in (pass_rate_by_model(team) or {}).items():
         value = None if rate is None else float(rate)

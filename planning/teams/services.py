@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from planning import sections
+
 from .models import Invitation, Membership, Role, Team
 
 
@@ -13,11 +15,8 @@ from .models import Invitation, Membership, Role, Team
 def create_team(*, owner, **fields) -> Team:
     team = Team.objects.create(**fields)
     Membership.objects.create(team=team, user=owner, role=Role.OWNER)
-    from django.conf import settings
-    from django.utils.module_loading import import_string
-
-    for path in getattr(settings, "TEAM_CREATED_HOOKS", []):
-        import_string(path)(team)
+    for section in sections.in_app_order():  # e.g. the default cadences
+        section.team_created(team)
     return team
 
 

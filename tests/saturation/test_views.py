@@ -299,13 +299,6 @@ def fake_audits(monkeypatch):
     return module
 
 
-def test_audit_capability_without_the_audits_function(team, monkeypatch):
-    monkeypatch.setitem(sys.modules, "audits.stats", None)  # import raises ImportError
-    assert audit_capability(team, "Model Audited") is None
-    monkeypatch.setitem(sys.modules, "audits.stats", types.ModuleType("audits.stats"))
-    assert audit_capability(team, "Model Audited") is None  # no such function yet
-
-
 def test_audit_capability_reads_the_pass_rate(team, fake_audits):
     assert audit_capability(team, "model audited") == 0.62
     assert audit_capability(team, "Unknown") is None

@@ -1,17 +1,14 @@
 """Create (or refresh) a demo user and team so Exponent can be explored straight away.
 
-Each installed app may add its own demo data in `<app>/demo.py` with a function
-`seed(team, user) -> None` that must be idempotent, so running the command twice leaves one
-copy of everything. Apps are seeded in INSTALLED_APPS order.
+Each section adds its own demo data with the `demo` seeder it registers (planning/sections.py),
+which must be idempotent, so running the command twice leaves one copy of everything. Sections
+are seeded in INSTALLED_APPS order.
 """
 
-from importlib import import_module
-from importlib.util import find_spec
-
-from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from planning import sections
 from planning.accounts.addresses import add_verified_address
 from planning.accounts.models import User
 from planning.teams.models import Membership, Role, Team
@@ -47,12 +44,10 @@ class Command(BaseCommand):
                 fiscal_year_start_month=4,
             )
         Membership.objects.get_or_create(team=team, user=user, defaults={"role": Role.OWNER})
-        for config in apps.get_app_configs():
-            module_name = f"{config.name}.demo"
-            if find_spec(module_name) is None:
-                continue
-            import_module(module_name).seed(team, user)
-            self.stdout.write(f"  seeded {config.verbose_name}")
+        for section in sections.in_app_order():
+            if section.demo:
+                section.seed_demo(team, user)
+                self.stdout.write(f"  seeded {section.verbose_name}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: log in as {DEMO_EMAIL} / {options['password']} "
