@@ -7,14 +7,14 @@ from typing import cast
 from django import forms
 from django.utils import timezone
 
-from planning.forms import set_model_choices
+from planning.forms import Form, ModelForm, set_model_choices
 from planning.inputs import InputError, parse_json
 
 from . import graders
 from .models import GraderKind, Idea, IdeaStatus, Model, Probe
 
 
-class IdeaForm(forms.ModelForm):
+class IdeaForm(ModelForm):
     """An idea is in the backlog because it failed: the form records that failure (a model,
     or "a model before" a date; logging the idea is the failure when nothing is given)."""
 
@@ -83,7 +83,7 @@ GRADER_FIELDS = {
 }  # fmt: skip
 
 
-class ProbeForm(forms.ModelForm):
+class ProbeForm(ModelForm):
     """A probe with its grader configured by fields of the chosen kind (the other kinds'
     fields are hidden by CSS and ignored); raw JSON stays available as an advanced option."""
 
@@ -263,7 +263,7 @@ class ProbeForm(forms.ModelForm):
         return {"regex": "pattern", "json_schema": "schema", "number": "number"}.get(kind, "grader")
 
 
-class StatusForm(forms.Form):
+class StatusForm(Form):
     ACTIONS = {
         "promote": IdeaStatus.PROMOTED,
         "dormant": IdeaStatus.DORMANT,
@@ -283,7 +283,7 @@ class StatusForm(forms.Form):
         return data
 
 
-class RunForm(forms.Form):
+class RunForm(Form):
     models = forms.ModelMultipleChoiceField(
         queryset=Model.objects.none(), widget=forms.CheckboxSelectMultiple
     )
@@ -310,17 +310,17 @@ class RunForm(forms.Form):
         )
 
 
-class ResumeForm(forms.Form):
+class ResumeForm(Form):
     """An optional new dollar budget for resuming a run (the same bounds as a new run's)."""
 
     budget_usd = RunForm.base_fields["budget_usd"]
 
 
-class OverrideForm(forms.Form):
+class OverrideForm(Form):
     grade = forms.ChoiceField(choices=[("pass", "Pass"), ("fail", "Fail")])
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class AddModelForm(forms.Form):
+class AddModelForm(Form):
     name = forms.CharField(max_length=100, label="Model id or alias",
                            help_text="For example a moving alias such as …-latest.")  # fmt: skip

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 from django import forms
 
+from planning.forms import Form
 from planning.inputs import unstorable
 
 MAX_BYTES = 2 * 1024 * 1024
@@ -197,7 +198,7 @@ def _csv_error(error: csv.Error, where: str) -> str:
     return f"{where.capitalize()} is not valid CSV ({error})."
 
 
-class UploadForm(forms.Form):
+class UploadForm(Form):
     """The file field of both import forms; `cleaned_data["file"]` is the file's bytes (at
     most MAX_BYTES + 1 of them: `read` says when a file is too large)."""
 

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from planning import csvimport
+from planning.forms import Form, ModelForm
 from planning.validation import Invalid, add_to_form
 
 from . import services
@@ -18,7 +19,7 @@ from .trajectory import MODELS
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-class MetricForm(forms.ModelForm):
+class MetricForm(ModelForm):
     definition_changed = forms.BooleanField(
         required=False,
         label="The definition changed (new version)",
@@ -55,7 +56,7 @@ class MetricForm(forms.ModelForm):
         return data
 
 
-class ObservationForm(forms.Form):
+class ObservationForm(Form):
     # services.record_observations names the fields of one row like this
     FIELD_OF = {"observations[0].date": "observed_at", "observations[0].value": "value",
                 "observations[0].source": "source"}  # fmt: skip
@@ -163,7 +164,7 @@ def _pairs(text: str, width: int) -> list[list[str]]:
     return rows
 
 
-class PredictionForm(forms.Form):
+class PredictionForm(Form):
     kind = forms.ChoiceField(choices=Kind.choices, initial=Kind.LINE, widget=forms.RadioSelect)
     title = forms.CharField(
         label="Claim",
@@ -321,7 +322,7 @@ class PredictionForm(forms.Form):
         return initial
 
 
-class ResolveForm(forms.Form):
+class ResolveForm(Form):
     outcome = forms.TypedChoiceField(
         choices=[("yes", "Yes, it happened"), ("no", "No, it did not")],
         coerce=lambda v: v == "yes",

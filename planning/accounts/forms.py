@@ -1,10 +1,12 @@
 from allauth.account import forms as allauth_forms
 from django import forms
 
+from planning.forms import Form, Hardened
+
 from .models import User
 
 
-class SignupForm(allauth_forms.SignupForm):
+class SignupForm(Hardened, allauth_forms.SignupForm):
     """allauth's signup (email, password twice) with the person's name first."""
 
     name = forms.CharField(
@@ -23,7 +25,7 @@ class SignupForm(allauth_forms.SignupForm):
             self.fields["password2"].label = "Confirm password"
 
 
-class LoginForm(allauth_forms.LoginForm):
+class LoginForm(Hardened, allauth_forms.LoginForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["login"].label = "Email"
@@ -32,7 +34,7 @@ class LoginForm(allauth_forms.LoginForm):
         self.fields["password"].help_text = ""
 
 
-class ApiTokenForm(forms.Form):
+class ApiTokenForm(Form):
     name = forms.CharField(
         max_length=100,
         label="Token name",

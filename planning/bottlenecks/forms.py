@@ -4,7 +4,7 @@ from typing import cast
 
 from django import forms
 
-from planning.forms import set_model_choices
+from planning.forms import Form, ModelForm, set_model_choices
 from planning.quarters import current_quarter, quarter_label
 
 from . import analysis, services
@@ -34,7 +34,7 @@ def quarter_choices(team, extra: str | None = None) -> list[tuple[str, str]]:
     return [(label, text(label)) for label in labels]
 
 
-class MapForm(forms.ModelForm):
+class MapForm(ModelForm):
     quarter = forms.ChoiceField()
 
     class Meta:
@@ -74,7 +74,7 @@ class MapForm(forms.ModelForm):
         return data
 
 
-class StageForm(forms.ModelForm):
+class StageForm(ModelForm):
     depends_on = forms.ModelMultipleChoiceField(
         queryset=Stage.objects.none(),
         required=False,
@@ -157,7 +157,7 @@ class StageForm(forms.ModelForm):
         return stage
 
 
-class ScenarioForm(forms.Form):
+class ScenarioForm(Form):
     name = forms.CharField(
         max_length=120,
         label="Scenario name",

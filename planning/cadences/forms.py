@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from planning import netguard
 from planning.accounts.models import User
-from planning.forms import set_model_choices
+from planning.forms import Form, ModelForm, set_model_choices
 from planning.teams.models import Team
 
 from . import schedule as sched
@@ -18,7 +18,7 @@ PRESET_CHOICES = [(p.key, p.label) for p in sched.PRESETS.values()] + [
 ]
 
 
-class CadenceForm(forms.ModelForm):
+class CadenceForm(ModelForm):
     preset = forms.ChoiceField(label="Repeats", choices=PRESET_CHOICES)
     reminder_days = forms.CharField(
         label="Remind days before",
@@ -128,7 +128,7 @@ class CadenceForm(forms.ModelForm):
         return cadence
 
 
-class OccurrenceNoteForm(forms.Form):
+class OccurrenceNoteForm(Form):
     note = forms.CharField(
         label="Note",
         required=False,
@@ -138,7 +138,7 @@ class OccurrenceNoteForm(forms.Form):
     )
 
 
-class CadenceSettingsForm(forms.ModelForm):
+class CadenceSettingsForm(ModelForm):
     class Meta:
         model = TeamCadenceSettings
         fields = ["webhook_url", "weekly_digest"]

@@ -1,9 +1,11 @@
 from django import forms
 
+from planning.forms import ModelForm
+
 from .models import Note
 
 
-class NoteForm(forms.ModelForm):
+class NoteForm(ModelForm):
     class Meta:
         model = Note
         fields = ["kind", "text"]

@@ -1,23 +1,23 @@
 from django import forms
 
-from planning.forms import set_model_choices
+from planning.forms import Form, ModelForm, set_model_choices
 from planning.teams.models import Team
 
 from .models import Commitment
 
 
-class BacklogItemForm(forms.Form):
+class BacklogItemForm(Form):
     title = forms.CharField(max_length=200, label="New backlog item")
 
 
-class ScoreForm(forms.Form):
+class ScoreForm(Form):
     version = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
     impact = forms.IntegerField(min_value=1, max_value=10, required=False)
     confidence = forms.IntegerField(min_value=1, max_value=10, required=False)
     effort = forms.IntegerField(min_value=1, max_value=10, required=False)
 
 
-class WaiveForm(forms.Form):
+class WaiveForm(Form):
     version = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
     waived = forms.BooleanField(required=False)
     waive_reason = forms.CharField(max_length=300, required=False)
@@ -30,7 +30,7 @@ class WaiveForm(forms.Form):
         return cleaned
 
 
-class CommitmentForm(forms.ModelForm):
+class CommitmentForm(ModelForm):
     class Meta:
         model = Commitment
         fields = ["what", "owner", "due_date"]

@@ -7,6 +7,7 @@ from django import forms
 from django.utils import timezone
 
 from planning import csvimport
+from planning.forms import ModelForm
 
 from .models import AUDITS_SOURCE, FormFactor, SaturationReading, Scale, Status, status_for
 from .services import CSV_COLUMNS, REQUIRED_COLUMNS, audit_capability, audit_rates
@@ -14,7 +15,7 @@ from .services import CSV_COLUMNS, REQUIRED_COLUMNS, audit_capability, audit_rat
 FOLLOW = "follow"
 
 
-class FormFactorForm(forms.ModelForm):
+class FormFactorForm(ModelForm):
     status = forms.ChoiceField(
         label="Status",
         choices=[(FOLLOW, "Follow the readings (the verdict)")] + list(Status.choices),
@@ -71,7 +72,7 @@ class FormFactorForm(forms.ModelForm):
         return name
 
 
-class ReadingForm(forms.ModelForm):
+class ReadingForm(ModelForm):
     capability = forms.FloatField(
         required=False,
         help_text="Leave empty with source “audits” to use your audits' pass rate.",

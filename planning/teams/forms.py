@@ -4,6 +4,8 @@ from typing import cast
 from django import forms
 from django.utils.text import slugify
 
+from planning.forms import Form, ModelForm
+
 from .models import RESERVED_SLUGS, Invitation, Membership, Role, Team
 
 # Real places only: the tz database also carries aliases and relics ("localtime", "W-SU",
@@ -28,7 +30,7 @@ def time_zone_choices(current: str = "") -> list:
     return choices + list(groups.items())
 
 
-class TeamForm(forms.ModelForm):
+class TeamForm(ModelForm):
     time_zone = forms.ChoiceField(
         choices=time_zone_choices,
         initial="UTC",
@@ -82,7 +84,7 @@ class TeamForm(forms.ModelForm):
         return slug
 
 
-class InvitationForm(forms.ModelForm):
+class InvitationForm(ModelForm):
     class Meta:
         model = Invitation
         fields = ["email", "role"]
@@ -103,5 +105,5 @@ class InvitationForm(forms.ModelForm):
         return email
 
 
-class RoleForm(forms.Form):
+class RoleForm(Form):
     role = forms.ChoiceField(choices=Role.choices)

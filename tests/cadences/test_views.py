@@ -264,7 +264,7 @@ def test_dashboard_summary_shows_what_is_due(owner_client, team):
     [
         ({"preset": "custom", "rrule": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"}, "rrule",
          "no future occurrences in the next 10 years"),
-        ({"starts_on": "0001-01-01"}, "starts_on", "between 1900 and 2200"),
+        ({"starts_on": "0001-01-01"}, "starts_on", "between the years 1900 and 2200"),
         ({"preset": "custom", "rrule": "FREQ=DAILY;COUNT=100000", "starts_on": "1950-01-01"},
          "starts_on", "COUNT"),
     ],

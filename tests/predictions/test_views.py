@@ -77,7 +77,8 @@ def test_add_observation_and_reenter_updates_with_history(team, editor_client, m
         ({"observed_at": "2025-06-01", "value": "0"}, "value", "greater than zero"),
         ({"observed_at": "2025-06-01", "value": "-3"}, "value", "greater than zero"),
         ({"observed_at": "2025-06-01", "value": "lots"}, "value", "Enter a number"),
-        ({"observed_at": "2999-01-01", "value": "5"}, "observed_at", "in the future"),
+        ({"observed_at": "2100-01-01", "value": "5"}, "observed_at", "in the future"),
+        ({"observed_at": "2999-01-01", "value": "5"}, "observed_at", "between the years 1900"),
     ],
 )
 def test_bad_observation_is_refused_next_to_the_field(team, editor_client, metric, data, field,
