@@ -48,7 +48,7 @@ class IdeaForm(ModelForm):
 
     def clean_failed_date(self):
         day = self.cleaned_data.get("failed_date")
-        if day and day > timezone.localtime(timezone.now(), self.team.tz).date():
+        if day and day > self.team.today():
             raise forms.ValidationError("A failure that is recorded has happened: pick today or "
                                         "an earlier day.")  # fmt: skip
         return day

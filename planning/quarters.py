@@ -64,6 +64,19 @@ class Quarter:
         return Quarter(self.year, self.number - 1, self.start_month)
 
 
+class QuarterConverter:
+    """`<quarter:quarter>` in every URL that names a quarter ("2026-Q3"; the view parses it
+    with the team's fiscal year). Registered once, in planning/urls.py."""
+
+    regex = r"\d{4}-Q[1-4]"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: object) -> str:
+        return str(value)  # a label, or a Quarter
+
+
 def quarter_of(day: date, start_month: int = 1) -> Quarter:
     offset = (day.month - start_month) % 12
     number = offset // 3 + 1
@@ -83,10 +96,7 @@ def parse_quarter(label: str, start_month: int = 1) -> Quarter:
 
 def current_quarter(team) -> Quarter:
     """The quarter containing today in the team's time zone."""
-    from django.utils import timezone
-
-    today = timezone.now().astimezone(team.tz).date()
-    return quarter_of(today, team.fiscal_year_start_month)
+    return quarter_of(team.today(), team.fiscal_year_start_month)
 
 
 def quarter_boundaries(

@@ -104,8 +104,9 @@ TEMPLATES = [
             ],
             # planning/ itself is not an app, so its tag libraries are registered by name.
             "libraries": {"charts": "planning.templatetags.charts"},
-            # {% quarter q %} and |quarter_text: every quarter label reads "FY2027 Q4".
-            "builtins": ["planning.templatetags.quarters"],
+            # {% quarter q %} and |quarter_text: every quarter label reads "FY2027 Q4";
+            # |render_markdown: the one Markdown filter.
+            "builtins": ["planning.templatetags.quarters", "planning.templatetags.text"],
         },
     },
 ]

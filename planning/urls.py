@@ -1,9 +1,13 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
 from planning import views
 from planning.cadences import views as cadence_views
+from planning.quarters import QuarterConverter
 from planning.teams import views as team_views
+
+# before the apps' URLs are included: they use <quarter:…>
+register_converter(QuarterConverter, "quarter")
 
 # Every team page lives under /t/<team>/; each app adds its own prefixes (metrics/, ideas/, …).
 team_patterns = [

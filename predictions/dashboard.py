@@ -6,11 +6,10 @@ from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.urls import reverse
 
 from .models import Metric, Prediction
-from .services import team_today
 
 
 def summary(team) -> dict | None:
-    today = team_today(team)
+    today = team.today()
     n_metrics = Metric.objects.for_team(team).count()
     if not n_metrics:
         return None

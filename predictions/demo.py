@@ -107,7 +107,7 @@ def _note(team, obj, user, kind, text) -> None:
 
 @transaction.atomic
 def seed(team, user) -> None:
-    today = services.team_today(team)
+    today = team.today()
     ada = _colleague(team)
 
     horizon = _metric(

@@ -41,14 +41,6 @@ class CommitError(Invalid):
         super().__init__(message, status=409)
 
 
-def team_today(team) -> date:
-    return timezone.now().astimezone(team.tz).date()
-
-
-def local_date(team, moment) -> date:
-    return moment.astimezone(team.tz).date()
-
-
 # --------------------------------------------------------------------------- new predictions
 MAX_HORIZON_YEARS = 50
 
@@ -265,7 +257,7 @@ def record_observations(
         raise Invalid("Nothing saved.", {"observations": "Give at least one observation."})
     if len(rows) > MAX_BATCH:
         raise Invalid("Nothing saved.", {"observations": f"At most {MAX_BATCH:,} rows at once."})
-    errors = observation_row_errors(metric, rows, team_today(metric.team))
+    errors = observation_row_errors(metric, rows, metric.team.today())
     if errors:
         problems = Problems()
         for i, fields in errors.items():
@@ -455,10 +447,10 @@ def scoring_window(prediction: Prediction) -> tuple[float, float] | None:
     revision supersedes the line, only those up to the revision's commit date."""
     if not prediction.is_committed:
         return None
-    start = local_date(prediction.team, prediction.committed_at).toordinal()
+    start = prediction.team.local_date(prediction.committed_at).toordinal()
     end = prediction.horizon.toordinal()
     if prediction.superseded_at is not None:
-        end = min(end, local_date(prediction.team, prediction.superseded_at).toordinal())
+        end = min(end, prediction.team.local_date(prediction.superseded_at).toordinal())
     return float(start), float(end)
 
 
@@ -687,7 +679,7 @@ def clean_prediction(
     if horizon is None:
         problems.add("horizon", "This field is required.")
     elif not in_year_range(horizon):
-        problems.add("horizon", horizon_error(horizon, team_today(metric.team)) or
+        problems.add("horizon", horizon_error(horizon, metric.team.today()) or
                      year_range_message())  # fmt: skip
         horizon = None
     if supersedes is not None:
@@ -752,7 +744,7 @@ def clean_prediction(
         fields.update(trajectory=None, band=None, threshold_value=value, probability=p,
                       threshold_above=above)  # fmt: skip
     if horizon is not None and "horizon" not in problems:
-        message = horizon_error(horizon, team_today(metric.team))
+        message = horizon_error(horizon, metric.team.today())
         if message:
             problems.add("horizon", message)
     problems.raise_if("The prediction was not saved.")
@@ -847,7 +839,7 @@ def commit_prediction(prediction: Prediction, at=None) -> Prediction:
     if locked.supersedes_id and not locked.supersedes.is_committed:
         raise CommitError("A revision can only supersede a committed prediction.")
     if at is None:  # what was true when the draft was saved may no longer be
-        problem = horizon_error(locked.horizon, team_today(locked.team))
+        problem = horizon_error(locked.horizon, locked.team.today())
         if problem is None and locked.kind == Kind.THRESHOLD:
             problem = settled_threshold_error(
                 locked.metric,
@@ -909,7 +901,7 @@ def resolve_thresholds(metric: Metric, series: Series | None = None) -> list[Pre
     series = series or Series.load(metric)
     resolved = []
     for p in pending:
-        start = local_date(p.team, p.committed_at).toordinal()
+        start = p.team.local_date(p.committed_at).toordinal()
         outcome = scoring.resolve_threshold(
             series.t,
             series.values,

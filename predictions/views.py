@@ -174,7 +174,7 @@ def _observations_context(request, metric, form=None, page=1):
     return {
         "metric": metric,
         "page_obj": page_obj,
-        "obs_form": form or ObservationForm(metric=metric, today=services.team_today(request.team)),
+        "obs_form": form or ObservationForm(metric=metric, today=request.team.today()),
         "can_edit": request.membership.can_edit,
     }
 
@@ -195,7 +195,7 @@ def metric_detail(request: TeamRequest, pk: int) -> HttpResponse:
     vis = services.visible_to(request.user, metric, predictions, revealed)
     superseded = {p.pk for p in predictions if p.is_superseded}
     colors = _author_colors(vis.visible)
-    today = services.team_today(request.team)
+    today = request.team.today()
     figure = charts.metric_figure(
         name=metric.name,
         unit=metric.unit,
@@ -228,7 +228,7 @@ def observations(request: TeamRequest, pk: int) -> HttpResponse:
     if request.method == "GET":
         ctx = _observations_context(request, metric, page=request.GET.get("page", 1))
         return render(request, "predictions/metric_detail.html#observations", ctx)
-    form = ObservationForm(request.POST, metric=metric, today=services.team_today(request.team))
+    form = ObservationForm(request.POST, metric=metric, today=request.team.today())
     result = None
     if form.is_valid():
         d = form.cleaned_data
@@ -258,7 +258,7 @@ def observations(request: TeamRequest, pk: int) -> HttpResponse:
 def observation_edit(request: TeamRequest, pk: int, obs_pk: int) -> HttpResponse:
     metric = _metric(request, pk)
     obs = team_get_object_or_404(request, Observation, pk=obs_pk, metric=metric)
-    today = services.team_today(request.team)
+    today = request.team.today()
     if request.method == "POST":
         form = ObservationForm(request.POST, metric=metric, today=today)
         if form.is_valid() and form.cleaned_data["observed_at"] != obs.observed_at:
@@ -314,9 +314,7 @@ def observations_upload(request: TeamRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         status = 400
         if form.is_valid():
-            parsed = parse_observation_csv(
-                form.cleaned_data["file"], metric, services.team_today(request.team)
-            )
+            parsed = parse_observation_csv(form.cleaned_data["file"], metric, request.team.today())
             errors = parsed.errors
             result = None
             if not errors:
@@ -391,7 +389,7 @@ def _preview_figure(request, metric: Metric, form: PredictionForm, series=None) 
         obs_t=series.t,
         obs_values=series.values,
         lines=lines,
-        today=services.team_today(request.team),
+        today=request.team.today(),
         fy_start_month=request.team.fiscal_year_start_month,
         thresholds=thresholds,
     )
@@ -478,7 +476,7 @@ def _detail_page(request, prediction: Prediction, resolve_form=None, status=200)
     prediction.set_successor(next((p for p in chain if p.supersedes_id == prediction.pk), None))
     colors = {p.author_id: charts.color_for(0) for p in chain}
     superseded = {p.supersedes_id for p in chain if p.is_committed and p.supersedes_id}
-    today = services.team_today(request.team)
+    today = request.team.today()
     figure = charts.metric_figure(
         name=metric.name,
         unit=metric.unit,

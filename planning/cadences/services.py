@@ -398,7 +398,7 @@ def create_default_cadences(team: Team) -> list[Cadence]:
     new-team hook (planning/sections.py)."""
     TeamCadenceSettings.objects.get_or_create(team=team)
     now = timezone.now()
-    today = timezone.localtime(now, team.tz).date()
+    today = team.local_date(now)
     created = []
     for kind, title, preset, due_time, days in DEFAULT_CADENCES:
         cadence = Cadence(

@@ -405,7 +405,7 @@ def schedule_follow_ups(review) -> int:
 
     team = review.team
     now = timezone.now()
-    today = timezone.localtime(now, team.tz).date()
+    today = team.local_date(now)
     pending = list(review.commitments.filter(follow_up__isnull=True).select_related("owner"))
     for commitment in pending:
         days_left = (commitment.due_date - today).days

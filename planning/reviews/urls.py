@@ -1,19 +1,6 @@
-from django.urls import path, register_converter
+from django.urls import path
 
 from . import views
-
-
-class QuarterConverter:
-    regex = r"\d{4}-Q[1-4]"
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
-
-
-register_converter(QuarterConverter, "quarter")
 
 app_name = "reviews"
 

@@ -12,6 +12,7 @@ from planning.quarters import current_quarter, quarter_label
 from planning.teams import audit
 from planning.teams.models import Role
 from planning.teams.tenancy import TeamRequest, team_get_object_or_404, team_view
+from planning.templatetags.text import render_markdown
 
 from . import services, sources
 from .forms import BacklogItemForm, CommitmentForm, ScoreForm, WaiveForm
@@ -399,12 +400,9 @@ def _snapshot(request: HttpRequest, review: Review):
 @team_view
 @require_GET
 def plan(request: TeamRequest, quarter: str) -> HttpResponse:
-    import markdown as md
-    import nh3
-
     review = _review(request, quarter)
     snapshot, snapshots = _snapshot(request, review)
-    html = nh3.clean(md.markdown(snapshot.markdown, extensions=["sane_lists"]))
+    html = render_markdown(snapshot.markdown)
     return render(
         request,
         "reviews/plan.html",

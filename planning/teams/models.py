@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import zoneinfo
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Self
 
 from django.conf import settings
@@ -102,6 +102,14 @@ class Team(models.Model):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    def local_date(self, moment: datetime) -> date:
+        """The date on the team's calendar at `moment`."""
+        return timezone.localtime(moment, self.tz).date()
+
+    def today(self) -> date:
+        """Today on the team's calendar (its time zone), wherever the server is."""
+        return self.local_date(timezone.now())
 
 
 class TeamScopedQuerySet(models.QuerySet):

@@ -2,21 +2,11 @@ from __future__ import annotations
 
 import math
 
-import markdown as md
-import nh3
 from django import template
-from django.utils.safestring import mark_safe
 
 from predictions.trajectory import format_number, format_value
 
 register = template.Library()
-
-
-@register.filter
-def render_markdown(text: str) -> str:
-    """Markdown to HTML, sanitised (nh3 keeps only safe tags and attributes)."""
-    html = md.markdown(text or "", extensions=["extra", "sane_lists"])
-    return mark_safe(nh3.clean(html))  # noqa: S308 - sanitised just above
 
 
 @register.filter

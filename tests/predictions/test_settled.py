@@ -28,7 +28,7 @@ def url(name, team, **kw):
 
 
 def today(team) -> date:
-    return services.team_today(team)
+    return team.today()
 
 
 @pytest.fixture
@@ -196,7 +196,7 @@ def test_a_stored_far_horizon_breaks_no_page(team, owner, owner_client, metric, 
 def test_prediction_page_says_which_observations_are_not_scored(team, owner, owner_client, metric):
     now = timezone.now()
     committed = now - timedelta(days=100)
-    day = services.local_date(team, committed)
+    day = team.local_date(committed)
     make_observations(metric, day - timedelta(days=40), [50, 60], step_days=20)  # before
     make_observations(metric, day + timedelta(days=10), [70, 80, 90], step_days=20)  # scored
     p = make_prediction(

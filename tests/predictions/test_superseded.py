@@ -32,7 +32,7 @@ def url(name, team, **kw):
 def revision_form(team, **overrides):
     data = {
         "kind": "line", "title": "Doubling every 5 months", "model": "exponential",
-        "horizon": (services.team_today(team) + timedelta(days=365)).isoformat(),
+        "horizon": (team.today() + timedelta(days=365)).isoformat(),
         "baseline_date": "2025-01-01", "baseline_value": "60", "doubling_months": "5",
         "coverage": "0.8", "band_low": "0.5", "band_high": "2",
     }  # fmt: skip
@@ -130,5 +130,5 @@ def test_a_superseded_line_is_not_revised_again_and_is_marked_on_its_page(
     assert url("prediction_revise", team, pk=old.pk) not in page
     # the revision's commit date bounds the old line's scores
     assert services.scoring_window(Prediction.objects.get(pk=old.pk))[1] <= (
-        services.local_date(team, revised.committed_at).toordinal()
+        team.local_date(revised.committed_at).toordinal()
     )
