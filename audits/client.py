@@ -121,6 +121,52 @@ def get_client() -> anthropic.Anthropic:
         return client
 
 
+_WARM_UP_EVENTS = (
+    ("message_start", {"type": "message_start", "message": {
+        "id": "msg_warm_up", "type": "message", "role": "assistant", "model": "warm-up",
+        "content": [], "stop_reason": None, "stop_sequence": None,
+        "usage": {"input_tokens": 1, "output_tokens": 1}}}),
+    ("content_block_start", {"type": "content_block_start", "index": 0,
+                             "content_block": {"type": "text", "text": ""}}),
+    ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                             "delta": {"type": "text_delta", "text": "ok"}}),
+    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+    ("message_delta", {"type": "message_delta", "usage": {"output_tokens": 1},
+                       "delta": {"stop_reason": "end_turn", "stop_sequence": None}}),
+    ("message_stop", {"type": "message_stop"}),
+)  # fmt: skip
+
+
+def warm_up() -> str:
+    """Stream one canned message through the SDK, in memory, so the process builds the SDK's
+    pydantic validators now (about 50 ms of CPU, once) rather than inside the first audit
+    calls, where a thread-pool worker builds them in several threads at once. Returns the
+    canned text ("ok")."""
+    import json
+
+    try:
+        import httpx2 as httpx  # the SDK's HTTP client
+    except ImportError:  # an SDK on plain httpx
+        import httpx  # type: ignore[no-redef]
+
+    body = "".join(
+        f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in _WARM_UP_EVENTS
+    ).encode()
+
+    def answer(request):
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as http:
+        client = anthropic.Anthropic(api_key="warm-up", base_url="http://warm-up.invalid",
+                                     http_client=http, max_retries=0)  # fmt: skip
+        messages = [{"role": "user", "content": "warm up"}]
+        with client.messages.stream(model="warm-up", max_tokens=1, messages=messages) as stream:
+            for _ in stream:
+                pass
+            message = stream.get_final_message()
+    return "".join(block.text for block in message.content if block.type == "text")
+
+
 # ----------------------------------------------------------------------------- concurrency
 _ACQUIRE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])

@@ -8,20 +8,30 @@ import logging
 import time
 from decimal import Decimal
 
-from celery import group, shared_task
+from celery import current_app, shared_task
+from celery.signals import worker_ready
 from django.db import connection
 from django.utils import timezone
 
 from planning.live import notify as live_notify
 
 from . import graders, live
-from .client import CallError, Cancelled, ask, call, get_redis
+from .client import CallError, Cancelled, ask, call, get_redis, warm_up
 from .models import AuditRun, Grade, Idea, Model, Price, Probe, Result, RunStatus
 from .runs import finalize_if_stopped, missing_calls, record_result, stop_key
 
 log = logging.getLogger(__name__)
 
 CLAIM_TTL = 15 * 60  # longer than any single call with its retries
+
+
+@worker_ready.connect
+def _warm_up(**kwargs) -> None:
+    """A worker builds the SDK's validators before its first audit call (client.warm_up)."""
+    try:
+        warm_up()
+    except Exception:  # noqa: BLE001 - an optimisation: the first calls build them instead
+        log.warning("could not warm up the model client", exc_info=True)
 
 
 @shared_task(acks_late=True)
@@ -38,11 +48,22 @@ def dispatch_run(run_id: int, epoch: int) -> int:
          "queued": len(calls), "label": "queued"},
     )  # fmt: skip
     session = str(run.live_session_id) if run.live_session_id else None
-    group(
-        run_call.s(run_id, epoch, probe_id, model_id, sample, writer.epoch, session)
+    publish_calls(
+        (run_id, epoch, probe_id, model_id, sample, writer.epoch, session)
         for probe_id, model_id, sample in calls
-    ).apply_async()
+    )
     return len(calls)
+
+
+PUBLISH_CHUNK = 100  # messages per Redis round trip: the first calls start while the rest queue
+
+
+def publish_calls(calls) -> None:
+    """Queue one run_call per argument tuple: one producer, and the messages pipelined to
+    Redis a chunk at a time (kombu's publish batch), not one round trip each."""
+    with current_app.producer_or_acquire() as producer, producer.batch(PUBLISH_CHUNK):
+        for args in calls:
+            run_call.apply_async(args, producer=producer)
 
 
 class StopCheck:

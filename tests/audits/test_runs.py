@@ -370,3 +370,33 @@ def test_pooled_thread_worker_calls_each_sample_once_when_every_message_comes_tw
     assert fake.requests_seen() - before == 10  # one model request per (probe, model, sample)
     assert run.cost_usd == sum(r.cost_usd for r in run.results.all()) > 0
     assert run.tokens_out == sum(r.output_tokens for r in run.results.all())
+
+
+def test_the_fan_out_is_pipelined_to_redis(monkeypatch):
+    """dispatch_run's messages reach Redis a chunk at a time, not one round trip each."""
+    from redis.client import Pipeline
+
+    from audits import tasks
+    from planning.celery import app
+
+    queue = f"h-fanout-{uuid.uuid4().hex[:6]}"
+    executed = []
+    real = Pipeline.execute
+    monkeypatch.setattr(Pipeline, "execute", lambda self, *a, **k: executed.append(
+        len(self.command_stack)) or real(self, *a, **k))  # fmt: skip
+    monkeypatch.setattr(tasks, "PUBLISH_CHUNK", 10)
+    monkeypatch.setattr(tasks.run_call, "apply_async", lambda args, producer: producer.publish(
+        {"args": args}, routing_key=queue, exchange="", serializer="json"))  # fmt: skip
+    tasks.publish_calls((1, 1, probe, 1, 1, None, None) for probe in range(25))
+    with app.connection_for_write() as conn:
+        client = conn.default_channel.client
+        assert client.llen(queue) == 25
+        client.delete(queue)
+    assert executed == [10, 10, 5]
+
+
+def test_the_sdk_is_warmed_up_in_memory():
+    """A worker builds the SDK's validators at start, without a request (client.warm_up)."""
+    from audits.client import warm_up
+
+    assert warm_up() == "ok"
