@@ -26,6 +26,11 @@ Errors can be injected three ways:
 - `--error-rate p` fails a random share of requests with 529 (demos of flaky upstreams).
 `x-fake-latency: seconds` overrides the latency for one request.
 
+A gate lets a test decide when answers arrive: `POST /gate` with {"open": false} holds every
+/v1/messages request (counted as it arrives) until {"release": N} lets N of them through or
+{"open": true} lets all through; `GET /healthz` reports how many are `waiting`. The gate
+starts open.
+
 The server is a ThreadingHTTPServer: one thread per connection, so hundreds of slow concurrent
 requests overlap as they would against the real API.
 """
@@ -114,6 +119,29 @@ class FakeAPI:
         self._cached_prefixes: set[str] = set()
         self._lock = threading.Lock()
         self.requests = 0
+        self._gate = threading.Condition()
+        self.gate_open = True
+        self.passes = 0  # requests the closed gate may still let through
+        self.waiting = 0
+
+    def set_gate(self, *, opened: bool | None = None, release: int = 0) -> None:
+        """Open or close the gate (either clears the passes), or let `release` more through."""
+        with self._gate:
+            if opened is not None:
+                self.gate_open, self.passes = opened, 0
+            self.passes += release
+            self._gate.notify_all()
+
+    def pass_gate(self) -> None:
+        """Wait at the gate until it is open or a pass is left for this request."""
+        with self._gate:
+            self.waiting += 1
+            try:
+                self._gate.wait_for(lambda: self.gate_open or self.passes > 0)
+                if not self.gate_open:
+                    self.passes -= 1
+            finally:
+                self.waiting -= 1
 
     def should_fail(self, spec: ErrorSpec, key: str) -> bool:
         """True for the first `spec.times` requests with this key."""
@@ -180,7 +208,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self._error(404, "not_found_error", "model not found")
             return self._json(200, self._model_info(info))
         if path == "/healthz":
-            return self._json(200, {"ok": True, "requests": self.api.requests})
+            return self._json(
+                200, {"ok": True, "requests": self.api.requests, "waiting": self.api.waiting}
+            )
         self._error(404, "not_found_error", f"No route for GET {path}")
 
     def _model_info(self, info: dict[str, Any]) -> dict[str, Any]:
@@ -213,6 +243,8 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.partition("?")[0]
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length)
+        if path == "/gate":
+            return self._set_gate(raw)
         if path != "/v1/messages":
             return self._error(404, "not_found_error", f"No route for POST {path}")
         if not self.headers.get("x-api-key") and not self.headers.get("authorization"):
@@ -227,6 +259,7 @@ class Handler(BaseHTTPRequestHandler):
         api = self.api
         with api._lock:
             api.requests += 1
+        api.pass_gate()
         requested = body["model"]
         model = api.rules.resolve(requested)
         if model is None:
@@ -290,6 +323,15 @@ class Handler(BaseHTTPRequestHandler):
                 },
             },
         )
+
+    def _set_gate(self, raw: bytes) -> None:
+        try:
+            body = json.loads(raw or b"{}")
+            self.api.set_gate(opened=body.get("open"), release=int(body.get("release", 0)))
+        except (ValueError, TypeError, AttributeError):
+            message = 'Send {"open": true | false} or {"release": n}'
+            return self._error(400, "invalid_request_error", message)
+        self._json(200, {"open": self.api.gate_open, "waiting": self.api.waiting})
 
     def _stream(self, message_id, model, pieces, stop_reason, usage, mid_stream) -> None:
         usage_in, cache_create, cache_read = usage

@@ -92,3 +92,19 @@ def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def worker_idle(proc: subprocess.Popen) -> bool:
+    """Nothing waits in the worker's queue and it runs or holds no task (asks the worker)."""
+    from planning.celery import app
+
+    with app.connection_for_read() as conn:
+        try:
+            if conn.default_channel.queue_declare(proc.queue, passive=True).message_count:
+                return False
+        except conn.channel_errors:
+            pass  # (Redis) an empty queue is no key at all
+    inspect = app.control.inspect([proc.hostname], timeout=5)
+    active = (inspect.active() or {}).get(proc.hostname)
+    reserved = (inspect.reserved() or {}).get(proc.hostname)
+    return active == [] and reserved == []

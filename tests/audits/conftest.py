@@ -40,3 +40,13 @@ def make_idea(team, title="Idea", prompt="say yes", grader="contains", config=No
     Probe.objects.create(idea=idea, name=f"{title} probe", user_message=prompt, grader=grader,
                          grader_config=config or {"expected": "YES"}, **probe)  # fmt: skip
     return idea
+
+
+@pytest.fixture
+def gate(fake_api):
+    """The fake server's gate, closed: answers arrive when the test releases them (opened
+    again at the end)."""
+    gate = fake.Gate()
+    gate.close()
+    yield gate
+    gate.open()

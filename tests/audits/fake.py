@@ -54,4 +54,35 @@ def start(
 
 
 def requests_seen(port: int = PORT) -> int:
+    """Messages requests the server has received (those waiting at the gate included)."""
     return httpx.get(f"http://127.0.0.1:{port}/healthz").json()["requests"]
+
+
+def waiting(port: int = PORT) -> int:
+    """Messages requests held at the closed gate."""
+    return httpx.get(f"http://127.0.0.1:{port}/healthz").json()["waiting"]
+
+
+class Gate:
+    """The fake server's gate: while closed, every Messages request waits there until the
+    test lets it through, so a test decides when answers arrive instead of sleeping."""
+
+    def __init__(self, port: int = PORT) -> None:
+        self.url = f"http://127.0.0.1:{port}/gate"
+        self.port = port
+
+    def _post(self, body: dict) -> None:
+        httpx.post(self.url, json=body).raise_for_status()
+
+    def close(self) -> None:
+        self._post({"open": False})
+
+    def open(self) -> None:
+        self._post({"open": True})
+
+    def release(self, n: int = 1) -> None:
+        """Let `n` requests through (waiting ones first, then the next to arrive)."""
+        self._post({"release": n})
+
+    def waiting(self) -> int:
+        return waiting(self.port)

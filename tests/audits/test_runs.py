@@ -19,6 +19,7 @@ from planning.live.models import LiveEvent
 from tests.audits import fake
 from tests.audits.conftest import make_idea
 from tests.conftest import wait_for
+from tests.processes import worker_idle
 
 
 def _run(team, models, ideas, **kw):
@@ -104,20 +105,25 @@ def test_run_completes_and_marks_cadence(fake_api, celery_worker_process, team, 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
-def test_cancel_mid_run_then_resume_runs_only_missing(fake_api, celery_worker_process, team,
-                                                       sim_models):  # fmt: skip
-    run = _audit(team, sim_models, n_ideas=4, prompt="SLOW-PROBE")
+def test_cancel_mid_run_then_resume_runs_only_missing(fake_api, gate, celery_worker_process,
+                                                       team, sim_models):  # fmt: skip
+    run = _audit(team, sim_models, n_ideas=4)
+    first_request = fake.requests_seen()
     runs.start_run(run)
-    assert wait_for(lambda: Result.objects.filter(run=run).exists(), 30)
+    # the worker's two processes each wait for an answer; one answer arrives
+    assert wait_for(lambda: gate.waiting() == 2, 30)
+    gate.release(1)
+    assert wait_for(lambda: Result.objects.filter(run=run).count() == 1, 30)
+    assert wait_for(lambda: gate.waiting() == 2, 30)  # the freed process took the next call
     runs.cancel_run(run)
     run.refresh_from_db()
     assert run.status == RunStatus.CANCELLED and "Stopped" in run.stop_reason
-    # in-flight calls end and queued ones are skipped: the count settles below the total
-    wait_for(lambda: False, 3)
+    # the calls in flight get their answers; the queued ones are skipped without calling
+    gate.open()
+    assert wait_for(lambda: worker_idle(celery_worker_process), 30)
     settled = Result.objects.filter(run=run).count()
-    assert 0 < settled < 8
-    wait_for(lambda: False, 2)
-    assert Result.objects.filter(run=run).count() == settled
+    assert 1 <= settled <= 3  # the released answer, and at most the two in flight
+    assert fake.requests_seen() - first_request == 3  # nothing queued reached the model
     before = fake.requests_seen()
     runs.start_run(run)  # resume
     assert wait_for(lambda: AuditRun.objects.get(pk=run.pk).status == RunStatus.COMPLETED, 60)
@@ -133,7 +139,7 @@ def test_budget_stop(fake_api, celery_worker_process, team, sim_models):
     run = _audit(team, sim_models, n_ideas=5, prompt="LONG-ANSWER", budget_tokens=150)
     runs.start_run(run)
     assert wait_for(lambda: AuditRun.objects.get(pk=run.pk).status == RunStatus.BUDGET, 30)
-    wait_for(lambda: False, 2)  # let in-flight calls land
+    assert wait_for(lambda: worker_idle(celery_worker_process), 30)  # in-flight calls landed
     run.refresh_from_db()
     assert run.total_tokens >= 150
     assert run.done_calls < 10

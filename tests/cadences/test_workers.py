@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import timedelta
 
@@ -30,6 +31,12 @@ def _due_now(cadence) -> Occurrence:
     return occ
 
 
+def finished_ticks(stack) -> set[str]:
+    """Ids of the tick tasks the workers have finished (from their logs)."""
+    logs = "".join(p.read_text() for p in stack.logs)
+    return set(re.findall(r"tasks\.tick\[([0-9a-f-]+)\] (?:succeeded|raised)", logs))
+
+
 @pytest.fixture
 def outbox(cadence_stack):
     shutil.rmtree(cadence_stack.outbox)
@@ -54,7 +61,8 @@ def test_two_workers_and_racing_ticks_send_each_reminder_once(team, cadence_stac
         )
 
     assert wait_for(settled, timeout=60), [p.read_text()[-3000:] for p in cadence_stack.logs]
-    wait_for(lambda: False, timeout=2)  # let any straggling tick finish
+    # every tick has finished, the stragglers too
+    assert wait_for(lambda: finished_ticks(cadence_stack) >= {r.id for r in results}, timeout=60)
     reminders = Reminder.objects.all()
     assert reminders.count() == expected
     assert set(reminders.values_list("status", "attempts")) == {("sent", 1)}
@@ -83,9 +91,12 @@ def test_end_to_end_beat_to_worker_to_email_outbox(
     message = found[0]
     assert message["To"] == owner.email
     key = message["X-Exponent-Idempotency-Key"]
-    assert Reminder.objects.get(idempotency_key=key).status == ReminderStatus.SENT
+    # the message is written before its reminder is marked sent: wait for the mark
+    sent = Reminder.objects.filter(idempotency_key=key, status=ReminderStatus.SENT)
+    assert wait_for(sent.exists, timeout=30)
     body = message.get_content()
     assert "https://exponent.example.com/t/" in body and "is due now" in body
     # Several more beats pass: still one message per reminder.
-    wait_for(lambda: False, timeout=3)
+    ticks = len(finished_ticks(cadence_stack))
+    assert wait_for(lambda: len(finished_ticks(cadence_stack)) >= ticks + 2, timeout=30)
     assert len(delivered()) == 1
