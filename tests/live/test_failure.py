@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
-import time
+from datetime import timedelta
 
 import pytest
+from django.db.models import F
 
 from planning.celery import app
 from planning.live import services
@@ -70,7 +71,9 @@ def test_dead_worker_session_is_reaped_and_subscribers_get_failed(
         frames = read_until_tokens(stream, 2)
         os.killpg(worker.pid, signal.SIGKILL)  # the whole worker: nothing will redeliver soon
         worker.wait(10)
-        time.sleep(1.2)
+        # the worker has been silent for two seconds (its last heartbeat, moved back)
+        silent = LiveSession.objects.filter(pk=session.pk)
+        assert silent.update(heartbeat_at=F("heartbeat_at") - timedelta(seconds=2)) == 1
         assert LiveSession.objects.get(pk=session.pk).status == Status.ACTIVE
         assert services.reap_stale_sessions(max_silence=1.0) == 1
         frames += stream.until_end()

@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
-import time
 
 import pytest
 
 from devtools.tasks import emit_burst
 from planning.live import services
 from planning.live.models import LiveEvent, LiveSession, Status
+from planning.live.tasks import DEMO_WORDS
 from planning.live.writer import LiveWriter
 from tests.conftest import wait_for
 
@@ -49,7 +50,8 @@ def test_resume_after_disconnect_gets_the_rest_exactly_once(
                 break
     k = seqs(first)[-1]
     assert seqs(first) == [1, 2, 3, 4]
-    time.sleep(0.3)  # more events are written while we are away
+    # more events are written while we are away
+    assert wait_for(lambda: LiveSession.objects.get(pk=session.pk).last_seq > k + 1)
     resume = {"last_event_id": k} if how == "last-event-id" else {"after": k}
     with subscribe(client, session.pk, **resume) as stream:
         rest = stream.until_end()
@@ -78,9 +80,11 @@ def test_two_subscribers_identical_and_late_joiner_gets_everything(
 ):
     session = services.create_session(team, kind="demo")
     received = {}
+    tailing = {"a": threading.Event(), "b": threading.Event()}
 
     def follow(name, user):
         with subscribe(http_for(user), session.pk) as stream:
+            tailing[name].set()  # the response has begun: the server watches the session
             received[name] = [(f.id, f.event, f.data) for f in stream.until_end()]
 
     threads = [
@@ -89,7 +93,7 @@ def test_two_subscribers_identical_and_late_joiner_gets_everything(
     ]
     for t in threads:
         t.start()
-    time.sleep(0.5)  # both are tailing before the work starts
+    assert all(e.wait(30) for e in tailing.values())  # both are tailing before the work starts
     from planning.live.tasks import demo_generation
 
     services.start(session, demo_generation, str(session.pk), 60, 0.01)
@@ -112,14 +116,16 @@ def test_concurrent_writer_tasks_are_gapless_and_a_tailing_reader_sees_all(
     session = services.create_session(team, kind="burst")
     writer = LiveWriter.claim(session.pk)
     frames = []
+    tailing = threading.Event()
 
     def read():
         with subscribe(http_for(editor), session.pk) as stream:
+            tailing.set()
             frames.extend(stream.until_end())
 
     reader = threading.Thread(target=read)
     reader.start()
-    time.sleep(0.3)
+    assert tailing.wait(30)
     results = [emit_burst.delay(str(session.pk), writer.epoch, 150, label) for label in ("a", "b")]
     assert wait_for(lambda: LiveSession.objects.get(pk=session.pk).last_seq >= 301, timeout=60), (
         "the two writer tasks did not finish"
@@ -138,14 +144,14 @@ def test_concurrent_writer_tasks_are_gapless_and_a_tailing_reader_sees_all(
 
 
 # --------------------------------------------------------------------------- 4. cancel
-def test_cancel_stops_the_worker_within_a_second(team, editor, http_for, celery_worker_process):
+def test_cancel_stops_the_worker_mid_generation(team, editor, http_for, celery_worker_process):
     client = http_for(editor)
-    session = services.start_demo(team, editor, words=3000, delay=0.02)
+    words = 3000  # a minute of generation: only a worker that obeys the stop ends early
+    session = services.start_demo(team, editor, words=words, delay=0.02)
     with subscribe(client, session.pk) as stream:
         for frame in stream.events():
             if frame.id and frame.json["type"] == "token":
                 break
-        asked = time.monotonic()
         response = client.post(f"/live/{session.pk}/cancel")
         assert response.status_code == 202
         types = []
@@ -153,13 +159,15 @@ def test_cancel_stops_the_worker_within_a_second(team, editor, http_for, celery_
             if frame.id:
                 types.append(frame.json["type"])
                 if frame.json["type"] == "cancelled":
-                    elapsed = time.monotonic() - asked
                     cancelled = frame.json["data"]
             if frame.event == "end":
                 break
-    assert elapsed < 1.0, f"cancelled arrived {elapsed:.2f} s after the POST"
+    # "stopping" first, then the worker's own "cancelled" (not the watchdog's "forced" one)
+    # with what was done: part of the text (how fast it obeys is measured by bench/live.py)
     assert "stopping" in types and types[-1] == "cancelled"
-    assert cancelled["chars"] > 0  # what was done
+    assert "forced" not in cancelled
+    whole = sum(len(word) + 1 for word in itertools.islice(itertools.cycle(DEMO_WORDS), words))
+    assert 0 < cancelled["chars"] < whole
     assert client.post(f"/live/{session.pk}/cancel").status_code == 202  # idempotent
     assert LiveEvent.objects.filter(session=session, type="stopping").count() == 1
     session.refresh_from_db()
@@ -250,9 +258,11 @@ def test_idle_subscribers_hold_no_database_connection(team, editor, http_for, as
     with contextlib.ExitStack() as stack:
         streams = [stack.enter_context(subscribe(http_for(editor), session.pk)) for _ in range(8)]
         assert all(s.next().json["type"] == "started" for s in streams)  # replayed, now idle
-        time.sleep(2.5)  # past the hub's periodic re-read
-        # The hub's periodic re-read borrows a pooled connection for a moment, and the pool
-        # closes an idle one every LIVE_DB_POOL_MAX_IDLE (1 s); an idle subscriber keeps none.
+        # The hub's periodic re-read (every LIVE_POLL_SECONDS, 2 s) borrows a pooled
+        # connection for a moment, and the pool closes an idle one after LIVE_DB_POOL_MAX_IDLE
+        # (1 s); an idle subscriber keeps none.
+        assert wait_for(lambda: server_connections() == 0, timeout=15)
+        assert wait_for(lambda: server_connections() > 0, timeout=15, interval=0.02)  # re-read
         assert wait_for(lambda: server_connections() == 0, timeout=15)
         LiveWriter.join(session.pk, 1).emit("progress", {"done": 1})
         assert all(s.next().json["type"] == "progress" for s in streams)  # still live
