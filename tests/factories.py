@@ -1,7 +1,13 @@
+import datetime as dt
+
 import factory
 
+from audits.models import Idea, Probe
 from planning.accounts.models import User
+from planning.bottlenecks.models import BottleneckMap, Stage, StageDependency
+from planning.cadences.models import Cadence
 from planning.teams.models import Invitation, Membership, Role, Team
+from predictions.models import Metric, Observation, Prediction
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -57,3 +63,151 @@ class InvitationFactory(factory.django.DjangoModelFactory):
     team = factory.SubFactory(TeamFactory)
     email = factory.Sequence(lambda n: f"invitee{n}@example.com")
     role = Role.EDITOR
+
+
+# ----------------------------------------------------------------------------- predictions
+class MetricFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Metric
+
+    team = factory.SubFactory(TeamFactory)
+    name = "METR 50% time horizon"
+    unit = "minutes"
+    scale = "log"
+
+
+class ObservationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Observation
+
+    metric = factory.SubFactory(MetricFactory)
+    observed_at = factory.Sequence(lambda n: dt.date(2025, 1, 1) + dt.timedelta(days=30 * n))
+    value = 100.0
+
+    @classmethod
+    def series(cls, metric, start: dt.date, values, step_days: int = 30, user=None):
+        """Observations every `step_days` from `start`, recorded as the app records them
+        (predictions.services.upsert_observations: with their change log); the rows given."""
+        from predictions import services
+
+        rows = [
+            (start + dt.timedelta(days=i * step_days), float(v), "") for i, v in enumerate(values)
+        ]
+        services.upsert_observations(metric, rows, user)
+        return rows
+
+
+class PredictionFactory(factory.django.DjangoModelFactory):
+    """A draft line on a metric; `committed=True` commits it now, `committed_at=` then."""
+
+    class Meta:
+        model = Prediction
+
+    metric = factory.SubFactory(MetricFactory)
+    team = factory.SelfAttribute("metric.team")
+    author = factory.SubFactory(UserFactory)
+    title = "Horizons double every 7 months"
+    horizon = dt.date(2027, 1, 1)
+    trajectory = factory.LazyFunction(
+        lambda: {"model": "exponential", "baseline_date": "2025-01-01", "baseline_value": 60,
+                 "doubling_months": 7}
+    )  # fmt: skip
+    band = factory.LazyFunction(lambda: {"coverage": 0.8, "low": 0.5, "high": 2})
+    committed = False
+    committed_at = None
+
+    @classmethod
+    def _create(cls, model_class, *args, committed=False, committed_at=None, **kwargs):
+        from predictions import services
+
+        prediction = model_class(*args, **kwargs)
+        if committed_at is not None:
+            prediction.made_at = committed_at
+        prediction.save()
+        if committed or committed_at is not None:
+            prediction = services.commit_prediction(prediction, at=committed_at)
+        return prediction
+
+
+# ----------------------------------------------------------------------------- bottlenecks
+class BottleneckMapFactory(factory.django.DjangoModelFactory):
+    """A map with `stages` given as (name, active, waiting, speedup_active, speedup_waiting)
+    and `edges` as (depends_on, stage) names."""
+
+    class Meta:
+        model = BottleneckMap
+
+    team = factory.SubFactory(TeamFactory)
+    name = "Delivery"
+    quarter = "2026-Q1"
+    stages = ()
+    edges = ()
+
+    @classmethod
+    def _create(cls, model_class, *args, stages=(), edges=(), **kwargs):
+        bmap = model_class.objects.create(*args, **kwargs)
+        created = {}
+        for i, (stage_name, active, waiting, sa, sw) in enumerate(stages):
+            created[stage_name] = Stage.objects.create(
+                map=bmap, name=stage_name, order=i, active_hours=active, waiting_hours=waiting,
+                speedup_active=sa, speedup_waiting=sw,
+            )  # fmt: skip
+        for a, b in edges:
+            StageDependency.objects.create(depends_on=created[a], stage=created[b])
+        return bmap
+
+
+# ----------------------------------------------------------------------------- audits
+class ProbeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Probe
+
+    idea = factory.SubFactory("tests.factories.IdeaFactory", probe=None)
+    name = factory.LazyAttribute(lambda probe: f"{probe.idea.title} probe")
+    user_message = "say yes"
+    grader = "contains"
+    grader_config = factory.LazyFunction(lambda: {"expected": "YES"})
+
+
+class IdeaFactory(factory.django.DjangoModelFactory):
+    """An idea with one probe (`probe__user_message=`, `probe__grader_config=`…)."""
+
+    class Meta:
+        model = Idea
+        skip_postgeneration_save = True  # the probe is saved on its own
+
+    team = factory.SubFactory(TeamFactory)
+    title = "Idea"
+    probe = factory.RelatedFactory(ProbeFactory, factory_related_name="idea")
+
+
+# ----------------------------------------------------------------------------- cadences
+class CadenceFactory(factory.django.DjangoModelFactory):
+    """A weekly cadence, scheduled as of `now` (default: the real clock), with `people`."""
+
+    class Meta:
+        model = Cadence
+
+    team = factory.SubFactory(TeamFactory)
+    title = "Weekly check"
+    kind = "custom"
+    rrule = "FREQ=WEEKLY;BYDAY=MO"
+    starts_on = dt.date(2026, 1, 1)
+    due_time = dt.time(9, 0)
+    reminder_days = factory.LazyFunction(lambda: [1])
+    grace_days = 1
+    now = None
+    people = None
+
+    @classmethod
+    def _create(cls, model_class, *args, now=None, people=None, **kwargs):
+        from django.utils import timezone
+
+        from planning.cadences import services
+
+        cadence = model_class.objects.create(*args, **kwargs)
+        if people:
+            cadence.people.set(people)
+        services.reschedule(cadence, now or timezone.now())
+        cadence.refresh_from_db()
+        return cadence

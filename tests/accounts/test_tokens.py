@@ -18,12 +18,12 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def member():
+def membership():
     return MembershipFactory()
 
 
-def _metrics(member):
-    return f"/api/v1/t/{member.team.slug}/metrics/"
+def _metrics(membership):
+    return f"/api/v1/t/{membership.team.slug}/metrics/"
 
 
 def _all_token_text() -> str:
@@ -32,37 +32,37 @@ def _all_token_text() -> str:
         return repr(cursor.fetchall())
 
 
-def test_token_is_shown_once_and_stored_only_as_a_hash(client_for, member):
-    client = client_for(member.user)
+def test_token_is_shown_once_and_stored_only_as_a_hash(client_for, membership):
+    client = client_for(membership.user)
     response = client.post(reverse("api_tokens"), {"name": "import script"})
     raw = re.search(r'value="(exp_[A-Za-z0-9]{40})"', response.content.decode()).group(1)
-    token = ApiToken.objects.get(user=member.user)
+    token = ApiToken.objects.get(user=membership.user)
     assert token.key_hash == hash_token(raw) and raw.startswith(token.prefix)
     assert raw not in _all_token_text()  # nowhere in the table
     listing = client.get(reverse("api_tokens")).content.decode()
     assert "import script" in listing and token.prefix in listing and raw not in listing
     api = Client()
-    assert api.get(_metrics(member), HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+    assert api.get(_metrics(membership), HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
     token.refresh_from_db()
     assert token.last_used_at is not None
     client.post(reverse("api_token_revoke", kwargs={"pk": token.pk}))
     token.refresh_from_db()
     assert token.state == "revoked"
-    assert api.get(_metrics(member), HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401
+    assert api.get(_metrics(membership), HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401
     assert "revoked" in client.get(reverse("api_tokens")).content.decode()
 
 
-def test_expired_token_is_refused(member):
-    _, raw = ApiToken.issue(member.user, expires_at=timezone.now() + timedelta(days=1))
+def test_expired_token_is_refused(membership):
+    _, raw = ApiToken.issue(membership.user, expires_at=timezone.now() + timedelta(days=1))
     assert tokens.authenticate(raw) is not None
     ApiToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     assert tokens.authenticate(raw) is None
-    response = Client().get(_metrics(member), HTTP_AUTHORIZATION=f"Bearer {raw}")
+    response = Client().get(_metrics(membership), HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert response.status_code == 401
 
 
-def test_expiry_chosen_in_the_form(client_for, member):
-    client_for(member.user).post(
+def test_expiry_chosen_in_the_form(client_for, membership):
+    client_for(membership.user).post(
         reverse("api_tokens"), {"name": "ci", "expires_in_days": "30", "read_only": "on"}
     )
     token = ApiToken.objects.get()
@@ -70,25 +70,25 @@ def test_expiry_chosen_in_the_form(client_for, member):
     assert timedelta(days=29) < token.expires_at - timezone.now() <= timedelta(days=30)
 
 
-def test_read_only_token_reads_but_cannot_write(member):
-    _, raw = ApiToken.issue(member.user, read_only=True)
+def test_read_only_token_reads_but_cannot_write(membership):
+    _, raw = ApiToken.issue(membership.user, read_only=True)
     api = Client(headers={"Authorization": f"Bearer {raw}"})
-    assert api.get(_metrics(member)).status_code == 200
+    assert api.get(_metrics(membership)).status_code == 200
     response = api.post(
-        _metrics(member), {"name": "Latency", "unit": "ms"}, content_type="application/json"
+        _metrics(membership), {"name": "Latency", "unit": "ms"}, content_type="application/json"
     )
     assert response.status_code == 403
     assert response.json()["error"] == "This API token is read-only."
 
 
-def test_authenticate_refuses_inactive_users_and_junk(member):
-    _, raw = ApiToken.issue(member.user)
-    assert tokens.authenticate(raw).user == member.user
-    assert tokens.authenticate(" " + raw + " ").user == member.user
+def test_authenticate_refuses_inactive_users_and_junk(membership):
+    _, raw = ApiToken.issue(membership.user)
+    assert tokens.authenticate(raw).user == membership.user
+    assert tokens.authenticate(" " + raw + " ").user == membership.user
     for junk in ["", "exp_", raw[:-1], "x" * 10_000, "exp_\x00\ud800"]:
         assert tokens.authenticate(junk) is None
-    member.user.is_active = False
-    member.user.save()
+    membership.user.is_active = False
+    membership.user.save()
     assert tokens.authenticate(raw) is None
 
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from audits.models import Idea, Model, Price, Probe
+from audits.models import Model, Price
 from tests.audits import fake
 
 
@@ -33,13 +33,6 @@ def sim_models(db):
     Price.objects.create(model_id="sim-claude-3", input_per_mtok=Decimal(1),
                          output_per_mtok=Decimal(5))  # fmt: skip
     return newer, older
-
-
-def make_idea(team, title="Idea", prompt="say yes", grader="contains", config=None, **probe):
-    idea = Idea.objects.create(team=team, title=title)
-    Probe.objects.create(idea=idea, name=f"{title} probe", user_message=prompt, grader=grader,
-                         grader_config=config or {"expected": "YES"}, **probe)  # fmt: skip
-    return idea
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.audits.conftest import make_idea
+from tests.factories import IdeaFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def _post(client, idea, **fields):
 
 
 def test_limits_are_shown_next_to_the_fields(editor_client, team):
-    idea = make_idea(team, "Form")
+    idea = IdeaFactory(team=team, title="Form")
     url = reverse("audits:probe_create", kwargs={"team": team.slug, "pk": idea.pk})
     page = editor_client.get(url).text
     assert "1 to 20: how often the prompt is asked per model." in page
@@ -52,12 +52,12 @@ def test_limits_are_shown_next_to_the_fields(editor_client, team):
     ],
 )
 def test_bad_grader_input_is_a_message_not_a_500(editor_client, team, fields, field, message):
-    idea = make_idea(team, "Bad")
+    idea = IdeaFactory(team=team, title="Bad")
     response = _post(editor_client, idea, **fields)
     assert response.status_code == 400
     error = response.text.split(f'id="id_{field}_error"')[1].split("</small>")[0]
     assert message in error
-    assert idea.probes.count() == 1  # only make_idea's probe: nothing saved
+    assert idea.probes.count() == 1  # only the factory's probe: nothing saved
 
 
 @pytest.mark.parametrize(
@@ -76,7 +76,7 @@ def test_bad_grader_input_is_a_message_not_a_500(editor_client, team, fields, fi
     ],
 )  # fmt: skip
 def test_grader_fields_make_the_config(editor_client, team, fields, config):
-    idea = make_idea(team, "Good")
+    idea = IdeaFactory(team=team, title="Good")
     response = _post(editor_client, idea, **fields)
     assert response.status_code == 302, response.text[:3000]
     probe = idea.probes.get(name="P")
@@ -85,7 +85,7 @@ def test_grader_fields_make_the_config(editor_client, team, fields, config):
 
 def test_llm_judge_fields_and_edit_shows_them_again(editor_client, team, sim_models):
     newer, _ = sim_models
-    idea = make_idea(team, "Judge")
+    idea = IdeaFactory(team=team, title="Judge")
     _post(editor_client, idea, grader="llm_judge", rubric="Apologises", judge_model=newer.model_id)
     probe = idea.probes.get(name="P")
     assert probe.grader_config == {"rubric": "Apologises", "judge_model": newer.model_id,

@@ -13,7 +13,7 @@ from audits import runs
 from audits.models import AuditRun, Grade, Idea, IdeaStatus, IdeaStatusChange, Model, RunStatus
 from planning.quarters import current_quarter
 from planning.reviews.models import BacklogItem, Decision, Review
-from tests.audits.conftest import make_idea
+from tests.factories import IdeaFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +63,7 @@ def test_logging_an_idea_records_its_failure(editor_client, team):
 
 def test_first_audit_that_passes_lights_a_fresh_idea_up(team, sim_models):
     newer, older = sim_models
-    idea = make_idea(team, "Fresh")
+    idea = IdeaFactory(team=team, title="Fresh")
     run = _finish(team, idea, [newer, older], [Grade.PASS, Grade.FAIL])
     assert idea.status == IdeaStatus.LIT_UP
     change = idea.status_changes.first()
@@ -79,7 +79,7 @@ def test_failing_first_audit_keeps_the_idea_dormant_and_later_marks_hold(
     owner_client, team, sim_models
 ):
     newer, older = sim_models
-    idea = make_idea(team, "Hard")
+    idea = IdeaFactory(team=team, title="Hard")
     _finish(team, idea, [older], [Grade.FAIL])
     assert idea.status == IdeaStatus.DORMANT
     second = _finish(team, idea, [older], [Grade.PASS])
@@ -99,7 +99,7 @@ def test_failing_first_audit_keeps_the_idea_dormant_and_later_marks_hold(
 
 def test_resuming_a_complete_run_is_a_no_op_with_a_message(editor_client, team, sim_models):
     newer, _ = sim_models
-    idea = make_idea(team, "Done")
+    idea = IdeaFactory(team=team, title="Done")
     run = _finish(team, idea, [newer], [Grade.FAIL])
     changes = IdeaStatusChange.objects.count()
     epoch = AuditRun.objects.get(pk=run.pk).epoch
@@ -115,7 +115,7 @@ def test_resuming_a_complete_run_is_a_no_op_with_a_message(editor_client, team, 
 
 
 def test_status_changes_are_idempotent(editor_client, team):
-    idea = make_idea(team, "Twice")
+    idea = IdeaFactory(team=team, title="Twice")
     stale = Idea.objects.get(pk=idea.pk)
     assert idea.set_status(IdeaStatus.ABANDONED, None, "No.") is not None
     assert stale.set_status(IdeaStatus.ABANDONED, None, "No.") is None  # stale copy, retried
@@ -127,7 +127,7 @@ def test_status_changes_are_idempotent(editor_client, team):
 
 def test_promote_puts_a_linked_item_on_the_open_review_backlog(editor_client, team, sim_models):
     newer, _ = sim_models
-    idea = make_idea(team, "Smart replies")
+    idea = IdeaFactory(team=team, title="Smart replies")
     _finish(team, idea, [newer], [Grade.PASS])
     assert idea.status == IdeaStatus.LIT_UP
     for _ in range(2):  # double click: one decision, one item, one status change
@@ -153,7 +153,7 @@ def test_promote_puts_a_linked_item_on_the_open_review_backlog(editor_client, te
 def test_promote_goes_to_next_quarter_when_this_one_is_closed(editor_client, team, sim_models):
     this_q = current_quarter(team)
     Review.objects.create(team=team, quarter=str(this_q), status=Review.Status.CLOSED)
-    idea = make_idea(team, "Later bet")
+    idea = IdeaFactory(team=team, title="Later bet")
     editor_client.post(url("idea_status", team, pk=idea.pk), {"action": "promote",
                                                                "reason": "Yes"})  # fmt: skip
     item = BacklogItem.objects.get(subject_key=f"idea:{idea.pk}")
@@ -165,7 +165,7 @@ def test_new_model_notice_only_for_dormant_ideas_not_yet_audited_on_it(owner_cli
     newer, older = sim_models
     # both listed and seen just now: the page asks the Models API for nothing else
     Model.objects.filter(pk__in=[newer.pk, older.pk]).update(last_seen_at="2100-01-01T00:00Z")
-    idea = make_idea(team, "Tested")
+    idea = IdeaFactory(team=team, title="Tested")
     _finish(team, idea, [older], [Grade.FAIL])
     page = owner_client.get(url("run_list", team)).text
     assert "New model available" in page and newer.model_id in page
@@ -173,5 +173,7 @@ def test_new_model_notice_only_for_dormant_ideas_not_yet_audited_on_it(owner_cli
     assert older.model_id not in page.split("New model available")[1].split("</aside>")[0]
     _finish(team, idea, [newer], [Grade.FAIL])  # every dormant idea audited on both
     assert "New model available" not in owner_client.get(url("run_list", team)).text
-    make_idea(team, "Abandoned").set_status(IdeaStatus.ABANDONED)  # not dormant: no news
+    IdeaFactory(team=team, title="Abandoned").set_status(
+        IdeaStatus.ABANDONED
+    )  # not dormant: no news
     assert "New model available" not in owner_client.get(url("run_list", team)).text

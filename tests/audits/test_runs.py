@@ -17,8 +17,8 @@ from audits.models import AuditRun, Grade, Result, RunStatus
 from audits.tasks import run_call
 from planning.live.models import LiveEvent
 from tests.audits import fake
-from tests.audits.conftest import make_idea
 from tests.conftest import wait_for
+from tests.factories import IdeaFactory
 from tests.processes import worker_idle
 
 
@@ -29,7 +29,9 @@ def _run(team, models, ideas, **kw):
 @pytest.mark.django_db
 def test_run_call_is_idempotent_under_retry(fake_api, team, sim_models):
     newer, older = sim_models
-    idea = make_idea(team, prompt="LATER-PASSES", config={"expected": "yes"})
+    idea = IdeaFactory(
+        team=team, probe__user_message="LATER-PASSES", probe__grader_config={"expected": "yes"}
+    )
     run = _run(team, [newer], [idea])
     AuditRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, epoch=1, expected_calls=1)
     probe = idea.probes.get()
@@ -52,7 +54,7 @@ def test_run_call_is_idempotent_under_retry(fake_api, team, sim_models):
 @pytest.mark.django_db
 def test_error_result_is_replaced_once_without_double_counting(team, sim_models):
     newer, _ = sim_models
-    idea = make_idea(team)
+    idea = IdeaFactory(team=team)
     run = _run(team, [newer], [idea])
     AuditRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, epoch=1, expected_calls=2)
     probe = idea.probes.get()
@@ -69,7 +71,7 @@ def test_error_result_is_replaced_once_without_double_counting(team, sim_models)
 @pytest.mark.slow
 def test_duplicate_delivery_calls_once(fake_api, celery_worker_process, team, sim_models):
     newer, _ = sim_models
-    idea = make_idea(team, prompt="SLOW-PROBE say yes")
+    idea = IdeaFactory(team=team, probe__user_message="SLOW-PROBE say yes")
     run = _run(team, [newer], [idea])
     AuditRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, epoch=1, expected_calls=1)
     probe = idea.probes.get()
@@ -86,7 +88,10 @@ def test_duplicate_delivery_calls_once(fake_api, celery_worker_process, team, si
 
 def _audit(team, sim_models, n_ideas=3, prompt="say yes", **kw):
     newer, older = sim_models
-    ideas = [make_idea(team, f"Idea {i}", prompt=f"{prompt} #{i}") for i in range(n_ideas)]
+    ideas = [
+        IdeaFactory(team=team, title=f"Idea {i}", probe__user_message=f"{prompt} #{i}")
+        for i in range(n_ideas)
+    ]
     return _run(team, [newer, older], ideas, **kw)
 
 
@@ -159,7 +164,7 @@ def test_stop_is_announced_before_a_worker_can_end_the_session(
     "stopping" event must be in the log by then: it used to be written after the run's flag
     was raised, and a quick worker made the write fail, silently (every tab missed it)."""
     newer, _ = sim_models
-    run = runs.start_run(_run(team, [newer], [make_idea(team)]))
+    run = runs.start_run(_run(team, [newer], [IdeaFactory(team=team)]))
     real_redis = runs.get_redis()
 
     def fastest_worker() -> None:  # what run_call does when it finds a flag raised
@@ -224,7 +229,9 @@ def test_outside_tests_calls_have_their_own_queue():
 def test_a_call_is_two_queries_and_one_redis_round_trip_before_the_model(fake_api, team,
                                                                           sim_models):  # fmt: skip
     newer, _ = sim_models
-    idea = make_idea(team, prompt="LATER-PASSES", config={"expected": "yes"})
+    idea = IdeaFactory(
+        team=team, probe__user_message="LATER-PASSES", probe__grader_config={"expected": "yes"}
+    )
     run = _run(team, [newer], [idea])
     session_id = live.create_session(team, None, "audit_run", "test")
     AuditRun.objects.filter(pk=run.pk).update(
@@ -264,7 +271,10 @@ def test_a_call_is_two_queries_and_one_redis_round_trip_before_the_model(fake_ap
 @pytest.mark.django_db
 def test_queries_per_call_do_not_grow_with_the_run(fake_api, team, sim_models):
     newer, older = sim_models
-    ideas = [make_idea(team, f"Idea {i}", prompt=f"say yes {i}") for i in range(6)]
+    ideas = [
+        IdeaFactory(team=team, title=f"Idea {i}", probe__user_message=f"say yes {i}")
+        for i in range(6)
+    ]
     run = _run(team, [newer, older], ideas)
     AuditRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, epoch=1,
                                               expected_calls=13)  # fmt: skip
@@ -357,7 +367,10 @@ def test_pooled_thread_worker_calls_each_sample_once_when_every_message_comes_tw
     fake_api, pooled_thread_worker, team, sim_models
 ):
     newer, older = sim_models
-    ideas = [make_idea(team, f"Idea {i}", prompt=f"SLOW-PROBE say yes #{i}") for i in range(5)]
+    ideas = [
+        IdeaFactory(team=team, title=f"Idea {i}", probe__user_message=f"SLOW-PROBE say yes #{i}")
+        for i in range(5)
+    ]
     run = _run(team, [newer, older], ideas)
     AuditRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, epoch=1,
                                               expected_calls=10)  # fmt: skip

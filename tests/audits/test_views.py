@@ -8,7 +8,7 @@ from django.urls import reverse
 from audits import runs
 from audits.models import AuditRun, Grade, Idea, IdeaStatus, Model, Probe, Result, RunStatus
 from audits.stats import pass_rate_by_model
-from tests.audits.conftest import make_idea
+from tests.factories import IdeaFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ def url(name, team, **kw):
 
 def _seed_results(team, n_ideas, models, runs_n=2):
     """n_ideas ideas with 2 probes each, results on every model in `runs_n` runs."""
-    ideas = [make_idea(team, f"Idea {i}") for i in range(n_ideas)]
+    ideas = [IdeaFactory(team=team, title=f"Idea {i}") for i in range(n_ideas)]
     for idea in ideas:
         Probe.objects.create(idea=idea, name="second", user_message="x", grader="contains",
                              grader_config={"expected": "y"}, samples=2, pass_k=1)  # fmt: skip
@@ -62,7 +62,7 @@ def test_matrix_marks_newly_passing_and_lit_up(owner_client, team, sim_models):
 
 def test_run_finalize_lights_ideas_up(team, sim_models):
     newer, older = sim_models
-    idea = make_idea(team, "Later", prompt="LATER-PASSES")
+    idea = IdeaFactory(team=team, title="Later", probe__user_message="LATER-PASSES")
     probe = idea.probes.get()
     first = runs.create_run(team, None, models=[older], ideas=[idea])
     AuditRun.objects.filter(pk=first.pk).update(status=RunStatus.RUNNING, expected_calls=1)
@@ -90,7 +90,7 @@ def test_matrix_query_count_constant(owner_client, team, django_assert_max_num_q
 def test_idea_list_query_count_constant(owner_client, team, sim_models, fake_api,
                                         django_assert_max_num_queries, n):  # fmt: skip
     for i in range(n):
-        make_idea(team, f"Idea {i}")
+        IdeaFactory(team=team, title=f"Idea {i}")
     owner_client.get(url("idea_list", team))  # the hourly model discovery happens here
     with django_assert_max_num_queries(13):
         assert owner_client.get(url("idea_list", team)).status_code == 200
@@ -114,7 +114,7 @@ def test_create_idea_and_probe_validation(editor_client, team):
 
 
 def test_bulk_and_status_actions(editor_client, editor, team):
-    a, b = make_idea(team, "A"), make_idea(team, "B")
+    a, b = IdeaFactory(team=team, title="A"), IdeaFactory(team=team, title="B")
     editor_client.post(url("idea_list", team), {"ids": [a.pk, b.pk], "action": "abandon"})
     assert set(Idea.objects.values_list("status", flat=True)) == {IdeaStatus.ABANDONED}
     r = editor_client.post(url("idea_status", team, pk=a.pk), {"action": "promote", "reason": ""})
@@ -129,7 +129,7 @@ def test_bulk_and_status_actions(editor_client, editor, team):
 
 
 def test_status_change_never_redirects_off_site(editor_client, team):
-    idea = make_idea(team)
+    idea = IdeaFactory(team=team)
     data = {"action": "dormant", "next": "https://evil.example/"}
     r = editor_client.post(url("idea_status", team, pk=idea.pk), data)
     assert r.status_code == 302 and r["Location"] == idea.get_absolute_url()
@@ -138,7 +138,7 @@ def test_status_change_never_redirects_off_site(editor_client, team):
 
 
 def test_tampered_ids_are_ignored_not_500(editor_client, team, sim_models):
-    idea = make_idea(team)
+    idea = IdeaFactory(team=team)
     r = editor_client.post(url("idea_list", team), {"ids": ["abc"], "action": "abandon"})
     assert r.status_code == 302 and Idea.objects.get().status == IdeaStatus.DORMANT
     r = editor_client.post(url("model_list", team), {"action": "choose", "models": ["x"]})
@@ -148,7 +148,7 @@ def test_tampered_ids_are_ignored_not_500(editor_client, team, sim_models):
 
 
 def test_resume_refuses_a_bad_budget_with_a_message(editor_client, team, sim_models):
-    idea = make_idea(team)
+    idea = IdeaFactory(team=team)
     run = runs.create_run(team, None, models=list(sim_models), ideas=[idea], budget_usd=1)
     AuditRun.objects.filter(pk=run.pk).update(status=RunStatus.BUDGET, cost_usd=1)
     for bad, message in [("abc", "Enter a number"), ("-5", "Ensure this value is greater"),
@@ -161,7 +161,7 @@ def test_resume_refuses_a_bad_budget_with_a_message(editor_client, team, sim_mod
 
 
 def test_run_form_refuses_budgets_the_database_cannot_hold(editor_client, team, sim_models):
-    idea = make_idea(team)
+    idea = IdeaFactory(team=team)
     data = {"models": [sim_models[0].pk], "ideas": [idea.pk], "budget_usd": "1e12",
             "budget_tokens": str(2**70)}  # fmt: skip
     r = editor_client.post(url("run_create", team), data)

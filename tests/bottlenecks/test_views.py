@@ -9,7 +9,8 @@ from django.urls import reverse
 from planning.bottlenecks.models import BottleneckMap, Scenario, Stage, StageDependency
 from planning.notes.models import Kind, Note
 from planning.quarters import quarter_label
-from tests.bottlenecks.conftest import make_map, stage
+from tests.bottlenecks.conftest import stage
+from tests.factories import BottleneckMapFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -132,7 +133,7 @@ def test_map_page_names_the_bottleneck_and_the_moved_critical_path(
 
 
 def test_empty_map_shows_an_empty_state(team, editor_client):
-    bmap = make_map(team)
+    bmap = BottleneckMapFactory(team=team)
     response = editor_client.get(url("map_detail", team, pk=bmap.pk))
     assert response.status_code == 200
     assert b"No stages yet" in response.content
@@ -143,7 +144,7 @@ def test_empty_map_shows_an_empty_state(team, editor_client):
 def test_another_teams_map_is_404_even_through_your_own_team(
     team, other_team, editor_client, delivery_map
 ):
-    theirs = make_map(other_team, [("Build", 1, 1, 1, 1)])
+    theirs = BottleneckMapFactory(team=other_team, stages=[("Build", 1, 1, 1, 1)])
     their_stage = theirs.stages.get()
     assert editor_client.get(url("map_detail", team, pk=theirs.pk)).status_code == 404
     assert editor_client.get(url("what_if", team, pk=theirs.pk)).status_code == 404
@@ -284,7 +285,9 @@ def test_a_dependency_cycle_is_refused_with_a_clear_message(team, editor_client,
 
 
 def test_reorder_stages(team, editor_client):
-    bmap = make_map(team, [("A", 1, 0, 1, 1), ("B", 1, 0, 1, 1), ("C", 1, 0, 1, 1)])
+    bmap = BottleneckMapFactory(
+        team=team, stages=[("A", 1, 0, 1, 1), ("B", 1, 0, 1, 1), ("C", 1, 0, 1, 1)]
+    )
     b = stage(bmap, "B")
     response = editor_client.post(
         url("stage_move", team, pk=bmap.pk, stage_pk=b.pk), {"direction": "up"}, **HTMX
@@ -381,7 +384,7 @@ def test_a_scenario_needs_a_name(team, editor_client, delivery_map):
 
 
 def test_another_maps_scenario_is_404(team, editor_client, delivery_map):
-    other = make_map(team, [("A", 1, 0, 1, 1)], name="Other")
+    other = BottleneckMapFactory(team=team, stages=[("A", 1, 0, 1, 1)], name="Other")
     scenario = Scenario.objects.create(map=other, name="S", speedups={})
     detail = url("map_detail", team, pk=delivery_map.pk)
     assert editor_client.get(detail, {"scenario": scenario.pk}).status_code == 404
@@ -432,7 +435,7 @@ def _fifty_stage_map(team, n):
     stages = [(f"Stage {i}", 1 + i % 5, i % 3, 1 + i % 7, 1) for i in range(n)]
     edges = [(f"Stage {i}", f"Stage {i + 1}") for i in range(n - 1)]
     edges += [(f"Stage {i}", f"Stage {i + 2}") for i in range(0, n - 2, 3)]
-    bmap = make_map(team, stages, edges, name=f"Big {n}")
+    bmap = BottleneckMapFactory(team=team, stages=stages, edges=edges, name=f"Big {n}")
     ct = ContentType.objects.get_for_model(Stage)
     Note.objects.bulk_create(
         [

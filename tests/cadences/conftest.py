@@ -1,4 +1,5 @@
-"""Cadence fixtures: a cadence factory and real Celery workers/beat with a file mail outbox."""
+"""Cadence fixtures: real Celery workers/beat with a file mail outbox (cadences come from
+tests.factories.CadenceFactory)."""
 
 from __future__ import annotations
 
@@ -6,39 +7,14 @@ import email
 import email.policy
 import subprocess
 import uuid
-from datetime import date, datetime
-from datetime import time as dtime
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
 
-from planning.cadences import services
-from planning.cadences.models import Cadence
 from tests.processes import start_celery, start_worker, stop, wait_until_answering, worker_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-
-
-def make_cadence(team, now: datetime | None = None, **fields) -> Cadence:
-    defaults = {
-        "title": "Weekly check",
-        "kind": "custom",
-        "rrule": "FREQ=WEEKLY;BYDAY=MO",
-        "starts_on": date(2026, 1, 1),
-        "due_time": dtime(9, 0),
-        "reminder_days": [1],
-        "grace_days": 1,
-    }
-    defaults.update(fields)
-    people = defaults.pop("people", None)
-    cadence = Cadence.objects.create(team=team, **defaults)
-    if people:
-        cadence.people.set(people)
-    services.reschedule(cadence, now or timezone.now())
-    cadence.refresh_from_db()
-    return cadence
 
 
 def read_outbox(path: Path) -> list[email.message.EmailMessage]:

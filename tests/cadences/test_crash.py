@@ -23,10 +23,9 @@ from planning.cadences.models import (
 )
 from planning.cadences.tasks import tick
 from planning.teams.models import Role
-from tests.cadences.conftest import make_cadence
 from tests.cadences.sinks import SmtpSink, WebhookTarget
 from tests.conftest import wait_for
-from tests.factories import MembershipFactory
+from tests.factories import CadenceFactory, MembershipFactory
 from tests.processes import start_worker, stop, wait_until_answering, worker_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -95,7 +94,7 @@ def _logs(tmp_path) -> str:
 def test_kill_9_mid_batch_resends_at_most_the_message_in_flight(team, sink, workers, tmp_path):
     for _ in range(12):
         MembershipFactory(team=team, role=Role.EDITOR)
-    cadence = make_cadence(team, reminder_days=[])
+    cadence = CadenceFactory(team=team, reminder_days=[])
     _due_now(cadence)
     sink.gate.set("slow", delay=0.25)
     doomed = workers("doomed", solo=True)
@@ -130,7 +129,7 @@ def test_a_hanging_mail_server_holds_up_neither_in_app_nor_webhooks(
     for _ in range(8):
         MembershipFactory(team=team, role=Role.EDITOR)
     TeamCadenceSettings.objects.update_or_create(team=team, defaults={"webhook_url": hook.url})
-    cadence = make_cadence(team, reminder_days=[])
+    cadence = CadenceFactory(team=team, reminder_days=[])
     _due_now(cadence)
     sink.gate.set("hang")
     workers("w", concurrency=2)

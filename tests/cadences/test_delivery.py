@@ -29,8 +29,7 @@ from planning.cadences.models import (
 )
 from planning.teams.models import Role
 from planning.teams.services import create_team
-from tests.cadences.conftest import make_cadence
-from tests.factories import MembershipFactory, TeamFactory, UserFactory
+from tests.factories import CadenceFactory, MembershipFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +48,7 @@ def tick_at(moment: datetime) -> dict:
 
 
 def test_before_due_overdue_each_exactly_once(team, members):
-    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[1], grace_days=1)
+    CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[1], grace_days=1)
     occ = Occurrence.objects.get()
     assert occ.due_at == DUE and occ.state == State.UPCOMING
 
@@ -80,8 +79,8 @@ def test_before_due_overdue_each_exactly_once(team, members):
 
 
 def test_nagging_and_escalation_to_owners(team, members, owner):
-    make_cadence(
-        team, now=DUE - timedelta(days=3), reminder_days=[], grace_days=1,
+    CadenceFactory(
+        team=team, now=DUE - timedelta(days=3), reminder_days=[], grace_days=1,
         nag_every_days=2, escalate_after_days=3, rrule="FREQ=MONTHLY;BYDAY=1MO",
     )  # fmt: skip
     for hours in range(0, 24 * 8, 6):
@@ -94,9 +93,11 @@ def test_nagging_and_escalation_to_owners(team, members, owner):
 
 
 def test_recipient_modes(team, members, owner, editor, viewer):
-    make_cadence(team, now=DUE - timedelta(days=3), recipients="role", recipient_role=Role.EDITOR)
-    make_cadence(
-        team, now=DUE - timedelta(days=3), title="People", recipients="people", people=[viewer]
+    CadenceFactory(
+        team=team, now=DUE - timedelta(days=3), recipients="role", recipient_role=Role.EDITOR
+    )
+    CadenceFactory(
+        team=team, now=DUE - timedelta(days=3), title="People", recipients="people", people=[viewer]
     )
     tick_at(DUE)
     by_title = {}
@@ -106,11 +107,13 @@ def test_recipient_modes(team, members, owner, editor, viewer):
 
 
 def test_paused_and_completed_occurrences_send_nothing(team, members, editor):
-    paused = make_cadence(team, now=DUE - timedelta(days=3), title="Paused")
+    paused = CadenceFactory(team=team, now=DUE - timedelta(days=3), title="Paused")
     paused.paused = True
     paused.save()
     services.reschedule(paused, DUE - timedelta(days=3))
-    make_cadence(team, now=DUE - timedelta(days=3), kind=Kind.CAPABILITY_AUDIT, title="Audit")
+    CadenceFactory(
+        team=team, now=DUE - timedelta(days=3), kind=Kind.CAPABILITY_AUDIT, title="Audit"
+    )
     with time_machine.travel(DUE + timedelta(minutes=5), tick=False):
         done = services.complete_activity(team, "capability_audit", by=editor)
     assert done is not None and done.state == State.DONE and done.completed_by == editor
@@ -120,11 +123,11 @@ def test_paused_and_completed_occurrences_send_nothing(team, members, editor):
 
 
 def test_complete_activity_marks_the_matching_occurrence_only(team, other_team, members):
-    audit = make_cadence(
-        team, now=DUE - timedelta(days=3), kind=Kind.CAPABILITY_AUDIT, reminder_days=[]
+    audit = CadenceFactory(
+        team=team, now=DUE - timedelta(days=3), kind=Kind.CAPABILITY_AUDIT, reminder_days=[]
     )
-    make_cadence(team, now=DUE - timedelta(days=3), kind=Kind.RETROSPECTIVE, title="Retro")
-    other = make_cadence(other_team, now=DUE - timedelta(days=3), kind=Kind.CAPABILITY_AUDIT)
+    CadenceFactory(team=team, now=DUE - timedelta(days=3), kind=Kind.RETROSPECTIVE, title="Retro")
+    other = CadenceFactory(team=other_team, now=DUE - timedelta(days=3), kind=Kind.CAPABILITY_AUDIT)
     # Too early: nothing is waiting yet (no lead days configured).
     assert (
         services.complete_activity(team, "capability_audit", when=DUE - timedelta(days=2)) is None
@@ -138,7 +141,7 @@ def test_complete_activity_marks_the_matching_occurrence_only(team, other_team, 
 
 
 def test_mark_skip_needs_a_note(team, members, editor):
-    make_cadence(team, now=DUE - timedelta(days=3))
+    CadenceFactory(team=team, now=DUE - timedelta(days=3))
     occ = Occurrence.objects.get()
     from django.core.exceptions import ValidationError
 
@@ -153,7 +156,7 @@ def test_mark_skip_needs_a_note(team, members, editor):
 
 def test_crash_mid_batch_resends_only_the_message_in_flight(team, members, settings):
     """The worker dies after the mail server took the 2nd email, before recording it."""
-    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[])
+    CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[])
     settings.MAILERS = {"default": {"BACKEND": "tests.cadences.test_delivery.CrashingBackend"}}
     CrashingBackend.crash_after = 2
     with pytest.raises(SystemExit):
@@ -209,7 +212,7 @@ def test_a_slow_batch_keeps_its_lease_and_is_sent_once(team, slow_mail):
     """Mail so slow the batch outlasts the lease: racing ticks take nothing over."""
     for _ in range(6):
         MembershipFactory(team=team, role=Role.EDITOR)
-    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[])
+    CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[])
     racing: list[int] = []
     slow_mail.per_message = delivery.lease() / 2  # 6 emails take 3 leases
     slow_mail.during_send = lambda: racing.append(services.tick()["claimed"])
@@ -225,7 +228,7 @@ def test_a_slow_batch_keeps_its_lease_and_is_sent_once(team, slow_mail):
 def test_a_worker_that_lost_its_claim_neither_sends_nor_undoes_sent(team, members, slow_mail):
     """The first email takes longer than the whole lease; a tick re-claims and sends all
     three; the first worker's late failure must not turn them back into 'failed'."""
-    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[])
+    CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[])
     state = {"calls": 0}
 
     def hijack():
@@ -282,7 +285,7 @@ def test_failing_webhook_retries_with_backoff_and_never_blocks_email(
     url, hook = webhook_server
     # Stored directly: the form only accepts https, the local test server speaks http.
     TeamCadenceSettings.objects.update_or_create(team=team, defaults={"webhook_url": url})
-    cadence = make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[])
+    cadence = CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[])
     hook.statuses = [500, 500]
     tick_at(DUE)
     assert len(mail.outbox) == 3
@@ -309,7 +312,7 @@ def test_unreachable_webhook_gives_up_after_max_attempts(team, members, settings
     TeamCadenceSettings.objects.update_or_create(
         team=team, defaults={"webhook_url": "http://127.0.0.1:9/nothing"}
     )
-    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[])
+    CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[])
     moment = DUE
     for _ in range(services.MAX_ATTEMPTS):
         tick_at(moment)
@@ -326,7 +329,7 @@ def test_claim_query_count_is_constant_and_sending_costs_one_query_per_email(mem
         teams = [TeamFactory() for _ in range(n_cadences)]
         for t in teams:
             MembershipFactory(team=t, role=Role.OWNER)
-            make_cadence(t, now=DUE - timedelta(days=3), reminder_days=[])
+            CadenceFactory(team=t, now=DUE - timedelta(days=3), reminder_days=[])
         chunks: list[tuple] = []
         with time_machine.travel(DUE, tick=False), CaptureQueriesContext(connection) as claim:
             result = services.tick(dispatch=lambda *chunk: chunks.append(chunk))
@@ -341,7 +344,7 @@ def test_claim_query_count_is_constant_and_sending_costs_one_query_per_email(mem
 
 
 def test_edit_keeps_sent_reminders_and_moves_the_rest(team, members):
-    cadence = make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[2])
+    cadence = CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[2])
     tick_at(DUE - timedelta(days=1))
     assert Reminder.objects.filter(kind="before").count() == 6
     cadence.reminder_days = [2, 1]
@@ -357,7 +360,7 @@ def test_edit_keeps_sent_reminders_and_moves_the_rest(team, members):
 
 
 def test_weekly_digest_once_per_member(team, members):
-    make_cadence(team, now=DUE - timedelta(days=10), reminder_days=[])
+    CadenceFactory(team=team, now=DUE - timedelta(days=10), reminder_days=[])
     with time_machine.travel(DUE - timedelta(days=8), tick=False):  # a Saturday
         settings_obj = TeamCadenceSettings.of(team)
     assert settings_obj.next_digest_at == DUE - timedelta(days=7) - timedelta(hours=1)
@@ -380,8 +383,8 @@ def test_new_teams_get_the_framework_default_cadences():
 
 
 def test_reminder_words_follow_the_timeline_not_the_send_time(team, members, owner):
-    make_cadence(
-        team, now=DUE - timedelta(days=10), reminder_days=[7, 1], grace_days=1,
+    CadenceFactory(
+        team=team, now=DUE - timedelta(days=10), reminder_days=[7, 1], grace_days=1,
         escalate_after_days=0,
     )  # fmt: skip
     # Sent a few seconds late, and a retry an hour late, still say the same thing.
@@ -402,10 +405,14 @@ def test_offsets_are_local_calendar_days_across_a_dst_change(team, members):
     team.time_zone = "Europe/London"
     team.save()
     due = datetime(2026, 3, 30, 8, 0, tzinfo=UTC)  # Mon 30 Mar 09:00 BST
-    make_cadence(
-        team, now=due - timedelta(days=10), reminder_days=[7, 1], grace_days=0, nag_every_days=1,
+    CadenceFactory(
+        team=team,
+        now=due - timedelta(days=10),
+        reminder_days=[7, 1],
+        grace_days=0,
+        nag_every_days=1,
         rrule="FREQ=MONTHLY;BYMONTHDAY=30",
-    )  # fmt: skip
+    )
     occ = Occurrence.objects.get(due_at=due)
     points = [at for at, _, _ in occ.timeline().main_points()]
     assert points[:2] == [

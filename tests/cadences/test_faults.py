@@ -28,9 +28,8 @@ from planning.cadences.models import (
     TeamCadenceSettings,
 )
 from planning.teams.models import Role
-from tests.cadences.conftest import make_cadence
 from tests.cadences.sinks import SmtpSink, WebhookTarget
-from tests.factories import MembershipFactory
+from tests.factories import CadenceFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +55,7 @@ def hook(settings, team):
 
 
 @pytest.fixture
-def crew(team, owner, editor, viewer):
+def members(team, owner, editor, viewer):
     return [owner, editor, viewer]
 
 
@@ -94,8 +93,8 @@ def assert_exactly_once(sink: SmtpSink, n_email: int, n_inapp: int) -> None:
     assert set(Reminder.objects.values_list("status", flat=True)) == {"sent"}
 
 
-def test_refused_mail_is_retried_with_backoff_and_in_app_is_not_held_up(team, crew, sink):
-    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[])
+def test_refused_mail_is_retried_with_backoff_and_in_app_is_not_held_up(team, members, sink):
+    CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[])
     sink.gate.set("refuse")
     tick_at(DUE)
     assert Notification.objects.count() == 3
@@ -109,8 +108,8 @@ def test_refused_mail_is_retried_with_backoff_and_in_app_is_not_held_up(team, cr
     assert set(Reminder.objects.filter(channel="email").values_list("attempts", flat=True)) == {2}
 
 
-def test_a_server_down_fails_the_batch_at_once_then_delivers_when_back(team, crew, sink):
-    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[])
+def test_a_server_down_fails_the_batch_at_once_then_delivers_when_back(team, members, sink):
+    CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[])
     sink.down()
     tick_at(DUE)
     errors = set(Reminder.objects.filter(channel="email").values_list("last_error", flat=True))
@@ -120,8 +119,8 @@ def test_a_server_down_fails_the_batch_at_once_then_delivers_when_back(team, cre
     assert_exactly_once(sink, 3, 3)
 
 
-def test_dropped_after_data_is_sent_again_with_the_same_message_id(team, crew, sink):
-    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[])
+def test_dropped_after_data_is_sent_again_with_the_same_message_id(team, members, sink):
+    CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[])
     sink.gate.set("drop")
     tick_at(DUE)
     assert len(sink.messages) >= 1  # the server took at least one before dropping
@@ -132,8 +131,8 @@ def test_dropped_after_data_is_sent_again_with_the_same_message_id(team, crew, s
     assert len(sink.messages) == 3 + len(dropped)  # the raw duplicates are only those
 
 
-def test_a_hanging_server_times_out_and_stops_the_batch(team, crew, sink):
-    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[])
+def test_a_hanging_server_times_out_and_stops_the_batch(team, members, sink):
+    CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[])
     sink.gate.set("hang")
     tick_at(DUE)
     emails = Reminder.objects.filter(channel="email")
@@ -146,21 +145,21 @@ def test_a_hanging_server_times_out_and_stops_the_batch(team, crew, sink):
     assert_exactly_once(sink, 3, 3)
 
 
-def test_a_slow_server_delivers_everything_once(team, crew, sink):
+def test_a_slow_server_delivers_everything_once(team, members, sink):
     for _ in range(3):
         MembershipFactory(team=team, role=Role.VIEWER)
-    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[])
+    CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[])
     sink.gate.set("slow", delay=0.05)
     tick_at(DUE)
     assert_exactly_once(sink, 6, 6)
 
 
-def test_webhook_faults_give_at_most_one_duplicate_and_only_after_a_timeout(team, crew, hook):
-    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[], title="One")
+def test_webhook_faults_give_at_most_one_duplicate_and_only_after_a_timeout(team, members, hook):
+    CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[], title="One")
     tick_at(DUE)
     assert len(hook.received) == 1
     # A target that takes the post and never answers: failed, sent again later.
-    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[], title="Two")
+    CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[], title="Two")
     Occurrence.objects.filter(cadence__title="Two").update(next_reminder_at=DUE)
     hook.gate.set("hang")
     tick_at(DUE + timedelta(seconds=1))
@@ -179,8 +178,8 @@ def test_webhook_faults_give_at_most_one_duplicate_and_only_after_a_timeout(team
     assert set(Reminder.objects.values_list("status", flat=True)) == {"sent"}
 
 
-def test_webhook_drop_is_retried(team, crew, hook):
-    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[])
+def test_webhook_drop_is_retried(team, members, hook):
+    CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[])
     hook.gate.set("drop")
     tick_at(DUE)
     reminder = Reminder.objects.get(channel="webhook")
@@ -190,8 +189,8 @@ def test_webhook_drop_is_retried(team, crew, hook):
     assert Reminder.objects.get(channel="webhook").status == ReminderStatus.SENT
 
 
-def test_webhook_is_signed_and_carries_key_and_delivery_id(team, crew, hook):
-    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[])
+def test_webhook_is_signed_and_carries_key_and_delivery_id(team, members, hook):
+    CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[])
     tick_at(DUE)
     headers, body = hook.received[0]
     secret = TeamCadenceSettings.objects.get(team=team).webhook_secret
@@ -206,9 +205,9 @@ def test_webhook_is_signed_and_carries_key_and_delivery_id(team, crew, hook):
     assert body["text"].startswith("Weekly check is due now")
 
 
-def test_webhook_to_a_loopback_address_is_refused_by_default(team, crew, hook, settings):
+def test_webhook_to_a_loopback_address_is_refused_by_default(team, members, hook, settings):
     settings.NETGUARD_ALLOW_LOOPBACK = False
-    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[])
+    CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[])
     tick_at(DUE)
     reminder = Reminder.objects.get(channel="webhook")
     assert reminder.status == ReminderStatus.FAILED
@@ -216,9 +215,11 @@ def test_webhook_to_a_loopback_address_is_refused_by_default(team, crew, hook, s
     assert hook.received == []
 
 
-def test_completed_after_the_claim_still_goes_on_every_channel(team, crew, sink, editor):
+def test_completed_after_the_claim_still_goes_on_every_channel(team, members, sink, editor):
     """One rule: completed before the claim -> nothing; after -> all channels."""
-    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[], kind="capability_audit")
+    CadenceFactory(
+        team=team, now=DUE - timedelta(days=3), reminder_days=[], kind="capability_audit"
+    )
     chunks: list[tuple] = []
     with time_machine.travel(DUE, tick=False):
         services.tick(dispatch=lambda *chunk: chunks.append(chunk))
@@ -232,8 +233,8 @@ def test_completed_after_the_claim_still_goes_on_every_channel(team, crew, sink,
     assert Reminder.objects.count() == 6
 
 
-def test_digest_is_retried_with_backoff_until_delivered(team, crew, sink):
-    make_cadence(team, now=DUE - timedelta(days=10), reminder_days=[])
+def test_digest_is_retried_with_backoff_until_delivered(team, members, sink):
+    CadenceFactory(team=team, now=DUE - timedelta(days=10), reminder_days=[])
     with time_machine.travel(DUE - timedelta(days=8), tick=False):  # a Saturday
         TeamCadenceSettings.of(team)
     first = DUE - timedelta(days=7) - timedelta(hours=1)  # Monday 08:00 BST
@@ -250,12 +251,12 @@ def test_digest_is_retried_with_backoff_until_delivered(team, crew, sink):
 
 
 def test_healthz_reports_a_failing_and_a_stuck_channel(
-    team, crew, sink, hook, health_client, monkeypatch
+    team, members, sink, hook, health_client, monkeypatch
 ):
     from planning.celery import app
 
     monkeypatch.setattr(app.control, "ping", lambda **kwargs: [{"w@h": {"ok": "pong"}}])
-    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[])
+    CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[])
     sink.gate.set("hang")
     hook.gate.set("refuse")
     tick_at(DUE)
@@ -277,7 +278,7 @@ def test_healthz_reports_a_failing_and_a_stuck_channel(
     assert {c["state"] for c in response.json()["channels"].values()} == {"ok"}
 
     # A claim nobody sends or re-claims (workers gone, beat stopped): stuck.
-    make_cadence(team, now=DUE - timedelta(days=3), reminder_days=[], title="Later")
+    CadenceFactory(team=team, now=DUE - timedelta(days=3), reminder_days=[], title="Later")
     Occurrence.objects.filter(cadence__title="Later").update(next_reminder_at=DUE)
     with time_machine.travel(DUE + timedelta(minutes=6), tick=False):
         services.tick(dispatch=lambda *chunk: None)  # the email tasks are lost

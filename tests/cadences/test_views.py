@@ -11,7 +11,7 @@ from icalendar import Calendar
 
 from planning.cadences import services
 from planning.cadences.models import Cadence, Notification, Occurrence, State, TeamCadenceSettings
-from tests.cadences.conftest import make_cadence
+from tests.factories import CadenceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +88,7 @@ def test_preview_lists_next_eight_in_team_time_zone(viewer_client, team):
 
 @time_machine.travel(NOW, tick=False)
 def test_edit_and_history_and_mark_done(editor_client, team, editor):
-    cadence = make_cadence(team, now=NOW)
+    cadence = CadenceFactory(team=team, now=NOW)
     response = editor_client.post(
         url("cadence_edit", team, pk=cadence.pk),
         form_data(
@@ -110,7 +110,7 @@ def test_edit_and_history_and_mark_done(editor_client, team, editor):
 
 @time_machine.travel(NOW, tick=False)
 def test_a_note_too_long_is_refused_not_dropped(editor_client, team):
-    occ = Occurrence.objects.get(cadence=make_cadence(team, now=NOW))
+    occ = Occurrence.objects.get(cadence=CadenceFactory(team=team, now=NOW))
     response = editor_client.post(
         url("occurrence_mark", team, pk=occ.pk, state="done"), {"note": "x" * 2001}, follow=True
     )
@@ -129,13 +129,13 @@ def test_list_and_detail_query_counts_are_constant(editor_client, team):
             assert editor_client.get(path).status_code == 200
         return len(ctx.captured_queries)
 
-    make_cadence(team, now=NOW, title="C0")
+    CadenceFactory(team=team, now=NOW, title="C0")
     cadence = Cadence.objects.get()
     editor_client.get(url("cadence_list", team))  # creates the settings row once
     few = count(url("cadence_list", team))
     detail_few = count(url("cadence_detail", team, pk=cadence.pk))
     for i in range(1, 7):
-        make_cadence(team, now=NOW, title=f"C{i}")
+        CadenceFactory(team=team, now=NOW, title=f"C{i}")
     for week in range(1, 6):
         with time_machine.travel(NOW + timedelta(weeks=week), tick=False):
             services.tick()
@@ -146,8 +146,8 @@ def test_list_and_detail_query_counts_are_constant(editor_client, team):
 def test_other_teams_cadence_is_404_and_viewer_gets_403(
     team, other_team, outsider_client, viewer_client, editor_client
 ):
-    theirs = make_cadence(other_team)
-    mine = make_cadence(team)
+    theirs = CadenceFactory(team=other_team)
+    mine = CadenceFactory(team=team)
     occ = Occurrence.objects.filter(cadence=theirs).first()
     assert editor_client.get(url("cadence_detail", team, pk=theirs.pk)).status_code == 404
     assert editor_client.get(url("cadence_edit", team, pk=theirs.pk)).status_code == 404
@@ -217,11 +217,11 @@ def test_webhook_secret_is_shown_to_owners_only_and_rotates(team, owner_client, 
 
 @time_machine.travel(NOW, tick=False)
 def test_calendar_feed_parses_back_and_token_rotates(client, owner_client, team):
-    cadence = make_cadence(
-        team, now=NOW, title="Quarterly audit", rrule="FREQ=YEARLY;BYMONTH=1,4,7,10;BYDAY=1MO",
+    cadence = CadenceFactory(
+        team=team, now=NOW, title="Quarterly audit", rrule="FREQ=YEARLY;BYMONTH=1,4,7,10;BYDAY=1MO",
         reminder_days=[7, 1],
     )  # fmt: skip
-    paused = make_cadence(team, now=NOW, title="Paused one")
+    paused = CadenceFactory(team=team, now=NOW, title="Paused one")
     paused.paused = True
     paused.save()
     token = TeamCadenceSettings.of(team).feed_token
@@ -250,7 +250,9 @@ def test_calendar_feed_parses_back_and_token_rotates(client, owner_client, team)
 
 @time_machine.travel(NOW, tick=False)
 def test_dashboard_summary_shows_what_is_due(owner_client, team):
-    make_cadence(team, now=NOW - timedelta(days=10), title="Retro", rrule="FREQ=WEEKLY;BYDAY=FR")
+    CadenceFactory(
+        team=team, now=NOW - timedelta(days=10), title="Retro", rrule="FREQ=WEEKLY;BYDAY=FR"
+    )
     with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
         services.tick()
     page = owner_client.get(reverse("teams:dashboard", kwargs={"team": team.slug}))
@@ -289,7 +291,9 @@ def test_preview_and_pages_say_the_rule_in_words(editor_client, team):
         form_data(preset="custom", rrule="FREQ=WEEKLY;BYDAY=MO,TH", reminder_days="1"),
     )
     assert "Every week on Monday and Thursday" in preview.content.decode()
-    cadence = make_cadence(team, now=NOW, title="Syncs", rrule="FREQ=WEEKLY;INTERVAL=2;BYDAY=TH")
+    cadence = CadenceFactory(
+        team=team, now=NOW, title="Syncs", rrule="FREQ=WEEKLY;INTERVAL=2;BYDAY=TH"
+    )
     listing = editor_client.get(url("cadence_list", team)).content.decode()
     detail = editor_client.get(cadence.get_absolute_url()).content.decode()
     assert "Every 2 weeks on Thursday" in listing and "Every 2 weeks on Thursday" in detail
@@ -309,10 +313,10 @@ def test_feed_events_start_on_their_first_real_occurrence_and_head_answers(clien
         "Fortnightly": "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH;COUNT=5",
     }
     cadences = {
-        title: make_cadence(team, now=NOW, title=title, rrule=rule, starts_on=NOW.date())
+        title: CadenceFactory(team=team, now=NOW, title=title, rrule=rule, starts_on=NOW.date())
         for title, rule in rules.items()
     }
-    make_cadence(team, now=NOW, title="Never", rrule="FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30")
+    CadenceFactory(team=team, now=NOW, title="Never", rrule="FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30")
     token = TeamCadenceSettings.of(team).feed_token
     response = client.get(f"/cal/{token}.ics")
     cal = Calendar.from_ical(response.content)

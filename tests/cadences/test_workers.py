@@ -12,9 +12,9 @@ from django.utils import timezone
 from planning.cadences.models import Kind, Notification, Occurrence, Reminder, ReminderStatus
 from planning.cadences.tasks import tick
 from planning.teams.models import Role
-from tests.cadences.conftest import make_cadence, read_outbox
+from tests.cadences.conftest import read_outbox
 from tests.conftest import wait_for
-from tests.factories import MembershipFactory
+from tests.factories import CadenceFactory, MembershipFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -46,7 +46,9 @@ def outbox(cadence_stack):
 
 def test_two_workers_and_racing_ticks_send_each_reminder_once(team, cadence_stack, outbox):
     members = [MembershipFactory(team=team, role=Role.EDITOR).user for _ in range(3)]
-    cadences = [make_cadence(team, title=f"Cadence {i}", reminder_days=[]) for i in range(20)]
+    cadences = [
+        CadenceFactory(team=team, title=f"Cadence {i}", reminder_days=[]) for i in range(20)
+    ]
     for cadence in cadences:
         _due_now(cadence)
     expected = len(cadences) * len(members) * 2
@@ -78,7 +80,7 @@ def test_two_workers_and_racing_ticks_send_each_reminder_once(team, cadence_stac
 def test_end_to_end_beat_to_worker_to_email_outbox(
     team, owner, cadence_stack, outbox, beat_process
 ):
-    cadence = make_cadence(team, kind=Kind.CAPABILITY_AUDIT, title="Quarterly audit")
+    cadence = CadenceFactory(team=team, kind=Kind.CAPABILITY_AUDIT, title="Quarterly audit")
     _due_now(cadence)
     beat = beat_process()
 

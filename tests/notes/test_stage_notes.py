@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from planning.bottlenecks.models import Stage
 from planning.notes.models import Kind, Note
-from tests.bottlenecks.conftest import make_map
+from tests.factories import BottleneckMapFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +15,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 @pytest.fixture
 def review(team):
-    return make_map(team, [("Code review", 3, 6, 1, 1)]).stages.get()
+    return BottleneckMapFactory(team=team, stages=[("Code review", 3, 6, 1, 1)]).stages.get()
 
 
 def add_url(team, obj):
@@ -72,7 +72,7 @@ def test_an_empty_note_is_refused(team, editor_client, review):
 
 
 def test_another_teams_stage_is_404(team, other_team, editor_client):
-    theirs = make_map(other_team, [("QA", 1, 1, 1, 1)]).stages.get()
+    theirs = BottleneckMapFactory(team=other_team, stages=[("QA", 1, 1, 1, 1)]).stages.get()
     # Through our own team's URL: the stage is scoped by team, so it does not exist here.
     response = editor_client.post(add_url(team, theirs), {"kind": "light", "text": "x"})
     assert response.status_code == 404

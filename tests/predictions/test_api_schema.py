@@ -22,8 +22,7 @@ from schemathesis.specs.openapi.checks import (
 
 from planning.accounts.models import ApiToken
 from planning.wsgi import application
-
-from .conftest import make_observations, make_prediction
+from tests.factories import ObservationFactory, PredictionFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -51,8 +50,8 @@ def keep_the_test_connection():
 def world(team, editor, metric, past):
     from datetime import date
 
-    make_observations(metric, date(2025, 1, 1), [60, 80, 110, 150])
-    prediction = make_prediction(metric, editor, committed_at=past)
+    ObservationFactory.series(metric, date(2025, 1, 1), [60, 80, 110, 150])
+    prediction = PredictionFactory(metric=metric, author=editor, committed_at=past)
     _, key = ApiToken.issue(editor)
     return {"team": team.slug, "metric": metric.pk, "prediction": prediction.pk, "key": key}
 

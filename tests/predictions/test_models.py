@@ -8,8 +8,7 @@ from django.utils import timezone
 
 from predictions import services
 from predictions.models import Kind, ObservationChange, Prediction, Resolution
-
-from .conftest import make_observations, make_prediction
+from tests.factories import ObservationFactory, PredictionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +19,7 @@ def raw_update(sql, params):
 
 
 def test_committed_prediction_refuses_raw_sql_updates(metric, owner):
-    p = make_prediction(metric, owner, committed=True)
+    p = PredictionFactory(metric=metric, author=owner, committed=True)
     assert p.committed_at and len(p.content_hash) == 64 and p.hash_verified
     for column, value in [
         ("title", "Edited after the fact"),
@@ -37,14 +36,14 @@ def test_committed_prediction_refuses_raw_sql_updates(metric, owner):
 
 
 def test_orm_save_of_a_committed_prediction_is_refused_too(metric, owner):
-    p = make_prediction(metric, owner, committed=True)
+    p = PredictionFactory(metric=metric, author=owner, committed=True)
     p.rationale = "sneaky"
     with pytest.raises(IntegrityError), transaction.atomic():
         p.save()
 
 
 def test_drafts_can_change_and_commit_once(metric, owner):
-    p = make_prediction(metric, owner)
+    p = PredictionFactory(metric=metric, author=owner)
     raw_update("UPDATE predictions_prediction SET title = %s WHERE id = %s", ["New", p.pk])
     p.refresh_from_db()
     assert p.title == "New" and not p.is_committed
@@ -55,24 +54,26 @@ def test_drafts_can_change_and_commit_once(metric, owner):
 
 
 def test_commit_needs_a_hash_constraint(metric, owner):
-    p = make_prediction(metric, owner)
+    p = PredictionFactory(metric=metric, author=owner)
     with pytest.raises(IntegrityError), transaction.atomic():
         Prediction.objects.filter(pk=p.pk).update(committed_at=timezone.now())
 
 
 def test_committed_prediction_can_still_be_deleted_with_its_team(metric, owner, team):
-    make_prediction(metric, owner, committed=True)
+    PredictionFactory(metric=metric, author=owner, committed=True)
     team.delete()
     assert not Prediction.objects.exists()
 
 
 def test_revision_chain_and_one_committed_revision(metric, owner):
-    first = make_prediction(metric, owner, committed=True)
-    second = make_prediction(metric, owner, supersedes=first, title="Faster: 5 months")
+    first = PredictionFactory(metric=metric, author=owner, committed=True)
+    second = PredictionFactory(
+        metric=metric, author=owner, supersedes=first, title="Faster: 5 months"
+    )
     services.commit_prediction(second)
     assert [p.pk for p in services.revision_chain(first)] == [first.pk, second.pk]
     assert [p.pk for p in services.revision_chain(second)] == [first.pk, second.pk]
-    rival = make_prediction(metric, owner, supersedes=first, title="Another branch")
+    rival = PredictionFactory(metric=metric, author=owner, supersedes=first, title="Another branch")
     with pytest.raises(services.CommitError):
         services.commit_prediction(rival)
     first.refresh_from_db()
@@ -93,14 +94,21 @@ def test_reentering_a_date_updates_with_history(metric, owner):
 
 
 def test_threshold_prediction_resolves_from_observations(metric, owner, past):
-    p = make_prediction(
-        metric, owner, kind=Kind.THRESHOLD, trajectory=None, band=None, threshold_value=500,
-        probability=0.7, horizon=(past + timedelta(days=200)).date(), committed_at=past,
-    )  # fmt: skip
+    p = PredictionFactory(
+        metric=metric,
+        author=owner,
+        kind=Kind.THRESHOLD,
+        trajectory=None,
+        band=None,
+        threshold_value=500,
+        probability=0.7,
+        horizon=(past + timedelta(days=200)).date(),
+        committed_at=past,
+    )
     start = past.date() + timedelta(days=10)
-    make_observations(metric, start, [100, 300], user=owner)
+    ObservationFactory.series(metric, start, [100, 300], user=owner)
     assert not Resolution.objects.exists()
-    make_observations(metric, start + timedelta(days=90), [600], user=owner)
+    ObservationFactory.series(metric, start + timedelta(days=90), [600], user=owner)
     resolution = Resolution.objects.get(prediction=p)
     assert resolution.outcome is True and resolution.method == "auto"
     p = Prediction.objects.select_related("metric", "resolution").get(pk=p.pk)
@@ -109,9 +117,9 @@ def test_threshold_prediction_resolves_from_observations(metric, owner, past):
 
 
 def test_scoring_uses_only_observations_after_commit_and_before_horizon(metric, owner, past):
-    p = make_prediction(metric, owner, committed_at=past)
+    p = PredictionFactory(metric=metric, author=owner, committed_at=past)
     before = past.date() - timedelta(days=5)
-    make_observations(metric, before, [60, 80, 100, 120, 150], step_days=30, user=owner)
+    ObservationFactory.series(metric, before, [60, 80, 100, 120, 150], step_days=30, user=owner)
     p = Prediction.objects.select_related("metric").get(pk=p.pk)
     score = services.score_prediction(p, services.Series.load(metric))
     assert score.summary.n == 4  # the first observation predates the commit
@@ -119,11 +127,11 @@ def test_scoring_uses_only_observations_after_commit_and_before_horizon(metric, 
 
 
 def test_definition_change_is_flagged_in_scores(metric, owner, past):
-    p = make_prediction(metric, owner, committed_at=past)
-    make_observations(metric, past.date() + timedelta(days=1), [70], user=owner)
+    p = PredictionFactory(metric=metric, author=owner, committed_at=past)
+    ObservationFactory.series(metric, past.date() + timedelta(days=1), [70], user=owner)
     metric.definition_version = 2
     metric.save()
-    make_observations(metric, past.date() + timedelta(days=40), [90], user=owner)
+    ObservationFactory.series(metric, past.date() + timedelta(days=40), [90], user=owner)
     p = Prediction.objects.select_related("metric").get(pk=p.pk)
     score = services.score_prediction(p, services.Series.load(metric))
     assert score.summary.n == 2 and score.definition_changed == 1

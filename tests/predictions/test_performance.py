@@ -11,9 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from predictions.models import Observation, Prediction
-from tests.factories import MembershipFactory
-
-from .conftest import make_prediction
+from tests.factories import MembershipFactory, MetricFactory, PredictionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,8 +27,8 @@ def add_observations(metric, n, start=date(2000, 1, 1)):
 def add_predictions(metric, n, authors):
     past = timezone.now() - timedelta(days=10_000)  # before every observation
     for i in range(n):
-        make_prediction(
-            metric, authors[i % len(authors)], committed_at=past if i % 3 else None,
+        PredictionFactory(
+            metric=metric, author=authors[i % len(authors)], committed_at=past if i % 3 else None,
             committed=False, title=f"Line {i}",
             trajectory={"model": "exponential", "baseline_date": "2000-01-01",
                         "baseline_value": 60, "doubling_months": 6 + i % 5},
@@ -77,16 +75,14 @@ def test_metric_page_query_count_is_constant(team, owner, owner_client, metric,
 def test_team_pages_query_count_is_constant(team, owner, owner_client, name):
     from django.urls import reverse
 
-    from .conftest import make_metric
-
     url = reverse(f"predictions:{name}", kwargs={"team": team.slug})
     recent = timezone.now() - timedelta(days=30)
 
     def grow(n_metrics):
         for i in range(n_metrics):
-            m = make_metric(team, name=f"M{Observation.objects.count()}-{i}")
+            m = MetricFactory(team=team, name=f"M{Observation.objects.count()}-{i}")
             add_observations(m, 60, start=recent.date() - timedelta(days=10))
-            make_prediction(m, owner, committed_at=recent, horizon=date(2030, 1, 1),
+            PredictionFactory(metric=m, author=owner, committed_at=recent, horizon=date(2030, 1, 1),
                             trajectory={"model": "exponential", "baseline_date": "2025-01-01",
                                         "baseline_value": 60, "doubling_months": 7})  # fmt: skip
 

@@ -17,8 +17,7 @@ from django.utils import timezone
 from planning.accounts.models import ApiToken
 from predictions import services
 from predictions.models import Prediction
-
-from .conftest import make_observations, make_prediction
+from tests.factories import ObservationFactory, PredictionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +34,7 @@ def today(team) -> date:
 def at_1400(metric, team):
     """Observations ending with 1,400 minutes, 10 days ago."""
     last = today(team) - timedelta(days=10)
-    make_observations(metric, last - timedelta(days=60), [300, 700, 1400])
+    ObservationFactory.series(metric, last - timedelta(days=60), [300, 700, 1400])
     return last
 
 
@@ -163,11 +162,17 @@ def test_api_refuses_settled_thresholds_and_far_horizons(team, editor, metric, a
 
 
 def test_commit_refuses_a_draft_the_data_have_settled_since(team, editor, editor_client, metric):
-    p = make_prediction(
-        metric, editor, kind="threshold", trajectory=None, band=None, threshold_value=480,
-        probability=0.7, horizon=today(team) + timedelta(days=400),
-    )  # fmt: skip
-    make_observations(metric, today(team) - timedelta(days=1), [1400])
+    p = PredictionFactory(
+        metric=metric,
+        author=editor,
+        kind="threshold",
+        trajectory=None,
+        band=None,
+        threshold_value=480,
+        probability=0.7,
+        horizon=today(team) + timedelta(days=400),
+    )
+    ObservationFactory.series(metric, today(team) - timedelta(days=1), [1400])
     response = editor_client.post(url("prediction_commit", team, pk=p.pk), follow=True)
     p.refresh_from_db()
     assert not p.is_committed
@@ -176,12 +181,21 @@ def test_commit_refuses_a_draft_the_data_have_settled_since(team, editor, editor
 
 def test_a_stored_far_horizon_breaks_no_page(team, owner, owner_client, metric, past):
     """A row stored before the rule (horizon 9999-12-31) must not turn pages into a 500."""
-    make_observations(metric, date(2025, 1, 1), [60, 120, 240])
-    line = make_prediction(metric, owner, committed_at=past, horizon=date(9999, 12, 31))
-    threshold = make_prediction(
-        metric, owner, committed_at=past, kind="threshold", trajectory=None, band=None,
-        threshold_value=4800, probability=0.7, horizon=date(9999, 12, 31),
-    )  # fmt: skip
+    ObservationFactory.series(metric, date(2025, 1, 1), [60, 120, 240])
+    line = PredictionFactory(
+        metric=metric, author=owner, committed_at=past, horizon=date(9999, 12, 31)
+    )
+    threshold = PredictionFactory(
+        metric=metric,
+        author=owner,
+        committed_at=past,
+        kind="threshold",
+        trajectory=None,
+        band=None,
+        threshold_value=4800,
+        probability=0.7,
+        horizon=date(9999, 12, 31),
+    )
     for page in [
         metric.get_absolute_url(),
         line.get_absolute_url(),
@@ -197,10 +211,12 @@ def test_prediction_page_says_which_observations_are_not_scored(team, owner, own
     now = timezone.now()
     committed = now - timedelta(days=100)
     day = team.local_date(committed)
-    make_observations(metric, day - timedelta(days=40), [50, 60], step_days=20)  # before
-    make_observations(metric, day + timedelta(days=10), [70, 80, 90], step_days=20)  # scored
-    p = make_prediction(
-        metric, owner, committed_at=committed,
+    ObservationFactory.series(metric, day - timedelta(days=40), [50, 60], step_days=20)  # before
+    ObservationFactory.series(
+        metric, day + timedelta(days=10), [70, 80, 90], step_days=20
+    )  # scored
+    p = PredictionFactory(
+        metric=metric, author=owner, committed_at=committed,
         trajectory={"model": "exponential", "baseline_date": (day - timedelta(days=40)).isoformat(),
                     "baseline_value": 50, "doubling_months": 7},
         horizon=today(team) + timedelta(days=300),

@@ -19,8 +19,7 @@ from planning.reviews import services as review_services
 from planning.reviews import sources
 from predictions import dashboard, services
 from predictions.models import Prediction
-
-from .conftest import make_prediction
+from tests.factories import PredictionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +41,7 @@ def revision_form(team, **overrides):
 
 @pytest.fixture
 def old(metric, owner):
-    p = make_prediction(metric, owner, committed=True)
+    p = PredictionFactory(metric=metric, author=owner, committed=True)
     for kind, text in [(NoteKind.LIGHT, "Agents ship"), (NoteKind.SHADE, "Evals saturate")]:
         Note.objects.create(team=p.team, target=p, kind=kind, text=text, author=owner)
     return p

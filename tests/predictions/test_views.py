@@ -17,8 +17,7 @@ from predictions.models import (
     Resolution,
     Reveal,
 )
-
-from .conftest import make_metric, make_observations, make_prediction
+from tests.factories import MetricFactory, ObservationFactory, PredictionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -92,7 +91,7 @@ def test_bad_observation_is_refused_next_to_the_field(team, editor_client, metri
 
 
 def test_inline_edit_of_an_observation(team, editor_client, metric, owner):
-    make_observations(metric, date(2025, 1, 1), [50], user=owner)
+    ObservationFactory.series(metric, date(2025, 1, 1), [50], user=owner)
     obs = metric.observations.get()
     edit = url("observation_edit", team, pk=metric.pk, obs_pk=obs.pk)
     row = editor_client.get(edit, HTTP_HX_REQUEST="true")
@@ -142,12 +141,12 @@ def test_csv_upload_rejects_unknown_columns(team, editor_client, metric):
 
 
 def test_csv_round_trip(team, editor_client, metric, owner):
-    make_observations(metric, date(2025, 1, 1), [60, 75.5, 90], user=owner)
+    ObservationFactory.series(metric, date(2025, 1, 1), [60, 75.5, 90], user=owner)
     export = editor_client.get(url("observations_csv", team, pk=metric.pk))
     assert export["Content-Type"].startswith("text/csv")
     text = export.content.decode()
     assert text.splitlines()[0] == "date,value,source"
-    other = make_metric(metric.team, name="Copy")
+    other = MetricFactory(team=metric.team, name="Copy")
     response = upload(editor_client, team, other, text.replace("90.0", "91.0"))
     assert response.status_code == 302
     assert list(other.observations.values_list("value", flat=True)) == [60, 75.5, 91]
@@ -246,7 +245,7 @@ def test_live_preview_draws_the_line(team, editor_client, metric):
 
 
 def test_revise_creates_a_superseding_draft(team, editor, editor_client, metric):
-    old = make_prediction(metric, editor, committed=True)
+    old = PredictionFactory(metric=metric, author=editor, committed=True)
     assert editor_client.get(url("prediction_edit", team, pk=old.pk)).status_code == 302
     form = editor_client.get(url("prediction_revise", team, pk=old.pk)).content.decode()
     assert 'value="Horizons double every 7 months"' in form
@@ -263,7 +262,7 @@ def test_revise_creates_a_superseding_draft(team, editor, editor_client, metric)
 
 
 def test_only_the_author_changes_a_draft(team, owner, editor_client, metric):
-    draft = make_prediction(metric, owner)
+    draft = PredictionFactory(metric=metric, author=owner)
     assert editor_client.post(url("prediction_commit", team, pk=draft.pk)).status_code == 404
     assert editor_client.get(url("prediction_edit", team, pk=draft.pk)).status_code == 404
 
@@ -271,12 +270,14 @@ def test_only_the_author_changes_a_draft(team, owner, editor_client, metric):
 def test_anti_anchoring_hides_others_lines_until_commit(team, owner, editor, editor_client, metric):
     team.anti_anchoring = True
     team.save()
-    theirs = make_prediction(metric, owner, committed=True, title="Owner's secret line")
+    theirs = PredictionFactory(
+        metric=metric, author=owner, committed=True, title="Owner's secret line"
+    )
     page = editor_client.get(metric.get_absolute_url()).content.decode()
     assert "Owner&#x27;s secret line" not in page and "Anti-anchoring is on" in page
     hidden = editor_client.get(theirs.get_absolute_url()).content.decode()
     assert "Hidden until you commit" in hidden
-    mine = make_prediction(metric, editor, title="My own line")
+    mine = PredictionFactory(metric=metric, author=editor, title="My own line")
     page = editor_client.get(metric.get_absolute_url()).content.decode()
     assert "My own line" in page and "Owner&#x27;s secret line" not in page
     editor_client.post(url("prediction_commit", team, pk=mine.pk))
@@ -287,15 +288,15 @@ def test_anti_anchoring_hides_others_lines_until_commit(team, owner, editor, edi
 def test_reveal_shows_lines_and_viewers_may_reveal(team, owner, viewer_client, viewer, metric):
     team.anti_anchoring = True
     team.save()
-    make_prediction(metric, owner, committed=True, title="Owner line")
+    PredictionFactory(metric=metric, author=owner, committed=True, title="Owner line")
     assert viewer_client.post(url("reveal", team, pk=metric.pk)).status_code == 302
     assert Reveal.objects.filter(user=viewer).exists()
     assert "Owner line" in viewer_client.get(metric.get_absolute_url()).content.decode()
 
 
 def test_another_teams_objects_are_404(team, other_team, outsider_client, owner, metric):
-    p = make_prediction(metric, owner, committed=True)
-    mine = make_metric(other_team, name="Theirs")
+    p = PredictionFactory(metric=metric, author=owner, committed=True)
+    mine = MetricFactory(team=other_team, name="Theirs")
     slug = other_team.slug  # the outsider is a member of other_team, asking for team's objects
     for path in [
         f"/t/{slug}/metrics/{metric.pk}/",
@@ -308,8 +309,10 @@ def test_another_teams_objects_are_404(team, other_team, outsider_client, owner,
 
 def test_quarter_and_calibration_pages(team, owner, owner_client, metric):
     past = timezone.now() - timedelta(days=200)
-    p = make_prediction(metric, owner, committed_at=past, title="Scored line")
-    make_observations(metric, past.date() + timedelta(days=3), [60, 80, 200, 400], 40, owner)
+    p = PredictionFactory(metric=metric, author=owner, committed_at=past, title="Scored line")
+    ObservationFactory.series(
+        metric, past.date() + timedelta(days=3), [60, 80, 200, 400], 40, owner
+    )
     response = owner_client.get(url("quarter_current", team))
     assert response.status_code == 200
     assert owner_client.get(url("quarter", team, quarter="1999-Q1")).status_code == 200
@@ -333,15 +336,25 @@ def test_calibration_service_ranks_authors_and_counts_resolved_thresholds(
     from predictions import services
 
     past = timezone.now() - timedelta(days=200)
-    make_observations(metric, past.date() + timedelta(days=3), [60, 80, 200, 400], 40, owner)
-    make_prediction(metric, owner, committed_at=past, title="Close")
+    ObservationFactory.series(
+        metric, past.date() + timedelta(days=3), [60, 80, 200, 400], 40, owner
+    )
+    PredictionFactory(metric=metric, author=owner, committed_at=past, title="Close")
     far = {"model": "exponential", "baseline_date": "2025-01-01", "baseline_value": 6,
            "doubling_months": 7}  # fmt: skip
-    make_prediction(metric, editor, committed_at=past, title="Far off", trajectory=far)
-    threshold = make_prediction(
-        metric, editor, kind="threshold", trajectory=None, band=None, threshold_value=500,
-        probability=0.2, committed=True,
-    )  # fmt: skip
+    PredictionFactory(
+        metric=metric, author=editor, committed_at=past, title="Far off", trajectory=far
+    )
+    threshold = PredictionFactory(
+        metric=metric,
+        author=editor,
+        kind="threshold",
+        trajectory=None,
+        band=None,
+        threshold_value=500,
+        probability=0.2,
+        committed=True,
+    )
     Resolution.objects.create(prediction=threshold, outcome=True, note="by hand")
     with django_assert_num_queries(2):
         board = services.calibration(team)
@@ -353,16 +366,22 @@ def test_calibration_service_ranks_authors_and_counts_resolved_thresholds(
 
 
 def test_dashboard_shows_the_summary(team, owner, owner_client, metric):
-    make_prediction(metric, owner, committed=True)
+    PredictionFactory(metric=metric, author=owner, committed=True)
     page = owner_client.get(reverse("teams:dashboard", kwargs={"team": team.slug}))
     assert "1</strong> committed prediction in force" in page.content.decode()
 
 
 def test_resolve_a_threshold_by_hand(team, owner, editor_client, metric):
-    p = make_prediction(
-        metric, owner, kind="threshold", trajectory=None, band=None, threshold_value=500,
-        probability=0.2, committed=True,
-    )  # fmt: skip
+    p = PredictionFactory(
+        metric=metric,
+        author=owner,
+        kind="threshold",
+        trajectory=None,
+        band=None,
+        threshold_value=500,
+        probability=0.2,
+        committed=True,
+    )
     resolve = url("prediction_resolve", team, pk=p.pk)
     editor_client.post(resolve, {"outcome": "yes"})  # no note: refused
     assert not hasattr(Prediction.objects.get(pk=p.pk), "resolution")
@@ -372,10 +391,16 @@ def test_resolve_a_threshold_by_hand(team, owner, editor_client, metric):
 
 
 def test_resolve_without_a_choice_says_so_and_keeps_the_note(team, owner, editor_client, metric):
-    p = make_prediction(
-        metric, owner, kind="threshold", trajectory=None, band=None, threshold_value=500,
-        probability=0.2, committed=True,
-    )  # fmt: skip
+    p = PredictionFactory(
+        metric=metric,
+        author=owner,
+        kind="threshold",
+        trajectory=None,
+        band=None,
+        threshold_value=500,
+        probability=0.2,
+        committed=True,
+    )
     response = editor_client.post(
         url("prediction_resolve", team, pk=p.pk), {"note": "Typed before choosing"}
     )
@@ -387,16 +412,16 @@ def test_resolve_without_a_choice_says_so_and_keeps_the_note(team, owner, editor
 
 
 def test_delete_a_draft_but_never_a_committed_prediction(team, editor, editor_client, metric):
-    draft = make_prediction(metric, editor)
-    committed = make_prediction(metric, editor, committed=True, title="Kept")
+    draft = PredictionFactory(metric=metric, author=editor)
+    committed = PredictionFactory(metric=metric, author=editor, committed=True, title="Kept")
     editor_client.post(url("prediction_delete", team, pk=draft.pk))
     editor_client.post(url("prediction_delete", team, pk=committed.pk))
     assert list(Prediction.objects.values_list("title", flat=True)) == ["Kept"]
 
 
 def test_viewer_sees_pages_without_edit_controls(team, owner, viewer_client, metric):
-    make_observations(metric, date(2025, 1, 1), [60], user=owner)
-    p = make_prediction(metric, owner, committed=True)
+    ObservationFactory.series(metric, date(2025, 1, 1), [60], user=owner)
+    p = PredictionFactory(metric=metric, author=owner, committed=True)
     page = viewer_client.get(metric.get_absolute_url()).content.decode()
     assert "Add observation" not in page and "Draw a line" not in page
     assert "Revise" not in viewer_client.get(p.get_absolute_url()).content.decode()
