@@ -13,8 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -28,22 +27,11 @@ from planning.teams.models import Membership
 
 from . import delivery
 from .models import OPEN_STATES, Digest, Occurrence, State, TeamCadenceSettings
+from .schedule import next_digest_at
 
 log = logging.getLogger(__name__)
 
-DIGEST_WEEKDAY = 0  # Monday
-DIGEST_TIME = time(8, 0)
 TEAM_BATCH = 200
-
-
-def next_digest_at(tz: ZoneInfo, now: datetime) -> datetime:
-    """The next Monday 08:00 in the team's zone strictly after `now`, in UTC."""
-    local = timezone.localtime(now, tz)
-    days = (DIGEST_WEEKDAY - local.weekday()) % 7
-    candidate = datetime.combine(local.date() + timedelta(days=days), DIGEST_TIME, tzinfo=tz)
-    if candidate <= local:
-        candidate += timedelta(days=7)
-    return candidate.astimezone(ZoneInfo("UTC"))
 
 
 _INSERT_SQL = """

@@ -23,7 +23,7 @@ from django.utils import timezone
 from planning import sections
 from planning.teams.models import Role, Team, TeamScopedModel, TeamScopedQuerySet
 
-from .schedule import PRESETS, Schedule, Timeline, describe, shift_days
+from .schedule import PRESETS, Schedule, Timeline, describe, next_digest_at, shift_days
 
 
 class Kind(models.TextChoices):
@@ -378,8 +378,6 @@ class TeamCadenceSettings(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         if self.next_digest_at is None:
-            from .digest import next_digest_at
-
             self.next_digest_at = next_digest_at(self.team.tz, timezone.now())
         super().save(*args, **kwargs)
 

@@ -628,3 +628,18 @@ class Timeline:
         if self.escalate_at is not None and self.escalate_at > now:
             candidates.append(self.escalate_at)
         return min(candidates, default=None)
+
+
+# --------------------------------------------------------------------------- the weekly digest
+DIGEST_WEEKDAY = 0  # Monday
+DIGEST_TIME = time(8, 0)
+
+
+def next_digest_at(tz: tzinfo, now: datetime) -> datetime:
+    """The next Monday 08:00 in the team's zone strictly after `now`, in UTC."""
+    local = now.astimezone(tz)
+    days = (DIGEST_WEEKDAY - local.weekday()) % 7
+    candidate = datetime.combine(local.date() + timedelta(days=days), DIGEST_TIME, tzinfo=tz)
+    if candidate <= local:
+        candidate += timedelta(days=7)
+    return candidate.astimezone(zoneinfo.ZoneInfo("UTC"))
