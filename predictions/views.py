@@ -22,7 +22,7 @@ from planning.teams.models import Role
 from planning.teams.tenancy import TeamRequest, team_get_object_or_404, team_view
 from planning.validation import Invalid, add_to_form
 
-from . import charts, services
+from . import charts, scoring, services
 from .forms import (
     CsvUploadForm,
     MetricForm,
@@ -32,6 +32,7 @@ from .forms import (
     parse_observation_csv,
 )
 from .models import Kind, Metric, Observation, Prediction
+from .outside_view import outside_view
 from .trajectory import parse_line
 
 OBSERVATIONS_PER_PAGE = 25
@@ -395,7 +396,26 @@ def _preview_figure(request, metric: Metric, form: PredictionForm, series=None) 
     )
 
 
+def _outside_view(metric: Metric, form: PredictionForm, series=None):
+    """The outside view of a valid line in the form (pure maths), else None."""
+    if not (form.is_bound and form.is_valid()) or form.cleaned_data["kind"] != Kind.LINE:
+        return None
+    d = form.cleaned_data
+    traj, _ = parse_line(form.trajectory_json, form.band_json, d["horizon"], metric.scale)
+    series = series or services.Series.load(metric)
+    return outside_view(
+        traj, d["horizon"], series.t, series.values, series.versions, unit=metric.unit
+    )
+
+
+def _track_record(request) -> scoring.BiasReport | None:
+    """The author's own calibration over their committed, scored lines (all metrics)."""
+    board = services.calibration(request.team, request.user)
+    return next((r["report"] for r in board.leaderboard if r["lines"]), None)
+
+
 def _form_page(request, metric, form, *, prediction=None, supersedes=None, status=200):
+    series = services.Series.load(metric)
     return render_form(
         request,
         "predictions/prediction_form.html",
@@ -404,7 +424,9 @@ def _form_page(request, metric, form, *, prediction=None, supersedes=None, statu
             "form": form,
             "prediction": prediction,
             "supersedes": supersedes,
-            "figure": _preview_figure(request, metric, form),
+            "figure": _preview_figure(request, metric, form, series),
+            "outside": _outside_view(metric, form, series),
+            "track_record": _track_record(request),
         },
         status=status,
     )
@@ -448,10 +470,16 @@ def prediction_preview(request: TeamRequest, pk: int) -> HttpResponse:
     """The live preview chart: GET with the form's fields (htmx, on every change)."""
     metric = _metric(request, pk)
     form = PredictionForm(request.GET, metric=metric, user=request.user)
+    series = services.Series.load(metric)
     return render(
         request,
         "predictions/prediction_form.html#preview",
-        {"figure": _preview_figure(request, metric, form), "form": form, "metric": metric},
+        {
+            "figure": _preview_figure(request, metric, form, series),
+            "outside": _outside_view(metric, form, series),
+            "form": form,
+            "metric": metric,
+        },
     )
 
 
