@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from predictions import outside_view as ov
 from predictions.trajectory import DAYS_PER_YEAR, Trajectory
+from tests.factories import ObservationFactory, PredictionFactory
 
-from .conftest import make_observations, make_prediction
 from .test_views import prediction_data, url
 
 START = date(2026, 1, 1)
@@ -107,7 +107,7 @@ def test_the_form_shows_the_outside_view_and_the_authors_track_record(
     start = date.today() - timedelta(days=720)
     # The history doubles every 12 months: 100, ×2 a year, one reading a quarter for 2 years.
     values = [100 * 2 ** (i * 91 / DAYS_PER_YEAR) for i in range(9)]
-    make_observations(metric, start, values, step_days=91)
+    ObservationFactory.series(metric, start, values, step_days=91)
     form = editor_client.get(url("prediction_create", team, pk=metric.pk)).content.decode()
     assert "Your track record" in form and "None of your committed lines" in form
 
@@ -121,8 +121,8 @@ def test_the_form_shows_the_outside_view_and_the_authors_track_record(
     assert "a growth rate 2× faster than the metric&#x27;s own history" in preview
 
     # Once a committed line of the author's is scored, the form says how it went.
-    make_prediction(
-        metric, editor, committed_at=timezone.now() - timedelta(days=721),
+    PredictionFactory(
+        metric=metric, author=editor, committed_at=timezone.now() - timedelta(days=721),
         horizon=date.today() + timedelta(days=200),
         trajectory={"model": "exponential", "baseline_date": start.isoformat(),
                     "baseline_value": 100, "doubling_months": 24},
