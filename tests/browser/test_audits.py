@@ -19,6 +19,7 @@ from tests.audits import fake  # points ANTHROPIC_BASE_URL at the fake before wo
 from tests.browser.helpers import logged_in_context
 from tests.conftest import wait_for
 from tests.live import fixtures
+from tests.processes import worker_idle
 
 uvicorn_server = fixtures.asgi_server  # the real ASGI server, as a fixture of this module
 
@@ -32,9 +33,7 @@ STILL_DARK = ["COBOL migration", "Legal summaries", "Voice agent", "Spreadsheet 
 
 @pytest.fixture(scope="module")
 def fake_server():
-    """The fake Messages API on tests.audits.fake's port (reused if the audits tests run it).
-    The PACED rules of audits/fake_rules.json answer after 0.6 s: long enough to press stop
-    while calls are in flight, short enough for a quick test."""
+    """The fake Messages API on tests.audits.fake's port (reused if the audits tests run it)."""
     try:
         fake.requests_seen()
     except httpx.HTTPError:
@@ -46,6 +45,15 @@ def fake_server():
         yield
 
 
+@pytest.fixture
+def gate(fake_server):
+    """The fake server's gate, closed: the test lets each answer arrive when it wants it."""
+    gate = fake.Gate()
+    gate.close()
+    yield gate
+    gate.open()
+
+
 def seed(team):
     newer = Model.objects.create(model_id=NEWER, display_name="Sim 4")
     older = Model.objects.create(model_id=OLDER, display_name="Sim 3")
@@ -54,7 +62,7 @@ def seed(team):
     ideas = []
     for title in LIT + STILL_DARK:
         idea = Idea.objects.create(team=team, title=title, why_failed="The model said no.")
-        prompt = "PACED-LATER-PASSES" if title in LIT else "PACED-NEVER"
+        prompt = "LATER-PASSES" if title in LIT else "NEVER"
         Probe.objects.create(idea=idea, name=f"{title} probe", user_message=f"{prompt}: {title}",
                              grader="contains", grader_config={"expected": "yes"})  # fmt: skip
         ideas.append(idea)
@@ -84,7 +92,7 @@ def live_results(page) -> int:
 
 
 def test_start_watch_in_two_tabs_stop_resume_and_finish(
-    browser, uvicorn_server, fake_server, team, owner, celery_worker_process
+    browser, uvicorn_server, gate, team, owner, celery_worker_process
 ):
     base = uvicorn_server.base_url
     seed(team)
@@ -103,12 +111,16 @@ def test_start_watch_in_two_tabs_stop_resume_and_finish(
     second = context.new_page()
     second.goto(first.url)
 
-    # results arrive live in both tabs while the run is still going
+    # results arrive live in both tabs while the run is still going (one answer at a time:
+    # the worker's two processes wait for theirs at the fake server's gate)
     for page in (first, second):
         expect(page.locator("[data-live]")).to_have_attribute("data-live-state", "live")
-    assert wait_for(lambda: live_results(first) >= 1 and live_results(second) >= 1, 20)
-    seen = live_results(second)
-    assert wait_for(lambda: live_results(second) > seen, 10), "the second tab is not live"
+    assert wait_for(lambda: gate.waiting() == 2, 20)
+    gate.release(1)
+    assert wait_for(lambda: live_results(first) == 1 and live_results(second) == 1, 20)
+    gate.release(1)
+    assert wait_for(lambda: live_results(second) == 2, 10), "the second tab is not live"
+    assert wait_for(lambda: gate.waiting() == 2, 20)  # two calls in flight
     assert AuditRun.objects.get(pk=run.pk).status == RunStatus.RUNNING
     expect(second.locator("[data-run-done]")).not_to_have_text(f"0 / {calls} calls")
 
@@ -128,17 +140,20 @@ def test_start_watch_in_two_tabs_stop_resume_and_finish(
     expect(second.locator("[data-run-resume]")).to_be_visible()
     run.refresh_from_db()
     assert run.status == RunStatus.CANCELLED
-    wait_for(lambda: False, 1.5)  # in-flight calls end; nothing more is recorded
+    gate.open()  # the calls in flight get their answers (they stop at the first token)
+    assert wait_for(lambda: worker_idle(celery_worker_process), 30)  # and the queue is drained
     settled = Result.objects.filter(run=run).count()
-    assert 0 < settled < calls
+    assert 2 <= settled <= 4  # the two released answers, and at most the two in flight
     resume = first.get_by_role("button", name=re.compile(r"Resume \(\d+ calls? left\)"))
     expect(resume).to_have_text(re.compile(rf"Resume \({calls - settled} calls? left\)"))
 
     # resume: only the missing calls run, watched live again, and the run finishes
     before = fake.requests_seen()
     second.evaluate("window.__notReloaded = true")
+    gate.close()  # the resumed run stays live until the first tab has seen it
     resume.click()
     expect(first.locator("[data-live]")).to_have_attribute("data-live-state", "live")
+    gate.open()
     # the second tab follows the resumed run without a reload (its progress line notices the
     # new epoch; the run body is swapped for the new live session), to the end
     for page in (first, second):
