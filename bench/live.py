@@ -12,6 +12,8 @@
   events keep being written; every client reconnects at once to a second process with its
   Last-Event-ID. Prints the time until every client holds every event, and checks that none
   was lost or received twice;
+- how long a running generation takes to obey a stop: from the request (services.request_cancel,
+  what the cancel button calls) to the worker's own `cancelled` event, p50 and worst of a few;
 - the load average before and after (the machine may be shared: figures vary with it).
 
 Uses the configured DATABASE_URL / REDIS_URL (migrates it), creates a throw-away team and
@@ -109,6 +111,39 @@ def start_server(app: str = "planning.asgi:application") -> tuple[subprocess.Pop
         except httpx.HTTPError:
             time.sleep(0.2)
     return proc, port
+
+
+def bench_cancel(team, runs: int = 10) -> None:
+    """The demo generation (a worker task, run in a thread here) stopped mid-text."""
+    import threading
+
+    from django.db import connections
+
+    from planning.live.models import Status
+    from planning.live.tasks import demo_generation
+
+    def generate(session_id: str) -> None:
+        try:
+            demo_generation.apply(args=(session_id, 100_000, 0.005))
+        finally:
+            connections.close_all()
+
+    logging.getLogger("celery.app.trace").setLevel(logging.WARNING)  # a line per run
+    delays = []
+    for _ in range(runs):
+        session = services.create_session(team, kind="bench")
+        worker = threading.Thread(target=generate, args=(str(session.pk),))
+        worker.start()
+        while not session.events.filter(type="token").exists():
+            time.sleep(0.01)
+        asked = time.perf_counter()
+        services.request_cancel(session.pk)
+        worker.join(60)
+        delays.append((time.perf_counter() - asked) * 1000)
+        session.refresh_from_db()
+        assert session.status == Status.CANCELLED, session.status
+    print(f"cancel: a running generation obeys a stop in p50 {pct(delays, 50):.0f} ms, "
+          f"worst {max(delays):.0f} ms of {runs} (to its own 'cancelled' event)")  # fmt: skip
 
 
 def bench_writer(team) -> None:
@@ -320,6 +355,7 @@ def main() -> None:
     bare, bare_port = start_server("live_bare:app")
     try:
         bench_writer(team)
+        bench_cancel(team)
         connection.close()
         asyncio.run(idle(port, cookie, team, proc.pid, args.idle))
         connection.close()
