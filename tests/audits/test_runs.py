@@ -419,3 +419,18 @@ def test_the_sdk_is_warmed_up_in_memory():
     from audits.client import warm_up
 
     assert warm_up() == "ok"
+
+
+def test_the_broker_channel_keeps_one_redis_client():
+    """kombu's Redis channel would build a redis.Redis per publish, take and ack; it keeps
+    one per channel (planning/celery.py), a new one after its pool is replaced."""
+    from planning.celery import app
+
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        first = channel._create_client()
+        assert channel._create_client() is first
+        with channel.conn_or_acquire() as client:
+            assert client is first and client.ping()
+        channel._pool = None  # as after a reconnection
+        assert channel._create_client() is not first
