@@ -13,7 +13,8 @@ import threading
 import time
 from typing import Any
 
-from django.db import connection
+from django.db import DatabaseError, connection
+from redis import RedisError
 
 from planning.live import notify as live_notify
 from planning.live import writer as live_writer
@@ -62,7 +63,7 @@ class SafeWriter:
             return getattr(self._writer, method)(*args, **kwargs)
         except live_writer.Fenced:
             return None
-        except Exception:  # noqa: BLE001 - live output is best effort
+        except DatabaseError:  # live output is best effort: the rows are the truth
             log.warning("live write failed", exc_info=True)
             return None
 
@@ -81,7 +82,7 @@ class SafeWriter:
     def should_stop(self) -> bool:
         try:
             return self._writer.should_stop()
-        except Exception:  # noqa: BLE001
+        except (DatabaseError, RedisError):
             return False
 
 
@@ -113,7 +114,7 @@ def end(session_id, status: str, data: dict | None = None, *, grace: float = 0.0
         FEED.flush(session_id)
     try:
         return live_writer.end_session(session_id, status, data or {})
-    except Exception:  # noqa: BLE001
+    except DatabaseError:
         log.warning("could not end live session %s", session_id, exc_info=True)
         return False
 
@@ -210,7 +211,7 @@ class Feed:
                     live_writer.append(sid, events, epoch=epoch)
                 except live_writer.Fenced:
                     pass  # the session ended or a resume took over: nobody wants these
-                except Exception:  # noqa: BLE001 - live output is best effort
+                except DatabaseError:  # live output is best effort
                     log.warning("live feed write failed for %s", sid, exc_info=True)
                     connection.close()  # a broken connection must not stick to this thread
 

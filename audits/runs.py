@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
@@ -265,7 +265,7 @@ def _cadence_done(team) -> None:
 
     try:
         complete_activity(team, "capability_audit")
-    except Exception:  # noqa: BLE001 - a cadence hiccup must not fail the audit
+    except DatabaseError:  # a cadence hiccup must not fail the audit
         log.warning("could not mark the capability audit cadence done", exc_info=True)
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 
+import anthropic
 from django.contrib import messages
 from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
@@ -46,7 +47,7 @@ def refresh_models_quietly() -> None:
         return
     try:
         client.sync_models()
-    except Exception:  # noqa: BLE001
+    except anthropic.APIError:
         log.warning("model discovery failed", exc_info=True)
         cache.set("audits:models-sync-failed", True, 300)
 
@@ -449,7 +450,7 @@ def model_list(request: TeamRequest) -> HttpResponse:
             try:
                 client.sync_models(force=True)
                 messages.success(request, "Model list refreshed from the Models API.")
-            except Exception as exc:  # noqa: BLE001
+            except anthropic.APIError as exc:
                 messages.error(request, f"The Models API did not answer: {exc}")
         elif action == "choose":
             chosen = set(_ids(request, "models"))
@@ -467,7 +468,7 @@ def model_list(request: TeamRequest) -> HttpResponse:
                     model = client.register_model(form.cleaned_data["name"].strip())
                     TeamModel.objects.get_or_create(team=request.team, model=model)
                     return redirect("audits:model_list", team=request.team.slug)
-                except Exception as exc:  # noqa: BLE001
+                except anthropic.APIError as exc:
                     form.add_error("name", f"The Models API does not know it: {exc}")
         if not form.errors:
             return redirect("audits:model_list", team=request.team.slug)

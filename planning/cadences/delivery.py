@@ -44,7 +44,7 @@ from typing import cast
 import httpcore
 from django.conf import settings
 from django.core.mail import EmailMessage, mailers
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -302,7 +302,7 @@ def send_emails(
 def _close(mailer) -> None:
     try:
         mailer.close()
-    except Exception:  # noqa: BLE001 - the server may already have gone
+    except (smtplib.SMTPException, OSError):  # the server may already have gone
         log.debug("closing the mail connection failed", exc_info=True)
 
 
@@ -427,7 +427,7 @@ def _inapp(attempt: Attempt, reminders: list[Reminder], texts: dict[int, str]) -
         with transaction.atomic():
             Notification.objects.bulk_create(rows, ignore_conflicts=True)
             attempt.sent(pks)
-    except Exception as exc:  # noqa: BLE001 - recorded and retried like any channel
+    except DatabaseError as exc:  # recorded and retried like any channel
         log.exception("in-app reminders failed")
         attempt.outcome.sent = 0
         attempt.owned.update(pks)

@@ -37,6 +37,7 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 
 from . import conf, notify
 from .dbrouter import live_reads
@@ -210,7 +211,7 @@ class Hub:
             if self._pubsub is not None:
                 try:
                     await self._pubsub.unsubscribe(notify.channel(w.session_id))
-                except Exception:  # the listener reconnects and resubscribes what is watched
+                except (RedisError, OSError):  # the listener reconnects and resubscribes
                     log.debug("live hub: unsubscribe failed", exc_info=True)
 
     async def _subscribe(self, sid: str) -> None:
@@ -219,7 +220,7 @@ class Hub:
         if self._pubsub is not None:
             try:
                 await self._pubsub.subscribe(notify.channel(sid))
-            except Exception:
+            except (RedisError, OSError):
                 log.debug("live hub: subscribe failed", exc_info=True)
 
     def shutdown(self) -> None:
@@ -271,7 +272,7 @@ class Hub:
                         self._deliver(message["channel"], message["data"])
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception:  # noqa: BLE001 - the listener must outlive any failure
                 log.warning("live hub: Redis connection lost; retrying", exc_info=True)
             finally:
                 self._pubsub = None
@@ -308,7 +309,7 @@ class Hub:
             known = {sid: w.last_seq for sid, w in self.watches.items()}
             try:
                 found = await poll(list(known), known)
-            except Exception:
+            except Exception:  # noqa: BLE001 - the poller must outlive any failure
                 log.warning("live hub: poll failed", exc_info=True)
                 continue
             for sid, (state, frames) in found.items():

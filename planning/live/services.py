@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import kombu.exceptions
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -73,7 +74,7 @@ def _arm_watchdog(session_id) -> None:
 
     try:
         cancel_watchdog.apply_async((str(session_id),), countdown=conf.cancel_grace())
-    except Exception:  # the broker is down: the reaper still ends the session later
+    except kombu.exceptions.OperationalError:  # the broker is down: the reaper ends it later
         log.exception("live: could not arm the cancel watchdog for %s", session_id)
 
 

@@ -48,7 +48,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from . import conf, notify
@@ -271,7 +271,7 @@ def run(session_id, *, task_id: str = "") -> Iterator[LiveWriter]:
         if not writer.closed:
             try:
                 writer.finish(Status.FAILED, {"error": _describe(exc)})
-            except Exception:  # the database may be what failed; the reaper will end it
+            except DatabaseError:  # the database may be what failed; the reaper will end it
                 log.exception("could not record the failure of live session %s", session_id)
         raise
     if not writer.closed:
