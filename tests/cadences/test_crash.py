@@ -32,26 +32,26 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 @pytest.fixture
-def sink():
+def smtp_sink():
     smtp = SmtpSink().up()
     yield smtp
     smtp.down()
 
 
 @pytest.fixture
-def hook():
+def webhook_target():
     target = WebhookTarget().up()
     yield target
     target.down()
 
 
 @pytest.fixture
-def workers(tmp_path, sink):
+def workers(tmp_path, smtp_sink):
     """start(name, pool) -> a worker process on a private queue, mailing to the sink."""
     queue = f"crash-{uuid.uuid4().hex[:8]}"
     env = worker_env(
         CELERY_QUEUE=queue,
-        EMAIL_URL=sink.url(),
+        EMAIL_URL=smtp_sink.url(),
         EMAIL_TIMEOUT="1",
         CADENCE_LEASE_SECONDS="3",
         CADENCE_RETRY_SECONDS="1",
@@ -91,21 +91,21 @@ def _logs(tmp_path) -> str:
     return "\n".join(p.read_text()[-2000:] for p in tmp_path.glob("*.log"))
 
 
-def test_kill_9_mid_batch_resends_at_most_the_message_in_flight(team, sink, workers, tmp_path):
+def test_kill_9_mid_batch_resends_at_most_the_message_in_flight(team, smtp_sink, workers, tmp_path):
     for _ in range(12):
         MembershipFactory(team=team, role=Role.EDITOR)
     cadence = CadenceFactory(team=team, reminder_days=[])
     _due_now(cadence)
-    sink.gate.set("slow", delay=0.25)
+    smtp_sink.gate.set("slow", delay=0.25)
     doomed = workers("doomed", solo=True)
     tick.apply_async(queue=workers.queue)
-    assert wait_for(lambda: len(sink.messages) >= 2, timeout=60), _logs(tmp_path)
+    assert wait_for(lambda: len(smtp_sink.messages) >= 2, timeout=60), _logs(tmp_path)
     os.killpg(doomed.pid, signal.SIGKILL)  # kill -9, mid-batch
     doomed.wait(10)
     sent_before = Reminder.objects.filter(channel="email", status=ReminderStatus.SENT).count()
     assert sent_before < 12  # it really died with work left
 
-    sink.gate.set("ok")
+    smtp_sink.gate.set("ok")
     workers("survivor")
 
     def settled():
@@ -117,21 +117,23 @@ def test_kill_9_mid_batch_resends_at_most_the_message_in_flight(team, sink, work
     assert wait_for(settled, timeout=90, interval=0.5), _logs(tmp_path)
     keys = {str(k) for k in Reminder.objects.filter(channel="email").values_list(
         "idempotency_key", flat=True)}  # fmt: skip
-    assert len(keys) == 12 and set(sink.by_key()) == keys
-    assert len(sink.message_ids()) == 12  # exactly once by Message-ID
-    assert len(sink.messages) <= 13  # at most the one message in flight went twice
+    assert len(keys) == 12 and set(smtp_sink.by_key()) == keys
+    assert len(smtp_sink.message_ids()) == 12  # exactly once by Message-ID
+    assert len(smtp_sink.messages) <= 13  # at most the one message in flight went twice
     assert Notification.objects.filter(team=team).count() == 12
 
 
 def test_a_hanging_mail_server_holds_up_neither_in_app_nor_webhooks(
-    team, sink, hook, workers, tmp_path
+    team, smtp_sink, webhook_target, workers, tmp_path
 ):
     for _ in range(8):
         MembershipFactory(team=team, role=Role.EDITOR)
-    TeamCadenceSettings.objects.update_or_create(team=team, defaults={"webhook_url": hook.url})
+    TeamCadenceSettings.objects.update_or_create(
+        team=team, defaults={"webhook_url": webhook_target.url}
+    )
     cadence = CadenceFactory(team=team, reminder_days=[])
     _due_now(cadence)
-    sink.gate.set("hang")
+    smtp_sink.gate.set("hang")
     workers("w", concurrency=2)
     tick.apply_async(queue=workers.queue)
 
@@ -149,4 +151,4 @@ def test_a_hanging_mail_server_holds_up_neither_in_app_nor_webhooks(
     ), _logs(tmp_path)
     errors = set(Reminder.objects.filter(channel="email").values_list("last_error", flat=True))
     assert errors == {"Email: the mail server did not answer in time"}
-    assert len(hook.received) == 1
+    assert len(webhook_target.received) == 1
