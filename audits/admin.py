@@ -43,18 +43,36 @@ class ProbeAdmin(admin.ModelAdmin):
 
 @admin.register(Model)
 class ModelAdmin(admin.ModelAdmin):
-    list_display = ["model_id", "display_name", "released_at", "lifecycle", "is_alias",
-                    "resolves_to", "retired", "last_seen_at"]  # fmt: skip
+    list_display = [
+        "model_id",
+        "display_name",
+        "released_at",
+        "lifecycle",
+        "is_alias",
+        "resolves_to",
+        "retired",
+        "last_seen_at",
+    ]
     list_filter = ["retired", "is_alias", "lifecycle"]
     search_fields = ["model_id", "display_name"]
 
 
 @admin.register(Price)
 class PriceAdmin(admin.ModelAdmin):
-    list_display = ["model_id", "input_per_mtok", "output_per_mtok", "cache_write_per_mtok",
-                    "cache_read_per_mtok", "updated_at"]  # fmt: skip
-    list_editable = ["input_per_mtok", "output_per_mtok", "cache_write_per_mtok",
-                     "cache_read_per_mtok"]  # fmt: skip
+    list_display = [
+        "model_id",
+        "input_per_mtok",
+        "output_per_mtok",
+        "cache_write_per_mtok",
+        "cache_read_per_mtok",
+        "updated_at",
+    ]
+    list_editable = [
+        "input_per_mtok",
+        "output_per_mtok",
+        "cache_write_per_mtok",
+        "cache_read_per_mtok",
+    ]
     search_fields = ["model_id"]
 
 
@@ -66,11 +84,28 @@ class TeamModelAdmin(admin.ModelAdmin):
 
 @admin.register(AuditRun)
 class AuditRunAdmin(admin.ModelAdmin):
-    list_display = ["pk", "team", "quarter", "status", "done_calls", "error_calls",
-                    "expected_calls", "cost_usd", "created_at"]  # fmt: skip
+    list_display = [
+        "pk",
+        "team",
+        "quarter",
+        "status",
+        "done_calls",
+        "error_calls",
+        "expected_calls",
+        "cost_usd",
+        "created_at",
+    ]
     list_filter = ["status", "quarter", "team"]
-    readonly_fields = ["epoch", "live_session_id", "cost_usd", "tokens_in", "tokens_out",
-                       "done_calls", "error_calls", "expected_calls"]  # fmt: skip
+    readonly_fields = [
+        "epoch",
+        "live_session_id",
+        "cost_usd",
+        "tokens_in",
+        "tokens_out",
+        "done_calls",
+        "error_calls",
+        "expected_calls",
+    ]
     filter_horizontal = ["models", "ideas"]
 
 
@@ -82,8 +117,17 @@ class OverrideInline(admin.TabularInline):
 
 @admin.register(Result)
 class ResultAdmin(admin.ModelAdmin):
-    list_display = ["pk", "run", "probe", "model", "sample", "grade", "resolved_model",
-                    "cost_usd", "error_kind"]  # fmt: skip
+    list_display = [
+        "pk",
+        "run",
+        "probe",
+        "model",
+        "sample",
+        "grade",
+        "resolved_model",
+        "cost_usd",
+        "error_kind",
+    ]
     list_filter = ["grade", "error_kind"]
     search_fields = ["response", "probe__name"]
     raw_id_fields = ["run", "probe"]

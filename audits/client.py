@@ -93,7 +93,7 @@ def _keep_stream_models() -> tuple:
             ParsedTextBlock,
             ParsedMessageStopEvent,
             ParsedContentBlockStopEvent,
-        )  # fmt: skip
+        )
     )
 
 
@@ -157,8 +157,9 @@ def warm_up() -> str:
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
 
     with httpx.Client(transport=httpx.MockTransport(answer)) as http:
-        client = anthropic.Anthropic(api_key="warm-up", base_url="http://warm-up.invalid",
-                                     http_client=http, max_retries=0)  # fmt: skip
+        client = anthropic.Anthropic(
+            api_key="warm-up", base_url="http://warm-up.invalid", http_client=http, max_retries=0
+        )
         messages = [{"role": "user", "content": "warm up"}]
         with client.messages.stream(model="warm-up", max_tokens=1, messages=messages) as stream:
             for _ in stream:
@@ -191,8 +192,9 @@ def get_redis() -> redis.Redis:
 
 
 @contextlib.contextmanager
-def team_slot(team_id: int, should_stop: Callable[[], bool] | None = None,
-              lease: float = 900.0) -> Iterator[None]:  # fmt: skip
+def team_slot(
+    team_id: int, should_stop: Callable[[], bool] | None = None, lease: float = 900.0
+) -> Iterator[None]:
     """Hold one of the team's concurrent-call slots (a Redis sorted-set semaphore).
 
     Each holder has a lease; a holder that died without releasing frees its slot when the
@@ -371,8 +373,14 @@ def ask(team_id: int) -> Callable[[str, str, str], tuple[str, str]]:
     """An `ask(model, system, user) -> (text, resolved id)` for the LLM judge."""
 
     def _ask(model: str, system: str, user: str) -> tuple[str, str]:
-        result = call(team_id=team_id, model=model, system=system, max_tokens=400,
-                      temperature=0.0, messages=[{"role": "user", "content": user}])  # fmt: skip
+        result = call(
+            team_id=team_id,
+            model=model,
+            system=system,
+            max_tokens=400,
+            temperature=0.0,
+            messages=[{"role": "user", "content": user}],
+        )
         return result.text, result.model
 
     return _ask
@@ -421,10 +429,16 @@ def register_model(name: str):
     info = get_client().models.retrieve(name)  # raises NotFoundError for unknown names
     if info.id == name:
         return Model.objects.create(
-            model_id=info.id, display_name=info.display_name, released_at=info.created_at,
+            model_id=info.id,
+            display_name=info.display_name,
+            released_at=info.created_at,
             last_seen_at=timezone.now(),
-        )  # fmt: skip
+        )
     return Model.objects.create(
-        model_id=name, display_name=f"{name} (alias of {info.id})", is_alias=True,
-        resolves_to=info.id, released_at=info.created_at, last_seen_at=timezone.now(),
-    )  # fmt: skip
+        model_id=name,
+        display_name=f"{name} (alias of {info.id})",
+        is_alias=True,
+        resolves_to=info.id,
+        released_at=info.created_at,
+        last_seen_at=timezone.now(),
+    )

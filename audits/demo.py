@@ -41,7 +41,7 @@ IDEAS = [
                     },
                 }
             },
-        },  # fmt: skip
+        },
     },
     {
         "title": "Invoice totals without a calculator step",
@@ -69,7 +69,7 @@ IDEAS = [
                 "rubric_version": "2",
                 "judge_model": NEWER,
             },
-        },  # fmt: skip
+        },
     },
     {
         "title": "Migrate the COBOL billing batch",
@@ -92,17 +92,23 @@ def _answer(rules: Rules, probe: Probe, model: str) -> tuple[str, dict]:
     def ask(judge_model, system, user):
         return rules.respond(judge_model, f"{system}\n{user}"), rules.resolve(judge_model) or ""
 
-    verdict = graders.grade(probe.grader, text, probe.grader_config, ask=ask,
-                            task=probe.user_message)  # fmt: skip
-    return text, {"grade": verdict.grade, "auto_grade": verdict.grade,
-                  "grader_output": verdict.detail}  # fmt: skip
+    verdict = graders.grade(
+        probe.grader, text, probe.grader_config, ask=ask, task=probe.user_message
+    )
+    return text, {
+        "grade": verdict.grade,
+        "auto_grade": verdict.grade,
+        "grader_output": verdict.detail,
+    }
 
 
 def _run(team, user, rules, model, ideas, quarter, when) -> AuditRun:
-    run = AuditRun.objects.create(team=team, quarter=quarter, status=RunStatus.COMPLETED,
-                                  started_by=user, epoch=1)  # fmt: skip
-    AuditRun.objects.filter(pk=run.pk).update(created_at=when, started_at=when,
-                                              finished_at=when + timedelta(minutes=3))  # fmt: skip
+    run = AuditRun.objects.create(
+        team=team, quarter=quarter, status=RunStatus.COMPLETED, started_by=user, epoch=1
+    )
+    AuditRun.objects.filter(pk=run.pk).update(
+        created_at=when, started_at=when, finished_at=when + timedelta(minutes=3)
+    )
     run.refresh_from_db()
     run.models.set([model])
     run.ideas.set(ideas)
@@ -112,10 +118,20 @@ def _run(team, user, rules, model, ideas, quarter, when) -> AuditRun:
             text, grade = _answer(rules, probe, model.model_id)
             tin, tout = approx_tokens(probe.user_message), approx_tokens(text)
             cost = price.cost(tin, tout, 0, 0) if price else Decimal(0)
-            Result.objects.create(run=run, probe=probe, model=model, sample=1, response=text,
-                                  resolved_model=model.model_id, input_tokens=tin,
-                                  output_tokens=tout, cost_usd=cost, latency_ms=900,
-                                  created_at=when, **grade)  # fmt: skip
+            Result.objects.create(
+                run=run,
+                probe=probe,
+                model=model,
+                sample=1,
+                response=text,
+                resolved_model=model.model_id,
+                input_tokens=tin,
+                output_tokens=tout,
+                cost_usd=cost,
+                latency_ms=900,
+                created_at=when,
+                **grade,
+            )
             run.done_calls += 1
             run.expected_calls += 1
             run.cost_usd += cost
@@ -136,30 +152,43 @@ def seed(team, user) -> None:
     for info in rules.models:
         models[info["id"]], _ = Model.objects.get_or_create(
             model_id=info["id"],
-            defaults={"display_name": info["display_name"], "released_at": info["created_at"],
-                      "lifecycle": info.get("lifecycle", "active")},
-        )  # fmt: skip
-    for prefix, (i, o) in {"sim-claude-4": (3, 15), "sim-claude-3": (1, 5),
-                           "sim-claude-2": (Decimal("0.25"), Decimal("1.25"))}.items():  # fmt: skip
+            defaults={
+                "display_name": info["display_name"],
+                "released_at": info["created_at"],
+                "lifecycle": info.get("lifecycle", "active"),
+            },
+        )
+    for prefix, (i, o) in {
+        "sim-claude-4": (3, 15),
+        "sim-claude-3": (1, 5),
+        "sim-claude-2": (Decimal("0.25"), Decimal("1.25")),
+    }.items():
         prices = {"input_per_mtok": i, "output_per_mtok": o}
         Price.objects.get_or_create(model_id=prefix, defaults=prices)
     ideas = []
     now = timezone.now()
     for spec in IDEAS:
         idea = Idea.objects.create(
-            team=team, owner=user, title=spec["title"],
-            capability_needed=spec["capability_needed"], why_failed=spec["why_failed"],
-            failed_model=OLDEST, failed_at=now - timedelta(days=200),
-        )  # fmt: skip
+            team=team,
+            owner=user,
+            title=spec["title"],
+            capability_needed=spec["capability_needed"],
+            why_failed=spec["why_failed"],
+            failed_model=OLDEST,
+            failed_at=now - timedelta(days=200),
+        )
         idea.status_changes.create(
-            to_status=IdeaStatus.DORMANT, changed_by=user, created_at=now - timedelta(days=200),
+            to_status=IdeaStatus.DORMANT,
+            changed_by=user,
+            created_at=now - timedelta(days=200),
             reason=f"Logged: failed on {idea.failed_on}. {spec['why_failed']}",
-        )  # fmt: skip
+        )
         Probe.objects.create(idea=idea, **spec["probe"])
         ideas.append(idea)
     this_q = current_quarter(team)
-    earlier = _run(team, user, rules, models[OLDER], ideas, str(this_q.previous()),
-                   now - timedelta(days=92))  # fmt: skip
+    earlier = _run(
+        team, user, rules, models[OLDER], ideas, str(this_q.previous()), now - timedelta(days=92)
+    )
     _apply_outcome(earlier)
     _backdate_changes(earlier, now - timedelta(days=92))
     dormant = [i for i in ideas if i.status_changes.first().to_status == IdeaStatus.DORMANT]

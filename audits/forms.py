@@ -19,17 +19,29 @@ class IdeaForm(ModelForm):
     or "a model before" a date; logging the idea is the failure when nothing is given)."""
 
     failed_date = forms.DateField(
-        required=False, label="Failed on (date)", widget=forms.DateInput(attrs={"type": "date"}),
+        required=False,
+        label="Failed on (date)",
+        widget=forms.DateInput(attrs={"type": "date"}),
         help_text="When it failed. Empty: today, when you log it.",
-    )  # fmt: skip
+    )
 
     class Meta:
         model = Idea
-        fields = ["title", "description", "capability_needed", "failed_model", "failed_date",
-                  "why_failed", "owner", "pass_threshold"]  # fmt: skip
+        fields = [
+            "title",
+            "description",
+            "capability_needed",
+            "failed_model",
+            "failed_date",
+            "why_failed",
+            "owner",
+            "pass_threshold",
+        ]
         labels = {"failed_model": "Failed on model", "why_failed": "Why it failed (note)"}
-        widgets = {"description": forms.Textarea(attrs={"rows": 3}),
-                   "why_failed": forms.Textarea(attrs={"rows": 3})}  # fmt: skip
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "why_failed": forms.Textarea(attrs={"rows": 3}),
+        }
 
     def __init__(self, *args, team, **kwargs):
         super().__init__(*args, **kwargs)
@@ -49,8 +61,9 @@ class IdeaForm(ModelForm):
     def clean_failed_date(self):
         day = self.cleaned_data.get("failed_date")
         if day and day > self.team.today():
-            raise forms.ValidationError("A failure that is recorded has happened: pick today or "
-                                        "an earlier day.")  # fmt: skip
+            raise forms.ValidationError(
+                "A failure that is recorded has happened: pick today or an earlier day."
+            )
         return day
 
     def save(self, commit=True):
@@ -88,48 +101,63 @@ class ProbeForm(ModelForm):
     fields are hidden by CSS and ignored); raw JSON stays available as an advanced option."""
 
     expected = forms.CharField(
-        required=False, max_length=2000, label="Expected text",
+        required=False,
+        max_length=2000,
+        label="Expected text",
         help_text="Contains / does not contain / equals: the text to look for (up to 2,000 "
         "characters).",
-    )  # fmt: skip
+    )
     case_sensitive = forms.BooleanField(required=False, label="Case-sensitive")
     pattern = forms.CharField(
-        required=False, max_length=1000, label="Regular expression",
+        required=False,
+        max_length=1000,
+        label="Regular expression",
         help_text="Python syntax, searched anywhere in the answer (up to 1,000 characters).",
-    )  # fmt: skip
+    )
     schema = forms.CharField(
-        required=False, label="JSON Schema",
+        required=False,
+        label="JSON Schema",
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
         help_text='Draft 2020-12, e.g. {"type": "object", "required": ["total"]}. The answer '
         "may wrap the JSON in a ``` fence.",
-    )  # fmt: skip
+    )
     number = forms.FloatField(
-        required=False, label="Expected number",
+        required=False,
+        label="Expected number",
         help_text="The last number in the answer is compared (thousands commas allowed).",
-    )  # fmt: skip
+    )
     tolerance = forms.FloatField(
-        required=False, min_value=0, label="Tolerance (±)",
+        required=False,
+        min_value=0,
+        label="Tolerance (±)",
         help_text="0 or more; empty means exactly.",
-    )  # fmt: skip
-    relative = forms.BooleanField(required=False, label="Tolerance is a share of the expected "
-                                  "number (0.01 = 1 %)")  # fmt: skip
+    )
+    relative = forms.BooleanField(
+        required=False, label="Tolerance is a share of the expected number (0.01 = 1 %)"
+    )
     rubric = forms.CharField(
-        required=False, max_length=4000, label="Rubric",
+        required=False,
+        max_length=4000,
+        label="Rubric",
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What a passing answer does (up to 4,000 characters). The judge sees the "
         "rubric, the prompt and the answer, and answers pass or fail with its reason.",
-    )  # fmt: skip
+    )
     rubric_version = forms.CharField(
-        required=False, max_length=20, initial="1", label="Rubric version",
+        required=False,
+        max_length=20,
+        initial="1",
+        label="Rubric version",
         help_text="Change it when you change the rubric: results keep the version they used.",
-    )  # fmt: skip
+    )
     judge_model = forms.ChoiceField(required=False, label="Judge model", choices=())
     grader_config = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
-        required=False, label="Grader settings as JSON (advanced)",
+        required=False,
+        label="Grader settings as JSON (advanced)",
         help_text='Optional. When given, it replaces the fields above, e.g. {"expected": "yes"}'
         '; a number grader: {"expected": 42, "tolerance": 0.5}.',
-    )  # fmt: skip
+    )
     prior_turns = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
         required=False,
@@ -138,8 +166,18 @@ class ProbeForm(ModelForm):
 
     class Meta:
         model = Probe
-        fields = ["name", "system_prompt", "user_message", "prior_turns", "max_tokens",
-                  "temperature", "samples", "pass_k", "grader", "grader_config"]  # fmt: skip
+        fields = [
+            "name",
+            "system_prompt",
+            "user_message",
+            "prior_turns",
+            "max_tokens",
+            "temperature",
+            "samples",
+            "pass_k",
+            "grader",
+            "grader_config",
+        ]
         widgets = {
             "system_prompt": forms.Textarea(attrs={"rows": 2}),
             "user_message": forms.Textarea(attrs={"rows": 4, "maxlength": 20000}),
@@ -149,19 +187,33 @@ class ProbeForm(ModelForm):
             "temperature": "0 to 1. 0 gives the most repeatable answers.",
             "samples": "1 to 20: how often the prompt is asked per model.",
             "pass_k": "1 to the number of samples: how many must pass.",
-        }  # fmt: skip
+        }
 
-    COMMON = ["name", "system_prompt", "user_message", "prior_turns", "max_tokens",
-              "temperature", "samples", "pass_k", "grader"]  # fmt: skip
+    COMMON = [
+        "name",
+        "system_prompt",
+        "user_message",
+        "prior_turns",
+        "max_tokens",
+        "temperature",
+        "samples",
+        "pass_k",
+        "grader",
+    ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name, low, high in [("max_tokens", 1, 64000), ("temperature", 0, 1),
-                                ("samples", 1, 20), ("pass_k", 1, 20)]:  # fmt: skip
+        for name, low, high in [
+            ("max_tokens", 1, 64000),
+            ("temperature", 0, 1),
+            ("samples", 1, 20),
+            ("pass_k", 1, 20),
+        ]:
             self.fields[name].widget.attrs.update({"min": low, "max": high})
         self.fields["temperature"].widget.attrs["step"] = "0.1"
-        judges = list(Model.objects.filter(retired=False, is_alias=False)
-                      .values_list("model_id", flat=True))  # fmt: skip
+        judges = list(
+            Model.objects.filter(retired=False, is_alias=False).values_list("model_id", flat=True)
+        )
         current = (self.instance.grader_config or {}).get("judge_model") if self.instance.pk else ""
         if current and current not in judges:
             judges.append(current)
@@ -288,15 +340,21 @@ class RunForm(Form):
         queryset=Model.objects.none(), widget=forms.CheckboxSelectMultiple
     )
     ideas = forms.ModelMultipleChoiceField(
-        queryset=Idea.objects.none(), widget=forms.CheckboxSelectMultiple,
+        queryset=Idea.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
         help_text="Default: every dormant or retesting idea.",
-    )  # fmt: skip
+    )
     budget_usd = forms.DecimalField(
-        required=False, min_value=0, max_digits=10, decimal_places=2, label="Budget (USD)",
+        required=False,
+        min_value=0,
+        max_digits=10,
+        decimal_places=2,
+        label="Budget (USD)",
         help_text="The run stops cleanly when this is spent.",
-    )  # fmt: skip
-    budget_tokens = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1,
-                                       label="Budget (tokens)")  # fmt: skip
+    )
+    budget_tokens = forms.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, label="Budget (tokens)"
+    )
 
     def __init__(self, *args, team, **kwargs):
         super().__init__(*args, **kwargs)
@@ -322,5 +380,8 @@ class OverrideForm(Form):
 
 
 class AddModelForm(Form):
-    name = forms.CharField(max_length=100, label="Model id or alias",
-                           help_text="For example a moving alias such as …-latest.")  # fmt: skip
+    name = forms.CharField(
+        max_length=100,
+        label="Model id or alias",
+        help_text="For example a moving alias such as …-latest.",
+    )

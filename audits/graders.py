@@ -163,8 +163,15 @@ def grade_llm_judge(response: str, config: dict[str, Any], *, ask: Ask, task: st
     try:
         verdict, reasoning = parse_judgement(text)
     except (ValueError, AttributeError) as exc:
-        return Verdict(ERROR, {**pinned, "judge_resolved_model": resolved, "raw": text,
-                               "error": f"Unreadable judgement: {exc}"})  # fmt: skip
+        return Verdict(
+            ERROR,
+            {
+                **pinned,
+                "judge_resolved_model": resolved,
+                "raw": text,
+                "error": f"Unreadable judgement: {exc}",
+            },
+        )
     return Verdict(verdict, {**pinned, "judge_resolved_model": resolved, "reasoning": reasoning})
 
 
@@ -179,8 +186,9 @@ SIMPLE_GRADERS: dict[str, Callable[[str, dict[str, Any]], Verdict]] = {
 }
 
 
-def grade(kind: str, response: str, config: dict[str, Any], *, ask: Ask | None = None,
-          task: str = "") -> Verdict:  # fmt: skip
+def grade(
+    kind: str, response: str, config: dict[str, Any], *, ask: Ask | None = None, task: str = ""
+) -> Verdict:
     if kind == "llm_judge":
         if ask is None:
             raise ValueError("The LLM judge needs an `ask` function")
@@ -199,14 +207,20 @@ def validate_config(kind: str, config: dict[str, Any]) -> list[str]:
     """Problems with a grader's configuration, for forms (empty when fine)."""
     problems: list[str] = []
     need = {
-        "contains": ["expected"], "not_contains": ["expected"], "equals": ["expected"],
-        "regex": ["pattern"], "json_schema": ["schema"], "number": ["expected"],
-        "llm_judge": ["rubric", "judge_model"], "human": [],
-    }.get(kind)  # fmt: skip
+        "contains": ["expected"],
+        "not_contains": ["expected"],
+        "equals": ["expected"],
+        "regex": ["pattern"],
+        "json_schema": ["schema"],
+        "number": ["expected"],
+        "llm_judge": ["rubric", "judge_model"],
+        "human": [],
+    }.get(kind)
     if need is None:
         return [f"Unknown grader {kind!r}."]
-    problems += [f"“{key}” is required for this grader." for key in need if config.get(key) in
-                 (None, "")]  # fmt: skip
+    problems += [
+        f"“{key}” is required for this grader." for key in need if config.get(key) in (None, "")
+    ]
     if kind == "regex" and config.get("pattern"):
         try:
             re.compile(config["pattern"])

@@ -220,8 +220,7 @@ class Feed:
             return
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="audits-feed",
-                                                daemon=True)  # fmt: skip
+                self._thread = threading.Thread(target=self._loop, name="audits-feed", daemon=True)
                 self._thread.start()
 
     def _loop(self) -> None:

@@ -124,8 +124,14 @@ def build(team, ideas=None, models=None, upto_run: AuditRun | None = None) -> Ma
         entries.sort()
         _, run_id, (verdict, passes, n) = entries[-1]
         previous = entries[-2][2][0] if len(entries) > 1 else ""
-        cell = Cell(verdict, passes, n, run_id, previous,
-                    history=[(runs[rid], v[0]) for _, rid, v in entries])  # fmt: skip
+        cell = Cell(
+            verdict,
+            passes,
+            n,
+            run_id,
+            previous,
+            history=[(runs[rid], v[0]) for _, rid, v in entries],
+        )
         earlier_pass = passed_before.get(pair[0], 10**9) < entries[-1][0]
         cell.newly_passing = verdict == graders.PASS and (
             previous == graders.FAIL or (not previous and not earlier_pass)

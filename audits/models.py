@@ -77,8 +77,14 @@ class Idea(TeamScopedModel):
             return f"{self.failed_model} ({day})" if day else self.failed_model
         return f"a model before {day}" if day else "an earlier model"
 
-    def set_status(self, status: str, user=None, reason: str = "", run=None,
-                   expect: tuple[str, ...] | None = None) -> IdeaStatusChange | None:  # fmt: skip
+    def set_status(
+        self,
+        status: str,
+        user=None,
+        reason: str = "",
+        run=None,
+        expect: tuple[str, ...] | None = None,
+    ) -> IdeaStatusChange | None:
         """Change the status and record who, when and why. Idempotent: the row is locked and
         read again first, so a retry or a double click finds the status already set and does
         nothing. `expect`: change only from one of these statuses."""
@@ -89,9 +95,13 @@ class Idea(TeamScopedModel):
                 self.status = current
                 return None
             change = IdeaStatusChange.objects.create(
-                idea=self, from_status=current, to_status=status, changed_by=user,
-                reason=reason, run=run,
-            )  # fmt: skip
+                idea=self,
+                from_status=current,
+                to_status=status,
+                changed_by=user,
+                reason=reason,
+                run=run,
+            )
             self.status = status
             Idea.objects.filter(pk=self.pk).update(status=status, updated_at=timezone.now())
         return change
@@ -106,9 +116,13 @@ class IdeaStatusChange(models.Model):
     )
     reason = models.TextField(blank=True)
     run = models.ForeignKey(
-        "AuditRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        "AuditRun",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
         help_text="The audit run whose evidence made the change.",
-    )  # fmt: skip
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

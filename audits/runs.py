@@ -144,7 +144,7 @@ def start_run(run: AuditRun, user=None) -> AuditRun:
                 changed_by=user,
                 reason=f"Retested in {run}.",
                 run=run,
-            )  # fmt: skip
+            )
             for pk in dormant
         )
         Idea.objects.filter(pk__in=dormant).update(status=IdeaStatus.RETESTING)
@@ -216,21 +216,23 @@ def _apply_outcome(run: AuditRun) -> None:
     lit = {idea_id: models for idea_id, models in lit.items() if models}
     current = {
         idea.pk: idea
-        for idea in Idea.objects.select_for_update().filter(pk__in=[i.pk for i in ideas])
+        for idea in Idea.objects.select_for_update()
+        .filter(pk__in=[i.pk for i in ideas])
         .order_by("pk")
         .only("pk", "status", "failed_model", "failed_at")
-    }  # fmt: skip
+    }
     changes = []  # in bulk: a run may retest hundreds of ideas
     for idea in current.values():
         if idea.pk in lit and idea.status in (IdeaStatus.DORMANT, IdeaStatus.RETESTING):
-            changes.append((idea, IdeaStatus.LIT_UP, lit_up_reason(idea, lit[idea.pk], run,
-                                                                   matrix)))  # fmt: skip
+            changes.append(
+                (idea, IdeaStatus.LIT_UP, lit_up_reason(idea, lit[idea.pk], run, matrix))
+            )
         elif idea.status == IdeaStatus.RETESTING:
             changes.append((idea, IdeaStatus.DORMANT, f"Still not passing in {run}."))
     IdeaStatusChange.objects.bulk_create(
         IdeaStatusChange(
             idea=idea, from_status=idea.status, to_status=status, reason=reason, run=run
-        )  # fmt: skip
+        )
         for idea, status, reason in changes
     )
     now = timezone.now()
@@ -284,12 +286,22 @@ class Recorded:
     run: AuditRun
 
 
-COUNTERS = ("status", "done_calls", "error_calls", "expected_calls", "cost_usd", "tokens_in",
-            "tokens_out", "budget_tokens", "budget_usd")  # fmt: skip
+COUNTERS = (
+    "status",
+    "done_calls",
+    "error_calls",
+    "expected_calls",
+    "cost_usd",
+    "tokens_in",
+    "tokens_out",
+    "budget_tokens",
+    "budget_usd",
+)
 
 
-def record_result(run_id: int, probe_id: int, model_id: int, sample: int, *, announce=None,
-                  **fields) -> Recorded:  # fmt: skip
+def record_result(
+    run_id: int, probe_id: int, model_id: int, sample: int, *, announce=None, **fields
+) -> Recorded:
     """Write one call's result exactly once and move the run's counters by it.
 
     The common case is one statement (see `_insert_counted`): insert the row unless the call
@@ -378,10 +390,12 @@ def _record_again(run_id, probe_id, model_id, sample, announce, **fields) -> Rec
         existing.created_at = timezone.now()
         existing.save()
         counters = _bump(
-            run_id, Decimal(fields.get("cost_usd") or 0), fields,
+            run_id,
+            Decimal(fields.get("cost_usd") or 0),
+            fields,
             error_calls=F("error_calls") - (0 if is_error else 1),
             done_calls=F("done_calls") + (0 if is_error else 1),
-        )  # fmt: skip
+        )
     if announce:
         announce(existing, counters)
     return Recorded(True, existing, _settle(run_id, counters))
@@ -448,8 +462,15 @@ class StopCheck:
     session's (its own stop control): one Redis EXISTS on both, at most every 50 ms; the live
     session's row (ended, or taken over by a newer epoch) at most every 2 s."""
 
-    def __init__(self, run_id: int, session_id, live_epoch: int | None, *,
-                 stopped: bool = False, checked: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        run_id: int,
+        session_id,
+        live_epoch: int | None,
+        *,
+        stopped: bool = False,
+        checked: bool = False,
+    ) -> None:
         """`checked`: the caller has just looked at both flags (`stopped` is what it saw)."""
         self.session_id = session_id if live_epoch is not None else None
         self.live_epoch = live_epoch
@@ -487,8 +508,13 @@ def stop_keys(run_id: int, session_id) -> list[str]:
     return keys
 
 
-PRICE_FIELDS = ("model_id", "input_per_mtok", "output_per_mtok", "cache_write_per_mtok",
-                "cache_read_per_mtok")  # fmt: skip
+PRICE_FIELDS = (
+    "model_id",
+    "input_per_mtok",
+    "output_per_mtok",
+    "cache_write_per_mtok",
+    "cache_read_per_mtok",
+)
 
 
 def _prices(rows) -> list[Price]:
@@ -534,8 +560,15 @@ def load_call(run_id: int, probe_id: int, model_id: int, sample: int) -> Probe |
     return next(iter(Probe.objects.raw(_load_call_sql(), params)), None)
 
 
-def make_call(run_id: int, epoch: int, probe_id: int, model_id: int, sample: int,
-             live_epoch: int | None = None, session: str | None = None) -> str:  # fmt: skip
+def make_call(
+    run_id: int,
+    epoch: int,
+    probe_id: int,
+    model_id: int,
+    sample: int,
+    live_epoch: int | None = None,
+    session: str | None = None,
+) -> str:
     """Make one call and record it (the task tasks.run_call). Safe to run twice: the second
     run changes nothing.
 
@@ -567,8 +600,9 @@ def make_call(run_id: int, epoch: int, probe_id: int, model_id: int, sample: int
             return "skipped: run not running"
         session_id = probe.run_session
         checked = len(flags) == 1 or str(session_id) == session
-        should_stop = StopCheck(run_id, session_id, live_epoch, stopped=bool(stopped),
-                                checked=checked)  # fmt: skip
+        should_stop = StopCheck(
+            run_id, session_id, live_epoch, stopped=bool(stopped), checked=checked
+        )
         if stopped:
             finalize_if_stopped(run_id, RunStatus.CANCELLED, "Stopped.")
             return "skipped: stopped"
@@ -579,26 +613,42 @@ def make_call(run_id: int, epoch: int, probe_id: int, model_id: int, sample: int
         stream = f"{probe_id}-{model_id}-{sample}"
         try:
             fields = execute(
-                probe, model, probe.run_team, should_stop=should_stop,
+                probe,
+                model,
+                probe.run_team,
+                should_stop=should_stop,
                 on_text=lambda t: live.FEED.token(session_id, live_epoch, stream, t),
                 prices=_prices(probe.price_rows),
-            )  # fmt: skip
+            )
         except Cancelled:
             finalize_if_stopped(run_id, RunStatus.CANCELLED, "Stopped.")
             return "cancelled"
 
         def announce(res: Result, r: dict) -> None:
             live.FEED.emit(
-                session_id, live_epoch, "result",
-                {"probe": probe_id, "model": model_id, "sample": sample, "stream": stream,
-                 "idea": probe.idea_title, "probe_name": probe.name, "model_name": model.model_id,
-                 "grade": res.grade, "error_kind": res.error_kind,
-                 "tokens": res.input_tokens + res.output_tokens, "cost_usd": str(res.cost_usd),
-                 "done": r["done_calls"], "errors": r["error_calls"],
-                 "total": r["expected_calls"], "run_cost_usd": str(r["cost_usd"]),
-                 "run_status": r["status"]},
+                session_id,
+                live_epoch,
+                "result",
+                {
+                    "probe": probe_id,
+                    "model": model_id,
+                    "sample": sample,
+                    "stream": stream,
+                    "idea": probe.idea_title,
+                    "probe_name": probe.name,
+                    "model_name": model.model_id,
+                    "grade": res.grade,
+                    "error_kind": res.error_kind,
+                    "tokens": res.input_tokens + res.output_tokens,
+                    "cost_usd": str(res.cost_usd),
+                    "done": r["done_calls"],
+                    "errors": r["error_calls"],
+                    "total": r["expected_calls"],
+                    "run_cost_usd": str(r["cost_usd"]),
+                    "run_status": r["status"],
+                },
                 stream=stream,
-            )  # fmt: skip
+            )
 
         record_result(run_id, probe_id, model_id, sample, announce=announce, **fields)
         return fields["grade"]
@@ -606,28 +656,45 @@ def make_call(run_id: int, epoch: int, probe_id: int, model_id: int, sample: int
         get_redis().delete(claim_key)
 
 
-def execute(probe: Probe, model: Model, team_id: int, *, on_text=None, should_stop=None,
-            extra_headers=None, prices=None) -> dict:  # fmt: skip
+def execute(
+    probe: Probe,
+    model: Model,
+    team_id: int,
+    *,
+    on_text=None,
+    should_stop=None,
+    extra_headers=None,
+    prices=None,
+) -> dict:
     """Call the model with a probe and grade the answer: the fields of a Result."""
     try:
         answer = call(
-            team_id=team_id, model=model.model_id, system=probe.system_prompt,
-            messages=probe.messages(), max_tokens=probe.max_tokens,
-            temperature=probe.temperature, on_text=on_text, should_stop=should_stop,
-            extra_headers=extra_headers, prices=prices,
-        )  # fmt: skip
+            team_id=team_id,
+            model=model.model_id,
+            system=probe.system_prompt,
+            messages=probe.messages(),
+            max_tokens=probe.max_tokens,
+            temperature=probe.temperature,
+            on_text=on_text,
+            should_stop=should_stop,
+            extra_headers=extra_headers,
+            prices=prices,
+        )
     except CallError as exc:
         usage = exc.usage
         return {
-            "grade": Grade.ERROR, "auto_grade": Grade.ERROR, "error": str(exc)[:2000],
+            "grade": Grade.ERROR,
+            "auto_grade": Grade.ERROR,
+            "error": str(exc)[:2000],
             "error_kind": exc.kind,
             "input_tokens": usage.get("input_tokens", 0),
             "output_tokens": usage.get("output_tokens", 0),
             "cache_creation_tokens": usage.get("cache_creation_input_tokens", 0),
             "cache_read_tokens": usage.get("cache_read_input_tokens", 0),
-        }  # fmt: skip
-    verdict = graders.grade(probe.grader, answer.text, probe.grader_config,
-                            ask=ask(team_id), task=probe.user_message)  # fmt: skip
+        }
+    verdict = graders.grade(
+        probe.grader, answer.text, probe.grader_config, ask=ask(team_id), task=probe.user_message
+    )
     return {
         "grade": verdict.grade,
         "auto_grade": verdict.grade,
@@ -653,8 +720,9 @@ def try_once(session_id: str, probe_id: int, model_id: int, task_id: str = "") -
     if writer.should_stop():
         return "stopped"
     try:
-        fields = execute(probe, model, probe.idea.team_id, on_text=writer.token,
-                         should_stop=writer.should_stop)  # fmt: skip
+        fields = execute(
+            probe, model, probe.idea.team_id, on_text=writer.token, should_stop=writer.should_stop
+        )
     except Cancelled:
         writer.finish("cancelled")
         return "cancelled"
@@ -665,13 +733,19 @@ def try_once(session_id: str, probe_id: int, model_id: int, task_id: str = "") -
     writer.flush()
     writer.emit(
         "result",
-        {"grade": fields["grade"], "resolved_model": fields.get("resolved_model", ""),
-         "grader_output": fields.get("grader_output", {}), "error": fields.get("error", ""),
-         "reason": graders.explain(probe.grader, fields["grade"], fields.get("grader_output"),
-                                   fields.get("error", "")),
-         "tokens": fields["input_tokens"] + fields["output_tokens"],
-         "cost_usd": str(fields.get("cost_usd", 0)), "latency_ms": fields.get("latency_ms")},
-    )  # fmt: skip
+        {
+            "grade": fields["grade"],
+            "resolved_model": fields.get("resolved_model", ""),
+            "grader_output": fields.get("grader_output", {}),
+            "error": fields.get("error", ""),
+            "reason": graders.explain(
+                probe.grader, fields["grade"], fields.get("grader_output"), fields.get("error", "")
+            ),
+            "tokens": fields["input_tokens"] + fields["output_tokens"],
+            "cost_usd": str(fields.get("cost_usd", 0)),
+            "latency_ms": fields.get("latency_ms"),
+        },
+    )
     writer.finish("completed")
     return fields["grade"]
 
@@ -687,9 +761,12 @@ def override_result(result: Result, user, grade: str, reason: str):
     with transaction.atomic():
         result = Result.objects.select_for_update().get(pk=result.pk)
         change = ResultOverride.objects.create(
-            result=result, from_grade=result.grade, to_grade=grade, reason=reason.strip(),
+            result=result,
+            from_grade=result.grade,
+            to_grade=grade,
+            reason=reason.strip(),
             overridden_by=user,
-        )  # fmt: skip
+        )
         if not result.auto_grade:
             result.auto_grade = result.grade
         result.grade = grade

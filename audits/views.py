@@ -64,7 +64,7 @@ def new_models(team) -> list[Model]:
                     probe__idea=OuterRef("pk"), model=OuterRef(OuterRef("pk"))
                 ).exclude(grade=Grade.ERROR)
             )
-        )  # fmt: skip
+        )
     )
     count = untested.order_by().values("team").annotate(n=Count("pk", distinct=True)).values("n")
     models = Model.objects.filter(retired=False, is_alias=False).filter(Exists(untested))
@@ -131,8 +131,9 @@ def _bulk(request: TeamRequest, ideas) -> HttpResponse:
     if not chosen:
         messages.error(request, "Tick at least one idea first.")
     elif action == "audit":
-        run = runs.create_run(request.team, request.user,
-                              models=list(default_models(request.team)), ideas=chosen)  # fmt: skip
+        run = runs.create_run(
+            request.team, request.user, models=list(default_models(request.team)), ideas=chosen
+        )
         try:
             runs.start_run(run, request.user)
         except runs.RunError as exc:
@@ -152,17 +153,18 @@ def _bulk(request: TeamRequest, ideas) -> HttpResponse:
 @team_view
 @require_http_methods(["GET", "POST"])
 def idea_create(request: TeamRequest) -> HttpResponse:
-    form = IdeaForm(request.POST or None, team=request.team,
-                    initial={"owner": request.user.pk})  # fmt: skip
+    form = IdeaForm(request.POST or None, team=request.team, initial={"owner": request.user.pk})
     if request.method == "POST" and form.is_valid():
         idea = form.save(commit=False)
         idea.team = request.team
         idea.save()
         note = f" {idea.why_failed.strip()}" if idea.why_failed.strip() else ""
         IdeaStatusChange.objects.create(
-            idea=idea, to_status=idea.status, changed_by=request.user,
+            idea=idea,
+            to_status=idea.status,
+            changed_by=request.user,
             reason=f"Logged: failed on {idea.failed_on}.{note}",
-        )  # fmt: skip
+        )
         messages.success(request, "Idea logged. Add a probe so an audit can test it.")
         return redirect_after_post(request, idea.get_absolute_url())
     return _form_page(request, form, "Log a failed idea", "Save idea")
@@ -274,12 +276,14 @@ def probe_try(request: TeamRequest, pk: int) -> HttpResponse:
 
     probe = team_get_object_or_404(request, Probe.objects.select_related("idea"), pk=pk)
     model = get_object_or_404(Model, pk__in=_ids(request, "model"), retired=False)
-    session_id = live.create_session(request.team, request.user, "probe_try",
-                                     f"{probe.name} on {model.model_id}")  # fmt: skip
+    session_id = live.create_session(
+        request.team, request.user, "probe_try", f"{probe.name} on {model.model_id}"
+    )
     try_probe.delay(str(session_id), probe.pk, model.pk)
     session = live.LiveSession.objects.get(pk=session_id)
-    return render(request, "audits/partials/try.html",
-                  {"probe": probe, "model": model, "session": session})  # fmt: skip
+    return render(
+        request, "audits/partials/try.html", {"probe": probe, "model": model, "session": session}
+    )
 
 
 # ----------------------------------------------------------------------------- runs
@@ -313,9 +317,14 @@ def run_create(request: TeamRequest) -> HttpResponse:
     form = RunForm(request.POST or None, team=request.team, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        run = runs.create_run(request.team, request.user, models=data["models"],
-                              ideas=data["ideas"], budget_usd=data["budget_usd"],
-                              budget_tokens=data["budget_tokens"])  # fmt: skip
+        run = runs.create_run(
+            request.team,
+            request.user,
+            models=data["models"],
+            ideas=data["ideas"],
+            budget_usd=data["budget_usd"],
+            budget_tokens=data["budget_tokens"],
+        )
         try:
             runs.start_run(run, request.user)
         except runs.RunError as exc:
@@ -360,17 +369,25 @@ def run_detail(request: TeamRequest, pk: int) -> HttpResponse:
     grid = matrix.build(request.team, ideas=ideas, models=models, upto_run=run)
     built = report.build(run, ideas)
     rows = [
-        (idea, [(m, cell, built.spend.get((idea.pk, m.pk))) for m, cell in
-                zip(grid.models, cells, strict=True)])
+        (
+            idea,
+            [
+                (m, cell, built.spend.get((idea.pk, m.pk)))
+                for m, cell in zip(grid.models, cells, strict=True)
+            ],
+        )
         for idea, cells in grid.rows()
-    ]  # fmt: skip
+    ]
     session = None
     if run.live_session_id:
         session = live.LiveSession.objects.filter(pk=run.live_session_id).first()
     context = _progress_context(run) | {
-        "grid": grid, "rows": rows, "breakdown": built.breakdown, "session": session,
+        "grid": grid,
+        "rows": rows,
+        "breakdown": built.breakdown,
+        "session": session,
         "lit_up": grid.lit_up_rows(),
-    }  # fmt: skip
+    }
     return render(request, "audits/run_detail.html", context)
 
 
@@ -424,8 +441,9 @@ def result_detail(request: TeamRequest, pk: int) -> HttpResponse:
     )
     form = OverrideForm(request.POST or None, initial={"grade": result.grade})
     if request.method == "POST" and form.is_valid():
-        runs.override_result(result, request.user, form.cleaned_data["grade"],
-                             form.cleaned_data["reason"])  # fmt: skip
+        runs.override_result(
+            result, request.user, form.cleaned_data["grade"], form.cleaned_data["reason"]
+        )
         messages.success(request, "Grade overridden; the original is kept in the history.")
         return redirect("audits:result_detail", team=request.team.slug, pk=result.pk)
     reason = graders.explain_result(

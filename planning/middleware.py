@@ -21,8 +21,9 @@ from planning.inputs import unstorable
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def _refusal(request: HttpRequest, status: int, title: str, message: str,
-             field: str = "") -> HttpResponse:  # fmt: skip
+def _refusal(
+    request: HttpRequest, status: int, title: str, message: str, field: str = ""
+) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse(
             {"error": message, "fields": {field: [message]} if field else {}}, status=status
@@ -65,9 +66,11 @@ class InputGuardMiddleware:
             length = 0
         if length > limit:
             return _refusal(
-                request, 413, "Too large",
+                request,
+                413,
+                "Too large",
                 f"The request is larger than {filesizeformat(limit)}; send less at once.",
-            )  # fmt: skip
+            )
         problem = unstorable(request.path)
         if problem:
             return _refusal(request, 400, "Bad address", f"The address {problem}")

@@ -128,8 +128,11 @@ if env.int("DB_POOL", default=0):
     from planning.dbpool import check_if_idle
 
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 2, "max_size": env.int("DB_POOL"), "timeout": 30, "check": check_if_idle,
-    }  # fmt: skip
+        "min_size": 2,
+        "max_size": env.int("DB_POOL"),
+        "timeout": 30,
+        "check": check_if_idle,
+    }
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Parallel test runs against one server each need their own test database.
 if env.str("TEST_DB_NAME", default=""):

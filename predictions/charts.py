@@ -88,11 +88,26 @@ def metric_figure(
         opacity = 0.6 if cl.dimmed else 1.0
         fill_alpha = "14" if cl.dimmed else "2e"
         common = {"legendgroup": cl.group, "x": x, "mode": "lines", "hoverinfo": "skip"}
-        data.append({**common, "y": _sig(cl.line.low), "line": {"width": 0}, "showlegend": False,
-                     "name": f"{cl.label} low"})  # fmt: skip
-        data.append({**common, "y": _sig(cl.line.high), "line": {"width": 0}, "fill": "tonexty",
-                     "fillcolor": cl.color + fill_alpha, "showlegend": False,
-                     "name": f"{cl.label} band"})  # fmt: skip
+        data.append(
+            {
+                **common,
+                "y": _sig(cl.line.low),
+                "line": {"width": 0},
+                "showlegend": False,
+                "name": f"{cl.label} low",
+            }
+        )
+        data.append(
+            {
+                **common,
+                "y": _sig(cl.line.high),
+                "line": {"width": 0},
+                "fill": "tonexty",
+                "fillcolor": cl.color + fill_alpha,
+                "showlegend": False,
+                "name": f"{cl.label} band",
+            }
+        )
         data.append(
             {
                 "type": "scatter",
@@ -135,13 +150,12 @@ def metric_figure(
                 "x": _dates(obs_t[keep]),
                 "y": _sig(obs_values[keep], 6),
                 "mode": "markers",
-                "name": "Observed" + (f" ({len(keep)} of {len(obs_t)} shown)"
-                                      if len(keep) < len(obs_t) else ""),
-                "marker": {"color": "#1b2733", "size": 9,
-                           "line": {"color": "#ffffff", "width": 1}},
+                "name": "Observed"
+                + (f" ({len(keep)} of {len(obs_t)} shown)" if len(keep) < len(obs_t) else ""),
+                "marker": {"color": "#1b2733", "size": 9, "line": {"color": "#ffffff", "width": 1}},
                 "hovertemplate": "%{y:.4~s}" + suffix + "<extra>observed</extra>",
             }
-        )  # fmt: skip
+        )
     starts = [cl.line.t[0] for cl in lines] + ([obs_t[0]] if len(obs_t) else [])
     ends = [cl.line.t[-1] for cl in lines] + ([obs_t[-1]] if len(obs_t) else [])
     shapes, annotations = [], []
@@ -149,18 +163,41 @@ def metric_figure(
         first, last = from_day(min(starts)), from_day(max(max(ends), today.toordinal()))
         for q in quarter_boundaries(first, last, fy_start_month):
             shapes.append(
-                {"type": "line", "xref": "x", "yref": "paper", "x0": q.isoformat(),
-                 "x1": q.isoformat(), "y0": 0, "y1": 1,
-                 "line": {"color": "#e3e8ee", "width": 1, "dash": "dot"}}
-            )  # fmt: skip
+                {
+                    "type": "line",
+                    "xref": "x",
+                    "yref": "paper",
+                    "x0": q.isoformat(),
+                    "x1": q.isoformat(),
+                    "y0": 0,
+                    "y1": 1,
+                    "line": {"color": "#e3e8ee", "width": 1, "dash": "dot"},
+                }
+            )
     shapes.append(
-        {"type": "line", "xref": "x", "yref": "paper", "x0": today.isoformat(),
-         "x1": today.isoformat(), "y0": 0, "y1": 1, "line": {"color": MUTED, "width": 1.5}}
-    )  # fmt: skip
+        {
+            "type": "line",
+            "xref": "x",
+            "yref": "paper",
+            "x0": today.isoformat(),
+            "x1": today.isoformat(),
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": MUTED, "width": 1.5},
+        }
+    )
     annotations.append(
-        {"x": today.isoformat(), "y": 1, "xref": "x", "yref": "paper", "text": "today",
-         "showarrow": False, "yanchor": "bottom", "font": {"color": MUTED, "size": 11}}
-    )  # fmt: skip
+        {
+            "x": today.isoformat(),
+            "y": 1,
+            "xref": "x",
+            "yref": "paper",
+            "text": "today",
+            "showarrow": False,
+            "yanchor": "bottom",
+            "font": {"color": MUTED, "size": 11},
+        }
+    )
     xaxis: dict = {"type": "date"}
     if not starts and not thresholds:
         # Nothing to draw yet: a year either side of today, not plotly's default of 2000.
@@ -186,37 +223,64 @@ def color_for(index: int) -> str:
 def band_figure(bands) -> dict:
     return {
         "data": [
-            {"type": "scatter", "x": [0, 1], "y": [0, 1], "mode": "lines", "name": "perfect",
-             "line": {"color": MUTED, "dash": "dot"}, "hoverinfo": "skip"},
-            {"type": "scatter", "x": [b.coverage_stated for b in bands],
-             "y": [b.coverage_observed for b in bands], "mode": "markers+text",
-             "name": "your bands", "marker": {"size": 12, "color": PALETTE[0]},
-             "text": [f"{b.n_points} pts" for b in bands], "textposition": "top center"},
+            {
+                "type": "scatter",
+                "x": [0, 1],
+                "y": [0, 1],
+                "mode": "lines",
+                "name": "perfect",
+                "line": {"color": MUTED, "dash": "dot"},
+                "hoverinfo": "skip",
+            },
+            {
+                "type": "scatter",
+                "x": [b.coverage_stated for b in bands],
+                "y": [b.coverage_observed for b in bands],
+                "mode": "markers+text",
+                "name": "your bands",
+                "marker": {"size": 12, "color": PALETTE[0]},
+                "text": [f"{b.n_points} pts" for b in bands],
+                "textposition": "top center",
+            },
         ],
         "layout": base_layout(
             xaxis={"title": {"text": "stated coverage"}, "range": [0, 1], "tickformat": ".0%"},
             yaxis={"title": {"text": "observed coverage"}, "range": [0, 1.05], "tickformat": ".0%"},
             showlegend=False,
         ),
-    }  # fmt: skip
+    }
 
 
 def reliability_figure(bins) -> dict:
     used = [b for b in bins if b.n]
     return {
         "data": [
-            {"type": "scatter", "x": [0, 1], "y": [0, 1], "mode": "lines", "name": "perfect",
-             "line": {"color": MUTED, "dash": "dot"}, "hoverinfo": "skip"},
-            {"type": "scatter", "x": [b.mean_probability for b in used],
-             "y": [b.observed_frequency for b in used], "mode": "markers+lines",
-             "name": "observed", "marker": {"size": [8 + 2 * min(b.n, 10) for b in used],
-                                            "color": PALETTE[1]},
-             "text": [f"{b.n} predictions" for b in used]},
+            {
+                "type": "scatter",
+                "x": [0, 1],
+                "y": [0, 1],
+                "mode": "lines",
+                "name": "perfect",
+                "line": {"color": MUTED, "dash": "dot"},
+                "hoverinfo": "skip",
+            },
+            {
+                "type": "scatter",
+                "x": [b.mean_probability for b in used],
+                "y": [b.observed_frequency for b in used],
+                "mode": "markers+lines",
+                "name": "observed",
+                "marker": {"size": [8 + 2 * min(b.n, 10) for b in used], "color": PALETTE[1]},
+                "text": [f"{b.n} predictions" for b in used],
+            },
         ],
         "layout": base_layout(
             xaxis={"title": {"text": "stated probability"}, "range": [0, 1], "tickformat": ".0%"},
-            yaxis={"title": {"text": "how often it happened"}, "range": [0, 1.05],
-                   "tickformat": ".0%"},
+            yaxis={
+                "title": {"text": "how often it happened"},
+                "range": [0, 1.05],
+                "tickformat": ".0%",
+            },
             showlegend=False,
         ),
-    }  # fmt: skip
+    }

@@ -111,36 +111,59 @@ def seed(team, user) -> None:
     ada = _colleague(team)
 
     horizon = _metric(
-        team, user, "METR 50% time horizon", unit="minutes", scale="log",
+        team,
+        user,
+        "METR 50% time horizon",
+        unit="minutes",
+        scale="log",
         description="Length of software tasks (in human-expert minutes) the best model completes "
         "with 50% reliability, as measured by METR. Figures here are approximate.",
-    )  # fmt: skip
+    )
     _observe(horizon, user, TIME_HORIZON, today)
     exp = _predict(
-        horizon, user, "Time horizons keep doubling every 7 months", committed_on="2025-03-01",
+        horizon,
+        user,
+        "Time horizons keep doubling every 7 months",
+        committed_on="2025-03-01",
         rationale="METR's six-year trend has held through every model generation. Agents that "
         "work for a day arrive in **2027**; plan the product around multi-hour tasks now.",
         horizon=date(2027, 6, 30),
-        trajectory={"model": "exponential", "baseline_date": "2025-02-24", "baseline_value": 54,
-                    "doubling_months": 7},
+        trajectory={
+            "model": "exponential",
+            "baseline_date": "2025-02-24",
+            "baseline_value": 54,
+            "doubling_months": 7,
+        },
         band={"coverage": 0.8, "low": 0.5, "high": 2},
-    )  # fmt: skip
+    )
     _predict(
-        horizon, ada, "S-curve: horizons flatten near a working day", committed_on="2025-03-10",
+        horizon,
+        ada,
+        "S-curve: horizons flatten near a working day",
+        committed_on="2025-03-10",
         rationale="Long tasks need long-context reliability that is harder to buy with scale; "
         "expect a ceiling around a working day (8 h).",
         horizon=date(2027, 6, 30),
-        trajectory={"model": "logistic", "baseline_date": "2025-02-24", "baseline_value": 54,
-                    "ceiling": 480, "midpoint": "2025-12-01"},
+        trajectory={
+            "model": "logistic",
+            "baseline_date": "2025-02-24",
+            "baseline_value": 54,
+            "ceiling": 480,
+            "midpoint": "2025-12-01",
+        },
         band={"coverage": 0.8, "low": 0.6, "high": 1.7},
-    )  # fmt: skip
+    )
     _note(team, exp, user, "light", "Multi-hour agent workflows become a product surface.")
     _note(team, exp, user, "shade", "Review and QA become the bottleneck if horizons explode.")
 
     arr = _metric(
-        team, user, "ARR", unit="$", scale="log",
+        team,
+        user,
+        "ARR",
+        unit="$",
+        scale="log",
         description="Annual recurring revenue at the end of each month.",
-    )  # fmt: skip
+    )
     months = []
     d = date(2024, 1, 31)
     for i in range(40):
@@ -149,52 +172,92 @@ def seed(team, user) -> None:
         d = (d.replace(day=1) + timedelta(days=62)).replace(day=1) - timedelta(days=1)
     _observe(arr, user, months, today)
     _predict(
-        arr, user, "10× in a year as agents ship", committed_on="2025-01-15",
+        arr,
+        user,
+        "10× in a year as agents ship",
+        committed_on="2025-01-15",
         rationale="Every model jump has opened a new segment; agents open the enterprise.",
         horizon=date(2026, 12, 31),
-        trajectory={"model": "exponential", "baseline_date": "2024-12-31",
-                    "baseline_value": 4.2e6, "multiple_per_year": 10},
+        trajectory={
+            "model": "exponential",
+            "baseline_date": "2024-12-31",
+            "baseline_value": 4.2e6,
+            "multiple_per_year": 10,
+        },
         band={"coverage": 0.8, "low": 0.4, "high": 2.5},
-    )  # fmt: skip
+    )
     _predict(
-        arr, ada, "Conservative: doubling each year", committed_on="2025-01-20",
+        arr,
+        ada,
+        "Conservative: doubling each year",
+        committed_on="2025-01-20",
         rationale="Sales capacity, not model quality, limits growth.",
         horizon=date(2026, 12, 31),
-        trajectory={"model": "exponential", "baseline_date": "2024-12-31",
-                    "baseline_value": 4.2e6, "multiple_per_year": 2},
+        trajectory={
+            "model": "exponential",
+            "baseline_date": "2024-12-31",
+            "baseline_value": 4.2e6,
+            "multiple_per_year": 2,
+        },
         band={"coverage": 0.8, "low": 0.7, "high": 1.4},
-    )  # fmt: skip
+    )
 
     share = _metric(
-        team, user, "Share of merged code written by AI", unit="%", scale="linear",
+        team,
+        user,
+        "Share of merged code written by AI",
+        unit="%",
+        scale="linear",
         description="Share of merged lines attributed to AI tools, from the repository analytics.",
-    )  # fmt: skip
+    )
     share_rows = [
         (date(2024, 6, 30) + timedelta(days=91 * i), 18 + 6.5 * i + (i % 2), "repo analytics")
         for i in range(10)
     ]
     _observe(share, user, share_rows, today)
     _predict(
-        share, user, "AI writes +25 points of our code per year", committed_on="2025-04-01",
+        share,
+        user,
+        "AI writes +25 points of our code per year",
+        committed_on="2025-04-01",
         horizon=date(2026, 12, 31),
-        trajectory={"model": "linear", "baseline_date": "2025-03-31", "baseline_value": 31,
-                    "change_per_year": 25},
+        trajectory={
+            "model": "linear",
+            "baseline_date": "2025-03-31",
+            "baseline_value": 31,
+            "change_per_year": 25,
+        },
         band={"coverage": 0.8, "low": -8, "high": 8},
-    )  # fmt: skip
+    )
     _predict(
-        share, ada, "Half of merged code is AI-written by the end of 2026",
-        committed_on="2025-04-02", kind=Kind.THRESHOLD, horizon=date(2026, 12, 31),
-        threshold_value=50, probability=0.65,
-    )  # fmt: skip
+        share,
+        ada,
+        "Half of merged code is AI-written by the end of 2026",
+        committed_on="2025-04-02",
+        kind=Kind.THRESHOLD,
+        horizon=date(2026, 12, 31),
+        threshold_value=50,
+        probability=0.65,
+    )
 
     swe = _metric(
-        team, user, "Best model's SWE-bench Verified %", unit="%", scale="linear",
+        team,
+        user,
+        "Best model's SWE-bench Verified %",
+        unit="%",
+        scale="linear",
         description="Best published SWE-bench Verified score (approximate public figures).",
-    )  # fmt: skip
+    )
     _observe(swe, user, [(d, v, "public leaderboard") for d, v in SWE_BENCH], today)
     _predict(
-        swe, user, "SWE-bench Verified passes 80% by mid-2026", committed_on="2025-03-01",
-        kind=Kind.THRESHOLD, horizon=date(2026, 6, 30), threshold_value=80, probability=0.7,
-    )  # fmt: skip
+        swe,
+        user,
+        "SWE-bench Verified passes 80% by mid-2026",
+        committed_on="2025-03-01",
+        kind=Kind.THRESHOLD,
+        horizon=date(2026, 6, 30),
+        threshold_value=80,
+        probability=0.7,
+    )
     for metric in (horizon, arr, share, swe):
         services.resolve_thresholds(metric)

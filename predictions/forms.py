@@ -58,8 +58,11 @@ class MetricForm(ModelForm):
 
 class ObservationForm(Form):
     # services.record_observations names the fields of one row like this
-    FIELD_OF = {"observations[0].date": "observed_at", "observations[0].value": "value",
-                "observations[0].source": "source"}  # fmt: skip
+    FIELD_OF = {
+        "observations[0].date": "observed_at",
+        "observations[0].value": "value",
+        "observations[0].source": "source",
+    }
 
     observed_at = forms.DateField(label="Date", widget=DATE)
     value = forms.FloatField()
@@ -96,8 +99,9 @@ def parse_observation_csv(raw: bytes | str, metric: Metric, today: date) -> CsvR
     """Read `date,value[,source]` rows (planning.csvimport: the limits, the header, unreadable
     cells). Every problem is reported with its line number; the caller saves nothing unless
     the list of errors is empty."""
-    sheet = csvimport.read(raw, columns=CSV_COLUMNS, required={"date", "value"},
-                           aliases=CSV_ALIASES)  # fmt: skip
+    sheet = csvimport.read(
+        raw, columns=CSV_COLUMNS, required={"date", "value"}, aliases=CSV_ALIASES
+    )
     errors = list(sheet.problems)
     if not sheet.columns:
         return CsvResult([], errors)
@@ -149,11 +153,23 @@ class CsvUploadForm(csvimport.UploadForm):
 
 # --------------------------------------------------------------------------- predictions
 TRAJECTORY_FIELDS = [
-    "model", "baseline_date", "baseline_value", "doubling_months", "multiple_per_year",
-    "change_per_year", "ceiling", "midpoint", "steepness", "points",
-]  # fmt: skip
-BAND_FIELD_OF = {"coverage": "coverage", "low": "band_low", "high": "band_high",
-                 "points": "band_points"}  # fmt: skip
+    "model",
+    "baseline_date",
+    "baseline_value",
+    "doubling_months",
+    "multiple_per_year",
+    "change_per_year",
+    "ceiling",
+    "midpoint",
+    "steepness",
+    "points",
+]
+BAND_FIELD_OF = {
+    "coverage": "coverage",
+    "low": "band_low",
+    "high": "band_high",
+    "points": "band_points",
+}
 
 
 def _pairs(text: str, width: int) -> list[list[str]]:
@@ -264,9 +280,11 @@ class PredictionForm(Form):
         data = self.cleaned_data
         kind = data.get("kind")
         stated = services.PredictionInput(
-            kind=kind, claim=data.get("title"), rationale=data.get("rationale") or "",
+            kind=kind,
+            claim=data.get("title"),
+            rationale=data.get("rationale") or "",
             horizon=data.get("horizon"),
-        )  # fmt: skip
+        )
         if kind == Kind.THRESHOLD:
             p = data.get("probability")
             stated.threshold_value = data.get("threshold_value")

@@ -129,10 +129,24 @@ class Kind(models.TextChoices):
 
 # Columns the database freezes once committed_at is set (see migration 0002).
 COMMITTED_FIELDS = [
-    "team", "metric", "author", "kind", "title", "rationale", "made_at", "horizon",
-    "trajectory", "band", "threshold_value", "threshold_above", "probability",
-    "definition_version", "supersedes", "committed_at", "content_hash",
-]  # fmt: skip
+    "team",
+    "metric",
+    "author",
+    "kind",
+    "title",
+    "rationale",
+    "made_at",
+    "horizon",
+    "trajectory",
+    "band",
+    "threshold_value",
+    "threshold_above",
+    "probability",
+    "definition_version",
+    "supersedes",
+    "committed_at",
+    "content_hash",
+]
 
 
 class PredictionQuerySet(TeamScopedQuerySet):

@@ -114,8 +114,15 @@ def observation_errors(metric: Metric, observed_at: date | None, value, today: d
     return errors
 
 
-def _text(problems: Problems, field: str, value: Any, *, max_chars: int | None = None,
-          label: str = "", required: bool = False) -> str:  # fmt: skip
+def _text(
+    problems: Problems,
+    field: str,
+    value: Any,
+    *,
+    max_chars: int | None = None,
+    label: str = "",
+    required: bool = False,
+) -> str:
     """A text field, stripped and checked (storable, within its length), or "" with a
     message added to `problems`."""
     if value is None:
@@ -155,8 +162,9 @@ def clean_metric(team, data: dict[str, Any], *, instance: Metric | None = None) 
     scale, higher_is_better, description (and, for an edit, definition_changed and
     version_note)."""
     problems = Problems()
-    name = _text(problems, "name", data.get("name"), max_chars=NAME_MAX, label="The name",
-                 required=True)  # fmt: skip
+    name = _text(
+        problems, "name", data.get("name"), max_chars=NAME_MAX, label="The name", required=True
+    )
     if name:
         clash = Metric.objects.for_team(team).filter(name__iexact=name)
         if instance is not None:
@@ -173,8 +181,13 @@ def clean_metric(team, data: dict[str, Any], *, instance: Metric | None = None) 
     if not isinstance(higher, bool):
         problems.add("higher_is_better", "Use true or false.")
     description = _text(problems, "description", data.get("description"), label="The description")
-    fields: dict[str, Any] = {"name": name, "unit": unit, "scale": scale,
-                              "higher_is_better": higher, "description": description}  # fmt: skip
+    fields: dict[str, Any] = {
+        "name": name,
+        "unit": unit,
+        "scale": scale,
+        "higher_is_better": higher,
+        "description": description,
+    }
     if instance is not None:
         note = _text(problems, "version_note", data.get("version_note"), label="The note")
         fields["version_note"] = note
@@ -583,9 +596,18 @@ def calibration(team, author=None) -> Calibration:
         p.team = p.metric.team = team
         entry = by_author.setdefault(
             p.author_id,
-            {"author": p.author, "lines": 0, "points": 0, "inside": 0, "stated": [],
-             "log_errors": [], "summaries": [], "briers": [], "thresholds": 0},
-        )  # fmt: skip
+            {
+                "author": p.author,
+                "lines": 0,
+                "points": 0,
+                "inside": 0,
+                "stated": [],
+                "log_errors": [],
+                "summaries": [],
+                "briers": [],
+                "thresholds": 0,
+            },
+        )
         if p.is_line:
             score = score_prediction(p, series[p.metric_id])
             if not score.summary or not score.summary.n:
@@ -672,15 +694,15 @@ def clean_prediction(
     kind = data.kind
     if kind not in Kind.values:
         problems.add("kind", "Use “line” or “threshold”.")
-    claim = _text(problems, "claim", data.claim, max_chars=CLAIM_MAX, label="The claim",
-                  required=True)  # fmt: skip
+    claim = _text(
+        problems, "claim", data.claim, max_chars=CLAIM_MAX, label="The claim", required=True
+    )
     rationale = _text(problems, "rationale", data.rationale, label="The rationale")
     horizon = data.horizon
     if horizon is None:
         problems.add("horizon", "This field is required.")
     elif not in_year_range(horizon):
-        problems.add("horizon", horizon_error(horizon, metric.team.today()) or
-                     year_range_message())  # fmt: skip
+        problems.add("horizon", horizon_error(horizon, metric.team.today()) or year_range_message())
         horizon = None
     if supersedes is not None:
         if not supersedes.is_committed or supersedes.team_id != metric.team_id:
@@ -701,8 +723,12 @@ def clean_prediction(
                     f"This prediction has already been revised (by #{latest}): revise the "
                     "latest one.",
                 )
-    fields: dict[str, Any] = {"kind": kind, "title": claim, "rationale": rationale,
-                              "horizon": horizon}  # fmt: skip
+    fields: dict[str, Any] = {
+        "kind": kind,
+        "title": claim,
+        "rationale": rationale,
+        "horizon": horizon,
+    }
     if kind == Kind.LINE:
         trajectory, band = data.trajectory, data.band or {}
         if not isinstance(trajectory, dict):
@@ -741,8 +767,9 @@ def clean_prediction(
             settled = settled_threshold_error(metric, value, above, latest_observation(metric))
             if settled:
                 problems.add("threshold.value", settled)
-        fields.update(trajectory=None, band=None, threshold_value=value, probability=p,
-                      threshold_above=above)  # fmt: skip
+        fields.update(
+            trajectory=None, band=None, threshold_value=value, probability=p, threshold_above=above
+        )
     if horizon is not None and "horizon" not in problems:
         message = horizon_error(horizon, metric.team.today())
         if message:
@@ -793,8 +820,7 @@ def update_draft(prediction: Prediction, user, data: PredictionInput) -> Predict
     with transaction.atomic():
         locked = Prediction.objects.select_for_update().get(pk=prediction.pk)
         _own_draft(locked, user)
-        fields = clean_prediction(prediction.metric, data, user=user,
-                                  supersedes=locked.supersedes)  # fmt: skip
+        fields = clean_prediction(prediction.metric, data, user=user, supersedes=locked.supersedes)
         for key, value in fields.items():
             setattr(prediction, key, value)
         prediction.save()
@@ -818,9 +844,13 @@ def resolve_by_hand(prediction: Prediction, user, outcome: bool, note: Any) -> R
     problems.raise_if("The prediction was not resolved.")
     resolution, _ = Resolution.objects.update_or_create(
         prediction=prediction,
-        defaults={"outcome": outcome, "method": Resolution.Method.MANUAL, "note": note,
-                  "resolved_by": user},
-    )  # fmt: skip
+        defaults={
+            "outcome": outcome,
+            "method": Resolution.Method.MANUAL,
+            "note": note,
+            "resolved_by": user,
+        },
+    )
     return resolution
 
 

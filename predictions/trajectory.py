@@ -397,9 +397,12 @@ def parse_trajectory(data: dict[str, Any], scale: Scale) -> Trajectory:
     if errors:
         raise LineError(errors)
     return Trajectory(
-        model=model, scale=scale, baseline_date=baseline_date, baseline_value=baseline_value,
+        model=model,
+        scale=scale,
+        baseline_date=baseline_date,
+        baseline_value=baseline_value,
         **kwargs,
-    )  # fmt: skip
+    )
 
 
 def parse_band(data: dict[str, Any], scale: Scale) -> Band:

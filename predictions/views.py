@@ -300,9 +300,10 @@ def observation_history(request: TeamRequest, pk: int, obs_pk: int) -> HttpRespo
     obs = team_get_object_or_404(request, Observation, pk=obs_pk, metric=metric)
     changes = obs.changes.select_related("changed_by")
     return render(
-        request, "predictions/observation_history.html", {"metric": metric, "obs": obs,
-                                                          "changes": changes}
-    )  # fmt: skip
+        request,
+        "predictions/observation_history.html",
+        {"metric": metric, "obs": obs, "changes": changes},
+    )
 
 
 @team_view
@@ -375,14 +376,26 @@ def _preview_figure(request, metric: Metric, form: PredictionForm, series=None) 
                 form.trajectory_json, form.band_json, d["horizon"], metric.scale
             )
             lines.append(
-                charts.line_for(traj, band, d["horizon"], key="preview", label=d["title"] or
-                                "Your line", group="Preview", color=charts.color_for(0))
-            )  # fmt: skip
+                charts.line_for(
+                    traj,
+                    band,
+                    d["horizon"],
+                    key="preview",
+                    label=d["title"] or "Your line",
+                    group="Preview",
+                    color=charts.color_for(0),
+                )
+            )
         else:
             thresholds.append(
-                {"date": d["horizon"].isoformat(), "value": d["threshold_value"],
-                 "label": d["title"], "group": "Preview", "color": charts.color_for(0)}
-            )  # fmt: skip
+                {
+                    "date": d["horizon"].isoformat(),
+                    "value": d["threshold_value"],
+                    "label": d["title"],
+                    "group": "Preview",
+                    "color": charts.color_for(0),
+                }
+            )
     return charts.metric_figure(
         name=metric.name,
         unit=metric.unit,
@@ -696,8 +709,9 @@ def calibration(request: TeamRequest) -> HttpResponse:
     author = None
     if request.GET.get("author"):
         try:
-            author = get_object_or_404(User, pk=int(request.GET["author"]),
-                                       memberships__team=request.team)  # fmt: skip
+            author = get_object_or_404(
+                User, pk=int(request.GET["author"]), memberships__team=request.team
+            )
         except ValueError:
             raise Http404 from None
     board = services.calibration(request.team, author)

@@ -21,8 +21,16 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "prefix", "user", "read_only", "created_at", "last_used_at",
-                    "expires_at", "revoked_at"]  # fmt: skip
+    list_display = [
+        "name",
+        "prefix",
+        "user",
+        "read_only",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
     search_fields = ["user__email", "name", "prefix"]
     readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]
     list_filter = ["read_only"]

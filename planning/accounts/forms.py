@@ -51,7 +51,7 @@ class ApiTokenForm(Form):
             ("30", "In 30 days"),
             ("90", "In 90 days"),
             ("365", "In 365 days"),
-        ],  # fmt: skip
+        ],
         coerce=int,
         empty_value=None,
         required=False,

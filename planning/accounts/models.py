@@ -132,9 +132,12 @@ class ApiToken(models.Model):
         """Create a token; returns it with the raw value, which is not stored anywhere."""
         raw = new_raw_token()
         token = cls.objects.create(
-            user=user, name=name, prefix=raw[:DISPLAY_PREFIX_LENGTH], key_hash=hash_token(raw),
+            user=user,
+            name=name,
+            prefix=raw[:DISPLAY_PREFIX_LENGTH],
+            key_hash=hash_token(raw),
             **fields,
-        )  # fmt: skip
+        )
         return token, raw
 
     @property

@@ -7,9 +7,15 @@ class StageInline(admin.TabularInline):
     model = Stage
     extra = 0
     fields = [
-        "order", "name", "active_hours", "waiting_hours", "speedup_active", "speedup_waiting",
-        "target_speedup", "owner",
-    ]  # fmt: skip
+        "order",
+        "name",
+        "active_hours",
+        "waiting_hours",
+        "speedup_active",
+        "speedup_waiting",
+        "target_speedup",
+        "owner",
+    ]
     exclude = ["team"]
 
 
@@ -39,9 +45,16 @@ class DependencyInline(admin.TabularInline):
 @admin.register(Stage)
 class StageAdmin(admin.ModelAdmin):
     list_display = [
-        "name", "map", "order", "active_hours", "waiting_hours", "speedup_active",
-        "speedup_waiting", "target_speedup", "owner",
-    ]  # fmt: skip
+        "name",
+        "map",
+        "order",
+        "active_hours",
+        "waiting_hours",
+        "speedup_active",
+        "speedup_waiting",
+        "target_speedup",
+        "owner",
+    ]
     list_filter = ["map__team", "map__quarter"]
     search_fields = ["name", "owner", "map__name"]
     list_select_related = ["map"]

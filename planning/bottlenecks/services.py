@@ -238,9 +238,16 @@ def copy_to_next_quarter(bmap: BottleneckMap) -> tuple[BottleneckMap, bool]:
         )
         old = list(bmap.stages.all())
         fields = [
-            "name", "order", "active_hours", "waiting_hours", "speedup_active",
-            "speedup_waiting", "target_speedup", "owner", "notes",
-        ]  # fmt: skip
+            "name",
+            "order",
+            "active_hours",
+            "waiting_hours",
+            "speedup_active",
+            "speedup_waiting",
+            "target_speedup",
+            "owner",
+            "notes",
+        ]
         new = Stage.objects.bulk_create(
             [
                 Stage(map=copy, team_id=bmap.team_id, **{f: getattr(s, f) for f in fields})

@@ -34,8 +34,15 @@ class OccurrenceAdmin(admin.ModelAdmin):
 @admin.register(Reminder)
 class ReminderAdmin(admin.ModelAdmin):
     list_display = [
-        "occurrence", "kind", "seq", "recipient", "channel", "status", "attempts", "last_error",
-    ]  # fmt: skip
+        "occurrence",
+        "kind",
+        "seq",
+        "recipient",
+        "channel",
+        "status",
+        "attempts",
+        "last_error",
+    ]
     list_filter = ["status", "channel", "kind"]
     search_fields = ["occurrence__cadence__title", "recipient__email", "idempotency_key"]
     raw_id_fields = ["occurrence", "recipient"]

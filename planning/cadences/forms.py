@@ -30,10 +30,21 @@ class CadenceForm(ModelForm):
     class Meta:
         model = Cadence
         fields = [
-            "title", "kind", "preset", "rrule", "starts_on", "due_time", "reminder_days",
-            "grace_days", "nag_every_days", "escalate_after_days", "recipients",
-            "recipient_role", "people", "paused",
-        ]  # fmt: skip
+            "title",
+            "kind",
+            "preset",
+            "rrule",
+            "starts_on",
+            "due_time",
+            "reminder_days",
+            "grace_days",
+            "nag_every_days",
+            "escalate_after_days",
+            "recipients",
+            "recipient_role",
+            "people",
+            "paused",
+        ]
         widgets = {
             "starts_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "due_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),

@@ -83,27 +83,52 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     p.key: p
     for p in [
-        Preset("quarter_first_monday", "First Monday of each fiscal quarter", True,
-               "FREQ=YEARLY;BYMONTH={months};BYDAY=1MO"),
-        Preset("quarter_first_tuesday", "First Tuesday of each fiscal quarter", True,
-               "FREQ=YEARLY;BYMONTH={months};BYDAY=1TU"),
-        Preset("quarter_second_monday", "Second Monday of each fiscal quarter", True,
-               "FREQ=YEARLY;BYMONTH={months};BYDAY=2MO"),
-        Preset("quarter_last_friday", "Last Friday of each fiscal quarter", True,
-               "FREQ=YEARLY;BYMONTH={last_months};BYDAY=-1FR"),
+        Preset(
+            "quarter_first_monday",
+            "First Monday of each fiscal quarter",
+            True,
+            "FREQ=YEARLY;BYMONTH={months};BYDAY=1MO",
+        ),
+        Preset(
+            "quarter_first_tuesday",
+            "First Tuesday of each fiscal quarter",
+            True,
+            "FREQ=YEARLY;BYMONTH={months};BYDAY=1TU",
+        ),
+        Preset(
+            "quarter_second_monday",
+            "Second Monday of each fiscal quarter",
+            True,
+            "FREQ=YEARLY;BYMONTH={months};BYDAY=2MO",
+        ),
+        Preset(
+            "quarter_last_friday",
+            "Last Friday of each fiscal quarter",
+            True,
+            "FREQ=YEARLY;BYMONTH={last_months};BYDAY=-1FR",
+        ),
         Preset("monthly_day_1", "Monthly on day 1", False, "FREQ=MONTHLY;BYMONTHDAY=1"),
-        Preset("monthly_last_friday", "Last Friday of each month", False,
-               "FREQ=MONTHLY;BYDAY=-1FR"),
-        Preset("monthly_last_working_thursday",
-               "Last Thursday of each month, a week earlier when that is the 24th–26th or "
-               "31st (never on Christmas or New Year's Eve)", False,
-               "FREQ=MONTHLY;BYDAY=TH;BYMONTHDAY="
-               + ",".join(map(str, [*range(1, 24), 27, 28, 29, 30])) + ";BYSETPOS=-1"),
-        Preset("biweekly_thursday", "Every 2 weeks on Thursday", False,
-               "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH"),
+        Preset(
+            "monthly_last_friday", "Last Friday of each month", False, "FREQ=MONTHLY;BYDAY=-1FR"
+        ),
+        Preset(
+            "monthly_last_working_thursday",
+            "Last Thursday of each month, a week earlier when that is the 24th–26th or "
+            "31st (never on Christmas or New Year's Eve)",
+            False,
+            "FREQ=MONTHLY;BYDAY=TH;BYMONTHDAY="
+            + ",".join(map(str, [*range(1, 24), 27, 28, 29, 30]))
+            + ";BYSETPOS=-1",
+        ),
+        Preset(
+            "biweekly_thursday",
+            "Every 2 weeks on Thursday",
+            False,
+            "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH",
+        ),
         Preset("weekly_monday", "Every Monday", False, "FREQ=WEEKLY;BYDAY=MO"),
     ]
-}  # fmt: skip
+}
 CUSTOM = "custom"
 
 
@@ -381,11 +406,29 @@ class Schedule:
 _UNITS = {YEARLY: "year", MONTHLY: "month", WEEKLY: "week", DAILY: "day"}
 _DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 _MONTHS = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
-]  # fmt: skip
-_ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last",
-             -2: "second-to-last", -3: "third-to-last"}  # fmt: skip
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+_ORDINALS = {
+    1: "first",
+    2: "second",
+    3: "third",
+    4: "fourth",
+    5: "fifth",
+    -1: "last",
+    -2: "second-to-last",
+    -3: "third-to-last",
+}
 
 
 def _ordinal(n: int) -> str:
@@ -447,8 +490,11 @@ def describe(schedule: Schedule) -> str:
     if monthdays:
         positive = [d for d in monthdays if d > 0]
         negative = [f"the {_ordinal(d)} day" for d in sorted(monthdays) if d < 0]
-        listed = ([("day " if len(positive) == 1 else "days ") + _join(_ranges(positive), "or")]
-                  if positive else [])  # fmt: skip
+        listed = (
+            [("day " if len(positive) == 1 else "days ") + _join(_ranges(positive), "or")]
+            if positive
+            else []
+        )
         days = _join(listed + negative, "or")
     if setpos:
         what = _join(weekdays, "or") if weekdays else "day"
@@ -457,8 +503,11 @@ def describe(schedule: Schedule) -> str:
     else:
         if nth:
             words += " on " + _join(nth)
-        elif weekdays and not (rule._freq == WEEKLY and len(weekdays) == 1
-                               and rule._original_rule.get("byweekday") is None):  # fmt: skip
+        elif weekdays and not (
+            rule._freq == WEEKLY
+            and len(weekdays) == 1
+            and rule._original_rule.get("byweekday") is None
+        ):
             words += " on " + _join(weekdays)
         elif weekdays:
             words += " on " + weekdays[0]

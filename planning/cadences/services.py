@@ -379,7 +379,7 @@ def complete_activity(
 
 
 # --------------------------------------------------------------------------- defaults
-DEFAULT_CADENCES = [  # fmt: skip
+DEFAULT_CADENCES = [
     (Kind.CAPABILITY_AUDIT, "Quarterly capability audit", "quarter_first_monday", time(10), [7, 1]),
     (
         Kind.PREDICTION_REVIEW,

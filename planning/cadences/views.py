@@ -237,9 +237,11 @@ def cadence_settings(request: TeamRequest) -> HttpResponse:
             form.save()
             if "webhook_url" in form.changed_data:
                 audit.record(
-                    request.team, request.user, "webhook.changed",
+                    request.team,
+                    request.user,
+                    "webhook.changed",
                     audit.webhook_summary(form.cleaned_data.get("webhook_url") or ""),
-                )  # fmt: skip
+                )
         messages.success(request, "Delivery settings saved.")
         return redirect_after_post(
             request, reverse("cadences:settings", kwargs={"team": request.team.slug})
@@ -266,9 +268,11 @@ def rotate_feed_token(request: TeamRequest) -> HttpResponse:
     with transaction.atomic():
         TeamCadenceSettings.of(request.team).rotate_feed_token()
         audit.record(
-            request.team, request.user, "calendar_feed.changed",
+            request.team,
+            request.user,
+            "calendar_feed.changed",
             "Made a new calendar link (the old one stopped working)",
-        )  # fmt: skip
+        )
     messages.success(request, "New calendar link made: the old one no longer works.")
     return redirect_after_post(
         request, reverse("cadences:settings", kwargs={"team": request.team.slug})

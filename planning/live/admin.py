@@ -12,10 +12,20 @@ class LiveSessionAdmin(admin.ModelAdmin):
     search_fields = ["title", "kind", "id", "celery_task_id"]
     date_hierarchy = "created_at"
     readonly_fields = [
-        "id", "last_seq", "epoch", "celery_task_id", "heartbeat_at", "cancel_requested_at",
-        "cancel_requested_by", "compacted_through", "created_by", "created_at", "updated_at",
-        "finished_at", "event_log",
-    ]  # fmt: skip
+        "id",
+        "last_seq",
+        "epoch",
+        "celery_task_id",
+        "heartbeat_at",
+        "cancel_requested_at",
+        "cancel_requested_by",
+        "compacted_through",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "finished_at",
+        "event_log",
+    ]
     list_select_related = ["team"]
 
     @admin.display(description="Events (latest 200)")

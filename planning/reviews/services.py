@@ -203,7 +203,7 @@ def review_for_promotion(team, user) -> Review:
     this_quarter = current_quarter(team)
     open_review = (
         Review.objects.for_team(team)
-        .filter(status=Review.Status.IN_PROGRESS, quarter__gte=str(this_quarter))  # fmt: skip
+        .filter(status=Review.Status.IN_PROGRESS, quarter__gte=str(this_quarter))
         .order_by("quarter")
         .first()
     )

@@ -21,9 +21,16 @@ class FormFactorAdmin(admin.ModelAdmin):
 @admin.register(SaturationReading)
 class SaturationReadingAdmin(admin.ModelAdmin):
     list_display = [
-        "model_name", "form_factor", "release_date", "capability", "capability_source",
-        "product_value", "product_metric", "product_scale", "cost_per_task",
-    ]  # fmt: skip
+        "model_name",
+        "form_factor",
+        "release_date",
+        "capability",
+        "capability_source",
+        "product_value",
+        "product_metric",
+        "product_scale",
+        "cost_per_task",
+    ]
     list_filter = ["product_scale", "form_factor__team"]
     search_fields = ["model_name", "form_factor__name", "product_metric", "capability_source"]
     list_select_related = ["form_factor"]

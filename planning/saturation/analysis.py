@@ -371,10 +371,16 @@ def elasticity_signal(
     differences): the slope of ln(product) on ln(capability) on a log scale, of
     product/mean on capability/mean on a linear one, with its 95% interval."""
     windows = [
-        Window(w.start, w.end, w.capability_change, w.product_change, w.elasticity,
-               w.elasticity is not None and w.elasticity < t.elasticity)
+        Window(
+            w.start,
+            w.end,
+            w.capability_change,
+            w.product_change,
+            w.elasticity,
+            w.elasticity is not None and w.elasticity < t.elasticity,
+        )
         for w in elasticity_windows(points, scale, 1)
-    ]  # fmt: skip
+    ]
     m = _trailing(len(points))
     tail = points[-m:]
     if len(tail) < 4:
@@ -386,20 +392,25 @@ def elasticity_signal(
     first, last = tail[0].model, tail[-1].model
     if not c[-1] > c[0] or c.min() <= 0:
         return ElasticitySignal(
-            windows, None,
+            windows,
+            None,
             f"Capability did not rise from {first} to {last}, so elasticity cannot be read there.",
-            readings=m, at_latest=at_latest,
-        )  # fmt: skip
+            readings=m,
+            at_latest=at_latest,
+        )
     if scale == "log":
         xs, ys = np.log(c), np.log(y)
     else:
         level = float(np.mean(y))
         if abs(level) <= 1e-12 or np.any(y <= 0):
             return ElasticitySignal(
-                windows, None,
+                windows,
+                None,
                 "Elasticity is a ratio of relative changes; it cannot be read on values at or "
-                "below zero.", readings=m, at_latest=at_latest,
-            )  # fmt: skip
+                "below zero.",
+                readings=m,
+                at_latest=at_latest,
+            )
         xs, ys = c / float(np.mean(c)), y / level
     estimate = fitting.slope_interval(xs, ys)
     if estimate is None:
@@ -486,9 +497,13 @@ def compare(fitted: _Fitted | str, t: Thresholds = Thresholds()) -> Comparison:
     d_flat = aicc["constant"] - aicc["logistic"] if "constant" in aicc else None
     sd = fitted.fits[best].residual_sd
     common: _ComparisonFigures = {
-        "aicc": aicc, "best": best, "best_growing": best_growing, "delta_growing": d_grow,
-        "delta_flat": d_flat, "residual_sd": _finite(sd),
-    }  # fmt: skip
+        "aicc": aicc,
+        "best": best,
+        "best_growing": best_growing,
+        "delta_growing": d_grow,
+        "delta_flat": d_flat,
+        "residual_sd": _finite(sd),
+    }
     n = next(iter(fitted.fits.values())).n
     if best == "constant":
         rival = best_growing or "logistic"
@@ -570,11 +585,15 @@ def logistic_signal(
         )
         return LogisticSignal(None, f"The curve levels off, but its ceiling is {interval}.")
     shown: _CeilingFigures = {
-        "ceiling": _finite(ceiling), "ceiling_low": _finite(ceiling - half),
-        "ceiling_high": _finite(ceiling + half), "steepness": _finite(steepness),
-        "midpoint": _finite(midpoint), "share": share, "residual_sd": _finite(fit.residual_sd),
+        "ceiling": _finite(ceiling),
+        "ceiling_low": _finite(ceiling - half),
+        "ceiling_high": _finite(ceiling + half),
+        "steepness": _finite(steepness),
+        "midpoint": _finite(midpoint),
+        "share": share,
+        "residual_sd": _finite(fit.residual_sd),
         "supported": True,
-    }  # fmt: skip
+    }
     reached = (
         f"{percent(share or 0)} of a ceiling of {number(ceiling)} "
         f"(95% CI {number(ceiling - half)}–{number(ceiling + half)})"
@@ -705,18 +724,31 @@ def analyse(
 
     def verdict(kind: VerdictKind, headline: str, reasons: list[str]) -> Verdict:
         return Verdict(
-            kind, headline, reasons, notes, series, elasticity, logistic, events, scale, metric,
-            source, t, comparison,
-        )  # fmt: skip
+            kind,
+            headline,
+            reasons,
+            notes,
+            series,
+            elasticity,
+            logistic,
+            events,
+            scale,
+            metric,
+            source,
+            t,
+            comparison,
+        )
 
     if n < t.min_readings:
         have = "no comparable readings" if n == 0 else f"only {_plural(n, 'comparable reading')}"
         return verdict(
             "insufficient",
             f"Not enough evidence yet: {have}; at least {t.min_readings} are needed.",
-            [f"Add a reading for each model generation; {t.min_readings} or more let the "
-             "models be compared."],
-        )  # fmt: skip
+            [
+                f"Add a reading for each model generation; {t.min_readings} or more let the "
+                "models be compared."
+            ],
+        )
 
     span = min(t.span, n - 1)
     first, last = series[-1 - span], series[-1]

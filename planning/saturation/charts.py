@@ -42,22 +42,34 @@ def capability_product_figure(verdict: Verdict, readings: Sequence[SaturationRea
         if logistic.supported and logistic.ceiling_low is not None:
             data += [
                 {
-                    "type": "scatter", "mode": "lines", "x": [x0, x1],
-                    "y": [logistic.ceiling_low] * 2, "line": {"width": 0},
-                    "showlegend": False, "hoverinfo": "skip",
+                    "type": "scatter",
+                    "mode": "lines",
+                    "x": [x0, x1],
+                    "y": [logistic.ceiling_low] * 2,
+                    "line": {"width": 0},
+                    "showlegend": False,
+                    "hoverinfo": "skip",
                 },
                 {
-                    "type": "scatter", "mode": "lines", "x": [x0, x1],
-                    "y": [logistic.ceiling_high] * 2, "line": {"width": 0},
-                    "fill": "tonexty", "fillcolor": "rgba(183,121,31,0.15)",
-                    "name": "Ceiling, 95% interval", "hoverinfo": "skip",
+                    "type": "scatter",
+                    "mode": "lines",
+                    "x": [x0, x1],
+                    "y": [logistic.ceiling_high] * 2,
+                    "line": {"width": 0},
+                    "fill": "tonexty",
+                    "fillcolor": "rgba(183,121,31,0.15)",
+                    "name": "Ceiling, 95% interval",
+                    "hoverinfo": "skip",
                 },
                 {
-                    "type": "scatter", "mode": "lines", "x": [x0, x1],
-                    "y": [logistic.ceiling] * 2, "name": "Ceiling",
+                    "type": "scatter",
+                    "mode": "lines",
+                    "x": [x0, x1],
+                    "y": [logistic.ceiling] * 2,
+                    "name": "Ceiling",
                     "line": {"color": PALETTE[1], "dash": "dash", "width": 2},
                 },
-            ]  # fmt: skip
+            ]
         data.append(
             {
                 "type": "scatter",
@@ -129,7 +141,7 @@ def timeline_figure(readings: Sequence[SaturationReading]) -> dict:
                 "line": {"color": PALETTE[2]},
                 "marker": {"size": 8, "symbol": "diamond"},
             },
-        ],  # fmt: skip
+        ],
         "layout": base_layout(
             xaxis={"title": {"text": "Model release"}, "type": "date"},
             yaxis={"title": {"text": "Capability"}},

@@ -48,34 +48,48 @@ def _readings(form_factor: FormFactor, rows, metric: str, cost: float) -> None:
     SaturationReading.objects.bulk_create(
         [
             SaturationReading(
-                form_factor=form_factor, model_name=name, release_date=released,
-                capability=capability, capability_source=SOURCE, product_value=product,
-                product_metric=metric, product_scale="linear", cost_per_task=cost,
+                form_factor=form_factor,
+                model_name=name,
+                release_date=released,
+                capability=capability,
+                capability_source=SOURCE,
+                product_value=product,
+                product_metric=metric,
+                product_scale="linear",
+                cost_per_task=cost,
             )
             for name, released, capability, product in rows
             if name.casefold() not in existing
         ]
-    )  # fmt: skip
+    )
     refresh_verdict(form_factor)
 
 
 def _note(team, user, obj, kind: str, text: str) -> None:
     ct = ContentType.objects.get_for_model(obj)
     Note.objects.get_or_create(
-        team=team, content_type=ct, object_id=obj.pk, kind=kind, text=text,
+        team=team,
+        content_type=ct,
+        object_id=obj.pk,
+        kind=kind,
+        text=text,
         defaults={"author": user},
-    )  # fmt: skip
+    )
 
 
 def seed(team, user) -> None:
     agent = _form_factor(
-        team, "Autonomous agent", product="Support desk",
+        team,
+        "Autonomous agent",
+        product="Support desk",
         notes="Resolves tickets end to end: reads the account, acts, and reports back.",
-    )  # fmt: skip
+    )
     chat = _form_factor(
-        team, "Chat assistant", product="Support desk",
+        team,
+        "Chat assistant",
+        product="Support desk",
         notes="Answers customer questions in the help widget.",
-    )  # fmt: skip
+    )
     if chat.next_form_factor_id is None:
         chat.next_form_factor = agent
         chat.save(update_fields=["next_form_factor", "updated_at"])

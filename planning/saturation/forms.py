@@ -81,9 +81,15 @@ class ReadingForm(ModelForm):
     class Meta:
         model = SaturationReading
         fields = [
-            "model_name", "release_date", "capability", "capability_source",
-            "product_value", "product_metric", "product_scale", "cost_per_task",
-        ]  # fmt: skip
+            "model_name",
+            "release_date",
+            "capability",
+            "capability_source",
+            "product_value",
+            "product_metric",
+            "product_scale",
+            "cost_per_task",
+        ]
         widgets = {
             "release_date": forms.DateInput(attrs={"type": "date"}),
             "capability_source": forms.TextInput(attrs={"list": "capability-sources"}),
@@ -217,10 +223,13 @@ def parse_readings_csv(raw: bytes | str, form_factor: FormFactor) -> CsvResult:
             continue
         key = form.cleaned_data["model_name"].casefold()
         if key in seen:
-            errors.append(csvimport.Problem(
-                row.line, f"model_name: {form.cleaned_data['model_name']} is already on line "
-                f"{seen[key]}."
-            ))  # fmt: skip
+            errors.append(
+                csvimport.Problem(
+                    row.line,
+                    f"model_name: {form.cleaned_data['model_name']} is already on line "
+                    f"{seen[key]}.",
+                )
+            )
             continue
         seen[key] = row.line
         forms_ok.append(form)

@@ -64,9 +64,13 @@ class FormFactor(TeamScopedModel):
     # chose it in the form, and the page says so.
     status_by_hand = models.BooleanField(default=False)
     status_set_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="+", editable=False,
-    )  # fmt: skip
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
     status_set_at = models.DateTimeField(null=True, blank=True, editable=False)
     next_form_factor = models.ForeignKey(
         "self",

@@ -231,9 +231,18 @@ def readings_csv(request: TeamRequest, pk: int) -> HttpResponse:
     writer = csv.writer(response)
     writer.writerow(services.CSV_COLUMNS)
     for r in form_factor.readings.all():
-        writer.writerow(csv_row(
-            [r.model_name, r.release_date.isoformat(), r.capability, r.capability_source,
-             r.product_value, r.product_metric, r.product_scale,
-             "" if r.cost_per_task is None else r.cost_per_task]
-        ))  # fmt: skip
+        writer.writerow(
+            csv_row(
+                [
+                    r.model_name,
+                    r.release_date.isoformat(),
+                    r.capability,
+                    r.capability_source,
+                    r.product_value,
+                    r.product_metric,
+                    r.product_scale,
+                    "" if r.cost_per_task is None else r.cost_per_task,
+                ]
+            )
+        )
     return response

@@ -31,7 +31,7 @@ def record_for_user_teams(user, action: str, summary: str) -> int:
                 actor_email=user.email,
                 action=action,
                 summary=summary[:MAX_SUMMARY],
-            )  # fmt: skip
+            )
             for team in teams
         ]
     )

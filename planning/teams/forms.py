@@ -10,16 +10,26 @@ from .models import RESERVED_SLUGS, Invitation, Membership, Role, Team
 
 # Real places only: the tz database also carries aliases and relics ("localtime", "W-SU",
 # "US/Eastern", "Etc/GMT+5", "EST5EDT") that nobody should have to scroll past.
-TIME_ZONE_AREAS = ("Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe",
-                   "Indian", "Pacific")  # fmt: skip
+TIME_ZONE_AREAS = (
+    "Africa",
+    "America",
+    "Antarctica",
+    "Asia",
+    "Atlantic",
+    "Australia",
+    "Europe",
+    "Indian",
+    "Pacific",
+)
 
 
 def time_zone_choices(current: str = "") -> list:
     """UTC, then the Area/City zones grouped by area; `current` is kept if it is a legacy name."""
     zones = sorted(
-        tz for tz in zoneinfo.available_timezones() if tz.split("/", 1)[0] in TIME_ZONE_AREAS
-        and "/" in tz
-    )  # fmt: skip
+        tz
+        for tz in zoneinfo.available_timezones()
+        if tz.split("/", 1)[0] in TIME_ZONE_AREAS and "/" in tz
+    )
     groups: dict[str, list[tuple[str, str]]] = {}
     for tz in zones:
         area, place = tz.split("/", 1)
@@ -40,8 +50,13 @@ class TeamForm(ModelForm):
     class Meta:
         model = Team
         fields = [
-            "name", "slug", "time_zone", "fiscal_year_start_month", "anti_anchoring", "require_2fa",
-        ]  # fmt: skip
+            "name",
+            "slug",
+            "time_zone",
+            "fiscal_year_start_month",
+            "anti_anchoring",
+            "require_2fa",
+        ]
         labels = {
             "slug": "Address",
             "fiscal_year_start_month": "Fiscal year starts in",

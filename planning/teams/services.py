@@ -63,9 +63,11 @@ def accept_invitation(invitation: Invitation, user, *, by_link: bool = False) ->
         invitation.save(update_fields=["accepted_at", "accepted_by"])
         role = invitation.get_role_display().lower()
         audit.record(
-            invitation.team, user, "invitation.accepted",
+            invitation.team,
+            user,
+            "invitation.accepted",
             f"{user.email} accepted the invitation and joined as {role}",
-        )  # fmt: skip
+        )
         return membership
 
 
@@ -83,9 +85,11 @@ def change_role(membership: Membership, role: str, *, actor=None) -> None:
         membership.save(update_fields=["role"])
         if membership.get_role_display().lower() != before:
             audit.record(
-                membership.team, actor, "member.role_changed",
+                membership.team,
+                actor,
+                "member.role_changed",
                 f"{membership.user.email}: {before} → {membership.get_role_display().lower()}",
-            )  # fmt: skip
+            )
 
 
 def remove_member(membership: Membership, *, actor=None) -> None:
@@ -99,6 +103,8 @@ def remove_member(membership: Membership, *, actor=None) -> None:
             raise ValidationError("The last owner cannot be removed.")
         membership.delete()
         audit.record(
-            membership.team, actor, "member.removed",
+            membership.team,
+            actor,
+            "member.removed",
             f"{membership.user.email} removed (was {membership.get_role_display().lower()})",
-        )  # fmt: skip
+        )

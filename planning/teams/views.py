@@ -112,9 +112,11 @@ def invite(request: TeamRequest) -> HttpResponse:
             invitation.invited_by = request.user
             invitation.save()
             audit.record(
-                request.team, request.user, "invitation.sent",
+                request.team,
+                request.user,
+                "invitation.sent",
                 f"Invited {invitation.email} as {invitation.get_role_display().lower()}",
-            )  # fmt: skip
+            )
             transaction.on_commit(lambda: send_invitation_email.delay(invitation.pk))
         messages.success(request, f"Invitation sent to {invitation.email}.")
         form = None
@@ -135,9 +137,11 @@ def revoke_invitation(request: TeamRequest, pk: int) -> HttpResponse:
             invitation.revoked_at = timezone.now()
             invitation.save(update_fields=["revoked_at"])
             audit.record(
-                request.team, request.user, "invitation.revoked",
+                request.team,
+                request.user,
+                "invitation.revoked",
                 f"Withdrew the invitation to {invitation.email}",
-            )  # fmt: skip
+            )
         messages.info(request, f"Invitation to {invitation.email} withdrawn.")
     return redirect_after_post(
         request, reverse("teams:members", kwargs={"team": request.team.slug})
