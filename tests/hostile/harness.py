@@ -8,7 +8,9 @@ submission (a delete, a commit) never changes what the next one sees.
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,6 +21,12 @@ from django.test import Client
 from django.urls import Resolver404, resolve
 
 CORPUS = json.loads((Path(__file__).parent / "corpus.json").read_text())
+# The corpus every helper shares; ours is a copy with extras (both are sent).
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "hostile-inputs.json"
+if SHARED.exists():
+    for key, values in json.loads(SHARED.read_text()).items():
+        if isinstance(values, list):
+            CORPUS[key] = CORPUS.get(key, []) + [v for v in values if v not in CORPUS.get(key, [])]
 
 
 def _built(entry: dict) -> str:
@@ -34,26 +42,12 @@ JSON_VALUES: list[str] = CORPUS["extra_json"] + [
     "[" * 50_000 + "]" * 50_000,
     '{"a": ' + "9" * 5_000 + "}",
 ]
+_GUARDED = re.compile("[\x00\ud800-\udfff]")
 
-# A bounded selection per kind of input (the whole corpus on every field would take minutes).
-TEXT_VALUES = [
-    "\x00",
-    "a\x00b",
-    "\ud800",
-    "\udfff",
-    "\u202e",
-    "<script>alert(1)</script>",
-    '=HYPERLINK("http://example.invalid")',
-    "x" * 100_000,
-    "NaN",
-    "1" * 400,
-    "[" * 50_000,
-]
-NUMBER_VALUES = ["NaN", "Infinity", "-Infinity", "1e309", "1" * 400, "-" + "9" * 400,
-                 "9223372036854775808", "-2147483649", "1e308", "\x00"]  # fmt: skip
-DATE_VALUES = ["0001-01-01", "9999-12-31", "1899-12-31", "2201-01-01", "2026-02-30", "\x00"]
-CHOICE_VALUES = ["\x00", "\ud800", "9" * 400, "-1", "NaN", "x" * 5_000]
-JSONISH_VALUES = JSON_VALUES + ["\x00"]
+
+def guarded(value: str) -> bool:
+    """Refused by the request guard (planning/middleware.py) before any view runs."""
+    return bool(_GUARDED.search(value))
 
 
 def body(data: dict[str, list[str]]) -> bytes:
@@ -105,6 +99,7 @@ class _PageParser(HTMLParser):
         self._select: Field | None = None
         self._select_first: str | None = None
         self._textarea: Field | None = None
+        self._posting: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         a = {k: (v if v is not None else "") for k, v in attrs}
@@ -128,6 +123,9 @@ class _PageParser(HTMLParser):
             self.forms.append(form)
         if self._form is None:
             return
+        if tag in ("input", "textarea", "select") and a.get("hx-post"):
+            # A field that posts itself (autosave), with its form's fields (hx-include).
+            self._posting.append(urljoin(self.page, a["hx-post"]))
         name = a.get("name")
         if tag == "input" and name:
             kind = (a.get("type") or "text").lower()
@@ -169,6 +167,9 @@ class _PageParser(HTMLParser):
 
     def handle_endtag(self, tag):
         if tag == "form":
+            for action in self._posting:
+                self.forms.append(Form(self.page, action, "post", list(self._form.fields)))
+            self._posting = []
             self._form = None
         elif tag == "textarea":
             self._textarea = None
@@ -205,11 +206,26 @@ def snapshot_sql() -> str:
     return "SELECT " + ", ".join(parts)
 
 
+WRITES_SQL = (
+    "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_xact_user_tables"
+    " WHERE schemaname = 'public'"
+)
+
+
 class Database:
     def __init__(self):
         self.tables = _tables()
         self.sql = snapshot_sql()
         self._baseline: dict[str, str] | None = None
+        self.digests = 0  # how many full snapshots were taken (the expensive query)
+
+    def writes(self) -> dict[str, int]:
+        """Rows inserted, updated or deleted so far in this transaction, per table: a cheap
+        test of whether a request wrote at all (an aborted savepoint's writes count too, so
+        a change here is confirmed with the full snapshot)."""
+        with connection.cursor() as cursor:
+            cursor.execute(WRITES_SQL)
+            return {t: n for t, n in cursor.fetchall() if t not in VOLATILE_TABLES}
 
     @property
     def baseline(self) -> dict[str, str]:
@@ -220,6 +236,7 @@ class Database:
         return self._baseline
 
     def snapshot(self) -> dict[str, str]:
+        self.digests += 1
         with connection.cursor() as cursor:
             cursor.execute(self.sql)
             return dict(zip(self.tables, cursor.fetchone(), strict=True))
@@ -231,6 +248,7 @@ class Outcome:
     error: str = ""  # the exception a 500 raised
     changed: list[str] = field(default_factory=list)  # tables a refused request changed
     html: str = ""
+    location: str = ""  # where a redirect leads
 
 
 def send(client: Client, db: Database, method: str, url: str, data: bytes | None = None,
@@ -239,6 +257,7 @@ def send(client: Client, db: Database, method: str, url: str, data: bytes | None
     of a server error, and the tables a refused (4xx) request changed."""
     headers = {"HX-Request": "true"} if htmx else {}
     before = db.baseline
+    written = db.writes()
     with transaction.atomic():
         try:
             if method == "post":
@@ -254,9 +273,11 @@ def send(client: Client, db: Database, method: str, url: str, data: bytes | None
         outcome = Outcome(response.status_code)
         if response.status_code >= 500:
             outcome.error = f"HTTP {response.status_code}"
-        if 400 <= response.status_code < 500:
+        if 400 <= response.status_code < 500 and db.writes() != written:
             after = db.snapshot()
             outcome.changed = [t for t in db.tables if before[t] != after[t]]
+        if 300 <= response.status_code < 400:
+            outcome.location = response.get("Location", "")
         if not getattr(response, "streaming", False) and "html" in response.get("Content-Type", ""):
             outcome.html = response.content.decode("utf-8", "replace")
         transaction.set_rollback(True)
@@ -275,15 +296,18 @@ def route(url: str) -> str:
         return ""
 
 
-def crawl(client: Client, db: Database, start: str, per_route: int = 2, limit: int = 400):
-    """Breadth-first over every same-prefix link, hx-get and GET form of the start page, at
-    most `per_route` URLs per URL pattern (and as many query-string variants).
+def crawl(client: Client, db: Database, start: str, per_route: int = 2, limit: int = 400,
+          seeds: list[str] = ()):  # fmt: skip
+    """Breadth-first over every same-prefix link, hx-get, GET form and redirect of the start
+    page (and of `seeds`, pages of states the links may not lead to first), at most
+    `per_route` URLs per URL pattern (and as many query-string variants).
     Returns (pages visited -> status, forms found: one per URL pattern and set of fields)."""
     seen: dict[str, int] = {}
     per: dict[tuple[str, bool], int] = {}
     params: dict[str, set[str]] = {}
     forms: dict[tuple, Form] = {}
-    queue = [start]
+    commented: list[str] = []
+    queue = [*seeds, start]
     while queue and len(seen) < limit:
         url = queue.pop(0)
         path = urlsplit(url)
@@ -292,13 +316,17 @@ def crawl(client: Client, db: Database, start: str, per_route: int = 2, limit: i
             continue
         slot = (route(url), bool(path.query))
         params.setdefault(slot[0], set()).update(k for k, _ in parse_qsl(path.query))
-        if per.get(slot, 0) >= per_route:
+        if per.get(slot, 0) >= per_route and url not in seeds:
             continue
         per[slot] = per.get(slot, 0) + 1
         outcome = send(client, db, "get", url)
         seen[url] = outcome.status
+        if outcome.location:
+            queue.append(urljoin(url, outcome.location))
         if not outcome.html:
             continue
+        if "{#" in outcome.html:
+            commented.append(url)
         page = parse(url, outcome.html)
         for form in page.forms:
             form.action = urlsplit(form.action).path + (
@@ -313,7 +341,7 @@ def crawl(client: Client, db: Database, start: str, per_route: int = 2, limit: i
         for link in sorted(page.links):
             if urlsplit(link).path.startswith(start):
                 queue.append(link)
-    return Crawl(seen, list(forms.values()), params)
+    return Crawl(seen, list(forms.values()), params, commented)
 
 
 @dataclass
@@ -321,27 +349,89 @@ class Crawl:
     pages: dict[str, int]  # URL -> status
     forms: list[Form]
     params: dict[str, set[str]]  # route -> query parameter names seen in its links
+    commented: list[str] = field(default_factory=list)  # pages that print "{#"
 
     def routes(self) -> set[str]:
         return {route(u) for u in self.pages} | {route(f.action) for f in self.forms}
 
 
-QUERY_VALUES = ["\x00", "\ud800", "9" * 400, "-1", "NaN", "Infinity", "0001-Q1", "9999-Q4",
-                "0001-01-01", "x" * 5_000, "[" * 1_000]  # fmt: skip
+# --------------------------------------------------------------------------- values
+# The whole corpus, by kind of field, minus what the request guard refuses before any view
+# (NUL, lone surrogates: one round of NUL per form proves the guard is in front of it).
+CORPUS_BY_KIND: dict[str, list[str]] = {
+    "text": STRINGS + LONG + NUMBERS + DATES + JSON_VALUES,
+    "number": NUMBERS + ["", " ", "1" * 400, "-" + "9" * 400, "x" * 5_000],
+    "date": DATES + ["9999-99-99", "1" * 400, "2026-02-29", "0000-00-00"],
+    "choice": STRINGS + NUMBERS + ["9" * 400, "-1", "0", "x" * 5_000],
+    "json": JSON_VALUES,
+}
+CORPUS_BY_KIND = {k: [v for v in vs if not guarded(v)] for k, vs in CORPUS_BY_KIND.items()}
+ROUNDS = 4  # all-fields-hostile requests per form: one of NUL, three from the corpus
+# Sent into one field at a time, the other fields as the page filled them, so the code behind
+# an otherwise valid form runs too.
+ALONE: dict[str, list[str]] = {
+    "number": ["1" * 400],
+    "date": ["0001-01-01"],
+    "choice": ["9" * 400],
+    "text": ["x" * 100_000],
+    "json": ["[" * 50_000 + "]" * 50_000],
+}
+
+
+def kind_of(f: Field) -> str:
+    if f.kind == "number":
+        return "number"
+    if f.kind in ("date", "datetime-local", "month"):
+        return "date"
+    if f.kind in ("select", "radio", "checkbox", "submit", "hidden"):
+        return "choice"
+    if f.kind == "textarea" and any(w in f.name for w in ("json", "settings", "config", "turns")):
+        return "json"
+    return "text"
+
+
+class Plan:
+    """Which values go where. Each kind's corpus is dealt out in order across every field of
+    every form and round, so the whole corpus is sent (see `unsent`) in a bounded number of
+    requests: ROUNDS per form plus len(ALONE[kind]) per field."""
+
+    def __init__(self):
+        self._deal = {k: itertools.cycle(vs) for k, vs in CORPUS_BY_KIND.items()}
+        self.sent: set[str] = set()
+
+    def _next(self, kind: str) -> str:
+        value = next(self._deal[kind])
+        self.sent.add(value)
+        return value
+
+    def rounds(self, form: Form) -> list[dict[str, list[str]]]:
+        """The all-fields-hostile requests of a form."""
+        fields = [f for f in form.fields if f.kind != "file"]
+        base = form.defaults()
+        out = [{**base, **{f.name: ["\x00"] for f in fields}}]
+        for _ in range(ROUNDS - 1):
+            out.append({**base, **{f.name: [self._next(kind_of(f))] for f in fields}})
+        return out
+
+    @staticmethod
+    def alone(form: Form) -> list[tuple[str, str, dict[str, list[str]]]]:
+        """(field, value, data) for the one-field-hostile requests of a form (one per name:
+        a radio group or repeated button is one field)."""
+        base = form.defaults()
+        fields = {f.name: f for f in reversed(form.fields) if f.kind != "file"}
+        return [
+            (name, value, {**base, name: [value]})
+            for name, f in reversed(fields.items())
+            for value in ALONE[kind_of(f)]
+        ]
+
+    def unsent(self) -> list[str]:
+        """Corpus values no request carried (the start of each)."""
+        every = {v for vs in CORPUS_BY_KIND.values() for v in vs}
+        return sorted(v[:20] for v in every - self.sent)
+
+
+QUERY_VALUES = ["9" * 400, "-1", "NaN", "Infinity", "0001-Q1", "9999-Q4", "0001-01-01",
+                "x" * 5_000, "[" * 1_000]  # fmt: skip
 PATH_QUARTERS = QUARTERS + ["0000-Q1", "10000-Q1"]
 HUGE_PK = "9" * 25
-
-
-def values_for(f: Field) -> list[str]:
-    if f.kind == "number":
-        return NUMBER_VALUES
-    if f.kind in ("date", "datetime-local", "month"):
-        return DATE_VALUES
-    if f.kind in ("select", "radio", "checkbox", "submit"):
-        return CHOICE_VALUES
-    if f.kind == "file":
-        return []
-    values = TEXT_VALUES + ["NaN", "Infinity", "0001-01-01", "9999-12-31"]
-    if f.kind == "textarea" or "json" in f.name or "settings" in f.name or "config" in f.name:
-        values = values + JSONISH_VALUES
-    return values
