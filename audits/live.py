@@ -16,6 +16,7 @@ from typing import Any
 from django.db import DatabaseError, connection
 from redis import RedisError
 
+from planning.inputs import shorten
 from planning.live import notify as live_notify
 from planning.live import writer as live_writer
 from planning.live.models import LiveSession
@@ -25,7 +26,9 @@ log = logging.getLogger(__name__)
 
 
 def create_session(team, user, kind: str, title: str) -> Any:
-    return LiveSession.objects.create(team=team, kind=kind, title=title[:200], created_by=user).pk
+    return LiveSession.objects.create(
+        team=team, kind=kind, title=shorten(title, 200), created_by=user
+    ).pk
 
 
 class NullWriter:

@@ -52,6 +52,13 @@ def check_text(text: str, *, max_chars: int | None = TEXT_MAX_CHARS, label: str 
     return text
 
 
+def shorten(text: str, max_chars: int) -> str:
+    """A title the app composes from a person's text (not text they typed into that field),
+    fitted to its column with a visible ellipsis. Text a person typed is refused instead
+    (check_text)."""
+    return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
+
+
 def strip_unstorable(text: str) -> str:
     """For text the app did not get from a person (model output): drop what cannot be stored."""
     return _UNSTORABLE.sub("\ufffd", text) if _UNSTORABLE.search(text) else text

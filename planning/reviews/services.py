@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from planning.inputs import InputError, check_text
+from planning.inputs import InputError, check_text, shorten
 from planning.notes.services import notes_for
 from planning.quarters import current_quarter, parse_quarter
 
@@ -74,11 +74,6 @@ def checked_text(text: str, max_chars: int, label: str) -> str:
         return check_text(text, max_chars=max_chars, label=label)
     except InputError as error:
         raise (TooLong if len(text) > max_chars else ValidationError)(str(error)) from None
-
-
-def fit(text: str, max_chars: int) -> str:
-    """A title the app composes (not one a person typed), shortened with a visible ellipsis."""
-    return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
 
 
 def _ensure_open(review: Review) -> None:
@@ -181,7 +176,7 @@ def _sync_backlog_for(review: Review, decision: Decision) -> None:
             item.delete()
         return
     source, template = spec
-    title = fit(template.format(label=decision.subject_label), TITLE_MAX)
+    title = shorten(template.format(label=decision.subject_label), TITLE_MAX)
     if item is None:
         rank = (BacklogItem.objects.filter(review=review).aggregate(m=Max("rank"))["m"] or 0) + 1
         BacklogItem.objects.create(

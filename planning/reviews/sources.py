@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 from django.utils import timezone
 
+from planning.inputs import shorten
 from planning.quarters import Quarter, parse_quarter, quarter_label
 
 from .logic import Step
@@ -412,7 +413,7 @@ def schedule_follow_ups(review) -> int:
         cadence = Cadence(
             team=team,
             kind=Kind.CUSTOM,
-            title=f"Commitment: {commitment.what}"[:120],
+            title=shorten(f"Commitment: {commitment.what}", 120),
             rrule="FREQ=DAILY;COUNT=1",
             starts_on=max(commitment.due_date, today),
             due_time=time(9),

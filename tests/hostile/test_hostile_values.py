@@ -154,7 +154,8 @@ def test_hostile_query_strings_and_paths_on_every_team_page(crawled):
             out = harness.send(client, db, "get", hostile)
             if out.status >= 500:
                 problems.append(f"GET {hostile[:120]}: {out.error}")
-            elif hostile.split("?")[0] != path and out.status != 404 and out.status < 300:
+            elif hostile.split("?")[0] != path and out.status != 404:
+                # A quarter out of range (0001-Q1) or a primary key no column holds: not found.
                 problems.append(f"GET {hostile[:120]}: {out.status}, expected 404")
     assert not problems, "\n".join(problems)
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from planning.inputs import InputError, check_text, csv_cell, parse_json, strip_unstorable
+from planning.inputs import (
+    InputError,
+    check_text,
+    csv_cell,
+    parse_json,
+    shorten,
+    strip_unstorable,
+)
 
 
 @pytest.mark.parametrize("text", ["\x00", "a\x00b", "\ud800", "x\udfff"])
@@ -17,6 +24,12 @@ def test_long_text_is_refused_not_truncated():
     with pytest.raises(InputError, match="100,000 characters long; the limit is 20,000"):
         check_text("x" * 100_000)
     assert check_text("é" * 20_000) == "é" * 20_000
+
+
+def test_a_composed_title_is_shortened_visibly():
+    assert shorten("Build " + "x" * 300, 200) == "Build " + "x" * 193 + "…"
+    assert len(shorten("Build " + "x" * 300, 200)) == 200
+    assert shorten("short", 200) == "short"
 
 
 def test_model_output_is_made_storable():
