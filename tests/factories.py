@@ -6,6 +6,7 @@ from audits.models import Idea, Probe
 from planning.accounts.models import User
 from planning.bottlenecks.models import BottleneckMap, Stage, StageDependency
 from planning.cadences.models import Cadence
+from planning.saturation.models import FormFactor, SaturationReading
 from planning.teams.models import Invitation, Membership, Role, Team
 from predictions.models import Metric, Observation, Prediction
 
@@ -211,3 +212,55 @@ class CadenceFactory(factory.django.DjangoModelFactory):
         services.reschedule(cadence, now or timezone.now())
         cadence.refresh_from_db()
         return cadence
+
+
+# ----------------------------------------------------------------------------- saturation
+class SaturationReadingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SaturationReading
+
+    form_factor = factory.SubFactory("tests.factories.FormFactorFactory")
+    model_name = factory.Sequence(lambda n: f"Model {n}")
+    release_date = factory.Sequence(lambda n: dt.date(2024, 1, 1) + dt.timedelta(days=60 * n))
+    capability = 50.0
+    capability_source = "Bench"
+    product_value = 60.0
+    product_metric = "Task success (%)"
+
+    @classmethod
+    def series(cls, form_factor, rows, metric="Task success (%)", source="Bench",
+               scale="linear"):  # fmt: skip
+        """One reading per (capability, product value) row, 60 days apart from 2024-01-01,
+        then the form factor's verdict refreshed (as the app does after an import)."""
+        from planning.saturation.services import refresh_verdict
+
+        start = dt.date(2024, 1, 1)
+        SaturationReading.objects.bulk_create(
+            SaturationReading(
+                form_factor=form_factor, model_name=f"Model {i}",
+                release_date=start + dt.timedelta(days=60 * i), capability=c,
+                capability_source=source, product_value=y, product_metric=metric,
+                product_scale=scale,
+            )
+            for i, (c, y) in enumerate(rows)
+        )  # fmt: skip
+        refresh_verdict(form_factor)
+        return form_factor
+
+
+class FormFactorFactory(factory.django.DjangoModelFactory):
+    """A form factor; `readings=[(capability, product value), …]` adds them (and the verdict)."""
+
+    class Meta:
+        model = FormFactor
+
+    team = factory.SubFactory(TeamFactory)
+    name = factory.Sequence(lambda n: f"Form factor {n}")
+    readings = None
+
+    @classmethod
+    def _create(cls, model_class, *args, readings=None, **kwargs):
+        form_factor = model_class.objects.create(*args, **kwargs)
+        if readings:
+            SaturationReadingFactory.series(form_factor, readings)
+        return form_factor

@@ -5,11 +5,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from planning.saturation.models import FormFactor
 from planning.teams.models import Membership, Role
 from tests.browser.helpers import log_in
-from tests.factories import TeamFactory, UserFactory
-from tests.saturation.conftest import SATURATING, add_readings
+from tests.factories import FormFactorFactory, TeamFactory, UserFactory
+from tests.saturation.conftest import SATURATING
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
@@ -27,7 +26,7 @@ def test_add_readings_and_watch_the_verdict_change(live_server, new_page):
     team = TeamFactory(name="Form Team", slug="form-team")
     user = UserFactory(email="pm@example.com")
     Membership.objects.create(team=team, user=user, role=Role.EDITOR)
-    chat = add_readings(FormFactor.objects.create(team=team, name="Chat"), SATURATING[:3])
+    chat = FormFactorFactory(team=team, name="Chat", readings=SATURATING[:3])
     base = live_server.url
     page = new_page()
     log_in(page, base, user.email)

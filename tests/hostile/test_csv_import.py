@@ -9,8 +9,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from planning import csvimport
-from planning.saturation.models import FormFactor, SaturationReading
+from planning.saturation.models import SaturationReading
 from predictions.models import Metric, Observation
+from tests.factories import FormFactorFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +35,7 @@ class Importer:
             self.header, self.row, self.table = OBS_HEADER, OBS_ROW, Observation
             self.text = "METR"
         else:
-            self.target = FormFactor.objects.create(team=team, name="Chat")
+            self.target = FormFactorFactory(team=team, name="Chat")
             self.url = reverse(
                 "saturation:reading_import", kwargs={"team": team.slug, "pk": self.target.pk}
             )

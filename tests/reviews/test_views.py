@@ -8,7 +8,7 @@ from planning.notes.models import Note
 from planning.quarters import current_quarter
 from planning.reviews import services
 from planning.reviews.models import BacklogItem, Commitment, PlanSnapshot, Review, StepNote
-from tests.factories import TeamFactory
+from tests.factories import FormFactorFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -96,9 +96,8 @@ def test_over_long_notes_are_refused_not_cut_and_stay_in_the_textarea(editor_cli
 
 
 def test_an_over_long_decision_note_is_refused_and_shown_again(editor_client, team, owner):
-    from planning.saturation.models import FormFactor
 
-    form_factor = FormFactor.objects.create(team=team, name="Chat")
+    form_factor = FormFactorFactory(team=team, name="Chat")
     review = services.start_review(team, owner)[0]
     key = f"formfactor:{form_factor.pk}"
     data = {"step": 4, "subject_key": key, "choice": "hold", "version": 0}

@@ -10,8 +10,9 @@ from planning.saturation.demo import seed
 from planning.saturation.models import FormFactor, SaturationReading, Status
 from planning.saturation.services import audit_capability
 from planning.teams.dashboard import dashboard_sections
+from tests.factories import FormFactorFactory, SaturationReadingFactory
 
-from .conftest import GROWING, SATURATING, add_readings
+from .conftest import GROWING, SATURATING
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +46,7 @@ def test_empty_list_explains_and_offers_the_first_action(team, editor_client):
 
 
 def test_list_shows_status_and_verdict_badges(team, editor_client, saturating):
-    add_readings(FormFactor.objects.create(team=team, name="Agent"), GROWING)
+    FormFactorFactory(team=team, name="Agent", readings=GROWING)
     response = editor_client.get(url("formfactor_list", team))
     assert "Evidence: Saturating" in response.text
     assert "Evidence: Still growing" in response.text
@@ -95,7 +96,7 @@ def test_next_form_factor_prompt_creates_a_linked_successor(team, editor_client,
 
 
 def test_previous_from_another_team_is_ignored(team, other_team, editor_client):
-    foreign = FormFactor.objects.create(team=other_team, name="Theirs")
+    foreign = FormFactorFactory(team=other_team, name="Theirs")
     editor_client.post(
         url("formfactor_create", team) + f"?previous={foreign.pk}",
         {"name": "Ours", "status": "growing"},
@@ -105,7 +106,7 @@ def test_previous_from_another_team_is_ignored(team, other_team, editor_client):
 
 
 def test_edit_and_status(team, editor_client, form_factor):
-    other = FormFactor.objects.create(team=team, name="Agent")
+    other = FormFactorFactory(team=team, name="Agent")
     response = editor_client.post(
         url("formfactor_edit", team, pk=form_factor.pk),
         {"name": "Chat assistant", "status": "saturated", "next_form_factor": other.pk},
@@ -116,7 +117,7 @@ def test_edit_and_status(team, editor_client, form_factor):
 
 
 def test_edit_offers_only_this_teams_form_factors(team, other_team, editor_client, form_factor):
-    foreign = FormFactor.objects.create(team=other_team, name="Foreign")
+    foreign = FormFactorFactory(team=other_team, name="Foreign")
     response = editor_client.post(
         url("formfactor_edit", team, pk=form_factor.pk),
         {"name": "Chat assistant", "status": "growing", "next_form_factor": foreign.pk},
@@ -135,7 +136,7 @@ def test_delete(team, editor_client, saturating):
 
 # ----------------------------------------------------------------------------- tenancy
 def test_another_teams_form_factor_is_404(team, other_team, editor_client):
-    foreign = add_readings(FormFactor.objects.create(team=other_team, name="Theirs"), GROWING)
+    foreign = FormFactorFactory(team=other_team, name="Theirs", readings=GROWING)
     reading = foreign.readings.first()
     for name, kwargs in [
         ("formfactor", {}),
@@ -194,14 +195,14 @@ def test_detail_shows_verdict_evidence_and_charts(team, editor_client, saturatin
 
 
 def test_detail_with_one_reading_says_not_enough_evidence(team, editor_client, form_factor):
-    add_readings(form_factor, [(50, 60)])
+    SaturationReadingFactory.series(form_factor, [(50, 60)])
     page = editor_client.get(form_factor.get_absolute_url())
     assert "Not enough evidence yet: only 1 comparable reading" in page.text
     assert "NaN" not in page.text
 
 
 def test_add_reading_inline_updates_the_verdict(team, editor_client, form_factor):
-    add_readings(form_factor, SATURATING[:4])  # 5 readings are needed
+    SaturationReadingFactory.series(form_factor, SATURATING[:4])  # 5 readings are needed
     form_factor.refresh_from_db()
     assert form_factor.verdict == "insufficient"
     response = editor_client.post(
@@ -436,12 +437,12 @@ def test_csv_export_round_trips(team, editor_client, form_factor, saturating):
 # ----------------------------------------------------------------------------- queries
 def test_list_queries_are_constant(team, editor_client, django_assert_max_num_queries):
     for i in range(2):
-        add_readings(FormFactor.objects.create(team=team, name=f"FF {i}"), GROWING)
+        FormFactorFactory(team=team, name=f"FF {i}", readings=GROWING)
     editor_client.get(url("formfactor_list", team))  # warm caches (content types, session)
     with django_assert_max_num_queries(10) as small:
         editor_client.get(url("formfactor_list", team))
     for i in range(2, 12):
-        add_readings(FormFactor.objects.create(team=team, name=f"FF {i}"), GROWING)
+        FormFactorFactory(team=team, name=f"FF {i}", readings=GROWING)
     with django_assert_max_num_queries(len(small.captured_queries)):
         response = editor_client.get(url("formfactor_list", team))
     assert response.text.count('class="card sat-card"') == 12
@@ -450,12 +451,14 @@ def test_list_queries_are_constant(team, editor_client, django_assert_max_num_qu
 def test_detail_queries_are_constant(
     team, editor_client, form_factor, django_assert_max_num_queries
 ):
-    add_readings(form_factor, SATURATING[:2])
+    SaturationReadingFactory.series(form_factor, SATURATING[:2])
     editor_client.get(form_factor.get_absolute_url())
     with django_assert_max_num_queries(10) as small:
         editor_client.get(form_factor.get_absolute_url())
     SaturationReading.objects.filter(form_factor=form_factor).delete()
-    add_readings(form_factor, SATURATING + [(95 + i, 68.3 + i / 100) for i in range(20)])
+    SaturationReadingFactory.series(
+        form_factor, SATURATING + [(95 + i, 68.3 + i / 100) for i in range(20)]
+    )
     with django_assert_max_num_queries(len(small.captured_queries)):
         editor_client.get(form_factor.get_absolute_url())
 
@@ -463,7 +466,7 @@ def test_detail_queries_are_constant(
 # ----------------------------------------------------------------------------- dashboard & demo
 def test_dashboard_badges_saturating_form_factors(team, editor_client, saturating,
                                                    django_assert_num_queries):  # fmt: skip
-    add_readings(FormFactor.objects.create(team=team, name="Agent"), GROWING)
+    FormFactorFactory(team=team, name="Agent", readings=GROWING)
     with django_assert_num_queries(1):
         from planning.saturation.dashboard import summary
 
@@ -495,8 +498,8 @@ def test_demo_seed_is_idempotent_and_tells_the_story(team, owner):
 
 # ----------------------------------------------------------------------------- status badge
 def test_status_follows_the_verdict_until_a_person_sets_it(team, editor, editor_client):
-    ff = FormFactor.objects.create(team=team, name="Chat")
-    add_readings(ff, SATURATING)
+    ff = FormFactorFactory(team=team, name="Chat")
+    SaturationReadingFactory.series(ff, SATURATING)
     ff.refresh_from_db()
     assert ff.verdict == "saturating" and ff.status == Status.SATURATING
     assert not ff.status_by_hand
@@ -530,6 +533,6 @@ def test_status_follows_the_verdict_until_a_person_sets_it(team, editor, editor_
 
 
 def test_a_status_that_follows_shows_too_early_to_tell(team, editor_client, form_factor):
-    add_readings(form_factor, SATURATING[:2])
+    SaturationReadingFactory.series(form_factor, SATURATING[:2])
     page = editor_client.get(form_factor.get_absolute_url()).text
     assert "Too early to tell</span>" in page and "Growing</span>" not in page
