@@ -39,8 +39,11 @@ browser-deps:
 run: venv
 	@$(PY) -m planning.devstack run
 
+# Branch coverage of planning/, predictions/ and audits/ (pyproject's [tool.coverage]), printed
+# at the end: files not fully covered, with their missing lines. COVERAGE= turns it off.
+COVERAGE ?= --cov --cov-report=term-missing:skip-covered
 test: venv browser-deps lint
-	@$(PY) -m planning.devstack test -- $(PYTEST_ARGS)
+	@$(PY) -m planning.devstack test -- $(COVERAGE) $(PYTEST_ARGS)
 
 # mypy imports the settings (django-stubs' plugin): placeholder URLs keep it from starting the
 # embedded services; nothing connects to them. Its cache lives in .mypy_cache.
@@ -66,4 +69,4 @@ bench: venv
 	@$(PY) -m planning.devstack exec -- bash -c 'for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done'
 
 clean:
-	rm -rf $(VENV) var/staticfiles .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) var/staticfiles .pytest_cache .ruff_cache .mypy_cache .coverage

@@ -47,3 +47,15 @@ def pytest_load_initial_conftests(early_config, parser, args):
 def pytest_unconfigure(config):
     while _started:
         _started.pop().down()
+
+
+# Coverage (`make test`) pauses during these tests (pytest-cov's no_cover): they walk again,
+# in a real browser or with every hostile value in every form, pages that other tests measure,
+# and tracing their thousands of requests would double their CPU time.
+NOT_MEASURED = ("tests/browser/", "tests/hostile/test_hostile_values.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid.startswith(NOT_MEASURED):
+            item.add_marker(pytest.mark.no_cover)

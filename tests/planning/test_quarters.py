@@ -1,8 +1,18 @@
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
-from planning.quarters import Quarter, parse_quarter, quarter_boundaries, quarter_of
+from planning.quarters import (
+    Quarter,
+    current_quarter,
+    parse_quarter,
+    quarter_boundaries,
+    quarter_label,
+    quarter_of,
+)
 
 
 @pytest.mark.parametrize(
@@ -45,3 +55,44 @@ def test_boundaries():
         date(2026, 7, 1),
         date(2026, 10, 1),
     ]
+
+
+def test_labels_and_months_read_as_people_write_them():
+    assert Quarter(2026, 4).label == "Q4 2026"
+    assert Quarter(2027, 4, 4).label == "FY2027 Q4"
+    assert Quarter(2026, 4).months == "Oct–Dec 2026"
+    assert Quarter(2027, 4, 12).months == "Sep–Nov 2027"
+    assert Quarter(2027, 1, 12).months == "Dec 2026–Feb 2027"
+
+
+def test_previous_of_a_first_quarter_is_last_years_fourth():
+    assert Quarter(2027, 1, 4).previous() == Quarter(2026, 4, 4)
+
+
+def test_start_datetime_is_midnight_in_the_zone():
+    tz = ZoneInfo("Asia/Tokyo")
+    start = Quarter(2026, 2).start_datetime(tz)
+    assert start == datetime(2026, 4, 1, tzinfo=tz)
+    assert start.utcoffset() == timedelta(hours=9)
+
+
+def test_parse_refuses_far_years():
+    with pytest.raises(ValueError, match="outside the years"):
+        parse_quarter("2500-Q1")
+    assert parse_quarter(" 2026-Q2 ", 7) == Quarter(2026, 2, 7)
+
+
+def test_quarter_label_of_stored_labels():
+    assert quarter_label("2027-Q4", 4) == ("FY2027 Q4", "Jan–Mar 2027")
+    assert quarter_label("someday") == ("someday", "")
+
+
+def test_current_quarter_uses_the_teams_zone_and_fiscal_year():
+    team = SimpleNamespace(tz=ZoneInfo("Pacific/Auckland"), fiscal_year_start_month=4)
+    # 31 March 23:30 UTC is already 1 April in Auckland: the first quarter of FY2027.
+    with time_machine.travel(datetime(2026, 3, 31, 23, 30, tzinfo=UTC), tick=False):
+        assert current_quarter(team) == Quarter(2027, 1, 4)
+
+
+def test_boundaries_stop_at_the_limit():
+    assert len(quarter_boundaries(date(2000, 1, 1), date(2100, 1, 1), limit=5)) == 5

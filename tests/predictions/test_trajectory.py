@@ -166,3 +166,154 @@ def test_format_value():
     assert format_value(1_250_000, "$") == "$1.25M"
     assert format_value(42.5, "%") == "42.5%"
     assert format_value(float("nan"), "%") == "–"
+
+
+# --------------------------------------------------------------------------- refusals, one each
+def _refusal(call, *args):
+    with pytest.raises(LineError) as caught:
+        call(*args)
+    return caught.value.errors
+
+
+@pytest.mark.parametrize(
+    ("fields", "scale", "field", "message"),
+    [
+        (
+            {"model": "linear", "change_per_year": True},
+            "linear",
+            "change_per_year",
+            "Enter a number",
+        ),
+        ({"model": "linear", "change_per_year": "inf"}, "linear", "change_per_year", "finite"),
+        (
+            {"model": "linear", "change_per_year": 1, "baseline_date": "31/03/2026"},
+            "linear",
+            "baseline_date",
+            "not a date like",
+        ),
+        (
+            {"model": "linear", "change_per_year": 1, "baseline_date": "1850-01-01"},
+            "linear",
+            "baseline_date",
+            "between the years",
+        ),
+        (
+            {"model": "exponential", "doubling_months": 0},
+            "log",
+            "doubling_months",
+            "cannot be zero",
+        ),
+        (
+            {"model": "exponential", "multiple_per_year": -2},
+            "log",
+            "multiple_per_year",
+            "greater than zero",
+        ),
+        (
+            {"model": "exponential", "doubling_months": 6, "baseline_value": -5},
+            "linear",
+            "baseline_value",
+            "positive baseline",
+        ),
+        ({"model": "logistic", "ceiling": 100}, "log", "midpoint", "half-way date"),
+        (
+            {"model": "logistic", "ceiling": 100, "steepness": 0},
+            "log",
+            "steepness",
+            "greater than zero",
+        ),
+        (
+            {"model": "logistic", "ceiling": 100, "steepness": 1, "baseline_value": -1},
+            "linear",
+            "baseline_value",
+            "starts above zero",
+        ),
+        (
+            {"model": "logistic", "ceiling": 120, "midpoint": "2026-03-01"},
+            "log",
+            "midpoint",
+            "exactly half the ceiling",
+        ),
+    ],
+)
+def test_each_trajectory_refusal_names_its_field(fields, scale, field, message):
+    data = {"baseline_date": "2025-03-01", "baseline_value": 60, **fields}
+    assert message in _refusal(parse_trajectory, data, scale)[field]
+
+
+def test_points_that_are_not_finite_numbers_are_refused():
+    errors = _refusal(parse_trajectory, {"model": "points",
+                                         "points": [["2025-01-01", 1], ["2025-06-01", "nan"]]},
+                      "linear")  # fmt: skip
+    assert errors["points"].startswith("Point 2 is not a date and a number")
+
+
+@pytest.mark.parametrize(
+    ("band", "scale", "field", "message"),
+    [
+        (
+            {"points": [["2025-01-01", 1, 2], ["2025-06-01", "x", 3]]},
+            "linear",
+            "points",
+            "Band point 2 is not a date",
+        ),
+        (
+            {"points": [["2025-01-01", 1, "inf"], ["2025-06-01", 1, 3]]},
+            "linear",
+            "points",
+            "Band point 1 is not a date",
+        ),
+        (
+            {"points": [["2025-01-01", 0, 2], ["2025-06-01", 1, 3]]},
+            "log",
+            "points",
+            "greater than zero",
+        ),
+        ({"points": [["2025-01-01", 1, 2]]}, "linear", "points", "at least two band points"),
+        ({"low": 0, "high": 2}, "log", "low", "above zero"),
+        ({"low": -5, "high": -1}, "linear", "high", "zero or positive"),
+        ({"low": 0, "high": 0}, "linear", "high", "Low must be below high"),
+    ],
+)
+def test_each_band_refusal_names_its_field(band, scale, field, message):
+    assert message in _refusal(parse_band, band, scale)[field]
+
+
+# --------------------------------------------------------------------------- words and JSON
+def test_points_line_in_words_json_and_sampling():
+    rows = [[f"2025-{m:02d}-01", 10 * m] for m in range(1, 9)]
+    traj = parse_trajectory({"model": "points", "points": rows}, "log")
+    assert traj.start == date(2025, 1, 1)
+    text = traj.describe("ms")
+    assert text.startswith("through 8 points: 2025-01-01 → 10 ms")
+    assert text.endswith("and 2 more (interpolated in log space)")
+    assert traj.to_json() == {"model": "points", "points": [[d, float(v)] for d, v in rows]}
+    band = parse_band({"coverage": 0.9, "points": [["2025-01-01", 5, 20], ["2025-08-01", 40, 160]]},
+                      "log")  # fmt: skip
+    assert band.describe("ms", "log") == "90% band through 2 explicit low/high points"
+    assert band.to_json()["points"][0] == ["2025-01-01", 5.0, 20.0]
+    sampled = sample_line(traj, band, date(2025, 8, 1))
+    # every explicit date is a sample, and the band is interpolated in log space between them
+    assert {date(2025, m, 1) for m in range(1, 9)} <= set(sampled.dates)
+    assert sampled.low[0] == pytest.approx(5) and sampled.high[-1] == pytest.approx(160)
+
+
+def test_logistic_line_in_words_and_json():
+    traj = line(model="logistic", ceiling=100, steepness=2)
+    assert traj.describe("%").startswith("S-curve from 60% on 2025-03-01 towards a ceiling of 100%")
+    assert traj.to_json()["steepness"] == 2
+    with_mid = line(model="logistic", ceiling=100, midpoint="2024-06-01")
+    assert with_mid.to_json()["midpoint"] == "2024-06-01"
+
+
+def test_bands_in_words():
+    assert parse_band({"low": 0.5, "high": 2}, "log").describe("", "log") == (
+        "80% band from ×0.5 to ×2 the line"
+    )
+    assert parse_band({"low": -5, "high": 5, "coverage": 0.5}, "linear").describe("pts") == (
+        "50% band from -5 pts to +5 pts around the line"
+    )
+
+
+def test_days_of_one_date():
+    np.testing.assert_array_equal(days(BASE), [float(T0)])
