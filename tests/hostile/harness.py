@@ -126,6 +126,9 @@ class _PageParser(HTMLParser):
         if tag in ("input", "textarea", "select") and a.get("hx-post"):
             # A field that posts itself (autosave), with its form's fields (hx-include).
             self._posting.append(urljoin(self.page, a["hx-post"]))
+        if tag in ("button", "input") and a.get("formaction"):
+            # A button that sends its form somewhere else (Mark done / Skip).
+            self._posting.append(urljoin(self.page, a["formaction"]))
         name = a.get("name")
         if tag == "input" and name:
             kind = (a.get("type") or "text").lower()

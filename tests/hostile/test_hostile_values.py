@@ -12,17 +12,22 @@ request per query value only when the page has parameters of its own.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from django.db.models import F
 from django.test import Client, override_settings
 from django.urls import URLResolver, get_resolver
 
+from audits.models import AuditRun, RunStatus
 from planning.accounts.models import User
 from planning.reviews import services as review_services
 from planning.reviews.models import Review
-from predictions.models import Prediction
+from planning.teams.models import Team
+from predictions import services as prediction_services
+from predictions.models import Metric, Prediction
 
 from . import harness
 
@@ -31,14 +36,8 @@ START = "/t/demo/"
 # then a savepoint inside the module-wide transaction of `crawled`.
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
-# Team URLs the crawl cannot reach from the demo data, and why.
-UNREACHED = {
-    "audits:run_stop": "only shown while a run is in progress",
-    "audits:run_resume": "only shown for a stopped run with budget left",
-    "cadences:occurrence_mark": "only shown for an occurrence that is due",
-    "predictions:reveal": "only shown to a member who has not predicted yet",
-    "predictions:prediction_resolve": "only shown for a threshold past its deadline",
-}
+# Team URLs the crawl cannot reach, and why (none: _states_the_demo_lacks makes the states).
+UNREACHED: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -74,13 +73,40 @@ def _states_the_demo_lacks(client) -> list[str]:
     for title in ("A bet with one side missing", "Another bet"):
         review_services.add_backlog_item(review, title)
     closed = Review.objects.filter(team__slug="demo", status=Review.Status.CLOSED).first()
-    # Steps 3-5 decide, 6 weighs the bets, 7 ranks the backlog and adds commitments, 8 closes
-    # (or, closed, reopens).
+    team = review.team
+    # A run in progress (Stop) and one stopped by its budget with calls left (Resume).
+    running, stopped = AuditRun.objects.filter(team=team).order_by("pk")[:2]
+    AuditRun.objects.filter(pk=running.pk).update(status=RunStatus.RUNNING)
+    AuditRun.objects.filter(pk=stopped.pk).update(
+        status=RunStatus.BUDGET, expected_calls=F("done_calls") + F("error_calls") + 5
+    )
+    # Anti-anchoring, and a metric where only a colleague committed a call (Reveal); a
+    # committed call of one's own not resolved yet (Resolve by hand).
+    Team.objects.filter(pk=team.pk).update(anti_anchoring=True)
+    metric = committed.metric
+    theirs = _threshold(
+        Metric.objects.create(team=team, name="Hidden calls", scale="linear"),
+        User.objects.get(email="ada.forecaster@example.com"),
+    )
+    mine = _threshold(metric, committed.author)
     return [
         draft.get_absolute_url(),
         *(review.step_url(n) for n in (1, 3, 6, 7, 8)),
         closed.step_url(8),
+        running.get_absolute_url(),
+        stopped.get_absolute_url(),
+        theirs.metric.get_absolute_url(),
+        mine.get_absolute_url(),
     ]
+
+
+def _threshold(metric, author) -> Prediction:
+    call = Prediction.objects.create(
+        team=metric.team, metric=metric, author=author, kind="threshold", title="A call",
+        horizon=date(2040, 1, 1), threshold_value=1e6, probability=0.3,
+        definition_version=metric.definition_version,
+    )  # fmt: skip
+    return prediction_services.commit_prediction(call)
 
 
 def _team_routes() -> set[str]:
