@@ -147,7 +147,7 @@ def warm_up() -> str:
     try:
         import httpx2 as httpx  # the SDK's HTTP client
     except ImportError:  # an SDK on plain httpx
-        import httpx  # type: ignore[no-redef]
+        import httpx  # type: ignore[no-redef]  # the same API under its older name
 
     body = "".join(
         f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in _WARM_UP_EVENTS
@@ -160,7 +160,7 @@ def warm_up() -> str:
         client = anthropic.Anthropic(
             api_key="warm-up", base_url="http://warm-up.invalid", http_client=http, max_retries=0
         )
-        messages = [{"role": "user", "content": "warm up"}]
+        messages: list[anthropic.types.MessageParam] = [{"role": "user", "content": "warm up"}]
         with client.messages.stream(model="warm-up", max_tokens=1, messages=messages) as stream:
             for _ in stream:
                 pass
@@ -179,7 +179,7 @@ end
 return 0
 """
 _redis_client: redis.Redis | None = None
-_acquire_script = None
+_acquire_script: redis.commands.core.Script | None = None
 
 
 def get_redis() -> redis.Redis:
@@ -207,6 +207,7 @@ def team_slot(
     wake = f"{key}:wake"
     token = uuid.uuid4().hex
     script = _acquire_script
+    assert script is not None  # registered by get_redis() above
     limit = team_concurrency()
     while True:
         now = time.time()

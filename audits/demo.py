@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -20,7 +21,7 @@ from .simulated import Rules, approx_tokens
 
 OLDEST, OLDER, NEWER = "sim-claude-2-20240901", "sim-claude-3-20250610", "sim-claude-4-20260115"
 
-IDEAS = [
+IDEAS: list[dict[str, Any]] = [
     {
         "title": "Contract terms straight into our CRM",
         "capability_needed": "Reliable structured extraction as JSON",
@@ -191,7 +192,11 @@ def seed(team, user) -> None:
     )
     _apply_outcome(earlier)
     _backdate_changes(earlier, now - timedelta(days=92))
-    dormant = [i for i in ideas if i.status_changes.first().to_status == IdeaStatus.DORMANT]
+    dormant = [
+        i
+        for i in ideas
+        if i.status_changes.values_list("to_status", flat=True).first() == IdeaStatus.DORMANT
+    ]
     latest = _run(team, user, rules, models[NEWER], ideas, str(this_q), now - timedelta(hours=2))
     _apply_outcome(latest)
     _backdate_changes(latest, now - timedelta(hours=2))

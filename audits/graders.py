@@ -332,7 +332,9 @@ def explain(kind: str, grade: str, detail: dict[str, Any] | None, error: str = "
     return "Passed." if ok else "Failed."
 
 
-def explain_result(kind: str, grade: str, auto_grade: str, detail, error: str = "") -> str:
+def explain_result(
+    kind: str, grade: str, auto_grade: str, detail: dict[str, Any] | None, error: str = ""
+) -> str:
     """explain() for a stored result; an override by a person says so first."""
     if auto_grade and auto_grade != grade:
         said = explain(kind, auto_grade, detail, error)

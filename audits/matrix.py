@@ -90,7 +90,8 @@ def verdicts(team, ideas=None, runs=None) -> dict[tuple[int, int, int], tuple[st
         expected = probes_per_idea[key[0]]
         probe_verdicts += [graders.PENDING] * max(0, expected - len(probe_verdicts))
         verdict = graders.idea_verdict(probe_verdicts, thresholds.get(key[0]))
-        out[key] = (verdict, *tallies[key])
+        passes, n = tallies[key]
+        out[key] = (verdict, passes, n)
     return out
 
 
@@ -117,7 +118,7 @@ def build(team, ideas=None, models=None, upto_run: AuditRun | None = None) -> Ma
         if verdict == graders.PASS:
             passed_before[idea_id] = min(passed_before.get(idea_id, 10**9), order[run_id])
     cells: dict[tuple[int, int], Cell] = {}
-    by_pair: dict[tuple[int, int], list[tuple[int, tuple]]] = defaultdict(list)
+    by_pair: dict[tuple[int, int], list[tuple[int, int, tuple[str, int, int]]]] = defaultdict(list)
     for (idea_id, model_id, run_id), value in table.items():
         by_pair[(idea_id, model_id)].append((order[run_id], run_id, value))
     for pair, entries in by_pair.items():

@@ -4,6 +4,7 @@ models they are tried on, audit runs and every sampled result."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -12,6 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from planning.teams.models import TeamScopedModel, TeamScopedQuerySet
+
+if TYPE_CHECKING:
+    from planning.notes.services import LightShade
 
 
 class IdeaStatus(models.TextChoices):
@@ -24,6 +28,7 @@ class IdeaStatus(models.TextChoices):
 
 class Idea(TeamScopedModel):
     supports_light_shade = True
+    ls: LightShade  # the idea's notes, set by the idea list view
 
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -197,6 +202,10 @@ class Probe(models.Model):
 class Model(models.Model):
     """A model as the Models API reports it, cached; aliases and retired ids kept as such."""
 
+    # Set by the model list view for its template: on the team's list, the team's spend.
+    chosen: bool
+    spend: Decimal | None
+
     model_id = models.CharField(max_length=100, unique=True)
     display_name = models.CharField(max_length=200, blank=True)
     released_at = models.DateTimeField(null=True, blank=True)
@@ -319,6 +328,8 @@ class Grade(models.TextChoices):
 
 
 class Result(models.Model):
+    reason: str  # "why this grade" in words, set by audits.report for the run's breakdown
+
     run = models.ForeignKey(AuditRun, on_delete=models.CASCADE, related_name="results")
     probe = models.ForeignKey(Probe, on_delete=models.CASCADE, related_name="results")
     model = models.ForeignKey(Model, on_delete=models.PROTECT, related_name="+")

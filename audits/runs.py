@@ -17,6 +17,7 @@ import logging
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Subquery
@@ -40,6 +41,22 @@ from .models import (
     Result,
     RunStatus,
 )
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    class LoadedProbe(Probe):
+        """A Probe as `load_call` reads it, with what the call needs beside it."""
+
+        idea_title: str
+        run_status: str | None
+        run_epoch: int | None
+        run_team: int | None
+        run_session: UUID | None
+        model_name: str | None
+        recorded: bool
+        price_rows: Any
+
 
 log = logging.getLogger(__name__)
 
@@ -328,7 +345,7 @@ def _insert_counted(result: Result) -> tuple[bool, dict]:
     fields = [f for f in Result._meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
     params = [f.get_db_prep_save(f.pre_save(result, True), connection) for f in fields]
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(quote(cast(str, f.column)) for f in fields)
     sql = f"""
         WITH ins AS (
             INSERT INTO {quote(Result._meta.db_table)} ({columns})
@@ -487,7 +504,12 @@ class StopCheck:
         if now >= self._next_check:
             self._next_check = now + 0.05
             self.stopped = bool(get_redis().exists(*self.keys))
-            if not self.stopped and self.session_id and now >= self._next_db_check:
+            if (
+                not self.stopped
+                and self.session_id
+                and self.live_epoch is not None  # always, with a session
+                and now >= self._next_db_check
+            ):
                 self._next_db_check = now + 2.0
                 self.stopped = live.session_moved_on(self.session_id, self.live_epoch)
                 release_connection()
@@ -532,7 +554,7 @@ def _load_call_sql() -> str:
     CPU than the whole rest of a call's database work)."""
     q = connection.ops.quote_name
     probe, idea, run = Probe._meta, Idea._meta, AuditRun._meta
-    columns = ", ".join(f"p.{q(f.column)}" for f in probe.concrete_fields)
+    columns = ", ".join(f"p.{q(cast(str, f.column))}" for f in probe.concrete_fields)
     prices = ", ".join(f"'{name}', {q(name)}::text" for name in PRICE_FIELDS)
     return f"""
         SELECT {columns}, i.{q("title")} AS idea_title, r.status AS run_status,
@@ -551,13 +573,14 @@ def _load_call_sql() -> str:
     """  # noqa: S608 - identifiers come from the models, values are parameters
 
 
-def load_call(run_id: int, probe_id: int, model_id: int, sample: int) -> Probe | None:
+def load_call(run_id: int, probe_id: int, model_id: int, sample: int) -> LoadedProbe | None:
     """Everything one call needs, in one query: the probe, annotated with its idea's title
     (`idea_title`), the run's state (`run_status`, `run_epoch`, `run_team`, `run_session`:
     None when the run is gone), the model's id (`model_name`), whether the call already has
     an answer (`recorded`: errors do not count) and the Price table (`price_rows`)."""
     params = [sample, Grade.ERROR, run_id, model_id, probe_id]
-    return next(iter(Probe.objects.raw(_load_call_sql(), params)), None)
+    loaded = next(iter(Probe.objects.raw(_load_call_sql(), params)), None)
+    return cast("LoadedProbe | None", loaded)  # the raw SQL adds the attributes
 
 
 def make_call(
@@ -615,7 +638,7 @@ def make_call(
             fields = execute(
                 probe,
                 model,
-                probe.run_team,
+                cast(int, probe.run_team),  # set while the run is running
                 should_stop=should_stop,
                 on_text=lambda t: live.FEED.token(session_id, live_epoch, stream, t),
                 prices=_prices(probe.price_rows),

@@ -97,9 +97,9 @@ def idea_list(request: TeamRequest) -> HttpResponse:
             | Q(description__icontains=query)
             | Q(capability_needed__icontains=query)
         )
-    ideas = list(ideas)
-    notes = notes_for(ideas)
-    for idea in ideas:
+    rows = list(ideas)
+    notes = notes_for(rows)
+    for idea in rows:
         idea.ls = notes[key_of(idea)]
         idea.team = request.team
     refresh_models_quietly()
@@ -110,7 +110,7 @@ def idea_list(request: TeamRequest) -> HttpResponse:
         .values_list("status", "n")
     )
     context = {
-        "ideas": ideas,
+        "ideas": rows,
         "status": status,
         "q": query,
         "statuses": [(value, label, counts.get(value, 0)) for value, label in IdeaStatus.choices],
@@ -219,7 +219,7 @@ def idea_status(request: TeamRequest, pk: int) -> HttpResponse:
     idea = team_get_object_or_404(request, Idea, pk=pk)
     form = StatusForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+        messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
         return redirect(idea.get_absolute_url())
     action = form.cleaned_data["action"]
     reason = form.cleaned_data["reason"].strip()

@@ -411,7 +411,7 @@ def make_server(
     api = FakeAPI(rules or Rules.load(), latency, tokens_per_second, error_rate)
     handler = type("BoundHandler", (Handler,), {"api": api})
     server = Server((host, port), handler)
-    server.api = api  # type: ignore[attr-defined]
+    server.api = api  # type: ignore[attr-defined]  # handlers reach the API via the server
     return server
 
 

@@ -79,7 +79,7 @@ def embedded_postgres_url() -> str:
 
 
 def stop_postgres() -> None:
-    from pgserver._commands import pg_ctl
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # made at import time
 
     if postgres_running():
         user = "pgserver" if os.geteuid() == 0 else None

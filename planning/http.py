@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
@@ -14,11 +14,20 @@ from django_htmx.middleware import HtmxDetails
 # Methods that only read: a viewer (or a read-only API token) may use them.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
+if TYPE_CHECKING:
+    from planning.accounts.models import User
+
 
 class HtmxRequest(HttpRequest):
     """A request that went through django-htmx's middleware: `request.htmx` is always set."""
 
     htmx: HtmxDetails
+
+
+class SignedInRequest(HtmxRequest):
+    """The request of a view behind `login_required` (or `team_view`): a signed-in user."""
+
+    user: User
 
 
 def render_form(

@@ -10,6 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from planning.teams.models import Team
 
 _LABEL = re.compile(r"^(\d{4})-Q([1-4])$")
 
@@ -94,7 +98,7 @@ def parse_quarter(label: str, start_month: int = 1) -> Quarter:
     return Quarter(int(match.group(1)), int(match.group(2)), start_month)
 
 
-def current_quarter(team) -> Quarter:
+def current_quarter(team: Team) -> Quarter:
     """The quarter containing today in the team's time zone."""
     return quarter_of(team.today(), team.fiscal_year_start_month)
 

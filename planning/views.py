@@ -37,7 +37,7 @@ def _check_workers(broker_ok: bool) -> dict:
         replies = celery_app.control.ping(timeout=settings.HEALTHZ_PING_TIMEOUT)
     except Exception as exc:  # noqa: BLE001
         return {"ok": False, "error": str(exc)}
-    workers = sorted(name for reply in replies for name in reply)
+    workers = sorted(name for reply in replies or [] for name in reply)
     if not workers:
         return {"ok": False, "error": "no Celery worker answered the ping", "workers": []}
     return {"ok": True, "workers": workers}

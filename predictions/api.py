@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from django.conf import settings
 from django.db.models import Q
@@ -36,6 +36,9 @@ from planning.validation import Invalid
 
 from . import services
 from .models import Kind, Metric, Prediction, Reveal
+
+if TYPE_CHECKING:
+    from planning.accounts.models import User
 
 log = logging.getLogger("django.request")
 
@@ -64,8 +67,13 @@ def _iso_date(value: Any) -> dt.date:
     return parsed  # the range of years is the services' rule (with a message per field)
 
 
-def Text(max_length: int = inputs.TEXT_MAX_CHARS):  # noqa: N802 (a type factory)
-    return Annotated[str, Field(max_length=max_length), AfterValidator(_storable)]
+# Text fields: a length limit and storable characters (spelled out: a type checker needs
+# each alias written as a type).
+Text = Annotated[str, Field(max_length=inputs.TEXT_MAX_CHARS), AfterValidator(_storable)]
+NameText = Annotated[str, Field(max_length=services.NAME_MAX), AfterValidator(_storable)]
+UnitText = Annotated[str, Field(max_length=services.UNIT_MAX), AfterValidator(_storable)]
+SourceText = Annotated[str, Field(max_length=services.SOURCE_MAX), AfterValidator(_storable)]
+ClaimText = Annotated[str, Field(max_length=services.CLAIM_MAX), AfterValidator(_storable)]
 
 
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
@@ -88,11 +96,11 @@ class ErrorOut(Schema):
 
 
 class MetricIn(In):
-    name: Text(services.NAME_MAX)  # type: ignore[valid-type]
-    unit: Text(services.UNIT_MAX) = Field("", examples=["minutes", "%", "$"])  # type: ignore[valid-type]
+    name: NameText
+    unit: UnitText = Field("", examples=["minutes", "%", "$"])
     scale: Literal["linear", "log"] = "log"
     higher_is_better: StrictBool = True
-    description: Text() = ""  # type: ignore[valid-type]
+    description: Text = ""
 
 
 class MetricOut(Schema):
@@ -114,7 +122,7 @@ class MetricList(Schema):
 class ObservationIn(In):
     date: IsoDate = Field(description="Not in the future.")
     value: Number = Field(description="Above 0 on log-scale metrics.")
-    source: Text(services.SOURCE_MAX) = ""  # type: ignore[valid-type]
+    source: SourceText = ""
 
 
 class ObservationsIn(In):
@@ -178,8 +186,8 @@ class ThresholdIn(In):
 class PredictionIn(In):
     metric: StrictInt = Field(description="The id of one of this team's metrics.")
     kind: Literal["line", "threshold"] = "line"
-    claim: Text(services.CLAIM_MAX)  # type: ignore[valid-type]
-    rationale: Text() = ""  # type: ignore[valid-type]
+    claim: ClaimText
+    rationale: Text = ""
     horizon: IsoDate = Field(description="The line (or deadline) ends on this date.")
     trajectory: TrajectoryIn | None = None
     band: BandIn | None = None
@@ -289,7 +297,7 @@ class BearerToken(HttpBearer):
             )
         if not tokens.consume_api_rate(request, found):
             raise HttpError(429, tokens.API_RATE_MESSAGE)
-        if not found.allows(request.method):
+        if not found.allows(request.method or ""):  # Django always sets the method
             raise HttpError(403, "This API token is read-only.")
         request.user = found.user
         return found.user
@@ -451,7 +459,13 @@ class JsonErrorsUnderApi:
 
 
 # --------------------------------------------------------------------------- helpers
-def _membership(request: HttpRequest, slug: str) -> Membership:
+class ApiRequest(HttpRequest):
+    """A request django-ninja authenticated: `auth` is what BearerToken returned."""
+
+    auth: User
+
+
+def _membership(request: ApiRequest, slug: str) -> Membership:
     membership = (
         Membership.objects.select_related("team").filter(team__slug=slug, user=request.auth).first()
         if len(slug) <= 100
@@ -627,6 +641,7 @@ def create_prediction(request, team: str, payload: PredictionIn):
             problems["supersedes"] = ["Give the id of a committed prediction of this team."]
     if problems:
         raise Invalid("The prediction was not saved.", problems)
+    assert metric is not None  # else a problem was raised above
     threshold = payload.threshold
     stated = services.PredictionInput(
         kind=payload.kind,

@@ -275,6 +275,17 @@ class PredictionForm(Form):
     # What the person stated (set by clean()), for services.create_prediction/update_draft.
     prediction_input: services.PredictionInput | None = None
 
+    @property
+    def stated(self) -> services.PredictionInput:
+        """`prediction_input` of a valid form."""
+        assert self.prediction_input is not None, "call is_valid() first"
+        return self.prediction_input
+
+    def line_json(self) -> tuple[dict, dict]:
+        """The trajectory and the band of a valid line form (set by clean())."""
+        assert self.trajectory_json is not None and self.band_json is not None
+        return self.trajectory_json, self.band_json
+
     def clean(self):
         super().clean()
         data = self.cleaned_data

@@ -8,9 +8,9 @@ committed fields (trigger in migration 0002); a revision is a new prediction who
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import models
@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from planning.teams.models import TeamScopedModel, TeamScopedQuerySet
 
+from . import trajectory
 from .trajectory import Band, Trajectory, content_hash, parse_band, parse_trajectory
 
 
@@ -29,9 +30,12 @@ class Scale(models.TextChoices):
 
 
 class Metric(TeamScopedModel):
+    n_committed: int  # predictions in force, set by the metric list view
+
     name = models.CharField(max_length=200)
     unit = models.CharField(max_length=30, blank=True, help_text="For example %, minutes or $.")
-    scale = models.CharField(
+    # The choices are trajectory.Scale's values: typed as that Literal.
+    scale: models.CharField[trajectory.Scale, trajectory.Scale] = models.CharField(
         max_length=6,
         choices=Scale.choices,
         default=Scale.LOG,
@@ -197,7 +201,13 @@ class Prediction(TeamScopedModel):
     committed_at = models.DateTimeField(null=True, blank=True)
     content_hash = models.CharField(max_length=64, blank=True)
 
-    objects = PredictionQuerySet.as_manager()
+    # Who superseded this prediction: from with_successor() (annotations) or _successor().
+    successor_id: int | None
+    successor_committed_at: datetime | None
+    notes_copied: int  # notes carried over from the superseded prediction (services)
+
+    # The manager of a subclass of TeamScopedQuerySet; django-stubs types managers per model.
+    objects = PredictionQuerySet.as_manager()  # type: ignore[misc]
 
     class Meta:
         ordering = ["-made_at", "-pk"]
@@ -257,9 +267,10 @@ class Prediction(TeamScopedModel):
 
     def set_successor(self, successor: Prediction | None) -> None:
         """Record what superseded this prediction (when the caller already has it)."""
-        ok = successor is not None and successor.is_committed
-        self.successor_id = successor.pk if ok else None
-        self.successor_committed_at = successor.committed_at if ok else None
+        if successor is not None and successor.is_committed:
+            self.successor_id, self.successor_committed_at = successor.pk, successor.committed_at
+        else:
+            self.successor_id = self.successor_committed_at = None
 
     @property
     def superseded_by_id(self) -> int | None:
@@ -283,7 +294,10 @@ class Prediction(TeamScopedModel):
     @cached_property
     def line(self) -> tuple[Trajectory, Band]:
         scale = self.metric.scale
-        return parse_trajectory(self.trajectory, scale), parse_band(self.band, scale)
+        # A line prediction has both (the prediction_kind_has_its_fields constraint).
+        return parse_trajectory(cast(dict, self.trajectory), scale), parse_band(
+            cast(dict, self.band), scale
+        )
 
     @property
     def start(self) -> date:
@@ -298,7 +312,7 @@ class Prediction(TeamScopedModel):
 
             return (
                 f"{verb} {format_value(self.threshold_value, self.metric.unit)} by "
-                f"{self.horizon.isoformat()} ({self.probability * 100:.0f}% likely)"
+                f"{self.horizon.isoformat()} ({cast(float, self.probability) * 100:.0f}% likely)"
             )
         traj, _ = self.line
         return traj.describe(self.metric.unit)

@@ -43,7 +43,9 @@ def _f(x: ArrayLike) -> Floats:
 
 
 # --------------------------------------------------------------------------- distributions
-def fit_from_band(low: ArrayLike, high: ArrayLike, coverage: float, log: bool):
+def fit_from_band(
+    low: ArrayLike, high: ArrayLike, coverage: float, log: bool
+) -> tuple[Floats, Floats]:
     """(mu, sigma) of the normal (or the log of the log-normal) whose central `coverage`
     interval is [low, high]."""
     lo, hi = _f(low), _f(high)
@@ -302,7 +304,9 @@ def typical_miss(actual: ArrayLike, median: ArrayLike) -> float | None:
     return None if r is None else float(np.exp(np.mean(np.abs(r))))
 
 
-def band_reach(actual: ArrayLike, median: ArrayLike, low: ArrayLike, high: ArrayLike):
+def band_reach(
+    actual: ArrayLike, median: ArrayLike, low: ArrayLike, high: ArrayLike
+) -> float | None:
     """The typical factor the band allows from the median, on the side each observation fell
     (high/median above it, median/low below it): a miss beyond it is outside the band."""
     y, m, lo, hi = _f(actual), _f(median), _f(low), _f(high)

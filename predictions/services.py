@@ -5,9 +5,10 @@ prediction against a metric's observations. The maths lives in trajectory.py/sco
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, cast
 
 import numpy as np
 from django.db import IntegrityError, transaction
@@ -276,8 +277,9 @@ def record_observations(
         for i, fields in errors.items():
             problems.update(fields, prefix=f"observations[{i}].")
         problems.raise_if("Nothing saved: fix the listed observations.")
-    clean = [(r.observed_at, float(r.value), (r.source or "").strip()) for r in rows]
-    return upsert_observations(metric, clean, user, via=via)  # type: ignore[arg-type]
+    # Every row has a date here: observation_row_errors refuses one without.
+    clean = [(cast(date, r.observed_at), float(r.value), (r.source or "").strip()) for r in rows]
+    return upsert_observations(metric, clean, user, via=via)
 
 
 @dataclass
@@ -416,7 +418,7 @@ class PredictionScore:
         from .trajectory import from_day
 
         p = self.points
-        idx = range(len(p) - 1, -1, -1)
+        idx: Sequence[int] = range(len(p) - 1, -1, -1)
         if limit is not None:
             idx = list(idx)[:limit]
         return [
@@ -460,7 +462,7 @@ def scoring_window(prediction: Prediction) -> tuple[float, float] | None:
     revision supersedes the line, only those up to the revision's commit date."""
     if not prediction.is_committed:
         return None
-    start = prediction.team.local_date(prediction.committed_at).toordinal()
+    start = prediction.team.local_date(cast(datetime, prediction.committed_at)).toordinal()
     end = prediction.horizon.toordinal()
     if prediction.superseded_at is not None:
         end = min(end, prediction.team.local_date(prediction.superseded_at).toordinal())
@@ -482,7 +484,8 @@ def score_prediction(
         resolution = getattr(prediction, "resolution", None)
         if resolution is None:
             return empty
-        p, o = prediction.probability, float(resolution.outcome)
+        # A threshold prediction has a probability (prediction_kind_has_its_fields).
+        p, o = cast(float, prediction.probability), float(resolution.outcome)
         return PredictionScore(
             prediction,
             None,
@@ -610,7 +613,7 @@ def calibration(team, author=None) -> Calibration:
         )
         if p.is_line:
             score = score_prediction(p, series[p.metric_id])
-            if not score.summary or not score.summary.n:
+            if not score.summary or not score.summary.n or score.points is None:
                 continue
             s = score.summary
             n_in = int(score.points.inside.sum())
@@ -771,9 +774,9 @@ def clean_prediction(
             trajectory=None, band=None, threshold_value=value, probability=p, threshold_above=above
         )
     if horizon is not None and "horizon" not in problems:
-        message = horizon_error(horizon, metric.team.today())
-        if message:
-            problems.add("horizon", message)
+        too_far = horizon_error(horizon, metric.team.today())
+        if too_far:
+            problems.add("horizon", too_far)
     problems.raise_if("The prediction was not saved.")
     return fields
 
@@ -866,14 +869,14 @@ def commit_prediction(prediction: Prediction, at=None) -> Prediction:
     locked.team = prediction.team
     if locked.is_committed:
         raise CommitError("This prediction is already committed.")
-    if locked.supersedes_id and not locked.supersedes.is_committed:
+    if locked.supersedes is not None and not locked.supersedes.is_committed:
         raise CommitError("A revision can only supersede a committed prediction.")
     if at is None:  # what was true when the draft was saved may no longer be
         problem = horizon_error(locked.horizon, locked.team.today())
         if problem is None and locked.kind == Kind.THRESHOLD:
             problem = settled_threshold_error(
                 locked.metric,
-                locked.threshold_value,
+                cast(float, locked.threshold_value),  # set on every threshold prediction
                 locked.threshold_above,
                 latest_observation(locked.metric),
             )
@@ -931,13 +934,13 @@ def resolve_thresholds(metric: Metric, series: Series | None = None) -> list[Pre
     series = series or Series.load(metric)
     resolved = []
     for p in pending:
-        start = p.team.local_date(p.committed_at).toordinal()
+        start = p.team.local_date(cast(datetime, p.committed_at)).toordinal()  # committed
         outcome = scoring.resolve_threshold(
             series.t,
             series.values,
             after_day=start,
             deadline_day=p.horizon.toordinal(),
-            threshold=p.threshold_value,
+            threshold=cast(float, p.threshold_value),  # set on every threshold prediction
             above=p.threshold_above,
         )
         if outcome is None:

@@ -157,7 +157,8 @@ class Trajectory:
             more = f" and {len(self.points) - 6} more" if len(self.points) > 6 else ""
             space = " (interpolated in log space)" if self.scale == "log" else ""
             return f"through {len(self.points)} points: {shown}{more}{space}"
-        origin = f"from {v(self.baseline_value)} on {self.baseline_date.isoformat()}"  # type: ignore[union-attr]
+        assert self.baseline_date is not None  # every model but "points" has its baseline
+        origin = f"from {v(self.baseline_value)} on {self.baseline_date.isoformat()}"
         if self.model == "exponential":
             if self.doubling_months is not None:
                 verb = "doubles" if self.doubling_months > 0 else "halves"
@@ -178,7 +179,8 @@ class Trajectory:
         if self.model == "points":
             data["points"] = [[d.isoformat(), y] for d, y in self.points]
             return data
-        data["baseline_date"] = self.baseline_date.isoformat()  # type: ignore[union-attr]
+        assert self.baseline_date is not None  # every model but "points" has its baseline
+        data["baseline_date"] = self.baseline_date.isoformat()
         data["baseline_value"] = self.baseline_value
         for name in ("doubling_months", "multiple_per_year", "change_per_year", "ceiling"):
             if getattr(self, name) is not None:
@@ -379,8 +381,14 @@ def parse_trajectory(data: dict[str, Any], scale: Scale) -> Trajectory:
                     "The ceiling must be above the baseline value "
                     f"({format_number(baseline_value)})."
                 )
-        if not errors and midpoint is not None and baseline_date is not None:
-            lead = math.log(ceiling / baseline_value - 1)  # type: ignore[operator]
+        if (
+            not errors  # so ceiling and baseline_value are numbers (required)
+            and ceiling is not None
+            and baseline_value is not None
+            and midpoint is not None
+            and baseline_date is not None
+        ):
+            lead = math.log(ceiling / baseline_value - 1)
             span = midpoint.toordinal() - baseline_date.toordinal()
             if lead == 0 and span != 0:
                 errors["midpoint"] = (
@@ -460,7 +468,9 @@ def parse_band(data: dict[str, Any], scale: Scale) -> Band:
             errors["low"] = "Low is above high."
     if errors:
         raise LineError(errors)
-    return Band(coverage=coverage, low=low, high=high)  # type: ignore[arg-type]
+    # _number records an error for each missing required value, so all three are numbers here.
+    assert coverage is not None and low is not None and high is not None
+    return Band(coverage=coverage, low=low, high=high)
 
 
 def parse_line(

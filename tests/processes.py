@@ -42,7 +42,7 @@ def start_celery(
         stderr=subprocess.STDOUT,
         start_new_session=new_session,
     )
-    proc.log_path = log_path  # type: ignore[attr-defined]
+    proc.log_path = log_path  # type: ignore[attr-defined]  # notes kept on the Popen
     return proc
 
 
@@ -62,8 +62,8 @@ def start_worker(
          "--without-gossip", "--without-mingle", *extra],
         env, log_path, new_session=new_session,
     )  # fmt: skip
-    proc.hostname = name.replace("%h", os.uname().nodename)  # type: ignore[attr-defined]
-    proc.queue = queue  # type: ignore[attr-defined]
+    proc.hostname = name.replace("%h", os.uname().nodename)  # type: ignore[attr-defined]  # notes kept on the Popen
+    proc.queue = queue  # type: ignore[attr-defined]  # notes kept on the Popen
     return proc
 
 

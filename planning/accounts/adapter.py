@@ -15,6 +15,13 @@ TOO_MANY_LOGINS = (
 )
 
 
+class AccountRequest(HttpRequest):
+    """What this adapter notes on the request (read with getattr: absent until set)."""
+
+    login_rate_limited: bool  # for the login view's 429
+    signup_email: str  # for unstash_verified_email
+
+
 class AccountAdapter(DefaultAccountAdapter):
     error_messages = {
         **DefaultAccountAdapter.error_messages,
@@ -22,19 +29,19 @@ class AccountAdapter(DefaultAccountAdapter):
         "email_password_mismatch": "Please enter a correct email address and password.",
     }
 
-    def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
+    def pre_authenticate(self, request: AccountRequest, **credentials: Any) -> None:
         try:
             super().pre_authenticate(request, **credentials)
         except ValidationError as error:
             if error.code == "too_many_login_attempts":
-                request.login_rate_limited = True  # type: ignore[attr-defined]
+                request.login_rate_limited = True
             raise
 
-    def save_user(self, request: HttpRequest, user, form, commit: bool = True):
+    def save_user(self, request: AccountRequest, user, form, commit: bool = True):
         user = super().save_user(request, user, form, commit=False)
         user.email = user.email.lower()
         user.name = form.cleaned_data.get("name", "")
-        request.signup_email = user.email  # type: ignore[attr-defined]
+        request.signup_email = user.email
         if commit:
             user.save()
         return user

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from planning.http import HtmxRequest, render_form
+from planning.http import SignedInRequest, render_form
 
 from .forms import ApiTokenForm
 from .models import ApiToken
@@ -30,7 +30,7 @@ login = LoginView.as_view()
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def tokens(request: HtmxRequest) -> HttpResponse:
+def tokens(request: SignedInRequest) -> HttpResponse:
     """Personal API tokens for /api/v1/ (shown in full once, when created; stored hashed)."""
     created = raw = None
     form = ApiTokenForm(request.POST or None)
@@ -57,7 +57,7 @@ def tokens(request: HtmxRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: SignedInRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken.objects.active(), pk=pk, user=request.user)
     token.revoked_at = timezone.now()
     token.revoked_reason = "revoked by its owner"

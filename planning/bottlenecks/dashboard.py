@@ -19,7 +19,7 @@ def summary(team) -> dict | None:
             "result": None,
         }
     result = analysis.analyse(loaded.inputs(), loaded.edges, details=False)
-    names = {st.pk: st.name for st in loaded.stages}
+    names: dict[analysis.Key, str] = {st.pk: st.name for st in loaded.stages}
     return {
         "template": "bottlenecks/dashboard_summary.html",
         "map": bmap,

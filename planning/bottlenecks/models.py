@@ -8,6 +8,9 @@ helpers can scope them like any other team object.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.core.exceptions import ValidationError
@@ -19,6 +22,9 @@ from django.urls import reverse
 from planning.teams.models import TeamScopedModel, TeamScopedQuerySet
 
 from . import analysis
+
+if TYPE_CHECKING:
+    from planning.notes.services import LightShade
 
 QUARTER_VALIDATOR = RegexValidator(r"^\d{4}-Q[1-4]$", "Use a quarter like 2026-Q1.")
 MAX_HOURS = 100_000
@@ -75,6 +81,14 @@ class BottleneckMap(TeamScopedModel):
 class Stage(TeamScopedModel):
     supports_light_shade = True
 
+    # Set by the workspace view (bottlenecks.views) for the stage table's rows.
+    ls: LightShade  # the stage's notes
+    slider: dict[str, Any]
+    res: analysis.StageResult
+    deps: list[Stage]
+    meets_target: bool
+    url: str
+
     map = models.ForeignKey(BottleneckMap, on_delete=models.CASCADE, related_name="stages")
     name = models.CharField(max_length=80)
     order = models.PositiveIntegerField(default=0)
@@ -121,7 +135,9 @@ class Stage(TeamScopedModel):
     def total_hours(self) -> float:
         return self.active_hours + self.waiting_hours
 
-    def as_input(self, speedups: dict | None = None) -> analysis.StageInput:
+    def as_input(
+        self, speedups: Mapping[int, tuple[float, float]] | None = None
+    ) -> analysis.StageInput:
         """The analysis view of this stage; `speedups` overrides (active, waiting) for what-ifs."""
         active, waiting = (speedups or {}).get(self.pk, (self.speedup_active, self.speedup_waiting))
         return analysis.StageInput(

@@ -181,10 +181,10 @@ def check_dependencies(
 ) -> None:
     """Raise analysis.CycleError if giving `stage` these prerequisites would close a loop."""
     stages = list(bmap.stages.all())
-    names = {st.pk: st.name for st in stages}
-    key = stage.pk if stage is not None and stage.pk else "new"
+    names: dict[analysis.Key, str] = {st.pk: st.name for st in stages}
+    key: analysis.Key = stage.pk if stage is not None and stage.pk else "new"
     names.setdefault(key, "this stage")
-    edges = [
+    edges: list[tuple[analysis.Key, analysis.Key]] = [
         (a, b)
         for a, b in StageDependency.objects.filter(stage__map=bmap).values_list(
             "depends_on_id", "stage_id"
@@ -192,7 +192,7 @@ def check_dependencies(
         if b != key
     ]
     edges += [(s.pk, key) for s in depends_on]
-    keys = [st.pk for st in stages] + ([key] if key == "new" else [])
+    keys: list[analysis.Key] = [st.pk for st in stages] + ([key] if key == "new" else [])
     cycle = analysis.find_cycle(keys, edges)
     if cycle:
         raise analysis.CycleError(cycle, names)

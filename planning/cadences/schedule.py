@@ -193,16 +193,16 @@ class _CountingIterinfo(dateutil_rrule._iterinfo):
             raise SearchBudgetSpent
         return dayset
 
-    def ydayset(self, year, month, day):
+    def ydayset(self, year: int, month: int, day: int) -> tuple:
         return self._spend(super().ydayset(year, month, day))
 
-    def mdayset(self, year, month, day):
+    def mdayset(self, year: int, month: int, day: int) -> tuple:
         return self._spend(super().mdayset(year, month, day))
 
-    def wdayset(self, year, month, day):
+    def wdayset(self, year: int, month: int, day: int) -> tuple:
         return self._spend(super().wdayset(year, month, day))
 
-    def ddayset(self, year, month, day):
+    def ddayset(self, year: int, month: int, day: int) -> tuple:
         return self._spend(super().ddayset(year, month, day))
 
 
@@ -220,7 +220,7 @@ class BoundedRule(Rule):
     """An rrule whose every iteration examines at most `max_days` calendar days, then raises
     SearchBudgetSpent."""
 
-    def __init__(self, *args, max_days: int = MAX_DAYS_EXAMINED, **kwargs) -> None:
+    def __init__(self, *args: Any, max_days: int = MAX_DAYS_EXAMINED, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_days = max_days
         self.days_examined = 0

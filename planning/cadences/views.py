@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -108,7 +110,7 @@ def _preview_context(request: TeamRequest, form: CadenceForm) -> dict:
 
 
 def _initial_data(form: CadenceForm) -> dict:
-    data = {}
+    data: dict[str, Any] = {}
     for name in form.fields:
         value = form[name].value()
         if value is None:
@@ -217,7 +219,7 @@ def occurrence_mark(request: TeamRequest, pk: int, state: str) -> HttpResponse:
     form = OccurrenceNoteForm(request.POST)
     try:
         if not form.is_valid():  # a note too long: say so rather than drop it
-            raise ValidationError(form.errors["note"])
+            raise ValidationError(list(form.errors["note"]))
         services.mark(occurrence, state, by=request.user, note=form.cleaned_data["note"])
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -321,8 +323,9 @@ def notification_read_all(request: TeamRequest) -> HttpResponse:
 
 
 # Reading one's own notifications changes nothing the team shares.
-notification_read.viewer_may_post = True  # type: ignore[attr-defined]
-notification_read_all.viewer_may_post = True  # type: ignore[attr-defined]
+# (Function attributes, read by tests/teams/test_tenancy.py: unknown to the type checker.)
+notification_read.viewer_may_post = True  # type: ignore[attr-defined]  # a marker
+notification_read_all.viewer_may_post = True  # type: ignore[attr-defined]  # a marker
 
 
 # --------------------------------------------------------------------------- calendar feed

@@ -30,11 +30,14 @@ import signal
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.db import connections
+from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -86,7 +89,9 @@ def db(fn):
     return sync_to_async(call, thread_sensitive=False)
 
 
-def read_log(session_id, after: int, limit: int = 500) -> tuple[list[Frame], dict | None]:
+def read_log(
+    session_id, after: int, limit: int = 500
+) -> tuple[list[Frame], Mapping[str, Any] | None]:
     """Frames after `after` (up to `limit`) and the session's state (None if gone)."""
     state = (
         LiveSession.objects.filter(pk=session_id)
@@ -99,13 +104,15 @@ def read_log(session_id, after: int, limit: int = 500) -> tuple[list[Frame], dic
     return [frame(r.seq, r.type, r.data) for r in rows], state
 
 
-def _poll(session_ids: list[str], known: dict[str, int]) -> dict[str, tuple[dict, list[Frame]]]:
-    found = {}
+def _poll(
+    session_ids: list[str], known: dict[str, int]
+) -> dict[str, tuple[Mapping[str, Any], list[Frame]]]:
+    found: dict[str, tuple[Mapping[str, Any], list[Frame]]] = {}
     for state in LiveSession.objects.filter(pk__in=session_ids).values(
         "pk", "last_seq", "status", "compacted_through"
     ):
         sid = str(state["pk"])
-        frames = []
+        frames: list[Frame] = []
         if state["last_seq"] > known.get(sid, 0):
             frames, _ = read_log(sid, known.get(sid, 0), limit=BUFFER_SIZE)
         found[sid] = (state, frames)
@@ -182,7 +189,7 @@ class Hub:
         self.ticks = 0  # heartbeats of the hub's clock so far
         self.closing = False  # the process is shutting down: streams close, cursor intact
         self.connected = asyncio.Event()  # the pub/sub connection is up and subscribed
-        self._pubsub = None
+        self._pubsub: PubSub | None = None
         self._poke = asyncio.Event()  # poll now (after a Redis reconnect)
         self._tasks: list[asyncio.Task] = []
 

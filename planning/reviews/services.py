@@ -10,7 +10,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from planning.inputs import InputError, check_text, shorten
-from planning.notes.services import notes_for
+from planning.notes.services import LightShade, notes_for
 from planning.quarters import current_quarter, parse_quarter
 
 from . import sources
@@ -34,9 +34,9 @@ from .models import (
     StepNote,
 )
 
-STEP_TITLES = {n: title for n, title, _ in STEPS}
+STEP_TITLES: dict[int, str] = {n: title for n, title, _ in STEPS}
 
-BACKLOG_CHOICES = {
+BACKLOG_CHOICES: dict[tuple[int, str], tuple[str, str]] = {
     (Step.AUDIT, "promote"): (BacklogItem.Source.AUDIT, "Build {label}"),
     (Step.SATURATION, "shift"): (BacklogItem.Source.SATURATION, "Shift from {label}"),
     (Step.SATURATION, "invest"): (BacklogItem.Source.SATURATION, "Invest in {label}"),
@@ -287,7 +287,7 @@ def record_commitment_outcome(commitment: Commitment, status: str, in_review: Re
 
 
 # --------------------------------------------------------------------------- closing
-def bets_of(review: Review) -> list[tuple[BacklogItem, object]]:
+def bets_of(review: Review) -> list[tuple[BacklogItem, LightShade]]:
     items = list(
         BacklogItem.objects.filter(review=review).select_related("team").order_by("rank", "pk")
     )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -76,7 +78,7 @@ def review(request: TeamRequest, quarter: str) -> HttpResponse:
 def _step_context(request: TeamRequest, review: Review, n: int) -> dict:
     notes = {note.step: note for note in review.step_notes.all()}
     decisions = {d.subject_key: d for d in review.decisions.all()}
-    context = {
+    context: dict[str, Any] = {
         "review": review,
         "step": n,
         "steps": [
@@ -158,7 +160,7 @@ def decide(request: TeamRequest, quarter: str) -> HttpResponse:
     subject = subjects.get(key)
     if subject is None:
         raise Http404("No such subject in this step")
-    context = {
+    context: dict[str, Any] = {
         "review": review,
         "item": {"subject": subject, "decision": None},
         "choices": DECISION_CHOICES.get(step_n, []),

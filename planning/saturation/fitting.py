@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -106,8 +107,10 @@ def fit_all(x: np.ndarray, y: np.ndarray, space: Space) -> dict[str, Fit]:
     floor = n * (1e-9 * spread) ** 2  # exact synthetic curves: ties, not -inf
     fits: dict[str, Fit] = {}  # by ModelName
 
-    def keep(model: ModelName, params, k: int, cov=None) -> None:
-        params = tuple(float(p) for p in params)
+    def keep(
+        model: ModelName, raw_params: Iterable[float], k: int, cov: np.ndarray | None = None
+    ) -> None:
+        params = tuple(float(p) for p in raw_params)
         fitted = _space(predict(model, params, x), space)
         if not np.all(np.isfinite(fitted)):
             return
@@ -130,7 +133,9 @@ def _linear_start(x: np.ndarray, y: np.ndarray) -> tuple[float, ...]:
     return float(intercept), float(slope)
 
 
-def _exponential_start(x, y, h, space: Space) -> tuple[float, ...]:
+def _exponential_start(
+    x: np.ndarray, y: np.ndarray, h: np.ndarray, space: Space
+) -> tuple[float, ...]:
     g = np.exp(np.outer(_B_GRID, x))  # (B, n)
     if space == "linear":
         amplitude = (g @ y) / np.einsum("ij,ij->i", g, g)
@@ -143,7 +148,7 @@ def _exponential_start(x, y, h, space: Space) -> tuple[float, ...]:
     return float(amplitude[best]), float(_B_GRID[best])
 
 
-def _logistic_start(x, y, h, space: Space) -> tuple[float, ...]:
+def _logistic_start(x: np.ndarray, y: np.ndarray, h: np.ndarray, space: Space) -> tuple[float, ...]:
     """Closed-form ceiling for every (k, x0) on a grid, vectorised; the best triple."""
     k = _K_GRID[:, None, None]
     x0 = _X0_GRID[None, :, None]
@@ -177,9 +182,17 @@ def _gradient(model: ModelName, params: np.ndarray, x: np.ndarray) -> np.ndarray
     return np.column_stack([g, slope * (x - x0), -slope * k])
 
 
-def _refine(model: ModelName, x, h, space: Space, start, keep, k: int) -> None:
+def _refine(
+    model: ModelName,
+    x: np.ndarray,
+    h: np.ndarray,
+    space: Space,
+    guess: Sequence[float],
+    keep: Callable[..., None],
+    k: int,
+) -> None:
     """Levenberg-Marquardt (MINPACK's lmder) from the grid's start, with analytic derivatives."""
-    start = np.asarray(start, dtype=float)
+    start = np.asarray(guess, dtype=float)
 
     def residuals(params: np.ndarray) -> np.ndarray:
         r = h - _space(predict(model, tuple(params), x), space)

@@ -8,9 +8,9 @@ def teams(request: HttpRequest) -> dict:
         return {}
 
     def memberships():
-        if not hasattr(request, "_memberships"):
-            request._memberships = list(user.memberships.select_related("team"))
-        return request._memberships
+        if "_memberships" not in request.__dict__:  # cached on the request
+            request.__dict__["_memberships"] = list(user.memberships.select_related("team"))
+        return request.__dict__["_memberships"]
 
     return {
         "my_memberships": memberships,

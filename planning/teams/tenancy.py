@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Concatenate, cast, overload
+from typing import Any, Concatenate, cast, overload
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -23,19 +23,15 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 
-from planning.http import HtmxRequest
+from planning.http import SignedInRequest
 
 from .models import Membership, Role, Team, TeamScopedQuerySet, may
 
-if TYPE_CHECKING:
-    from planning.accounts.models import User
 
-
-class TeamRequest(HtmxRequest):
+class TeamRequest(SignedInRequest):
     """The request a team-scoped view receives (from `team_view` or `live_view`): a signed-in
     user, the team of the URL and the user's membership in it."""
 
-    user: User
     team: Team
     membership: Membership
 
@@ -90,7 +86,7 @@ def team_view(
                 return func(request, *args, **kwargs)
 
         # A marker for the test that every team URL is behind this decorator.
-        wrapper.team_view = True  # type: ignore[attr-defined]  # a function attribute
+        wrapper.team_view = True  # type: ignore[attr-defined]  # a marker on the function
         return wrapper
 
     if view is not None:

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from planning.accounts.addresses import verified_addresses
-from planning.http import HtmxRequest, redirect_after_post, render_form
+from planning.http import SignedInRequest, redirect_after_post, render_form
 
 from . import audit, services
 from .dashboard import dashboard_sections
@@ -37,7 +37,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def team_list(request: HttpRequest) -> HttpResponse:
+def team_list(request: SignedInRequest) -> HttpResponse:
     memberships = request.user.memberships.select_related("team").order_by("team__name")
     # Only a verified address sees the invitations sent to it (anyone can sign up unverified).
     pending = (
@@ -55,7 +55,7 @@ def team_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def team_create(request: HtmxRequest) -> HttpResponse:
+def team_create(request: SignedInRequest) -> HttpResponse:
     form = TeamForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         team = services.create_team(owner=request.user, **form.cleaned_data)
@@ -105,6 +105,7 @@ def members(request: TeamRequest) -> HttpResponse:
 @require_POST
 def invite(request: TeamRequest) -> HttpResponse:
     form = InvitationForm(request.POST, team=request.team)
+    shown: InvitationForm | None = form  # None once sent: the page shows a fresh form
     if form.is_valid():
         with transaction.atomic():
             invitation = form.save(commit=False)
@@ -119,11 +120,11 @@ def invite(request: TeamRequest) -> HttpResponse:
             )
             transaction.on_commit(lambda: send_invitation_email.delay(invitation.pk))
         messages.success(request, f"Invitation sent to {invitation.email}.")
-        form = None
+        shown = None
     elif not request.htmx:
         messages.error(request, "The invitation was not sent: see the form below.")
-    context = _members_context(request, form)
-    return render_form(request, "teams/members.html", context, form=form, partial="people")
+    context = _members_context(request, shown)
+    return render_form(request, "teams/members.html", context, form=shown, partial="people")
 
 
 @team_view(write_role=Role.OWNER)

@@ -123,7 +123,7 @@ class _HookHandler(BaseHTTPRequestHandler):
     target: WebhookTarget
 
     def do_POST(self):  # noqa: N802
-        target = self.server.target  # type: ignore[attr-defined]
+        target = self.server.target  # type: ignore[attr-defined]  # the sink rides on its server
         gate = target.gate
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         mode = gate.mode
@@ -173,7 +173,7 @@ class WebhookTarget:
     def up(self) -> WebhookTarget:
         server = ThreadingHTTPServer(("127.0.0.1", self.port), _HookHandler)
         server.daemon_threads = True
-        server.target = self  # type: ignore[attr-defined]
+        server.target = self  # type: ignore[attr-defined]  # the sink rides on its server
         self.server = server
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return self

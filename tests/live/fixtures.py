@@ -69,8 +69,8 @@ def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
     else:
         proc.kill()
         raise RuntimeError(f"uvicorn did not start:\n{log_path.read_text()}")
-    proc.base_url = base  # type: ignore[attr-defined]
-    proc.log_path = log_path  # type: ignore[attr-defined]
+    proc.base_url = base  # type: ignore[attr-defined]  # notes kept on the Popen
+    proc.log_path = log_path  # type: ignore[attr-defined]  # notes kept on the Popen
     yield proc
     proc.terminate()
     try:

@@ -57,7 +57,7 @@ def start_uvicorn(log_path) -> subprocess.Popen:
          "--port", str(port), "--no-access-log"],
         cwd=BASE_DIR, env=server_env(), stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    proc.base_url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    proc.base_url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]  # notes kept on the Popen
 
     def up() -> bool:
         assert proc.poll() is None, log_path.read_text()
