@@ -29,7 +29,7 @@ def _reuse_redis_clients() -> None:
             client = self.__dict__["_exponent_client"] = create(self)
         return client
 
-    _create_client.reuses = True  # type: ignore[attr-defined]
+    _create_client.reuses = True  # type: ignore[attr-defined]  # a marker on the function
     setattr(transport.Channel, "_create_client", _create_client)  # noqa: B010 - private
 
 

@@ -49,7 +49,7 @@ def set_model_choices(
     field.queryset = queryset
     if label is not None:
         # Django's per-field label hook: replacing the method on the instance is the intent.
-        field.label_from_instance = label  # type: ignore[method-assign,assignment]
+        field.label_from_instance = label  # type: ignore[method-assign,assignment]  # see above
 
 
 # --------------------------------------------------------------------------- hardened fields
@@ -87,7 +87,7 @@ def harden(field: Field) -> None:
     """Add the refusals of planning.inputs to one field (idempotent)."""
     if getattr(field, "_hardened", False):
         return
-    field._hardened = True  # type: ignore[attr-defined]
+    field._hardened = True  # type: ignore[attr-defined]  # a marker on the field
     if isinstance(field, forms.CharField):
         field.validators.append(storable)
         if field.max_length is None:
@@ -125,7 +125,7 @@ class Hardened:
     def full_clean(self) -> None:
         for field in self.fields.values():
             harden(field)
-        super().full_clean()  # type: ignore[misc]
+        super().full_clean()  # type: ignore[misc]  # a mixin: the form class comes after it
 
 
 class Form(Hardened, forms.Form):

@@ -206,8 +206,8 @@ class Prediction(TeamScopedModel):
     successor_committed_at: datetime | None
     notes_copied: int  # notes carried over from the superseded prediction (services)
 
-    # The manager of a subclass of TeamScopedQuerySet; django-stubs types managers per model.
-    objects = PredictionQuerySet.as_manager()  # type: ignore[misc]
+    # django-stubs types each model's manager: this one replaces TeamScopedModel's.
+    objects = PredictionQuerySet.as_manager()  # type: ignore[misc]  # a narrower manager
 
     class Meta:
         ordering = ["-made_at", "-pk"]
