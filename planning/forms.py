@@ -7,6 +7,7 @@ field the refusals of planning.inputs as field errors:
 - whole numbers: within a PostgreSQL integer unless the field has its own bounds (hundreds of
   digits are a field error, not an OverflowError);
 - decimals: finite (Django's FloatField and DecimalField already refuse NaN and ±Infinity);
+- JSON: read by planning.inputs.parse_json first (depth, digits, NaN, unstorable strings);
 - dates and times: between the years MIN_YEAR and MAX_YEAR.
 
 The checks are added when a form is created and again before it validates (fields added or
@@ -31,7 +32,9 @@ from planning.inputs import (
     MAX_YEAR,
     MIN_YEAR,
     TEXT_MAX_CHARS,
+    InputError,
     in_year_range,
+    parse_json,
     unstorable,
     year_range_message,
 )
@@ -88,6 +91,19 @@ def harden(field: Field) -> None:
     if getattr(field, "_hardened", False):
         return
     field._hardened = True  # type: ignore[attr-defined]  # a marker on the field
+    if isinstance(field, forms.JSONField):
+        # json.loads would raise RecursionError on deep nesting and accept NaN.
+        parse = field.to_python
+
+        def to_python(value, parse=parse):
+            if isinstance(value, str) and value.strip():
+                try:
+                    parse_json(value)
+                except InputError as error:
+                    raise ValidationError(str(error), code="invalid") from None
+            return parse(value)
+
+        field.to_python = to_python  # type: ignore[method-assign]  # wrapping is the intent
     if isinstance(field, forms.CharField):
         field.validators.append(storable)
         if field.max_length is None:

@@ -47,6 +47,7 @@ class Sample(Form):
     share = forms.FloatField(required=False)
     day = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     at = forms.DateTimeField(required=False)
+    settings = forms.JSONField(required=False)
 
 
 @pytest.mark.parametrize(
@@ -69,6 +70,9 @@ class Sample(Form):
         ("day", "9999-12-31", "between the years 1900 and 2200"),
         ("day", "2026-02-30", "Enter a valid date"),
         ("at", "1899-12-31 23:00", "between the years 1900 and 2200"),
+        ("settings", "[" * 50_000 + "]" * 50_000, "nested more than 32"),
+        ("settings", '{"a": NaN}', "NaN is not a number"),
+        ("settings", '{"a": ' + "9" * 5_000 + "}", "5,000 digits"),
     ],
 )
 def test_hostile_values_are_field_errors(field, value, message):
