@@ -474,6 +474,19 @@ def prepare_dispatch(run_id: int, epoch: int, task_id: str = "") -> list[tuple] 
     ]
 
 
+MAX_CALLS_PER_TASK = 10
+
+
+def chunk_calls(calls: list[tuple], concurrency: int) -> list[list[tuple]]:
+    """The fan-out's calls in tasks of several calls each (made one after another by
+    `tasks.run_calls`), so a big run sends and takes fewer messages (each costs the worker
+    more CPU than a call's own database work). Every worker thread still gets at least two
+    tasks of a run (at most MAX_CALLS_PER_TASK calls each, fewer for a small run or a high
+    `concurrency`), so the threads stay busy until the end; a small run is one call a task."""
+    size = max(1, min(MAX_CALLS_PER_TASK, len(calls) // (2 * max(concurrency, 1))))
+    return [calls[i : i + size] for i in range(0, len(calls), size)]
+
+
 class StopCheck:
     """Should an audit call stop? The run's stop flag (stop control, budget) or the live
     session's (its own stop control): one Redis EXISTS on both, at most every 50 ms; the live

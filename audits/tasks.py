@@ -9,7 +9,7 @@ from celery import current_app, shared_task
 from celery.signals import worker_ready
 
 from . import runs
-from .client import warm_up
+from .client import team_concurrency, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +37,16 @@ PUBLISH_CHUNK = 100  # messages per Redis round trip: the first calls start whil
 
 
 def publish_calls(calls) -> None:
-    """Queue one run_call per argument tuple: one producer, and the messages pipelined to
-    Redis a chunk at a time (kombu's publish batch), not one round trip each."""
+    """Queue the calls (run_call argument tuples), several to a task for a big run
+    (runs.chunk_calls): one producer, and the messages pipelined to Redis a chunk at a time
+    (kombu's publish batch), not one round trip each."""
+    calls = list(calls)
     with current_app.producer_or_acquire() as producer, producer.batch(PUBLISH_CHUNK):
-        for args in calls:
-            run_call.apply_async(args, producer=producer)
+        for chunk in runs.chunk_calls(calls, team_concurrency()):
+            if len(chunk) == 1:
+                run_call.apply_async(chunk[0], producer=producer)
+            else:
+                run_calls.apply_async((chunk,), producer=producer)
 
 
 @shared_task(acks_late=True)
@@ -56,6 +61,23 @@ def run_call(
 ) -> str:
     """One (probe, model, sample) call, recorded exactly once (runs.make_call)."""
     return runs.make_call(run_id, epoch, probe_id, model_id, sample, live_epoch, session)
+
+
+@shared_task(acks_late=True)
+def run_calls(calls: list[list]) -> list[str]:
+    """Several calls (run_call argument lists), made one after another, each exactly as
+    run_call makes it: claimed, skipped when recorded or stopped, recorded once."""
+    outcomes, failure = [], None
+    for args in calls:
+        try:
+            outcomes.append(runs.make_call(*args))
+        except Exception as exc:  # noqa: BLE001 - the other calls still run; raised below
+            log.exception("audit call %s failed", args)
+            outcomes.append(f"failed: {type(exc).__name__}")
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+    return outcomes
 
 
 @shared_task(acks_late=True)

@@ -316,7 +316,10 @@ AUDITS_QUEUE = env.str(
     "AUDITS_QUEUE",
     default="audits" if CELERY_TASK_DEFAULT_QUEUE == "celery" else CELERY_TASK_DEFAULT_QUEUE,
 )
-CELERY_TASK_ROUTES = {"audits.tasks.run_call": {"queue": AUDITS_QUEUE}}
+CELERY_TASK_ROUTES = {
+    "audits.tasks.run_call": {"queue": AUDITS_QUEUE},
+    "audits.tasks.run_calls": {"queue": AUDITS_QUEUE},
+}
 # Extra task modules a worker imports: the test suite's workers add devtools.tasks (test-only
 # tasks, not shipped). Empty in production.
 CELERY_IMPORTS = env.list("EXPONENT_DEV_TASK_MODULES", default=[])

@@ -434,3 +434,38 @@ def test_the_broker_channel_keeps_one_redis_client():
             assert client is first and client.ping()
         channel._pool = None  # as after a reconnection
         assert channel._create_client() is not first
+
+
+def test_a_big_run_is_fanned_out_several_calls_a_task():
+    calls = [(1, 1, probe, 1, 1, 0, None) for probe in range(400)]
+    chunks = runs.chunk_calls(calls, concurrency=20)
+    assert [len(c) for c in chunks] == [10] * 40  # every thread gets two tasks
+    assert [c for chunk in chunks for c in chunk] == calls
+    assert [len(c) for c in runs.chunk_calls(calls, concurrency=50)] == [4] * 100
+    assert [len(c) for c in runs.chunk_calls(calls[:7], concurrency=8)] == [1] * 7  # small run
+    assert len(runs.chunk_calls(calls * 10, concurrency=2)) == 400  # at most ten a task
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_a_task_of_several_calls_delivered_twice_calls_each_once(fake_api, celery_worker_process,
+                                                                 team, sim_models):  # fmt: skip
+    from audits.tasks import run_calls
+
+    newer, older = sim_models
+    ideas = [IdeaFactory(team=team, probe__user_message=f"say yes {i}") for i in range(2)]
+    run = _run(team, [newer, older], ideas)
+    AuditRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, epoch=1, expected_calls=4)
+    calls = [[run.pk, 1, idea.probes.get().pk, model.pk, 1] for idea in ideas
+             for model in (newer, older)]  # fmt: skip
+    before = fake.requests_seen()
+    task_id = str(uuid.uuid4())
+    run_calls.apply_async(args=(calls,), task_id=task_id)
+    run_calls.apply_async(args=(calls,), task_id=task_id)  # the broker delivers it twice
+    assert wait_for(lambda: AuditRun.objects.get(pk=run.pk).status == RunStatus.COMPLETED, 30)
+    run.refresh_from_db()
+    assert run.done_calls == 4 and Result.objects.filter(run=run).count() == 4
+    assert fake.requests_seen() - before == 4
+    # and a third delivery after both finished changes nothing
+    assert all(o.startswith("skipped") for o in run_calls.apply(args=(calls,)).get())
+    assert fake.requests_seen() - before == 4
