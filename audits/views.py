@@ -190,6 +190,12 @@ def _form_page(request, form, title, submit, idea=None) -> HttpResponse:
 @require_GET
 def idea_detail(request: TeamRequest, pk: int) -> HttpResponse:
     idea = team_get_object_or_404(request, Idea.objects.select_related("owner"), pk=pk)
+    return _idea_page(request, idea)
+
+
+def _idea_page(request: TeamRequest, idea: Idea, *, typed_reason: str = "",
+               status: int = 200) -> HttpResponse:  # fmt: skip
+    """The idea's page; `typed_reason` refills the decision's note after a refusal."""
     probes = list(idea.probes.all())
     grid = matrix.build(request.team, ideas=[idea])
     recent = (
@@ -209,7 +215,9 @@ def idea_detail(request: TeamRequest, pk: int) -> HttpResponse:
             "history": idea.status_changes.select_related("changed_by")[:20],
             "models": Model.objects.filter(retired=False),
             "status_form": StatusForm(),
+            "typed_reason": typed_reason,
         },
+        status=status,
     )
 
 
@@ -219,8 +227,9 @@ def idea_status(request: TeamRequest, pk: int) -> HttpResponse:
     idea = team_get_object_or_404(request, Idea, pk=pk)
     form = StatusForm(request.POST)
     if not form.is_valid():
+        # The idea's page again, with the message and the note as typed (not lost).
         messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
-        return redirect(idea.get_absolute_url())
+        return _idea_page(request, idea, typed_reason=request.POST.get("reason", ""), status=400)
     action = form.cleaned_data["action"]
     reason = form.cleaned_data["reason"].strip()
     if action == "promote":

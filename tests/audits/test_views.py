@@ -125,7 +125,20 @@ def test_bulk_and_status_actions(editor_client, editor, team):
     change = a.status_changes.first()
     assert a.status == IdeaStatus.PROMOTED and change.changed_by == editor
     assert change.reason.endswith("quarterly review: Go")
-    assert r.status_code == 302
+    assert r.status_code == 400  # the idea's page again, with the message
+
+
+def test_an_over_long_status_note_is_refused_and_kept(editor_client, team):
+    idea = IdeaFactory(team=team)
+    typed = "because " * 300
+    r = editor_client.post(
+        url("idea_status", team, pk=idea.pk), {"action": "abandon", "reason": typed}
+    )
+    assert r.status_code == 400
+    assert "at most 2000 characters" in r.text
+    assert f'value="{typed}"' in r.text  # what was typed is in the field again
+    idea.refresh_from_db()
+    assert idea.status != IdeaStatus.ABANDONED and not idea.status_changes.exists()
 
 
 def test_status_change_never_redirects_off_site(editor_client, team):
