@@ -50,6 +50,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from audits.simulated import DEFAULT_RULES, Rules, approx_tokens
+from planning.facilitator.citations import SYSTEM_MARKER, scripted_draft
 
 ERRORS = {
     # type: (HTTP status, API error type, message)
@@ -289,6 +290,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(529, "overloaded_error", "Overloaded", {"retry-after": "0.5"})
 
         text = rule.get("text", api.rules.default_text) if rule else api.rules.default_text
+        if SYSTEM_MARKER in str(body.get("system", "")):  # the review facilitator: cite its ids
+            text = scripted_draft(prompt)
         pieces = chunks_of(text)[: max(1, int(body["max_tokens"]))]
         stop_reason = "end_turn" if len(pieces) == len(chunks_of(text)) else "max_tokens"
         text = "".join(pieces)

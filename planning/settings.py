@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "planning.bottlenecks",
     "planning.saturation",
     "planning.reviews",
+    "planning.facilitator",
     "predictions",
     "audits",
 ]

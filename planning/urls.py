@@ -19,6 +19,7 @@ team_patterns = [
     path("", include("planning.saturation.urls")),
     path("", include("planning.cadences.urls")),
     path("", include("planning.reviews.urls")),
+    path("", include("planning.facilitator.urls")),
 ]
 
 urlpatterns = [

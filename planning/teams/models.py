@@ -242,6 +242,7 @@ class AuditAction(models.TextChoices):
     WEBHOOK_CHANGED = "webhook.changed", "Webhook changed"
     CALENDAR_FEED_CHANGED = "calendar_feed.changed", "Calendar feed changed"
     REVIEW_REOPENED = "review.reopened", "Review reopened"
+    AI_DRAFT_ACCEPTED = "review.ai_draft_accepted", "AI-drafted notes accepted"
 
 
 class AuditEvent(models.Model):

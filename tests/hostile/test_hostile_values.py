@@ -23,6 +23,7 @@ from django.urls import URLResolver, get_resolver
 
 from audits.models import AuditRun, RunStatus
 from planning.accounts.models import User
+from planning.facilitator.models import Draft, FacilitatorSetting
 from planning.reviews import services as review_services
 from planning.reviews.models import Review
 from planning.teams.models import Team
@@ -89,6 +90,12 @@ def _states_the_demo_lacks(client) -> list[str]:
         User.objects.get(email="ada.forecaster@example.com"),
     )
     mine = _threshold(metric, committed.author)
+    # The Claude facilitator on, with a finished draft of step 1 (Accept, Discard, Draft again).
+    FacilitatorSetting.objects.create(team=team, enabled=True, model_id="sim-claude-4-20260115")
+    Draft.objects.create(
+        team=team, review=review, step=1, status=Draft.Status.READY, model="sim-claude-4",
+        text="A drafted claim [P1].\n\nAn uncited one.",
+    )  # fmt: skip
     return [
         draft.get_absolute_url(),
         *(review.step_url(n) for n in (1, 3, 6, 7, 8)),
