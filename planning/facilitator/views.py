@@ -27,6 +27,10 @@ PANEL = "facilitator/panel.html#panel"
 @require_http_methods(["GET", "POST"])
 def settings_page(request: TeamRequest) -> HttpResponse:
     setting = services.settings_for(request.team)
+    if request.method == "GET":
+        from audits.views import refresh_models_quietly
+
+        refresh_models_quietly()  # at most hourly; an outage never breaks the page
     models = services.model_choices()
     form = SettingForm(request.POST or None, instance=setting, models=models)
     if request.method == "POST" and form.is_valid():
