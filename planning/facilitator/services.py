@@ -88,6 +88,11 @@ def start_draft(review: Review, step: int, user) -> Draft:
         reason = refusal(review.team, review)
         if reason:
             raise Refused(reason)
+        running = Draft.objects.filter(
+            review=review, step=step, status=Draft.Status.RUNNING, session__status="active"
+        )
+        if running.exists():
+            raise Refused("Claude is already drafting this step: follow it here or stop it.")
         title = f"Draft of step {step} ({STEPS[step - 1][1]}), {review.quarter}"
         session = live.create_session(review.team, kind="review_draft", title=title, user=user)
         draft = Draft.objects.create(

@@ -97,6 +97,18 @@ def test_spent_budget_refuses_a_new_draft(team, review, editor_client, enabled):
 
 
 @pytest.mark.django_db
+def test_one_draft_of_a_step_at_a_time(team, review, editor_client, enabled):
+    from planning.live import services as live
+
+    session = live.create_session(team, kind="review_draft")
+    Draft.objects.create(team=team, review=review, step=1, session=session)
+    response = editor_client.post(_url(review, "start"), headers={"HX-Request": "true"})
+    assert response.status_code == 400 and "already drafting" in response.content.decode()
+    assert f'id="live-{session.pk}"' in response.content.decode()  # the running one is shown
+    assert Draft.objects.count() == 1
+
+
+@pytest.mark.django_db
 def test_off_by_default_owner_only_and_roles(
     team, review, owner_client, editor_client, viewer_client, sim_model
 ):
