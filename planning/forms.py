@@ -109,6 +109,9 @@ def harden(field: Field) -> None:
         if field.max_length is None:
             field.max_length = TEXT_MAX_CHARS
             field.validators.append(TextLength(TEXT_MAX_CHARS))
+        # No maxlength attribute: a browser cuts a longer paste to it without a word. The
+        # server refuses over-long text with a field error and shows the text as typed.
+        field.widget.attrs.pop("maxlength", None)
     elif isinstance(field, forms.IntegerField) and not isinstance(
         field, forms.FloatField | forms.DecimalField
     ):

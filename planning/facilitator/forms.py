@@ -4,10 +4,12 @@ from decimal import Decimal
 
 from django import forms
 
+from planning.forms import ModelForm
+
 from .models import FacilitatorSetting
 
 
-class SettingForm(forms.ModelForm):
+class SettingForm(ModelForm):
     model_id = forms.ChoiceField(label="Model", required=False)
     monthly_budget_usd = forms.DecimalField(
         label="Monthly budget (USD)",

@@ -96,3 +96,18 @@ def test_fields_added_after_init_are_hardened_before_validation():
     form.fields["late"] = forms.CharField()
     assert not form.is_valid()
     assert "surrogate" in form.errors["late"][0]
+
+
+def test_text_fields_carry_no_maxlength_so_a_long_paste_is_refused_not_cut():
+    """A browser cuts a paste to `maxlength` silently; the server's refusal says so instead,
+    and the bound form shows the text as typed."""
+
+    class Titled(Form):
+        title = forms.CharField(max_length=20)
+        notes = forms.CharField(widget=forms.Textarea)
+
+    form = Titled({"title": "x" * 25, "notes": "fine"})
+    assert "maxlength" not in str(form["title"]) and "maxlength" not in str(form["notes"])
+    assert not form.is_valid()
+    assert "at most 20 characters (it has 25)" in form.errors["title"][0]
+    assert 'value="' + "x" * 25 + '"' in str(form["title"])
