@@ -12,6 +12,7 @@ from django.conf import settings
 from django.test import Client
 
 from planning.teams.models import Role
+from tests.audits import fake  # sets ANTHROPIC_BASE_URL to its port before any worker starts
 from tests.factories import PASSWORD, MembershipFactory, TeamFactory
 from tests.processes import start_worker, stop, wait_until_answering, worker_env
 
@@ -151,3 +152,14 @@ def health_client(settings):
     """A client that sees /healthz's detail (HEALTHZ_TOKEN as a bearer token)."""
     settings.HEALTHZ_TOKEN = "test-health-token"
     return Client(headers={"Authorization": "Bearer test-health-token"})
+
+
+# --------------------------------------------------------------------------- fake models
+@pytest.fixture(scope="session")
+def fake_api():
+    """The project's fake Messages API (devtools/fakeapi.py) on tests.audits.fake's port: one
+    server for the whole session, shared by the audits, facilitator, hostile and browser tests."""
+    proc = fake.start()
+    yield fake.URL
+    proc.terminate()
+    proc.wait(10)

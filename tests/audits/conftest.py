@@ -8,14 +8,6 @@ from audits.models import Model, Price
 from tests.audits import fake
 
 
-@pytest.fixture(scope="session")
-def fake_api():
-    proc = fake.start()
-    yield fake.URL
-    proc.terminate()
-    proc.wait(10)
-
-
 @pytest.fixture(autouse=True)
 def _point_at_fake(settings):
     settings.ANTHROPIC_BASE_URL = fake.URL

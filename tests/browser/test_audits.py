@@ -9,7 +9,6 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 
-import httpx
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -32,17 +31,9 @@ STILL_DARK = ["COBOL migration", "Legal summaries", "Voice agent", "Spreadsheet 
 
 
 @pytest.fixture(scope="module")
-def fake_server():
-    """The fake Messages API on tests.audits.fake's port (reused if the audits tests run it)."""
-    try:
-        fake.requests_seen()
-    except httpx.HTTPError:
-        proc = fake.start()
-        yield
-        proc.terminate()
-        proc.wait(10)
-    else:
-        yield
+def fake_server(fake_api):
+    """The session's fake Messages API (tests/conftest.py)."""
+    return fake_api
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -24,16 +23,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pyte
 
 
 @pytest.fixture(scope="module")
-def fake_server():
-    try:
-        fake.requests_seen()
-    except httpx.HTTPError:
-        proc = fake.start()
-        yield
-        proc.terminate()
-        proc.wait(10)
-    else:
-        yield
+def fake_server(fake_api):
+    """The session's fake Messages API (tests/conftest.py)."""
+    return fake_api
 
 
 def test_draft_streams_beside_the_notes_and_accept_appends(

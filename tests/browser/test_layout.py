@@ -24,7 +24,6 @@ from django.test import Client
 from django.urls import Resolver404, resolve
 
 from planning.accounts.models import User
-from tests.audits import fake
 
 from .helpers import logged_in_context
 
@@ -41,13 +40,9 @@ GUEST_PAGES = ["/", "/accounts/login/", "/accounts/signup/"]
 
 
 @pytest.fixture
-def fake_models(settings):
-    proc = fake.start()
-    settings.ANTHROPIC_BASE_URL = fake.URL
+def fake_models(settings, fake_api):
+    settings.ANTHROPIC_BASE_URL = fake_api
     settings.ANTHROPIC_API_KEY = "test-key"
-    yield
-    proc.terminate()
-    proc.wait(10)
 
 
 def _slot(url: str) -> tuple[str, bool]:

@@ -2,25 +2,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from audits.models import Model, Price
 from tests.audits import fake  # points ANTHROPIC_BASE_URL at the fake before any worker starts
-
-
-@pytest.fixture(scope="session")
-def fake_api():
-    try:  # the audits tests may have started it already in this session
-        httpx.get(f"{fake.URL}/healthz", timeout=0.5)
-        yield fake.URL
-        return
-    except httpx.HTTPError:
-        pass
-    proc = fake.start()
-    yield fake.URL
-    proc.terminate()
-    proc.wait(10)
 
 
 @pytest.fixture(autouse=True)

@@ -2,16 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.audits import fake
-
-
-@pytest.fixture(scope="session")
-def fake_api():
-    proc = fake.start()
-    yield fake.URL
-    proc.terminate()
-    proc.wait(10)
-
 
 @pytest.fixture
 def fake_models(fake_api, settings):
