@@ -48,6 +48,10 @@ from .models import TERMINAL, LiveEvent, LiveSession
 from .writer import encode
 
 log = logging.getLogger(__name__)
+# What a (un)subscribe on the shared pub/sub connection can raise while Redis drops it: redis'
+# errors, the socket's, and AttributeError from redis-py's PubSub when its connection was
+# released by the listener's reconnect at the same moment (its `connection` is None then).
+PUBSUB_FAILURES = (RedisError, OSError, AttributeError)
 
 BUFFER_SIZE = 2000
 HUB_CHANNEL = "live:hub"  # nobody publishes to it: keeps an idle connection subscribed
@@ -218,7 +222,7 @@ class Hub:
             if self._pubsub is not None:
                 try:
                     await self._pubsub.unsubscribe(notify.channel(w.session_id))
-                except (RedisError, OSError):  # the listener reconnects and resubscribes
+                except PUBSUB_FAILURES:  # the listener reconnects and resubscribes
                     log.debug("live hub: unsubscribe failed", exc_info=True)
 
     async def _subscribe(self, sid: str) -> None:
@@ -227,7 +231,7 @@ class Hub:
         if self._pubsub is not None:
             try:
                 await self._pubsub.subscribe(notify.channel(sid))
-            except (RedisError, OSError):
+            except PUBSUB_FAILURES:
                 log.debug("live hub: subscribe failed", exc_info=True)
 
     def shutdown(self) -> None:
