@@ -14,6 +14,7 @@
 (() => {
   "use strict";
   const TERMINAL = new Set(["completed", "cancelled", "failed"]);
+  const SILENT_MS = 10000;
   const LABELS = { completed: "Completed", cancelled: "Cancelled", failed: "Failed" };
   const BACKOFF_MS = [250, 1000, 2000, 4000, 8000, 15000];
 
@@ -75,6 +76,16 @@
         return;
       }
       this.elect();
+      // A safety net, not the transport: after SILENT_MS with no new event (a broadcast lost
+      // between tabs, a stalled stream), read the log once; it holds every event, the end too.
+      this.lastEventAt = Date.now();
+      this.watchdog = setInterval(() => {
+        if (this.finished) return clearInterval(this.watchdog);
+        if (Date.now() - this.lastEventAt >= SILENT_MS) {
+          this.lastEventAt = Date.now();
+          this.catchUp();
+        }
+      }, SILENT_MS / 2);
     }
 
     // ------------------------------------------------------------------ who streams
@@ -202,6 +213,7 @@
     // ------------------------------------------------------------------ rendering
     apply(event) {
       if (event.seq <= this.cursor) return; // already shown: exactly once
+      this.lastEventAt = Date.now();
       this.cursor = event.seq;
       this.publishCursor();
       const { type, data } = event;
