@@ -16,6 +16,7 @@ its own target; everything else stays refused.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import typing
@@ -57,10 +58,8 @@ def refusal(ip: IPAddress, *, allow_loopback: bool | None = None) -> str | None:
 def resolve(host: str, port: int) -> list[IPAddress]:
     """Every address `host` resolves to (a literal IP resolves to itself)."""
     host = host.strip("[]")
-    try:
+    with contextlib.suppress(ValueError):  # not a literal IP: a name, resolved below
         return [ipaddress.ip_address(host)]
-    except ValueError:
-        pass
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
