@@ -251,12 +251,26 @@ class Price(models.Model):
     def __str__(self) -> str:
         return f"{self.model_id}: ${self.input_per_mtok}/${self.output_per_mtok} per Mtok"
 
+    # Prompt caching (5-minute entries): a write costs 1.25 x the input price, a read 0.1 x.
+    CACHE_WRITE_FACTOR = Decimal("1.25")
+    CACHE_READ_FACTOR = Decimal("0.1")
+
+    @property
+    def cache_write_rate(self) -> Decimal:
+        """USD per million tokens written to the cache: the row's own rate, else 1.25 x input."""
+        return self.cache_write_per_mtok or self.input_per_mtok * self.CACHE_WRITE_FACTOR
+
+    @property
+    def cache_read_rate(self) -> Decimal:
+        """USD per million tokens read from the cache: the row's own rate, else 0.1 x input."""
+        return self.cache_read_per_mtok or self.input_per_mtok * self.CACHE_READ_FACTOR
+
     def cost(self, input_tokens: int, output_tokens: int, cache_write: int, cache_read: int):
         total = (
             self.input_per_mtok * input_tokens
             + self.output_per_mtok * output_tokens
-            + self.cache_write_per_mtok * cache_write
-            + self.cache_read_per_mtok * cache_read
+            + self.cache_write_rate * cache_write
+            + self.cache_read_rate * cache_read
         )
         return (total / Decimal(1_000_000)).quantize(Decimal("0.000001"))
 

@@ -26,6 +26,11 @@ Errors can be injected three ways:
 - `--error-rate p` fails a random share of requests with 529 (demos of flaky upstreams).
 `x-fake-latency: seconds` overrides the latency for one request.
 
+Prompt caching is modelled (`FakeAPI.cache_usage`): system blocks up to one marked
+`cache_control` are written to the cache by the first request (`cache_creation_input_tokens`)
+and read by later ones once that answer has begun (`cache_read_input_tokens`), for 5 minutes
+after the last read; a prefix under `--cache-min-tokens` (1024, like Sonnet) is not cached.
+
 A gate lets a test decide when answers arrive: `POST /gate` with {"open": false} holds every
 /v1/messages request (counted as it arrives) until {"release": N} lets N of them through or
 {"open": true} lets all through; `GET /healthz` reports how many are `waiting`. The gate
@@ -111,13 +116,17 @@ class FakeAPI:
         latency: float = 0.0,
         tokens_per_second: float = 0.0,
         error_rate: float = 0.0,
+        cache_min_tokens: int = 1024,
+        cache_ttl: float = 300.0,
     ) -> None:
         self.rules = rules
         self.latency = latency
         self.tokens_per_second = tokens_per_second
         self.error_rate = error_rate
         self._counts: dict[str, int] = {}
-        self._cached_prefixes: set[str] = set()
+        self._cache: dict[str, float] = {}  # cached prefix -> when it expires (monotonic)
+        self.cache_min_tokens = cache_min_tokens
+        self.cache_ttl = cache_ttl
         self._lock = threading.Lock()
         self.requests = 0
         self._gate = threading.Condition()
@@ -151,22 +160,42 @@ class FakeAPI:
             self._counts[key] = seen + 1
             return seen < spec.times
 
-    def cache_usage(self, body: dict[str, Any], input_tokens: int) -> tuple[int, int, int]:
-        """(input, cache_creation, cache_read): a system block with cache_control is cached
-        on first sight and read afterwards, like prompt caching."""
+    def cache_usage(
+        self, body: dict[str, Any], input_tokens: int
+    ) -> tuple[int, int, int, str | None]:
+        """(input, cache_creation, cache_read, key) as prompt caching reports them.
+
+        The cached prefix is the system blocks up to the last one marked `cache_control`, per
+        model. Like the real API: a prefix under `cache_min_tokens` is not cached (both counts
+        0); an entry lives `cache_ttl` seconds, refreshed by every read; and it can be read only
+        once the response that wrote it has begun (`remember(key)`), so requests that arrive
+        together all write it. `key` is the entry to remember (None when nothing is written).
+        """
         system = body.get("system")
-        if not isinstance(system, list) or not any(
-            isinstance(b, dict) and b.get("cache_control") for b in system
-        ):
-            return input_tokens, 0, 0
-        prefix = "".join(b.get("text", "") for b in system if isinstance(b, dict))
+        if not isinstance(system, list):
+            return input_tokens, 0, 0, None
+        marked = [i for i, b in enumerate(system) if isinstance(b, dict) and b.get("cache_control")]
+        if not marked:
+            return input_tokens, 0, 0, None
+        blocks = system[: marked[-1] + 1]
+        prefix = "".join(b.get("text", "") for b in blocks if isinstance(b, dict))
         cached = approx_tokens(prefix)
-        digest = hashlib.sha256(prefix.encode()).hexdigest()
+        if cached < self.cache_min_tokens:
+            return input_tokens, 0, 0, None
+        key = hashlib.sha256(f"{body.get('model')}\n{prefix}".encode()).hexdigest()
+        now = time.monotonic()
         with self._lock:
-            seen = digest in self._cached_prefixes
-            self._cached_prefixes.add(digest)
+            hit = self._cache.get(key, 0.0) > now
+            if hit:
+                self._cache[key] = now + self.cache_ttl
         rest = max(1, input_tokens - cached)
-        return (rest, 0, cached) if seen else (rest, cached, 0)
+        return (rest, 0, cached, None) if hit else (rest, cached, 0, key)
+
+    def remember(self, key: str | None) -> None:
+        """The response that writes this cache entry has begun: later requests read it."""
+        if key:
+            with self._lock:
+                self._cache[key] = time.monotonic() + self.cache_ttl
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -295,12 +324,13 @@ class Handler(BaseHTTPRequestHandler):
         pieces = chunks_of(text)[: max(1, int(body["max_tokens"]))]
         stop_reason = "end_turn" if len(pieces) == len(chunks_of(text)) else "max_tokens"
         text = "".join(pieces)
-        usage_in, cache_create, cache_read = api.cache_usage(body, approx_tokens(prompt))
+        usage_in, cache_create, cache_read, cache_key = api.cache_usage(body, approx_tokens(prompt))
         message_id = f"msg_fake_{uuid.uuid4().hex[:20]}"
         mid_stream = bool(spec and spec.type == "mid_stream" and api.should_fail(spec, key))
 
         if latency:
             time.sleep(latency)
+        api.remember(cache_key)  # the answer begins: from now on the prefix is read
         if body.get("stream"):
             return self._stream(
                 message_id, model, pieces, stop_reason, (usage_in, cache_create, cache_read),
@@ -410,8 +440,9 @@ def make_server(
     latency: float = 0.0,
     tokens_per_second: float = 0.0,
     error_rate: float = 0.0,
+    cache_min_tokens: int = 1024,
 ) -> Server:
-    api = FakeAPI(rules or Rules.load(), latency, tokens_per_second, error_rate)
+    api = FakeAPI(rules or Rules.load(), latency, tokens_per_second, error_rate, cache_min_tokens)
     handler = type("BoundHandler", (Handler,), {"api": api})
     server = Server((host, port), handler)
     server.api = api  # type: ignore[attr-defined]  # handlers reach the API via the server
@@ -426,10 +457,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.3, help="seconds before the answer")
     parser.add_argument("--tokens-per-second", type=float, default=150.0)
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of random 529s")
+    parser.add_argument(
+        "--cache-min-tokens", type=int, default=1024, help="shortest prefix prompt caching keeps"
+    )
     args = parser.parse_args(argv)
     server = make_server(
         args.host, args.port, Rules.load(args.rules), args.latency, args.tokens_per_second,
-        args.error_rate,
+        args.error_rate, args.cache_min_tokens,
     )  # fmt: skip
     print(f"fake Messages API on http://{args.host}:{server.server_address[1]}", flush=True)
     try:

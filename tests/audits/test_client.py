@@ -7,7 +7,7 @@ import anthropic
 import pytest
 
 from audits import client
-from audits.models import Model
+from audits.models import Model, Price
 from audits.simulated import Rules
 
 pytestmark = pytest.mark.django_db
@@ -30,16 +30,44 @@ def test_streams_text_usage_cost_and_resolved_model(fake_api, team, sim_models):
 
 
 def test_cache_tokens_are_reported_and_priced(fake_api, team, sim_models):
-    system = [{"type": "text", "text": "A long shared preamble " * 40 + uuid.uuid4().hex,
+    # over the 1024-token minimum (the fake counts 4 characters a token)
+    system = [{"type": "text", "text": "A long shared preamble " * 200 + uuid.uuid4().hex,
                "cache_control": {"type": "ephemeral"}}]  # fmt: skip
     params = {"model": "sim-claude-4", "max_tokens": 20, "system": system,
               "messages": [{"role": "user", "content": "say yes"}]}  # fmt: skip
     first = client.get_client().messages.create(**params)
     second = client.get_client().messages.create(**params)
-    assert first.usage.cache_creation_input_tokens > 0 and first.usage.cache_read_input_tokens == 0
+    assert first.usage.cache_creation_input_tokens > 1024
+    assert first.usage.cache_read_input_tokens == 0
     assert second.usage.cache_read_input_tokens == first.usage.cache_creation_input_tokens
+    assert second.usage.cache_creation_input_tokens == 0
+    assert second.usage.input_tokens == first.usage.input_tokens  # only the uncached rest
     cost = client.cost_of("sim-claude-4-20260115", {"cache_read_input_tokens": 1_000_000})
     assert cost == Decimal("0.3")
+
+
+def test_a_prefix_under_the_minimum_is_not_cached(fake_api, team, sim_models):
+    system = [{"type": "text", "text": "A short preamble " + uuid.uuid4().hex,
+               "cache_control": {"type": "ephemeral"}}]  # fmt: skip
+    params = {"model": "sim-claude-4", "max_tokens": 20, "system": system,
+              "messages": [{"role": "user", "content": "say yes"}]}  # fmt: skip
+    for _ in range(2):
+        usage = client.get_client().messages.create(**params).usage
+        assert (usage.cache_creation_input_tokens, usage.cache_read_input_tokens) == (0, 0)
+
+
+def test_cache_prices_default_to_1_25_and_0_1_times_the_input_price(db):
+    # a price row with no cache rates of its own (as the demo seeds them)
+    Price.objects.create(model_id="hand-model", input_per_mtok=3, output_per_mtok=15)
+    usage = {"input_tokens": 200, "output_tokens": 100,
+             "cache_creation_input_tokens": 4000, "cache_read_input_tokens": 12000}  # fmt: skip
+    # by hand: 200 x 3 + 100 x 15 + 4000 x 3.75 + 12000 x 0.30 = 600 + 1500 + 15000 + 3600
+    # = 20700 USD per million tokens -> $0.0207
+    assert client.cost_of("hand-model-1", usage) == Decimal("0.020700")
+    Price.objects.filter(model_id="hand-model").update(
+        cache_write_per_mtok=Decimal(6), cache_read_per_mtok=Decimal("0.5")
+    )  # a row's own rates win: 600 + 1500 + 24000 + 6000 = 32100 -> $0.0321
+    assert client.cost_of("hand-model-1", usage) == Decimal("0.032100")
 
 
 def test_429_then_200_honours_retry_after(fake_api, team, sim_models, monkeypatch):
