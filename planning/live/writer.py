@@ -29,8 +29,8 @@ Guarantees:
   older one gets `Fenced`. Helper tasks that write to the same run use `join(id, epoch)`.
 - Exactly one terminal event (completed / cancelled / failed): it is written only while
   the session is active, and it ends the session in the same transaction.
-- Event data is stored as jsonb: a NUL (or lone surrogate) in any string becomes U+FFFD
-  (`storable()`), so odd model output never fails a write.
+- Event data is stored as jsonb: a NUL (or lone surrogate) in any string becomes U+FFFD and
+  a surrogate pair its character (`storable()`), so odd model output never fails a write.
 - After each commit a Redis PUBLISH on `live:<id>` carries the new events to subscribers;
   it is best effort (streams also re-read the log every couple of seconds).
 
@@ -285,19 +285,35 @@ def _describe(exc: BaseException) -> str:
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_SURROGATES = re.compile("[\ud800-\udfff]+")
+
+
+def _text(s: str) -> str:
+    """A pair of surrogates is the character it encodes; NUL and lone surrogates are U+FFFD."""
+    if not _UNSTORABLE.search(s):
+        return s
+    s = _SURROGATES.sub(
+        lambda m: m[0].encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace"), s
+    )
+    return s.replace("\x00", "\ufffd")
 
 
 def storable(data: Any) -> Any:
-    """`data` with every NUL and lone surrogate in its strings (keys too) replaced by U+FFFD.
+    """`data` with every NUL and lone surrogate in its strings (keys too) replaced by U+FFFD,
+    and a pair of surrogates (UTF-16 seen as two characters) joined into its character.
 
     PostgreSQL's jsonb cannot hold \\u0000 and UTF-8 cannot hold a lone surrogate; model output
     may contain either, and one such character must not fail the write (which would end a
-    generation as failed). U+FFFD keeps the place of the character visible to the reader.
+    generation as failed). U+FFFD rather than dropping or escaping the character: it is
+    Unicode's mark for "a character could not be represented here", which every reader shows
+    as such, it takes the character's place (text around it is unchanged, nothing is glued
+    together), and unlike a textual escape such as "\\u0000" it cannot be confused with text
+    the model really wrote, so no reader needs to decode anything.
     """
     if isinstance(data, str):
-        return _UNSTORABLE.sub("\ufffd", data)
+        return _text(data)
     if isinstance(data, dict):
-        return {storable(k) if isinstance(k, str) else k: storable(v) for k, v in data.items()}
+        return {_text(k) if isinstance(k, str) else k: storable(v) for k, v in data.items()}
     if isinstance(data, list | tuple):
         return [storable(v) for v in data]
     return data

@@ -14,6 +14,8 @@ from planning.live import notify, services
 from planning.live.models import LiveEvent, LiveSession, Status
 from planning.live.writer import Fenced, LiveWriter, end_session, run
 
+from .fixtures import subscribe
+
 
 @pytest.fixture
 def session(team, owner):
@@ -209,3 +211,59 @@ def test_nul_and_lone_surrogates_in_event_data_do_not_fail_the_write(team):
     result = LiveEvent.objects.get(session=session, type="result")
     assert result.data == {"text": "a\ufffdb", "key\ufffd": ["x\ufffd", 1, None], "bad": "\ufffd!"}
     assert [t for _, t in log_of(session)] == ["started", "token", "result", "token", "completed"]
+
+
+@pytest.mark.django_db
+def test_a_surrogate_pair_is_stored_as_its_character_not_two_replacements(team, settings):
+    """Text that arrives as UTF-16 halves (a pair of surrogates, even split across two
+    deltas of one flush) is the character they encode; only a lone half becomes U+FFFD."""
+    settings.LIVE_FLUSH_INTERVAL = 3600  # the deltas are written together, by emit()
+    session = services.create_session(team, kind="t")
+    with run(session.pk) as w:
+        w.token("smile \ud83d")
+        w.token("\ude00 half \ud83d")
+        w.emit("result", {"text": "\ud83d\ude00\x00"})
+    token = LiveEvent.objects.get(session=session, type="token")
+    assert token.data == {"text": "smile \U0001f600 half \ufffd"}
+    result = LiveEvent.objects.get(session=session, type="result")
+    assert result.data == {"text": "\U0001f600\ufffd"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.slow
+def test_nul_in_model_output_reaches_tabs_as_u_fffd_live_and_on_replay(
+    team, editor, http_for, settings
+):
+    """Through the real stream (uvicorn): a tab tailing while the writer runs (the Redis
+    wake-up path), a tab opened afterwards (the log) and the /log JSON all read the same
+    text, with U+FFFD where the NUL was and everything around it intact."""
+    settings.LIVE_FLUSH_INTERVAL = 3600  # the deltas are written together, by emit()
+    session = services.create_session(team, kind="t")
+    client = http_for(editor)
+    with subscribe(client, session.pk) as tail:
+        with run(session.pk) as w:
+            w.token("before\x00")
+            w.token("after \ud83d")
+            w.token("\ude00")
+            w.emit("result", {"text": "a\x00b", "key\x00": ["x\x00"]})
+        live = tail.until_end()
+    session.refresh_from_db()
+    assert session.status == Status.COMPLETED
+    expected = [
+        ("started", None),
+        ("token", {"text": "before\ufffdafter \U0001f600"}),
+        ("result", {"text": "a\ufffdb", "key\ufffd": ["x\ufffd"]}),
+        ("completed", None),
+    ]
+
+    TEXT = ("token", "result")
+
+    def texts(frames):
+        events = [f.json for f in frames if f.id is not None]
+        return [(e["type"], e["data"] if e["type"] in TEXT else None) for e in events]
+
+    assert texts(live) == expected
+    with subscribe(client, session.pk) as late:
+        assert texts(late.until_end()) == expected
+    logged = client.get(f"/live/{session.pk}/log").json()["events"]
+    assert [(e["type"], e["data"]) for e in logged][1:3] == expected[1:3]
