@@ -209,10 +209,18 @@ class Hub:
         sid = str(session_id)
         self._start()
         w = self.watches.get(sid)
-        if w is None:
-            w = self.watches[sid] = Watch(sid)
-            await self._subscribe(sid)
+        if w is not None:
+            w.refs += 1
+            return w
+        w = self.watches[sid] = Watch(sid)
+        # Counted before the SUBSCRIBE is awaited: a stream that watches and leaves the session
+        # meanwhile must not drop the watch from under this one.
         w.refs += 1
+        try:
+            await self._subscribe(sid)
+        except BaseException:  # cancelled (the client left): nobody holds this reference
+            await self.unwatch(w)
+            raise
         return w
 
     async def unwatch(self, w: Watch) -> None:

@@ -136,6 +136,45 @@ async def test_sessions_watched_while_pubsub_connects_or_reconnects_are_subscrib
 
 
 @in_own_loop
+async def test_a_watch_outlives_other_streams_leaving_while_its_subscribe_is_on_its_way(db):
+    """Redis slow to take a SUBSCRIBE (a reconnect, a full socket buffer): a second stream of
+    the session that comes and goes meanwhile must not remove the first one's watch (its
+    stream would then never be woken), and a stream cancelled there leaves nothing behind."""
+    hub = Hub()
+    subscribe = hub._subscribe
+    redis_took_it = asyncio.Event()
+
+    async def slow_subscribe(sid: str) -> None:
+        await redis_took_it.wait()
+        await subscribe(sid)
+
+    hub._subscribe = slow_subscribe  # type: ignore[method-assign]  # Redis answering slowly
+    try:
+        hub._start()
+        await asyncio.wait_for(hub.connected.wait(), 15)
+        sid = str(uuid.uuid4())
+        first = asyncio.create_task(hub.watch(sid))
+        await until(lambda: sid in hub.watches)  # its SUBSCRIBE is on its way
+        second = await hub.watch(sid)
+        await hub.unwatch(second)  # that stream ended at once (e.g. its client left)
+        redis_took_it.set()
+        watch = await first
+        assert hub.watches.get(sid) is watch
+        assert await redis_numsub([notify.channel(sid)]) == {notify.channel(sid): 1}
+
+        redis_took_it.clear()
+        gone = str(uuid.uuid4())
+        cancelled = asyncio.create_task(hub.watch(gone))
+        await until(lambda: gone in hub.watches)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        assert gone not in hub.watches
+    finally:
+        await hub.aclose()
+
+
+@in_own_loop
 async def test_opening_streams_wakes_nobody_and_an_event_wakes_each_once(live_session):
     session, writer, user = live_session
     hub = Hub()
