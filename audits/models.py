@@ -394,3 +394,41 @@ class ResultOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.result_id}: {self.from_grade} → {self.to_grade}"
+
+
+class ProbeProposal(TeamScopedModel):
+    """Probes Claude proposed for an idea (issue 19): one request, 3–5 proposals, each a dict
+    of the probe form's fields with the form's verdict ("errors": field -> messages; empty when
+    the probe form accepts it) and, once a person saved it, "probe_id". Nothing here is a probe
+    until a person saves it through the probe form."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Proposing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    idea = models.ForeignKey(Idea, on_delete=models.CASCADE, related_name="proposals")
+    session = models.OneToOneField(
+        "live.LiveSession", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    sent = models.TextField(blank=True, help_text="The user message sent (the idea's text).")
+    text = models.TextField(blank=True, help_text="The model's answer, as it came.")
+    proposals = models.JSONField(default=list, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal(0))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["team", "created_at"], name="proposal_team_month")]
+
+    def __str__(self) -> str:
+        return f"Probes proposed for {self.idea}"

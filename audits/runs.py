@@ -751,7 +751,12 @@ def try_once(session_id: str, probe_id: int, model_id: int, task_id: str = "") -
     """Stream one probe against one model into a live session, then grade it (the task
     tasks.try_probe)."""
     probe = Probe.objects.select_related("idea").get(pk=probe_id)
-    model = Model.objects.get(pk=model_id)
+    return try_probe_once(session_id, probe, Model.objects.get(pk=model_id), task_id)
+
+
+def try_probe_once(session_id: str, probe: Probe, model: Model, task_id: str = "") -> str:
+    """try_once for a probe object, saved or not (a proposal is tried before it is saved:
+    audits.propose); only a saved probe marks its idea as last tried."""
     writer = live.claim(session_id, task_id=task_id)
     if writer.should_stop():
         return "stopped"
@@ -762,7 +767,7 @@ def try_once(session_id: str, probe_id: int, model_id: int, task_id: str = "") -
     except Cancelled:
         writer.finish("cancelled")
         return "cancelled"
-    if fields.get("resolved_model"):
+    if fields.get("resolved_model") and probe.pk:
         Idea.objects.filter(pk=probe.idea_id).update(
             last_tried_at=timezone.now(), last_tried_model=fields["resolved_model"]
         )

@@ -84,3 +84,23 @@ def run_calls(calls: list[list]) -> list[str]:
 def try_probe(session_id: str, probe_id: int, model_id: int) -> str:
     """Stream one probe against one model into a live session (runs.try_once)."""
     return runs.try_once(session_id, probe_id, model_id, task_id=try_probe.request.id or "")
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def propose_probes(self, proposal_id: int) -> str:
+    """Probes from an idea: stream the model's proposals into a live session (propose.py)."""
+    from . import propose
+
+    return propose.generate(proposal_id, task_id=self.request.id or "")
+
+
+@shared_task(acks_late=True)
+def try_proposal(session_id: str, proposal_id: int, n: int, model_id: int) -> str:
+    """Try a proposed probe once, before it is saved, exactly as a saved one is tried."""
+    from . import propose
+    from .models import Model, ProbeProposal
+
+    batch = ProbeProposal.objects.select_related("idea__team").get(pk=proposal_id)
+    probe = propose.unsaved_probe(batch, n)
+    model = Model.objects.get(pk=model_id)
+    return runs.try_probe_once(session_id, probe, model, task_id=try_proposal.request.id or "")

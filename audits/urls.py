@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import propose_views, views
 
 app_name = "audits"
 
@@ -13,6 +13,11 @@ urlpatterns = [
     path("ideas/<int:pk>/probes/new/", views.probe_create, name="probe_create"),
     path("ideas/probes/<int:pk>/edit/", views.probe_edit, name="probe_edit"),
     path("ideas/probes/<int:pk>/try/", views.probe_try, name="probe_try"),
+    path("ideas/<int:pk>/propose/", propose_views.propose_probes, name="propose_probes"),
+    path(
+        "ideas/proposals/<int:pk>/<int:n>/save/", propose_views.proposal_save, name="proposal_save"
+    ),
+    path("ideas/proposals/<int:pk>/<int:n>/try/", propose_views.proposal_try, name="proposal_try"),
     path("audits/", views.run_list, name="run_list"),
     path("audits/new/", views.run_create, name="run_create"),
     path("audits/matrix/", views.matrix_view, name="matrix"),

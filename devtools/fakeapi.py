@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from audits import proposals
 from audits.simulated import DEFAULT_RULES, Rules, approx_tokens
 from planning.facilitator.citations import SYSTEM_MARKER, scripted_draft
 
@@ -105,6 +106,14 @@ def prompt_of(body: dict[str, Any]) -> str:
 def chunks_of(text: str) -> list[str]:
     """Split text into token-sized pieces (words with their trailing space)."""
     return re.findall(r"\S+\s*|\s+", text) or [""]
+
+
+def scripted_assist(system: str, prompt: str) -> str:
+    """The facilitator's assists, answered from the prompt: probes from an idea (a JSON block
+    derived from the idea's text)."""
+    if proposals.SYSTEM_MARKER in system:
+        return proposals.scripted_answer(prompt)
+    return ""
 
 
 class FakeAPI:
@@ -321,6 +330,7 @@ class Handler(BaseHTTPRequestHandler):
         text = rule.get("text", api.rules.default_text) if rule else api.rules.default_text
         if SYSTEM_MARKER in str(body.get("system", "")):  # the review facilitator: cite its ids
             text = scripted_draft(prompt)
+        text = scripted_assist(str(body.get("system", "")), prompt) or text
         pieces = chunks_of(text)[: max(1, int(body["max_tokens"]))]
         stop_reason = "end_turn" if len(pieces) == len(chunks_of(text)) else "max_tokens"
         text = "".join(pieces)

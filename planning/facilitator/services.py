@@ -50,10 +50,15 @@ def month_start(team, now: datetime | None = None) -> datetime:
 
 
 def spent_this_month(team, now: datetime | None = None) -> Decimal:
-    total = Draft.objects.filter(team=team, created_at__gte=month_start(team, now)).aggregate(
-        total=Sum("cost_usd")
-    )["total"]
-    return total or Decimal(0)
+    """What the team's generations cost this month: review drafts and the assists
+    (probes from an idea, critiques of a rationale: planning.facilitator.assist)."""
+    from .assist import spent_on_assists
+
+    start = month_start(team, now)
+    total = Draft.objects.filter(team=team, created_at__gte=start).aggregate(total=Sum("cost_usd"))[
+        "total"
+    ]
+    return (total or Decimal(0)) + spent_on_assists(team, start)
 
 
 def refusal(team, review: Review) -> str:
