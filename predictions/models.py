@@ -394,3 +394,101 @@ class Reveal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} revealed {self.metric}"
+
+
+class SourceFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    JSON = "json", "JSON"
+
+
+class MetricSource(models.Model):
+    """Where a metric's observations are fetched from, how to read them, and how the last
+    fetches went (predictions/fetching.py). One per metric.
+
+    `next_fetch_at` is both the schedule and the claim: a worker takes a due source by moving
+    it forward (with a fresh `claim_token`) in the same statement that finds it, so two
+    workers on one tick never fetch the same source. The credential header's value is stored
+    encrypted (predictions/secrets.py) and never shown again.
+    """
+
+    SCHEDULES = [(1, "Every hour"), (6, "Every 6 hours"), (24, "Daily"), (168, "Weekly")]
+
+    metric = models.OneToOneField(Metric, on_delete=models.CASCADE, related_name="source")
+    url = models.URLField("URL", max_length=2000)
+    format = models.CharField(max_length=4, choices=SourceFormat.choices, default=SourceFormat.CSV)
+    rows = models.CharField("rows (JSON)", max_length=200, blank=True)
+    date_field = models.CharField("date column or field", max_length=200)
+    value_field = models.CharField("value column or field", max_length=200)
+    filter = models.CharField(max_length=300, blank=True)
+    factor = models.FloatField("unit conversion factor", default=1.0)
+    every_hours = models.PositiveIntegerField("schedule", choices=SCHEDULES, default=24)
+    header_name = models.CharField("credential header", max_length=100, blank=True)
+    header_value_encrypted = models.TextField(blank=True, editable=False)
+    active = models.BooleanField(default=True)
+
+    # the schedule and the claim
+    next_fetch_at = models.DateTimeField(default=timezone.now)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    # conditional requests
+    etag = models.CharField(max_length=500, blank=True, editable=False)
+    last_modified = models.CharField(max_length=100, blank=True, editable=False)
+    # how it went
+    last_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_result = models.CharField(max_length=300, blank=True, editable=False)
+    last_error = models.CharField(max_length=500, blank=True, editable=False)
+    failures = models.PositiveIntegerField(default=0, editable=False)
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    failure_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    team_path = "metric__team"
+    objects = TeamScopedQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["next_fetch_at"], name="source_due_idx", condition=Q(active=True))
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(factor=0), name="source_factor_not_zero")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric.name} from {self.host}"
+
+    @property
+    def host(self) -> str:
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.url).hostname or self.url
+
+    @property
+    def has_credential(self) -> bool:
+        return bool(self.header_value_encrypted)
+
+    @property
+    def provenance(self) -> str:
+        """The observations' `source` text: where they were fetched from."""
+        return f"fetched from {self.host}"[:500]
+
+
+class MetricPush(models.Model):
+    """A metric's inbound push URL: the token is shown once; only its SHA-256 is kept."""
+
+    metric = models.OneToOneField(Metric, on_delete=models.CASCADE, related_name="push")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_received_at = models.DateTimeField(null=True, blank=True)
+
+    team_path = "metric__team"
+    objects = TeamScopedQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"Push URL of {self.metric.name}"
