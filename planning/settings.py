@@ -355,7 +355,22 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": env.float("CADENCE_TICK_SECONDS", default=60.0),
         "options": {"expires": 50},
     },
+    "metric-sources-fetch": {
+        "task": "predictions.tasks.fetch_sources",
+        "schedule": env.float("SOURCE_TICK_SECONDS", default=60.0),
+        "options": {"expires": 50},
+    },
 }
+
+# --------------------------------------------------------------------------- metric sources
+# predictions/fetching.py: per-request timeout (whole request), size limit, the claim's lease,
+# the first retry after a failure (doubling up to the source's schedule), and the days of
+# failures after which the metric's owner is told (once).
+SOURCE_FETCH_TIMEOUT = env.float("SOURCE_FETCH_TIMEOUT", default=10.0)
+SOURCE_MAX_BYTES = env.int("SOURCE_MAX_BYTES", default=2 * 1024 * 1024)
+SOURCE_LEASE_SECONDS = env.float("SOURCE_LEASE_SECONDS", default=600.0)
+SOURCE_RETRY_SECONDS = env.float("SOURCE_RETRY_SECONDS", default=900.0)
+SOURCE_FAILURE_DAYS = env.int("SOURCE_FAILURE_DAYS", default=3)
 
 # --------------------------------------------------------------------------- cadence delivery
 # A claimed reminder is sent again by a later tick only when its lease ran out (the worker

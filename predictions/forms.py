@@ -1,18 +1,19 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from django import forms
 
-from planning import csvimport
+from planning import csvimport, netguard
 from planning.forms import Form, ModelForm
 from planning.validation import Invalid, add_to_form
 
-from . import services
-from .models import Kind, Metric, Prediction
+from . import secrets, services, sourcemap
+from .models import Kind, Metric, MetricSource, Prediction
 from .services import observation_errors
 from .trajectory import MODELS
 
@@ -358,3 +359,127 @@ class ResolveForm(Form):
         widget=forms.RadioSelect,
     )
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Why (note)")
+
+
+# --------------------------------------------------------------------------- metric sources
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]{0,99}$")
+_RESERVED_HEADERS = {
+    "host", "content-length", "transfer-encoding", "connection", "if-none-match",
+    "if-modified-since", "accept", "user-agent", "te", "upgrade", "cookie",
+}  # fmt: skip
+SOURCE_FIELD_OF = {"date": "date_field", "value": "value_field", "rows": "rows"}
+
+
+class MetricSourceForm(ModelForm):
+    """Where a metric's values come from and how to read them. The credential's value is
+    write-only: it is encrypted on save and the form never shows it again."""
+
+    header_value = forms.CharField(
+        label="Credential value",
+        required=False,
+        max_length=2000,
+        widget=forms.PasswordInput(render_value=True, attrs={"autocomplete": "off"}),
+        help_text="For example “Bearer …”. Stored encrypted and never shown again; leave empty "
+        "to keep the current one.",
+    )
+    clear_credential = forms.BooleanField(required=False, label="Remove the stored credential")
+
+    class Meta:
+        model = MetricSource
+        fields = [
+            "url", "format", "rows", "date_field", "value_field", "filter", "factor",
+            "every_hours", "header_name", "active",
+        ]  # fmt: skip
+        help_texts = {
+            "url": "A public http(s) address that answers with CSV or JSON.",
+            "rows": "JSON only: where the list of records is, e.g. data.results or "
+            "$.series[*]. Empty: the document is the list.",
+            "date_field": "CSV: the column's name. JSON: the field in each record, e.g. day "
+            "or meta.date. Dates like 2026-03-31 (a time after it is ignored).",
+            "value_field": "CSV: the column's name. JSON: the field, e.g. scores.verified.",
+            "filter": 'Optional: keep only rows where, e.g., model == "best" (and … and …).',
+            "factor": "Each value is multiplied by this: 100 turns 0.62 into 62 %.",
+            "header_name": "Optional: a header the source needs, e.g. Authorization.",
+            "active": "Fetched on its schedule while this is ticked.",
+        }
+
+    def __init__(self, *args, metric: Metric, **kwargs):
+        self.metric = metric
+        super().__init__(*args, **kwargs)
+        if not self.instance.has_credential:
+            del self.fields["clear_credential"]
+        else:
+            self.fields["header_value"].help_text = (
+                "A credential is stored (encrypted; it is never shown). Type a new one to "
+                "replace it, or leave this empty to keep it."
+            )
+        self.fields["url"].widget.attrs["placeholder"] = "https://example.com/benchmark.csv"
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        if not url.lower().startswith(("http://", "https://")):
+            raise forms.ValidationError("Give an http:// or https:// address.")
+        why = netguard.literal_refusal(url)
+        if why:
+            raise forms.ValidationError(why)
+        return url
+
+    def clean_header_name(self) -> str:
+        name = self.cleaned_data["header_name"].strip()
+        if name and not _HEADER_NAME.match(name):
+            raise forms.ValidationError("A header name holds letters, digits and hyphens.")
+        if name.lower() in _RESERVED_HEADERS:
+            raise forms.ValidationError(f"{name} is set by Exponent itself.")
+        return name
+
+    def clean_header_value(self) -> str:
+        value = self.cleaned_data["header_value"].strip()
+        if any(c in value for c in "\r\n"):
+            raise forms.ValidationError("A header value is one line.")
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise forms.ValidationError("A header value holds plain ASCII text.") from None
+        return value
+
+    def clean(self):
+        super().clean()
+        data = self.cleaned_data
+        if data.get("header_value") and not data.get("header_name"):
+            self.add_error("header_name", "Name the header the credential goes in.")
+        if {"format", "date_field", "value_field", "rows", "filter", "factor"} <= set(data):
+            mapping = sourcemap.Mapping(
+                format=data["format"],
+                date=data["date_field"],
+                value=data["value_field"],
+                rows=data["rows"],
+                filter=data["filter"],
+                factor=data["factor"],
+            )
+            try:
+                sourcemap.compile_mapping(mapping)
+            except sourcemap.MappingError as error:
+                for name, message in error.args[1].items():
+                    self.add_error(SOURCE_FIELD_OF.get(name, name), message)
+        return data
+
+    def credential(self) -> tuple[str, str] | None:
+        """The credential a test fetch sends: the typed one, else the stored one."""
+        name, value = self.cleaned_data.get("header_name"), self.cleaned_data.get("header_value")
+        if name and value:
+            return name, value
+        if name and self.instance.has_credential and not self.cleaned_data.get("clear_credential"):
+            stored = secrets.decrypt(self.instance.header_value_encrypted)
+            return (name, stored) if stored is not None else None
+        return None
+
+    def save(self, commit: bool = True) -> MetricSource:
+        source = super().save(commit=False)
+        source.metric = self.metric
+        if self.cleaned_data.get("clear_credential") or not source.header_name:
+            source.header_value_encrypted = ""
+        if self.cleaned_data.get("header_value"):
+            source.header_value_encrypted = secrets.encrypt(self.cleaned_data["header_value"])
+        if commit:
+            source.save()
+        return source

@@ -470,6 +470,13 @@ class MetricSource(models.Model):
     def has_credential(self) -> bool:
         return bool(self.header_value_encrypted)
 
+    def describe(self, tz) -> str:
+        """For the quarterly review's look-back: where the values come from, and when."""
+        if self.last_fetched_at is None:
+            return f"updated automatically from {self.host}, not fetched yet"
+        when = timezone.localtime(self.last_fetched_at, tz).strftime("%-d %b %Y %H:%M %Z")
+        return f"updated automatically from {self.host}, last fetched {when}"
+
     @property
     def provenance(self) -> str:
         """The observations' `source` text: where they were fetched from."""

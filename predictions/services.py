@@ -540,7 +540,7 @@ def quarter_scores(team, quarter) -> list[dict]:
         .committed()
         .filter(horizon__gte=quarter.start, committed_at__date__lte=quarter.end)
         .with_successor()
-        .select_related("metric", "author", "resolution")
+        .select_related("metric__source", "author", "resolution")
     )
     series = series_by_metric(
         {p.metric_id for p in predictions},

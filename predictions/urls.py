@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import source_views, views
 
 app_name = "predictions"
 
@@ -23,6 +23,13 @@ urlpatterns = [
     path("metrics/<int:pk>/upload/", views.observations_upload, name="observations_upload"),
     path("metrics/<int:pk>/observations.csv", views.observations_export, name="observations_csv"),
     path("metrics/<int:pk>/reveal/", views.reveal, name="reveal"),
+    path("metrics/<int:pk>/source/", source_views.metric_source, name="metric_source"),
+    path("metrics/<int:pk>/source/test/", source_views.metric_source_test, name="source_test"),
+    path(
+        "metrics/<int:pk>/source/delete/", source_views.metric_source_delete, name="source_delete"
+    ),
+    path("metrics/<int:pk>/push/", source_views.metric_push, name="metric_push"),
+    path("metrics/<int:pk>/push/<str:token>/", source_views.push_receive, name="push_receive"),
     path("metrics/<int:pk>/predict/", views.prediction_create, name="prediction_create"),
     path("metrics/<int:pk>/predict/preview/", views.prediction_preview, name="prediction_preview"),
     path("predictions/quarter/", views.quarter_view, name="quarter_current"),

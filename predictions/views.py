@@ -31,7 +31,7 @@ from .forms import (
     ResolveForm,
     parse_observation_csv,
 )
-from .models import Kind, Metric, Observation, Prediction
+from .models import Kind, Metric, MetricSource, Observation, Prediction
 from .outside_view import outside_view
 from .trajectory import parse_line
 
@@ -216,6 +216,7 @@ def metric_detail(request: TeamRequest, pk: int) -> HttpResponse:
         "superseded": superseded,
         "visibility": vis,
         "n_observations": len(series),
+        "source": MetricSource.objects.filter(metric=metric).first(),
         **_observations_context(request, metric, page=request.GET.get("page", 1)),
     }
     return render(request, "predictions/metric_detail.html", context)

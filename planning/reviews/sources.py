@@ -48,6 +48,12 @@ def _scored_rows(review) -> list[dict]:
     return services.quarter_scores(review.team, _quarter(review))
 
 
+def _source_line(metric, team) -> str:
+    """ "updated automatically from <host>, last fetched <time>" for a connected metric."""
+    source = getattr(metric, "source", None)  # loaded by quarter_scores; None: not connected
+    return source.describe(team.tz) if source is not None else ""
+
+
 def prediction_scores(review, rows: list[dict] | None = None) -> list[dict]:
     """Committed predictions scored on the quarter's observations, biggest surprise first.
     Scores carry the metric's unit ("CRPS 223M $" never reads "2.23e+08")."""
@@ -77,6 +83,7 @@ def prediction_scores(review, rows: list[dict] | None = None) -> list[dict]:
                 "phrase": score.bias_phrase,
                 "brier": score.brier,
                 "surprise": row["surprise"],
+                "source": _source_line(p.metric, review.team),
             }
         )
     return out
@@ -100,6 +107,7 @@ def look_back_lines(review) -> list[str]:
                 f"inside the band {r['inside']}" if r["inside"] else "",
                 f"mean CRPS {r['crps']}" if r["crps"] else "",
                 f"Brier {r['brier']:.2f}" if r["brier"] is not None else "",
+                r["source"],
             ]
             if x
         )

@@ -1,0 +1,267 @@
+"""Connected metrics in the browser's views: the source form (hostile mappings are field
+errors), "Test the source" (saves nothing), the status on the metric page, the push URL
+(shown once, hashed, rotatable, idempotent, rate-limited, clear 4xx) and the look-back."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from predictions import push, secrets
+from predictions.models import MetricPush, MetricSource, Observation, ObservationChange
+from tests.factories import MetricFactory
+from tests.predictions.sourceserver import SourceServer
+
+
+@pytest.fixture
+def metric(team, owner):
+    return MetricFactory(team=team, created_by=owner, name="SWE-bench %", unit="%", scale="linear")
+
+
+@pytest.fixture
+def server(settings):
+    settings.NETGUARD_ALLOW_LOOPBACK = True  # test-only: the source listens on 127.0.0.1
+    with SourceServer() as s:
+        yield s
+
+
+def _url(metric, name, **kw):
+    return reverse(f"predictions:{name}", kwargs={"team": metric.team.slug, "pk": metric.pk, **kw})
+
+
+def _form(url, **over):
+    data = {
+        "url": url,
+        "format": "csv",
+        "rows": "",
+        "date_field": "date",
+        "value_field": "score",
+        "filter": 'model == "best"',
+        "factor": "100",
+        "every_hours": "24",
+        "header_name": "",
+        "header_value": "",
+        "active": "on",
+    }
+    data.update(over)
+    return data
+
+
+def test_the_source_page_is_for_editors_of_the_team(
+    metric, editor_client, viewer_client, outsider_client
+):
+    assert editor_client.get(_url(metric, "metric_source")).status_code == 200
+    assert viewer_client.get(_url(metric, "metric_source")).status_code == 403
+    assert outsider_client.get(_url(metric, "metric_source")).status_code == 404
+    assert (
+        outsider_client.post(_url(metric, "source_test"), _form("https://x.example/")).status_code
+        == 404
+    )
+
+
+def test_test_the_source_shows_rows_and_problems_and_saves_nothing(metric, editor_client, server):
+    response = editor_client.post(
+        _url(metric, "source_test"), _form(server.url("/csv")), HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "2 rows read" in text and "2026-02-01" in text and "62.5%" in text
+    assert "Nothing has been saved yet" in text
+    assert not MetricSource.objects.exists() and not Observation.objects.exists()
+
+    response = editor_client.post(
+        _url(metric, "source_test"),
+        _form(server.url("/csv"), filter=""),
+        HTTP_HX_REQUEST="true",
+    )
+    text = response.content.decode()
+    assert "1 skipped" in text and "Line 3: 2026-01-01 already appears at line 2" in text
+
+    response = editor_client.post(_url(metric, "source_test"), _form(server.url("/fail")))
+    assert "The source answered HTTP 500." in response.content.decode()
+
+
+def test_saving_a_source_encrypts_the_credential_and_never_shows_it(metric, editor_client, editor):
+    response = editor_client.post(
+        _url(metric, "metric_source"),
+        _form("https://data.example.com/bench.csv", header_name="Authorization",
+              header_value="Bearer topsecret"),
+    )  # fmt: skip
+    assert response.status_code == 302
+    source = MetricSource.objects.get()
+    assert source.created_by == editor and source.next_fetch_at <= timezone.now()
+    assert "topsecret" not in source.header_value_encrypted
+    assert secrets.decrypt(source.header_value_encrypted) == "Bearer topsecret"
+    page = editor_client.get(_url(metric, "metric_source")).content.decode()
+    assert "topsecret" not in page and "A credential is stored" in page
+    detail = editor_client.get(metric.get_absolute_url()).content.decode()
+    assert (
+        "Updated automatically from data.example.com" in detail
+        and "Last fetched: not yet" in detail
+    )
+
+    # Saving again without typing it keeps it; ticking "remove" removes it.
+    editor_client.post(
+        _url(metric, "metric_source"),
+        _form("https://data.example.com/bench.csv", header_name="Authorization"),
+    )
+    source.refresh_from_db()
+    assert secrets.decrypt(source.header_value_encrypted) == "Bearer topsecret"
+    editor_client.post(
+        _url(metric, "metric_source"),
+        _form("https://data.example.com/bench.csv", header_name="Authorization",
+              clear_credential="on"),
+    )  # fmt: skip
+    source.refresh_from_db()
+    assert source.header_value_encrypted == ""
+
+
+@pytest.mark.parametrize(
+    ("over", "field", "message"),
+    [
+        ({"url": "http://169.254.169.254/latest"}, "url", "link-local"),
+        ({"url": "http://localhost:8000/x"}, "url", "localhost"),
+        ({"url": "ftp://example.com/x"}, "url", ""),
+        ({"filter": "model = best"}, "filter", "Cannot read"),
+        ({"filter": "__import__('os').system('x') == 1"}, "filter", ""),
+        ({"filter": 'a == "x" or b == 1'}, "filter", "join conditions with and"),
+        ({"format": "json", "rows": "data..x"}, "rows", "Cannot read"),
+        ({"format": "json", "value_field": "a[*]"}, "value_field", "wildcard"),
+        ({"rows": "data"}, "rows", "Leave this empty for CSV"),
+        ({"factor": "0"}, "factor", "non-zero"),
+        ({"factor": "1e300"}, "factor", ""),
+        ({"value_field": ""}, "value_field", "required"),
+        ({"date_field": "x" * 300}, "date_field", ""),
+        ({"header_name": "Host", "header_value": "x"}, "header_name", "set by Exponent"),
+        ({"header_name": "X-A b", "header_value": "x"}, "header_name", "letters"),
+        ({"header_name": "X-Key", "header_value": "a\r\nInjected: 1"}, "header_value", "one line"),
+        ({"header_name": "X-Key", "header_value": "ключ"}, "header_value", "ASCII"),
+        ({"header_value": "orphan"}, "header_name", "Name the header"),
+    ],
+)
+def test_hostile_mappings_are_field_errors(metric, editor_client, over, field, message):
+    for name in ("metric_source", "source_test"):
+        response = editor_client.post(
+            _url(metric, name), _form(**{"url": "https://data.example.com/x.csv", **over}),
+            HTTP_HX_REQUEST="true",
+        )  # fmt: skip
+        assert response.status_code == 400, (name, over)
+        errors = response.context["form"].errors
+        assert field in errors, errors
+        assert message in " ".join(errors[field])
+    assert not MetricSource.objects.exists()
+
+
+def test_removing_a_source_keeps_its_observations(metric, editor_client):
+    MetricSource.objects.create(metric=metric, url="https://x.example/a.csv", date_field="d",
+                                value_field="v")  # fmt: skip
+    Observation.objects.create(metric=metric, observed_at="2026-01-01", value=1, source="x")
+    editor_client.post(_url(metric, "source_delete"))
+    assert not MetricSource.objects.exists() and Observation.objects.count() == 1
+
+
+# --------------------------------------------------------------------------- push
+def _make_push(client, metric) -> str:
+    response = client.post(_url(metric, "metric_push"))
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "shown only once" in text
+    token = text.split(f"/metrics/{metric.pk}/push/")[1].split("/")[0]
+    assert token.startswith(push.PREFIX)
+    return token
+
+
+def test_the_push_url_is_shown_once_and_stored_hashed(metric, editor_client):
+    token = _make_push(editor_client, metric)
+    stored = MetricPush.objects.get()
+    assert stored.token_hash == push.hash_token(token) and token not in stored.token_hash
+    page = editor_client.get(_url(metric, "metric_source")).content.decode()
+    assert token not in page and "cannot be shown again" in page
+
+
+def test_a_push_is_idempotent_on_metric_and_date(metric, editor_client, client):
+    url = _url(metric, "push_receive", token=_make_push(editor_client, metric))
+    body = {
+        "observations": [{"date": "2026-01-01", "value": 40}, {"date": "2026-02-01", "value": 45}]
+    }
+    first = client.post(url, json.dumps(body), content_type="application/json")
+    assert first.status_code == 200 and first.json()["created"] == 2
+    again = client.post(url, json.dumps(body), content_type="application/json")
+    assert again.json() == {"created": 0, "updated": 0, "unchanged": 2, "resolved_predictions": []}
+    assert Observation.objects.filter(metric=metric).count() == 2
+    csv = client.post(url, "date,value\n2026-02-01,46\n", content_type="text/csv")
+    assert csv.json()["updated"] == 1
+    change = ObservationChange.objects.get()
+    assert (change.old_value, change.new_value, change.via) == (45, 46, "push")
+    assert Observation.objects.get(observed_at="2026-02-01").source == "push URL"
+    assert MetricPush.objects.get().last_received_at is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype", "status", "message"),
+    [
+        ("{", "application/json", 400, "not valid JSON"),
+        ('{"observations": 3}', "application/json", 400, "Send {"),
+        ('[{"date": "2099-01-01", "value": 1}]', "application/json", 400, "Nothing saved"),
+        ('[{"date": "2026-01-01", "value": "x"}]', "application/json", 400, "Nothing saved"),
+        ("[1]", "application/json", 400, "not an object"),
+        ("date,value\nnope,1\n", "text/csv", 400, "Nothing saved"),
+        ("<x/>", "application/xml", 415, "Content-Type"),
+    ],
+)
+def test_bad_pushes_get_clear_4xx_and_save_nothing(
+    metric, editor_client, client, body, ctype, status, message
+):
+    url = _url(metric, "push_receive", token=_make_push(editor_client, metric))
+    response = client.post(url, body, content_type=ctype)
+    assert response.status_code == status
+    assert message in json.dumps(response.json())
+    assert not Observation.objects.exists()
+
+
+def test_a_rotated_or_wrong_push_url_is_a_404_and_get_a_405(
+    metric, editor_client, client, other_team
+):
+    old = _make_push(editor_client, metric)
+    new = _make_push(editor_client, metric)
+    body = json.dumps([{"date": "2026-01-01", "value": 1}])
+    assert client.post(_url(metric, "push_receive", token=old), body,
+                       content_type="application/json").status_code == 404  # fmt: skip
+    assert client.post(_url(metric, "push_receive", token=new), body,
+                       content_type="application/json").status_code == 200  # fmt: skip
+    wrong_team = reverse(
+        "predictions:push_receive", kwargs={"team": other_team.slug, "pk": metric.pk, "token": new}
+    )
+    assert client.post(wrong_team, body, content_type="application/json").status_code == 404
+    assert client.get(_url(metric, "push_receive", token=new)).status_code == 405
+    editor_client.post(_url(metric, "metric_push"), {"action": "revoke"})
+    assert client.post(_url(metric, "push_receive", token=new), body,
+                       content_type="application/json").status_code == 404  # fmt: skip
+
+
+def test_pushes_are_rate_limited_like_the_api(metric, editor_client, client, settings):
+    settings.API_RATE_LIMIT = "3/m"
+    url = _url(metric, "push_receive", token=_make_push(editor_client, metric))
+    body = json.dumps([{"date": "2026-01-01", "value": 1}])
+    codes = [client.post(url, body, content_type="application/json").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+
+
+# --------------------------------------------------------------------------- look-back
+def test_the_look_back_names_the_source_and_when_it_was_fetched(metric, owner, team):
+    from planning.reviews import sources
+    from tests.factories import PredictionFactory
+
+    MetricSource.objects.create(
+        metric=metric, url="https://data.example.com/a.csv", date_field="d", value_field="v",
+        last_fetched_at=timezone.now() - timedelta(hours=2),
+    )  # fmt: skip
+    line = sources._source_line(metric, team)
+    assert line.startswith("updated automatically from data.example.com, last fetched ")
+    other = MetricFactory(team=team, name="manual")
+    assert sources._source_line(other, team) == ""
+    assert PredictionFactory  # the review page itself is covered in tests/reviews
