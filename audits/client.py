@@ -291,7 +291,7 @@ def call(
     team_id: int,
     model: str,
     messages: list[dict[str, Any]],
-    system: str = "",
+    system: str | list[dict[str, Any]] = "",
     max_tokens: int = 512,
     temperature: float | None = None,
     on_text: Callable[[str], None] | None = None,
@@ -306,7 +306,10 @@ def call(
     An error mid-stream restarts the call (up to `stream_retries` times, with backoff);
     `on_restart(attempt)` lets the caller discard the partial text it has shown. Tokens of
     abandoned attempts are still counted in the usage: they were billed. `prices` (the Price
-    rows, if the caller has them) saves reading the Price table.
+    rows, if the caller has them) saves reading the Price table. `system` may be a list of
+    text blocks, one marked `{"cache_control": {"type": "ephemeral"}}` to cache the prefix up
+    to it; the usage then counts the tokens written to and read from the cache, priced by
+    cost_of.
     """
     client = get_client()
     retries = stream_retries

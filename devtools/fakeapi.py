@@ -57,6 +57,7 @@ from typing import Any
 from audits import proposals
 from audits.simulated import DEFAULT_RULES, Rules, approx_tokens
 from planning.facilitator.citations import SYSTEM_MARKER, scripted_draft
+from planning.facilitator.sides import SIDE_MARKER, scripted_side
 
 ERRORS = {
     # type: (HTTP status, API error type, message)
@@ -330,6 +331,8 @@ class Handler(BaseHTTPRequestHandler):
         text = rule.get("text", api.rules.default_text) if rule else api.rules.default_text
         if SYSTEM_MARKER in str(body.get("system", "")):  # the review facilitator: cite its ids
             text = scripted_draft(prompt)
+        elif SIDE_MARKER in str(body.get("system", "")):  # "find the missing side" of one bet
+            text = scripted_side(prompt)
         text = scripted_assist(str(body.get("system", "")), prompt) or text
         pieces = chunks_of(text)[: max(1, int(body["max_tokens"]))]
         stop_reason = "end_turn" if len(pieces) == len(chunks_of(text)) else "max_tokens"

@@ -71,3 +71,89 @@ class Draft(TeamScopedModel):
     @property
     def items(self) -> list[EvidenceItem]:
         return [EvidenceItem.from_dict(d) for d in self.evidence or []]
+
+
+class SideRun(TeamScopedModel):
+    """One "Find the missing side" generation over a review's one-sided bets: one live
+    session, one model call (and one Celery task) per bet, each writing its own part."""
+
+    review = models.ForeignKey("reviews.Review", on_delete=models.CASCADE, related_name="side_runs")
+    session = models.OneToOneField(
+        "live.LiveSession", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    model = models.CharField(max_length=100, blank=True)
+    evidence = models.JSONField(default=list, blank=True, help_text="The items sent, with ids.")
+    parts_total = models.PositiveSmallIntegerField(default=0)
+    parts_done = models.PositiveSmallIntegerField(
+        default=0, help_text="Bets whose part has ended; the last one ends the session."
+    )
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["team", "created_at"], name="siderun_team_month")]
+
+    def __str__(self) -> str:
+        return f"Missing sides of {self.review} ({self.parts_total} bets)"
+
+
+class SideProposal(TeamScopedModel):
+    """Claude's proposal of a bet's missing side: a proposal until a person accepts it."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Proposing"
+        READY = "ready", "Proposal"
+        FAILED = "failed", "Failed"
+        ACCEPTED = "accepted", "Accepted"
+        DISCARDED = "discarded", "Discarded"
+
+    run = models.ForeignKey(SideRun, on_delete=models.CASCADE, related_name="proposals")
+    bet = models.ForeignKey(
+        "reviews.BacklogItem", on_delete=models.CASCADE, related_name="side_proposals"
+    )
+    kind = models.CharField(max_length=5, help_text="The missing side: light or shade.")
+    order = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    text = models.TextField(blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_creation_tokens = models.PositiveIntegerField(default=0)
+    cache_read_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal(0))
+    note = models.ForeignKey(
+        "notes.Note",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The note an accept made.",
+    )
+    accepted_text = models.TextField(blank=True)
+    edited = models.BooleanField(default=False, help_text="Changed by a person before accepting.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "order"]
+        indexes = [models.Index(fields=["team", "created_at"], name="sideproposal_team_month")]
+
+    def __str__(self) -> str:
+        return f"Proposed {self.kind} of {self.bet}"
+
+    @property
+    def side_label(self) -> str:
+        return {"light": "light (opportunity)", "shade": "shade (risk)"}.get(self.kind, self.kind)
+
+    @property
+    def stream(self) -> str:
+        """The live stream this bet's part writes to."""
+        return f"bet-{self.bet_id}"

@@ -49,16 +49,26 @@ def month_start(team, now: datetime | None = None) -> datetime:
     return datetime.combine(local.date().replace(day=1), time.min, tzinfo=team.tz)
 
 
+def spending() -> tuple:
+    """Every model whose rows are generations with a `cost_usd` and a `created_at`."""
+    from .models import SideProposal
+
+    return (Draft, SideProposal)
+
+
 def spent_this_month(team, now: datetime | None = None) -> Decimal:
-    """What the team's generations cost this month: review drafts and the assists
-    (probes from an idea, critiques of a rationale: planning.facilitator.assist)."""
+    """What the team's generations cost this month: review drafts, missing sides and the
+    assists (probes from an idea, critiques of a rationale: planning.facilitator.assist)."""
     from .assist import spent_on_assists
 
     start = month_start(team, now)
-    total = Draft.objects.filter(team=team, created_at__gte=start).aggregate(total=Sum("cost_usd"))[
-        "total"
-    ]
-    return (total or Decimal(0)) + spent_on_assists(team, start)
+    total = Decimal(0)
+    for model in spending():
+        spent = model.objects.filter(team=team, created_at__gte=start).aggregate(
+            total=Sum("cost_usd")
+        )["total"]
+        total += spent or Decimal(0)
+    return total + spent_on_assists(team, start)
 
 
 def refusal(team, review: Review) -> str:

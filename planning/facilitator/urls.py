@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import side_views, views
 
 app_name = "facilitator"
 
@@ -10,4 +10,8 @@ urlpatterns = [
     path("reviews/<quarter:quarter>/step/<int:n>/draft/panel/", views.panel, name="panel"),
     path("drafts/<int:pk>/accept/", views.accept, name="accept"),
     path("drafts/<int:pk>/discard/", views.discard, name="discard"),
+    path("reviews/<quarter:quarter>/sides/", side_views.start, name="sides_start"),
+    path("reviews/<quarter:quarter>/sides/panel/", side_views.panel, name="sides_panel"),
+    path("sides/<int:pk>/accept/", side_views.accept, name="side_accept"),
+    path("sides/<int:pk>/discard/", side_views.discard, name="side_discard"),
 ]

@@ -18,9 +18,15 @@ register = template.Library()
 
 
 @register.inclusion_tag("live/session.html", takes_context=True)
-def live_session(context, session, can_stop: bool = False):
+def live_session(context, session, can_stop: bool = False, streams=()):
+    """`streams`: optional (stream, label) pairs, e.g. one part per bet written by its own
+    task: each is shown under its label, in that order, before its first token arrives."""
     snap = snapshot(session)
-    return {"snap": snap, "session": snap.session, "can_stop": can_stop}
+    parts = [
+        {"stream": stream, "label": label, "text": snap.texts.get(stream, "")}
+        for stream, label in streams
+    ]
+    return {"snap": snap, "session": snap.session, "can_stop": can_stop, "parts": parts}
 
 
 @register.filter
