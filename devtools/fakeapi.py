@@ -9,7 +9,8 @@ pyproject's package list). What it answers comes from audits/simulated.py, which
 
 Endpoints: POST /v1/messages (JSON, or server-sent events with "stream": true: message_start,
 ping, content_block_start, content_block_delta…, content_block_stop, message_delta,
-message_stop) and GET /v1/models (paginated like the real one).
+message_stop) and GET /v1/models (paginated like the real one). It also serves the demo's
+connected metric source, GET /demo/sources/benchmark.csv (with an ETag; see `make seed`).
 
 What a model answers is scripted in a rules file (audits/fake_rules.json): the first rule whose
 `models` include the requested model and whose `contains`/`pattern` match the prompt (system +
@@ -43,8 +44,10 @@ requests overlap as they would against the real API.
 from __future__ import annotations
 
 import argparse
+import datetime
 import hashlib
 import json
+import math
 import random
 import re
 import threading
@@ -208,6 +211,25 @@ class FakeAPI:
                 self._cache[key] = time.monotonic() + self.cache_ttl
 
 
+DEMO_SOURCE_PATH = "/demo/sources/benchmark.csv"
+
+
+def demo_source_csv(today: datetime.date) -> str:
+    """The demo's connected metric (predictions/demo.py): a benchmark's monthly scores as
+    fractions for two models, one row per model on the 1st of each month up to `today`, so a
+    new month brings a new row. Made-up, smooth figures."""
+    lines = ["date,model,score"]
+    year, month = 2025, 1
+    n = 0
+    while (year, month) <= (today.year, today.month):
+        best = 0.42 + 0.5 * (1 - math.exp(-n / 14))
+        lines.append(f"{year:04d}-{month:02d}-01,best,{best:.4f}")
+        lines.append(f"{year:04d}-{month:02d}-01,baseline,{best * 0.7:.4f}")
+        n += 1
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return "\n".join(lines) + "\n"
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "FakeAnthropic/1.0"
     protocol_version = "HTTP/1.1"
@@ -231,6 +253,18 @@ class Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None):
         self._json(status, {"type": "error", "error": {"type": kind, "message": message}}, headers)
 
+    def _demo_source(self) -> None:
+        body = demo_source_csv(datetime.date.today()).encode()
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        status = 304 if self.headers.get("If-None-Match") == etag else 200
+        self.send_response(status)
+        self.send_header("content-type", "text/csv; charset=utf-8")
+        self.send_header("etag", etag)
+        self.send_header("content-length", "0" if status == 304 else str(len(body)))
+        self.end_headers()
+        if status == 200:
+            self.wfile.write(body)
+
     def _sse(self, event: str, data: dict[str, Any]) -> None:
         frame = f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
         self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
@@ -247,6 +281,8 @@ class Handler(BaseHTTPRequestHandler):
             if info is None:
                 return self._error(404, "not_found_error", "model not found")
             return self._json(200, self._model_info(info))
+        if path == DEMO_SOURCE_PATH:
+            return self._demo_source()
         if path == "/healthz":
             return self._json(
                 200, {"ok": True, "requests": self.api.requests, "waiting": self.api.waiting}

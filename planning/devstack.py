@@ -392,6 +392,8 @@ def run(argv: Sequence[str]) -> int:
         fake_server = BASE_DIR / "devtools" / "fakeapi.py"
         if env.get("EXPONENT_SIMULATED_MODELS") and fake_server.exists():
             commands["fakeapi"] = [py, "-m", "devtools.fakeapi", "--port", str(fake_port)]
+            # The demo's connected metric is served by the fake server (predictions/demo.py).
+            env.setdefault("NETGUARD_ALLOW_HOSTPORTS", f"127.0.0.1:{fake_port}")
         for name, cmd in commands.items():
             proc = subprocess.Popen(
                 cmd,

@@ -11,7 +11,9 @@ could answer differently). Redirects are never followed: the caller sees the 3xx
                                 extensions=netguard.timeouts(5.0))
 
 `settings.NETGUARD_ALLOW_LOOPBACK` (tests only) lets 127.0.0.1/::1 through so a test can run
-its own target; everything else stays refused.
+its own target; everything else stays refused. `settings.NETGUARD_ALLOW_HOSTPORTS` (the local
+dev stack only) lets exact literal `address:port` pairs through, e.g. the fake server that
+serves the demo's metric source.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ class RefusedAddress(httpcore.ConnectError):
 
 def _allow_loopback() -> bool:
     return bool(getattr(settings, "NETGUARD_ALLOW_LOOPBACK", False))
+
+
+def _allowed_hostport(host: str, port: int) -> bool:
+    allowed = getattr(settings, "NETGUARD_ALLOW_HOSTPORTS", ()) or ()
+    return f"{host.strip('[]')}:{port}" in allowed
 
 
 def refusal(ip: IPAddress, *, allow_loopback: bool | None = None) -> str | None:
@@ -79,6 +86,8 @@ def checked_addresses(host: str, port: int) -> list[IPAddress]:
     public and a private address from being used to reach the private one.
     """
     addresses = resolve(host, port)
+    if _allowed_hostport(host, port) and len(addresses) == 1:
+        return addresses  # a literal address the local dev stack allows (see the docstring)
     if not addresses:
         raise httpcore.ConnectError(f"{host} has no address")
     for ip in addresses:
@@ -101,7 +110,14 @@ def literal_refusal(url: str) -> str | None:
 
     Names are only resolved when sending (an answer at save time proves nothing later).
     """
-    host = (urlsplit(url).hostname or "").strip("[]").rstrip(".").lower()
+    parts = urlsplit(url)
+    host = (parts.hostname or "").strip("[]").rstrip(".").lower()
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "The port is not a number from 0 to 65535."
+    if _allowed_hostport(host, port):
+        return None
     if host == "localhost" or host.endswith(".localhost"):
         return "localhost is not reachable from Exponent's servers."
     try:

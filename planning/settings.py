@@ -382,6 +382,9 @@ CADENCE_WEBHOOK_TIMEOUT = env.float("CADENCE_WEBHOOK_TIMEOUT", default=5.0)
 # Outbound requests to team-supplied URLs refuse loopback/private/link-local addresses
 # (planning/netguard.py). Tests alone turn this on to reach their own local target.
 NETGUARD_ALLOW_LOOPBACK = env.bool("NETGUARD_ALLOW_LOOPBACK", default=False)
+# `make run` alone sets this to the fake server's exact address ("127.0.0.1:9010"), which
+# serves the demo's metric source; never set it in production.
+NETGUARD_ALLOW_HOSTPORTS = env.list("NETGUARD_ALLOW_HOSTPORTS", default=[])
 
 # --------------------------------------------------------------------------- Anthropic
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")

@@ -5,11 +5,15 @@
 - ARR with a 10×-a-year line and a conservative 2×-a-year line.
 - Share of merged code written by AI (linear) with a threshold call.
 - SWE-bench Verified with a threshold that the data have already settled.
+- A connected metric: a benchmark feed served by the local fake server (devtools/fakeapi.py,
+  which `make run` starts), fetched by Celery beat on its schedule, so the demo shows a live
+  source offline.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from datetime import UTC, date, datetime, timedelta
 
 from django.contrib.contenttypes.models import ContentType
@@ -20,7 +24,7 @@ from planning.notes.models import Note
 from planning.teams.models import Membership, Role
 
 from . import services
-from .models import Kind, Metric, Prediction
+from .models import Kind, Metric, MetricSource, Prediction
 
 # Approximate public figures (METR's 50% time horizon, minutes) for illustration.
 TIME_HORIZON = [
@@ -261,3 +265,47 @@ def seed(team, user) -> None:
     )
     for metric in (horizon, arr, share, swe):
         services.resolve_thresholds(metric)
+    _connected(team, user)
+
+
+DEMO_SOURCE_PATH = "/demo/sources/benchmark.csv"  # devtools/fakeapi.py serves it
+
+
+def demo_source_url() -> str:
+    """Where `make run` serves the demo feed: its fake server's port (PORT + 1010)."""
+    port = os.environ.get("FAKE_ANTHROPIC_PORT") or str(int(os.environ.get("PORT", "8000")) + 1010)
+    return f"http://127.0.0.1:{port}{DEMO_SOURCE_PATH}"
+
+
+def _connected(team, user) -> None:
+    feed = _metric(
+        team,
+        user,
+        "Frontier benchmark score (live feed)",
+        unit="%",
+        scale="linear",
+        description="Fetched daily from a benchmark's CSV feed (in the demo, the local fake "
+        "server): the best model's score, as a fraction, times 100.",
+    )
+    MetricSource.objects.get_or_create(
+        metric=feed,
+        defaults={
+            "url": demo_source_url(),
+            "format": "csv",
+            "date_field": "date",
+            "value_field": "score",
+            "filter": 'model == "best"',
+            "factor": 100,
+            "created_by": user,
+        },
+    )
+    _predict(
+        feed,
+        user,
+        "The feed's best score passes 90% by the end of 2027",
+        committed_on="2025-06-01",
+        kind=Kind.THRESHOLD,
+        horizon=date(2027, 12, 31),
+        threshold_value=90,
+        probability=0.6,
+    )

@@ -99,3 +99,16 @@ def test_literal_refusal_for_forms():
     assert "private" in netguard.literal_refusal("https://10.0.0.8/x")
     assert "link-local" in netguard.literal_refusal("https://169.254.169.254/x")
     assert netguard.literal_refusal("https://hooks.slack.com/services/x") is None
+
+
+def test_the_dev_stack_allow_list_admits_exact_address_and_port_only(settings):
+    settings.NETGUARD_ALLOW_LOOPBACK = False
+    settings.NETGUARD_ALLOW_HOSTPORTS = ["127.0.0.1:9010"]
+    assert netguard.checked_addresses("127.0.0.1", 9010) == [ipaddress.ip_address("127.0.0.1")]
+    with pytest.raises(netguard.RefusedAddress):
+        netguard.checked_addresses("127.0.0.1", 9011)
+    with pytest.raises(netguard.RefusedAddress):
+        netguard.checked_addresses("localhost", 9010)  # a name is never on the list
+    assert netguard.literal_refusal("http://127.0.0.1:9010/demo") is None
+    assert "loopback" in netguard.literal_refusal("http://127.0.0.1:9011/demo")
+    assert netguard.literal_refusal("http://127.0.0.1:99999/") is not None
