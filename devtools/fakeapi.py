@@ -61,6 +61,7 @@ from audits import proposals
 from audits.simulated import DEFAULT_RULES, Rules, approx_tokens
 from planning.facilitator.citations import SYSTEM_MARKER, scripted_draft
 from planning.facilitator.sides import SIDE_MARKER, scripted_side
+from predictions import critique
 
 ERRORS = {
     # type: (HTTP status, API error type, message)
@@ -114,9 +115,11 @@ def chunks_of(text: str) -> list[str]:
 
 def scripted_assist(system: str, prompt: str) -> str:
     """The facilitator's assists, answered from the prompt: probes from an idea (a JSON block
-    derived from the idea's text)."""
+    derived from the idea's text) and a critique of a rationale (naming the metric)."""
     if proposals.SYSTEM_MARKER in system:
         return proposals.scripted_answer(prompt)
+    if critique.SYSTEM_MARKER in system:
+        return critique.scripted_critique(prompt)
     return ""
 
 

@@ -9,6 +9,7 @@ committed fields (trigger in migration 0002); a revision is a new prediction who
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from functools import cached_property
 from typing import Any, cast
 
@@ -499,3 +500,37 @@ class MetricPush(models.Model):
 
     def __str__(self) -> str:
         return f"Push URL of {self.metric.name}"
+
+
+class Critique(TeamScopedModel):
+    """A Claude critique of a rationale on the prediction form (issue 19): advice shown beside
+    the form, never applied to the prediction. `sent` is exactly what the model was given."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Critiquing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="critiques")
+    session = models.OneToOneField(
+        "live.LiveSession", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    sent = models.TextField(blank=True)
+    text = models.TextField(blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal(0))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["team", "created_at"], name="critique_team_month")]
+
+    def __str__(self) -> str:
+        return f"Critique of a forecast of {self.metric}"

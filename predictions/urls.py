@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import source_views, views
+from . import critique_views, source_views, views
 
 app_name = "predictions"
 
@@ -32,6 +32,14 @@ urlpatterns = [
     path("metrics/<int:pk>/push/<str:token>/", source_views.push_receive, name="push_receive"),
     path("metrics/<int:pk>/predict/", views.prediction_create, name="prediction_create"),
     path("metrics/<int:pk>/predict/preview/", views.prediction_preview, name="prediction_preview"),
+    path(
+        "metrics/<int:pk>/predict/critique/", critique_views.critique_start, name="critique_start"
+    ),
+    path(
+        "metrics/<int:pk>/critiques/<int:cid>/",
+        critique_views.critique_panel,
+        name="critique_panel",
+    ),
     path("predictions/quarter/", views.quarter_view, name="quarter_current"),
     path("predictions/quarter/<quarter:quarter>/", views.quarter_view, name="quarter"),
     path("predictions/calibration/", views.calibration, name="calibration"),

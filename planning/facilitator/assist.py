@@ -20,8 +20,9 @@ from audits import client
 
 def _rows() -> list[type[Model]]:
     from audits.models import ProbeProposal
+    from predictions.models import Critique
 
-    return [ProbeProposal]
+    return [ProbeProposal, Critique]
 
 
 def spent_on_assists(team, start: datetime) -> Decimal:

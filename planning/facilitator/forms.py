@@ -17,7 +17,8 @@ class SettingForm(ModelForm):
         max_value=Decimal(10_000),
         max_digits=9,
         decimal_places=2,
-        help_text="New drafts are refused once this month's drafts have cost this much.",
+        help_text="New drafts, probe proposals and critiques are refused once this month's "
+        "generations have cost this much.",
     )
 
     class Meta:

@@ -8,6 +8,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.template.defaultfilters import floatformat
 from django.urls import reverse
 
 from audits import proposals as pure
@@ -235,7 +236,7 @@ def test_propose_review_save_and_try_once_with_a_real_worker(
     page = editor_client.get(idea.get_absolute_url()).text
     assert page.count('data-valid="1"') == 3 and page.count('data-valid="0"') == 1
     assert "Not a valid probe" in page and "not a valid regular expression" in page
-    assert f"${batch.cost_usd:.4f}" in page
+    assert f"${floatformat(batch.cost_usd, 4)}" in page
     assert not Probe.objects.exists()  # proposals are not probes
 
     # Review the first proposal in the normal probe form, prefilled, and save it.
