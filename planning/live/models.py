@@ -13,6 +13,8 @@ Event types used by the layer itself (features may add their own):
     error      a non-fatal error shown to the user
     stopping   cancel was requested: {"by": "name"}
     text       compaction left the whole text of a stream: {"text": "...", "stream": "main"}
+    steer      an editor's instruction to a running generation: {"text": "...", "by": "name"}
+    steer_applied  the worker continued with a steer: {"steer": seq, "text": "..."}
     completed | cancelled | failed   exactly one terminal event; the session's status
 """
 
@@ -86,6 +88,10 @@ class LiveSession(TeamScopedModel):
     @property
     def cancel_url(self) -> str:
         return reverse("live:cancel", kwargs={"session_id": self.pk})
+
+    @property
+    def steer_url(self) -> str:
+        return reverse("live:steer", kwargs={"session_id": self.pk})
 
     @property
     def log_url(self) -> str:

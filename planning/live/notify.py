@@ -4,6 +4,8 @@
   events ({"events": [[seq, type, data], ...]}, or {"last_seq": n} when large), so open
   streams wake up at once and usually need no database read at all.
 - `live:stop:<session id>` key: the fast stop flag that `LiveWriter.should_stop()` checks.
+- `live:steer:<session id>` counter: bumped after each steer commits, so a writer notices a
+  steer within 50 ms without reading the log (`LiveWriter.steer_waiting()`).
 """
 
 from __future__ import annotations
@@ -70,3 +72,33 @@ def stop_flag_set(session_id) -> bool:
         return bool(r.exists(stop_key(session_id)))
     except redis.RedisError:
         return False
+
+
+def steer_key(session_id) -> str:
+    return f"live:steer:{session_id}"
+
+
+def bump_steer(session_id) -> None:
+    """Count one more steer (an INCR: concurrent steers can never hide one another)."""
+    r = client()
+    if r is None:
+        return
+    try:
+        with r.pipeline(transaction=False) as pipe:
+            pipe.incr(steer_key(session_id))
+            pipe.expire(steer_key(session_id), STOP_FLAG_TTL)
+            pipe.execute()
+    except redis.RedisError:
+        log.warning("live: could not bump the steer counter of %s", session_id, exc_info=True)
+
+
+def steer_count(session_id) -> int | None:
+    """The steer counter (0 when none), None when Redis cannot say (read the log instead)."""
+    r = client()
+    if r is None:
+        return None
+    try:
+        value = r.get(steer_key(session_id))
+    except redis.RedisError:
+        return None
+    return int(value or 0)

@@ -14,6 +14,7 @@ Rendering a session inside a feature page (snapshot, then the stream at ?after=N
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -24,7 +25,7 @@ from django.utils import timezone
 
 from . import conf, notify
 from .models import LiveEvent, LiveSession, Status
-from .writer import Fenced, append, end_session
+from .writer import STEER, Fenced, append, end_session
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,77 @@ def request_cancel(session_id, user=None) -> bool:
         transaction.on_commit(lambda: notify.set_stop_flag(session.pk))
         transaction.on_commit(lambda: _arm_watchdog(session.pk))
     return True
+
+
+# --------------------------------------------------------------------------- steering
+STEER_MAX_CHARS = 300
+STEERS_PER_SESSION = 10
+
+
+class SteerRefused(Exception):
+    """A steer that cannot be taken; the message says why, in words for the user."""
+
+
+@dataclass
+class SteerOutcome:
+    """A steer taken: appended to the running session (`event`), or, after the end, carried
+    by a follow-up generation in a new session linked to the old one (`follow_up`)."""
+
+    event: LiveEvent | None = None
+    follow_up: LiveSession | None = None
+    next_url: str = ""  # where a page without htmx goes after a follow-up started
+
+
+type FollowUp = Callable[[LiveSession, str, object], SteerOutcome]
+_STEERABLE: dict[str, FollowUp | None] = {}
+
+
+def register_steerable(kind: str, follow_up: FollowUp | None = None) -> None:
+    """Sessions of `kind` are written by tasks that take steers (LiveWriter.take_steers);
+    `follow_up(session, text, user)` starts a new turn when a steer arrives after the end."""
+    _STEERABLE[kind] = follow_up
+
+
+def is_steerable(session: LiveSession) -> bool:
+    return session.kind in _STEERABLE
+
+
+def clean_instruction(text: str) -> str:
+    """One line, single spaces: what the log, the prompt and every tab show."""
+    return " ".join((text or "").split())
+
+
+def steer(session_id, text: str, user=None) -> SteerOutcome:
+    """Append a `steer` event to a running session (its task picks it up at the next token
+    boundary) or, after the end, start the session kind's follow-up turn."""
+    text = clean_instruction(text)
+    if not text:
+        raise SteerRefused("Write an instruction, e.g. “shorter”.")
+    if len(text) > STEER_MAX_CHARS:
+        raise SteerRefused(
+            f"An instruction is at most {STEER_MAX_CHARS} characters; this one has {len(text)}."
+        )
+    with transaction.atomic():
+        session = LiveSession.objects.select_for_update().get(pk=session_id)
+        if session.kind not in _STEERABLE:
+            raise SteerRefused("This kind of work cannot be steered.")
+        if session.status == Status.ACTIVE:
+            if session.cancel_requested_at is not None:
+                raise SteerRefused("This generation is stopping; it can no longer be steered.")
+            sent = LiveEvent.objects.filter(session=session, type=STEER).count()
+            if sent >= STEERS_PER_SESSION:
+                raise SteerRefused(
+                    f"This generation has had {sent} instructions, the most it takes. "
+                    "Let it finish, then ask for a revision."
+                )
+            by = getattr(user, "display_name", "") if user else ""
+            rows = append(session.pk, [(STEER, {"text": text, "by": by})])
+            transaction.on_commit(lambda: notify.bump_steer(session.pk))
+            return SteerOutcome(event=rows[0])
+    follow_up = _STEERABLE.get(session.kind)
+    if follow_up is None:
+        raise SteerRefused("This generation has ended; it can no longer be steered.")
+    return follow_up(session, text, user)
 
 
 def _arm_watchdog(session_id) -> None:

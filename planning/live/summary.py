@@ -34,6 +34,15 @@ def describe(type: str, data: dict[str, Any]) -> str:
         return text
     if type == "result":
         return describe_result(data)
+    if type == "steer":
+        by = data.get("by")
+        return (
+            f"Steer from {by}: “{data.get('text', '')}”"
+            if by
+            else f"Steer: “{data.get('text', '')}”"
+        )
+    if type == "steer_applied":
+        return f"Continuing with “{data.get('text', '')}”"
     return type
 
 

@@ -10,4 +10,5 @@ urlpatterns = [
     path("<uuid:session_id>/events", views.events, name="events"),
     path("<uuid:session_id>/log", views.log, name="log"),
     path("<uuid:session_id>/cancel", views.cancel, name="cancel"),
+    path("<uuid:session_id>/steer", views.steer, name="steer"),
 ]

@@ -4,6 +4,7 @@ GET  /live/<id>/          the session page (snapshot + stream), for the demo and
 GET  /live/<id>/events    server-sent events: replay after the cursor, then tail (async view)
 GET  /live/<id>/log       JSON events after ?after= (tabs use it to fill a gap)
 POST /live/<id>/cancel    stop request (editors; idempotent)
+POST /live/<id>/steer     an instruction to the running generation (editors; see steer())
 GET  /live/               recent sessions of the user's teams; POST starts a demo (staff)
 
 The SSE protocol: `id:` is the event's seq on durable events only; `data:` is one line of
@@ -29,6 +30,7 @@ from planning.teams.models import Membership, Team
 
 from . import conf, services
 from .access import LiveRequest, is_member, live_session_for, live_view
+from .forms import SteerForm
 from .hub import control, db, get_hub, read_log
 from .models import TERMINAL, LiveEvent, LiveSession
 
@@ -246,3 +248,42 @@ def index(request):
     )
     editable = [m for m in memberships if m.can_edit]
     return render(request, "live/index.html", {"sessions": sessions, "editable": editable})
+
+
+# --------------------------------------------------------------------------- steering
+@require_POST
+@live_view
+def steer(request: LiveRequest):
+    """An editor's instruction: appended to the log as a `steer` event every tab sees (the
+    worker picks it up at the next token boundary), or after the end a follow-up turn.
+    htmx gets the steer form back (emptied, or with the error and the text as typed)."""
+    session = request.live_session
+    form = SteerForm(request.POST)
+    error = ""
+    outcome = None
+    if form.is_valid():
+        try:
+            outcome = services.steer(session.pk, form.cleaned_data["text"], request.user)
+        except services.SteerRefused as refused:
+            error = str(refused)
+    else:
+        error = str(form.errors["text"][0])
+    if not request.htmx:
+        if error:
+            return JsonResponse({"error": error}, status=400)
+        assert outcome is not None
+        if outcome.follow_up is not None:
+            return redirect(outcome.next_url or outcome.follow_up.get_absolute_url())
+        assert outcome.event is not None
+        return JsonResponse({"seq": outcome.event.seq}, status=202)
+    context = {
+        "session": session,
+        "can_steer": True,
+        "steer_error": error,
+        "steer_text": request.POST.get("text", "") if error else "",
+        "steer_sent": form.cleaned_data.get("text", "") if outcome else "",
+    }
+    response = render(request, "live/session.html#steer", context, status=400 if error else 200)
+    if outcome is not None and outcome.follow_up is not None:
+        response["HX-Trigger"] = "live-follow-up"
+    return response

@@ -34,6 +34,12 @@ Guarantees:
 - After each commit a Redis PUBLISH on `live:<id>` carries the new events to subscribers;
   it is best effort (streams also re-read the log every couple of seconds).
 
+Steering: the web side appends `steer` events (services.steer) and bumps a Redis counter; a
+steerable task asks `w.steer_waiting()` between tokens (cheap, like should_stop), takes the new
+steers in log order with `w.take_steers()` (each exactly once per delivery: a cursor), and ends
+with `w.finish(..., unless_steered=True)`, which refuses (`Steered`) while a steer it has not
+taken is in the log: checked under the session's lock, so no steer slips in before the end.
+
 `end_session(id, status, data)` is the authority's path (watchdog, reaper, admin): it ends an
 active session regardless of epoch and bumps the epoch so any remaining writer is fenced.
 """
@@ -63,6 +69,13 @@ class Fenced(Exception):
     """This writer may no longer write: a newer epoch took over or the session has ended."""
 
 
+class Steered(Exception):
+    """A guarded write was refused: the log holds a steer after the writer's steer cursor."""
+
+
+STEER = "steer"
+
+
 def append(
     session_id,
     events: Iterable[tuple[str, dict]],
@@ -71,12 +84,14 @@ def append(
     end: str | None = None,
     bump_epoch: bool = False,
     task_id: str | None = None,
+    steers_after: int | None = None,
 ) -> list[LiveEvent]:
     """Append events to an active session in one transaction and return them.
 
     epoch:      if given, the session's epoch must equal it (else `Fenced`).
     end:        a terminal status; the session ends in the same transaction.
     bump_epoch: increment the epoch first (a claim or an authority's end).
+    steers_after: if given, a `steer` event after this seq refuses the write (`Steered`).
     """
     events = list(events)
     with transaction.atomic():
@@ -92,6 +107,12 @@ def append(
             raise Fenced(f"live session {session_id} has ended ({session.status})")
         if epoch is not None and session.epoch != epoch:
             raise Fenced(f"epoch {epoch} is stale; session {session_id} is at {session.epoch}")
+        if steers_after is not None and (
+            LiveEvent.objects.filter(session_id=session.pk, type=STEER, seq__gt=steers_after)
+            .only("seq")
+            .exists()
+        ):
+            raise Steered(f"live session {session_id} has a steer after {steers_after}")
         now = timezone.now()
         update: dict[str, Any] = {"heartbeat_at": now, "updated_at": now}
         if bump_epoch:
@@ -146,6 +167,10 @@ class LiveWriter:
         self._next_db_check = time.monotonic() + 2.0
         self._flush_interval = conf.flush_interval()
         self._flush_chars = conf.flush_chars()
+        self.steer_cursor = 0  # steers up to this seq were taken by this writer
+        self._steers_seen: int | None = None  # the Redis steer counter when last taken
+        self._next_steer_flag_check = 0.0
+        self._next_steer_db_check = 0.0  # the first look reads the log (a redelivery's steers)
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -181,18 +206,72 @@ class LiveWriter:
         if self._buffered:
             self._write([])
 
-    def finish(self, status: str = Status.COMPLETED, data: dict | None = None) -> bool:
-        """Write the terminal event and end the session. False if it had already ended."""
+    def finish(
+        self,
+        status: str = Status.COMPLETED,
+        data: dict | None = None,
+        *,
+        before: Iterable[tuple[str, dict]] = (),
+        unless_steered: bool = False,
+    ) -> bool:
+        """Write `before` and the terminal event and end the session, in one transaction.
+        False if it had already ended. With `unless_steered`, a steer not yet taken refuses
+        it (`Steered`, nothing written, the writer stays open)."""
         if status not in TERMINAL:
             raise ValueError(f"{status!r} is not a terminal status")
         payload = {"chars": sum(self.chars.values()), **(data or {})}
+        guard = self.steer_cursor if unless_steered else None
         try:
-            self._write([(status, payload)], end=status)
+            self._write([*before, (status, payload)], end=status, steers_after=guard)
         except Fenced:
-            return False
-        finally:
             self.closed = True
+            return False
+        except Steered:
+            raise
+        except BaseException:
+            self.closed = True
+            raise
+        self.closed = True
         return True
+
+    # ----------------------------------------------------------------- steering
+    def steer_waiting(self) -> bool:
+        """True when the log holds a steer this writer has not taken. Cheap between tokens:
+        the Redis steer counter at most every 50 ms, the log at most every 2 s (and on the
+        first call, so a redelivered task sees the steers sent before it)."""
+        now = time.monotonic()
+        if now >= self._next_steer_flag_check:
+            self._next_steer_flag_check = now + 0.05
+            count = notify.steer_count(self.session_id)
+            if count is not None and self._steers_seen is not None and count != self._steers_seen:
+                return True
+        if now >= self._next_steer_db_check:
+            self._next_steer_db_check = now + 2.0
+            count = notify.steer_count(self.session_id)  # before the read: see take_steers
+            if (
+                LiveEvent.objects.filter(
+                    session_id=self.session_id, type=STEER, seq__gt=self.steer_cursor
+                )
+                .only("seq")
+                .exists()
+            ):
+                return True
+            self._steers_seen = count
+        return False
+
+    def take_steers(self) -> list[LiveEvent]:
+        """The steers after the cursor, in log order; each is returned once per writer."""
+        count = notify.steer_count(self.session_id)  # read first: a later steer bumps it again
+        rows = list(
+            LiveEvent.objects.filter(
+                session_id=self.session_id, type=STEER, seq__gt=self.steer_cursor
+            ).order_by("seq")
+        )
+        if rows:
+            self.steer_cursor = rows[-1].seq
+        self._steers_seen = count
+        self._next_steer_db_check = time.monotonic() + 2.0
+        return rows
 
     # ----------------------------------------------------------------- control
     def should_stop(self) -> bool:
@@ -231,7 +310,12 @@ class LiveWriter:
         ):
             self._write([])
 
-    def _write(self, events: list[tuple[str, dict]], end: str | None = None) -> list[LiveEvent]:
+    def _write(
+        self,
+        events: list[tuple[str, dict]],
+        end: str | None = None,
+        steers_after: int | None = None,
+    ) -> list[LiveEvent]:
         if self.closed:
             raise Fenced(f"writer for {self.session_id} is closed")
         tokens = [
@@ -240,7 +324,10 @@ class LiveWriter:
             if parts
         ]
         try:
-            rows = append(self.session_id, tokens + events, epoch=self.epoch, end=end)
+            rows = append(
+                self.session_id, tokens + events, epoch=self.epoch, end=end,
+                steers_after=steers_after,
+            )  # fmt: skip
         except Fenced:
             self.closed = self.stop_requested = True
             raise

@@ -39,6 +39,8 @@
       return text;
     }
     if (type === "result") return describeResult(data);
+    if (type === "steer") return data.by ? `Steer from ${data.by}: “${data.text || ""}”` : `Steer: “${data.text || ""}”`;
+    if (type === "steer_applied") return `Continuing with “${data.text || ""}”`;
     return type;
   }
 
@@ -296,6 +298,7 @@
         bar.value = 1;
       }
       this.stopButtons(null);
+      this.root.querySelectorAll("[data-live-steer]").forEach((form) => form.remove());
       if (this.releaseLead) this.releaseLead();
     }
 
