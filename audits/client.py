@@ -49,7 +49,21 @@ class CallError(Exception):
 
 
 class Cancelled(Exception):
-    """should_stop() said stop: the call was abandoned."""
+    """should_stop() said stop: the call was abandoned. `usage` is what was billed up to then
+    (an interrupted stream reports no final usage: its output tokens are estimated from the
+    text received, see interrupted_usage)."""
+
+    def __init__(self, usage: dict[str, int] | None = None):
+        super().__init__("cancelled")
+        self.usage = usage or {}
+
+
+def interrupted_usage(started: dict[str, int], deltas: int, chars: int) -> dict[str, int]:
+    """The usage of a stream abandoned before its end: the input of its message_start, and as
+    output the larger of the text deltas received and about four characters a token."""
+    usage = dict(started)
+    usage["output_tokens"] = max(usage.get("output_tokens", 0), deltas, -(-chars // 4))
+    return usage
 
 
 def error_kind(exc: BaseException) -> str:
@@ -330,20 +344,24 @@ def call(
         while True:
             attempt += 1
             if should_stop and should_stop():
-                raise Cancelled()
+                raise Cancelled(usage)
             attempt_usage: dict[str, int] = {}
+            deltas = chars = 0
             try:
                 with client.messages.stream(**params) as stream:
                     for event in stream:
                         if event.type == "message_start":
                             attempt_usage = _usage_dict(event.message.usage)
                         elif event.type == "text":
+                            deltas, chars = deltas + 1, chars + len(event.text)
                             if on_text:
                                 on_text(event.text)
                             if should_stop and should_stop():
                                 raise Cancelled()
                     message = stream.get_final_message()
-            except Cancelled:
+            except Cancelled as cancelled:
+                _add_usage(usage, interrupted_usage(attempt_usage, deltas, chars))
+                cancelled.usage = usage
                 raise
             except anthropic.APIStatusError as exc:
                 _add_usage(usage, attempt_usage)

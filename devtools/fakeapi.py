@@ -35,7 +35,9 @@ after the last read; a prefix under `--cache-min-tokens` (1024, like Sonnet) is 
 A gate lets a test decide when answers arrive: `POST /gate` with {"open": false} holds every
 /v1/messages request (counted as it arrives) until {"release": N} lets N of them through or
 {"open": true} lets all through; `GET /healthz` reports how many are `waiting`. The gate
-starts open.
+starts open. A hold pauses answers mid-stream: {"hold_after": N} makes every stream stop after
+its Nth text delta (counted as `held`) until {"resume": n} lets n of them go on or
+{"hold_after": 0} ends the hold (a test steers a generation at a known token that way).
 
 The server is a ThreadingHTTPServer: one thread per connection, so hundreds of slow concurrent
 requests overlap as they would against the real API.
@@ -59,6 +61,7 @@ from typing import Any
 
 from audits import proposals
 from audits.simulated import DEFAULT_RULES, Rules, approx_tokens
+from planning.facilitator import steering
 from planning.facilitator.citations import SYSTEM_MARKER, scripted_draft
 from planning.facilitator.sides import SIDE_MARKER, scripted_side
 from predictions import critique
@@ -149,6 +152,9 @@ class FakeAPI:
         self.gate_open = True
         self.passes = 0  # requests the closed gate may still let through
         self.waiting = 0
+        self.hold_after = 0  # streams pause after this many deltas (0: no hold)
+        self.resumes = 0
+        self.held = 0
 
     def set_gate(self, *, opened: bool | None = None, release: int = 0) -> None:
         """Open or close the gate (either clears the passes), or let `release` more through."""
@@ -168,6 +174,24 @@ class FakeAPI:
                     self.passes -= 1
             finally:
                 self.waiting -= 1
+
+    def set_hold(self, *, after: int | None = None, resume: int = 0) -> None:
+        with self._gate:
+            if after is not None:
+                self.hold_after, self.resumes = max(0, after), 0
+            self.resumes += resume
+            self._gate.notify_all()
+
+    def hold_point(self) -> None:
+        """A stream at its hold point: wait until resumed or the hold ends."""
+        with self._gate:
+            self.held += 1
+            try:
+                self._gate.wait_for(lambda: not self.hold_after or self.resumes > 0)
+                if self.hold_after:
+                    self.resumes -= 1
+            finally:
+                self.held -= 1
 
     def should_fail(self, spec: ErrorSpec, key: str) -> bool:
         """True for the first `spec.times` requests with this key."""
@@ -288,7 +312,13 @@ class Handler(BaseHTTPRequestHandler):
             return self._demo_source()
         if path == "/healthz":
             return self._json(
-                200, {"ok": True, "requests": self.api.requests, "waiting": self.api.waiting}
+                200,
+                {
+                    "ok": True,
+                    "requests": self.api.requests,
+                    "waiting": self.api.waiting,
+                    "held": self.api.held,
+                },
             )
         self._error(404, "not_found_error", f"No route for GET {path}")
 
@@ -369,7 +399,7 @@ class Handler(BaseHTTPRequestHandler):
 
         text = rule.get("text", api.rules.default_text) if rule else api.rules.default_text
         if SYSTEM_MARKER in str(body.get("system", "")):  # the review facilitator: cite its ids
-            text = scripted_draft(prompt)
+            text = steering.scripted_answer(body["messages"]) or scripted_draft(prompt)
         elif SIDE_MARKER in str(body.get("system", "")):  # "find the missing side" of one bet
             text = scripted_side(prompt)
         text = scripted_assist(str(body.get("system", "")), prompt) or text
@@ -413,10 +443,17 @@ class Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(raw or b"{}")
             self.api.set_gate(opened=body.get("open"), release=int(body.get("release", 0)))
+            if "hold_after" in body or "resume" in body:
+                after = body.get("hold_after")
+                self.api.set_hold(
+                    after=None if after is None else int(after), resume=int(body.get("resume", 0))
+                )
         except (ValueError, TypeError, AttributeError):
-            message = 'Send {"open": true | false} or {"release": n}'
+            message = 'Send {"open": bool}, {"release": n}, {"hold_after": n} or {"resume": n}'
             return self._error(400, "invalid_request_error", message)
-        self._json(200, {"open": self.api.gate_open, "waiting": self.api.waiting})
+        self._json(
+            200, {"open": self.api.gate_open, "waiting": self.api.waiting, "held": self.api.held}
+        )
 
     def _stream(self, message_id, model, pieces, stop_reason, usage, mid_stream) -> None:
         usage_in, cache_create, cache_read = usage
@@ -456,6 +493,8 @@ class Handler(BaseHTTPRequestHandler):
                     error = {"type": kind, "message": message}
                     self._sse("error", {"type": "error", "error": error})
                     break
+                if self.api.hold_after and n == self.api.hold_after:
+                    self.api.hold_point()
                 if delay:
                     time.sleep(delay)
                 self._sse(

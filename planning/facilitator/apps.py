@@ -7,4 +7,10 @@ class FacilitatorConfig(AppConfig):
     verbose_name = "Claude facilitator"
 
     def ready(self) -> None:
+        from planning.live.services import register_steerable
+
         from . import side_tasks  # noqa: F401  # registers the tasks (autodiscovery finds tasks.py only)
+        from .services import follow_up
+
+        # a draft's task takes steers; a steer after its end asks for a revision
+        register_steerable("review_draft", follow_up)

@@ -51,6 +51,20 @@ class Draft(TeamScopedModel):
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
     cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal(0))
+    turns = models.PositiveSmallIntegerField(
+        default=0, help_text="Model calls made (a steer ends one and starts the next)."
+    )
+    steers = models.JSONField(
+        default=list, blank=True, help_text="Instructions applied, in order: text, by, at (chars)."
+    )
+    follows = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="revisions",
+        help_text="The finished draft this one revises (an instruction sent after its end).",
+    )
     accepted_text = models.TextField(blank=True, help_text="What was appended to the notes.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -67,6 +81,16 @@ class Draft(TeamScopedModel):
 
     def __str__(self) -> str:
         return f"Draft of {self.review} step {self.step}"
+
+    @property
+    def revision_request(self) -> dict | None:
+        """The instruction a revision was asked with (None for a first draft)."""
+        return next((s for s in self.steers or [] if s.get("revision")), None)
+
+    @property
+    def steered(self) -> list[dict]:
+        """The instructions applied while this draft streamed, in order."""
+        return [s for s in self.steers or [] if not s.get("revision")]
 
     @property
     def items(self) -> list[EvidenceItem]:

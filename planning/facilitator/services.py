@@ -11,6 +11,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from planning.live import services as live
+from planning.live import writer as live_writer
 from planning.reviews import services as review_services
 from planning.reviews.models import STEPS, Review, StepNote
 from planning.teams import audit
@@ -120,6 +121,60 @@ def start_draft(review: Review, step: int, user) -> Draft:
         )
         live.start(session, draft_step, draft.pk)
     return draft
+
+
+def revise(draft: Draft, instruction: str, user) -> Draft:
+    """A follow-up turn after the end: a new draft of the same step, linked to `draft`, whose
+    own live session opens with the instruction (a `steer` event every tab sees) and whose
+    task rewrites the finished draft applying it. Refused says why not."""
+    from .tasks import draft_step
+
+    review = draft.review
+    with transaction.atomic():
+        Review.objects.select_for_update().filter(pk=review.pk).first()  # one start at a time
+        if draft.status not in (Draft.Status.READY, Draft.Status.ACCEPTED) or not draft.text:
+            raise Refused("Only a finished draft can be revised: draft the step again instead.")
+        reason = refusal(review.team, review)
+        if reason:
+            raise Refused(reason)
+        running = Draft.objects.filter(
+            review=review, step=draft.step, status=Draft.Status.RUNNING, session__status="active"
+        )
+        if running.exists():
+            raise Refused("Claude is already drafting this step: follow it here or stop it.")
+        title = f"Revision of the step {draft.step} draft, {review.quarter}: “{instruction}”"
+        session = live.create_session(
+            review.team, kind="review_draft", title=title[:200], user=user
+        )
+        by = getattr(user, "display_name", "") or ""
+        live_writer.append(
+            session.pk, [("steer", {"text": instruction, "by": by, "revision": True})]
+        )
+        revision = Draft.objects.create(
+            team=review.team,
+            review=review,
+            step=draft.step,
+            session=session,
+            model=model_for(settings_for(review.team)),
+            created_by=user,
+            follows=draft,
+            evidence=draft.evidence,
+            steers=[{"text": instruction, "by": by, "at": 0, "revision": True}],
+        )
+        live.start(session, draft_step, revision.pk)
+    return revision
+
+
+def follow_up(session, instruction: str, user) -> live.SteerOutcome:
+    """The live layer's hook for a steer sent after a draft's session ended."""
+    draft = Draft.objects.select_related("review__team").filter(session=session).first()
+    if draft is None:
+        raise live.SteerRefused("This generation has ended; it can no longer be steered.")
+    try:
+        revision = revise(draft, instruction, user)
+    except Refused as refused:
+        raise live.SteerRefused(str(refused)) from None
+    return live.SteerOutcome(follow_up=revision.session, next_url=draft.review.step_url(draft.step))
 
 
 class NotAvailable(Exception):

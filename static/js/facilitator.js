@@ -9,4 +9,10 @@
     const panel = e.target.closest("[data-draft-panel]");
     if (panel && window.htmx) window.htmx.trigger(panel, "draft-done");
   });
+  // A revision asked for after the end (the live steer view answers HX-Trigger:
+  // live-follow-up): reload the panel, which then follows the revision's live session.
+  document.addEventListener("live-follow-up", function (e) {
+    const panel = e.target.closest && e.target.closest("[data-draft-panel]");
+    if (panel && window.htmx) window.htmx.trigger(panel, "draft-done");
+  });
 })();

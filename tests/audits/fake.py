@@ -86,3 +86,14 @@ class Gate:
 
     def waiting(self) -> int:
         return waiting(self.port)
+
+    def hold(self, after: int) -> None:
+        """Pause every stream after its `after`th text delta (0 ends the hold)."""
+        self._post({"hold_after": after})
+
+    def resume(self, n: int = 1) -> None:
+        """Let `n` held streams go on (they do not pause again)."""
+        self._post({"resume": n})
+
+    def held(self) -> int:
+        return httpx.get(f"http://127.0.0.1:{self.port}/healthz").json()["held"]

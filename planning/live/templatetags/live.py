@@ -18,9 +18,7 @@ register = template.Library()
 
 
 @register.inclusion_tag("live/session.html", takes_context=True)
-def live_session(
-    context, session, can_stop: bool = False, streams=(), can_steer: bool = False
-):
+def live_session(context, session, can_stop: bool = False, streams=(), can_steer: bool = False):
     """`streams`: optional (stream, label) pairs, e.g. one part per bet written by its own
     task: each is shown under its label, in that order, before its first token arrives.
     `can_steer`: show the steer box (if the session's kind takes steers)."""
