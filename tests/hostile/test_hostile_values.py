@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.db.models import F
 from django.test import Client, override_settings
-from django.urls import URLResolver, get_resolver
+from django.urls import URLResolver, get_resolver, reverse
 
 from audits.models import AuditRun, RunStatus
 from planning.accounts.models import User
@@ -38,7 +38,10 @@ START = "/t/demo/"
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 # Team URLs the crawl cannot reach, and why (none: _states_the_demo_lacks makes the states).
-UNREACHED: dict[str, str] = {}
+UNREACHED: dict[str, str] = {
+    "predictions:push_receive": "POST-only, its secret token is in the URL (no page links to "
+    "it); tests/predictions/test_source_views.py sends it bad bodies, tokens and types",
+}
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +93,7 @@ def _states_the_demo_lacks(client) -> list[str]:
         User.objects.get(email="ada.forecaster@example.com"),
     )
     mine = _threshold(metric, committed.author)
+    connected = Metric.objects.get(team=team, source__isnull=False)
     # The Claude facilitator on, with a finished draft of step 1 (Accept, Discard, Draft again).
     FacilitatorSetting.objects.create(team=team, enabled=True, model_id="sim-claude-4-20260115")
     Draft.objects.create(
@@ -104,6 +108,8 @@ def _states_the_demo_lacks(client) -> list[str]:
         stopped.get_absolute_url(),
         theirs.metric.get_absolute_url(),
         mine.get_absolute_url(),
+        # The demo's connected metric: its source form (Test, Save, Remove) and push URL.
+        reverse("predictions:metric_source", kwargs={"team": team.slug, "pk": connected.pk}),
     ]
 
 
