@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from .models import BottleneckMap, Scenario, Stage, StageDependency
+from .models import (
+    BottleneckMap,
+    DeliveryMapping,
+    DeliveryUpload,
+    Measurement,
+    Scenario,
+    Stage,
+    StageDependency,
+)
 
 
 class StageInline(admin.TabularInline):
@@ -68,3 +76,29 @@ class ScenarioAdmin(admin.ModelAdmin):
     list_display = ["name", "map", "created_by", "created_at"]
     list_select_related = ["map", "created_by"]
     raw_id_fields = ["map", "created_by"]
+
+
+@admin.register(DeliveryUpload)
+class DeliveryUploadAdmin(admin.ModelAdmin):
+    list_display = ["filename", "source", "map", "rows", "created_by", "created_at"]
+    list_filter = ["source", "team"]
+    list_select_related = ["map", "created_by"]
+    raw_id_fields = ["team", "map", "created_by"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(DeliveryMapping)
+class DeliveryMappingAdmin(admin.ModelAdmin):
+    list_display = ["team", "source", "updated_at"]
+    list_filter = ["source"]
+    list_select_related = ["team"]
+    raw_id_fields = ["team"]
+
+
+@admin.register(Measurement)
+class MeasurementAdmin(admin.ModelAdmin):
+    list_display = ["map", "source", "window_start", "window_end", "rollout", "items", "created_at"]
+    list_filter = ["source", "team"]
+    list_select_related = ["map", "map__team"]
+    raw_id_fields = ["team", "map", "created_by"]
+    readonly_fields = ["created_at"]

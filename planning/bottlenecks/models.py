@@ -200,3 +200,81 @@ class Scenario(models.Model):
             except (KeyError, TypeError, ValueError):
                 continue
         return out
+
+
+# --------------------------------------------------------------------------- measured maps
+class DeliverySource(models.TextChoices):
+    GITHUB = "github", "GitHub pull requests"
+    TRACKER = "tracker", "Issue-tracker status changes"
+
+
+class DeliveryUpload(TeamScopedModel):
+    """A delivery-history CSV as it was uploaded for a map, already read without a problem
+    (planning.csvimport's limits: at most 2 MB). Kept so its columns and stages can be mapped,
+    and windows compared, before anything is made of it; the map itself is never changed."""
+
+    map = models.ForeignKey(BottleneckMap, on_delete=models.CASCADE, related_name="uploads")
+    source = models.CharField(max_length=10, choices=DeliverySource.choices)
+    filename = models.CharField(max_length=255, blank=True)
+    text = models.TextField()
+    rows = models.PositiveIntegerField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()}: {self.filename or 'upload'}"
+
+
+class DeliveryMapping(TeamScopedModel):
+    """The team's last choice of columns and stages for one kind of export, offered again on
+    the next upload. `columns`: field → header; `stages`: segment or status →
+    {"stage": stage name, "kind": "active" | "waiting"} (names, so it fits every map version)."""
+
+    source = models.CharField(max_length=10, choices=DeliverySource.choices)
+    columns = models.JSONField(default=dict)
+    stages = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "source"], name="deliverymapping_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.get_source_display()
+
+
+class Measurement(TeamScopedModel):
+    """How a map version's hours were measured: the export, the window (and the rollout date
+    splitting it in two), and per stage the distributions behind the hours
+    (`stats`: {"<stage pk>": {"active": …, "waiting": …, "active_after": …, "waiting_after": …}},
+    each a delivery.Distribution as a dict, or null)."""
+
+    map = models.OneToOneField(BottleneckMap, on_delete=models.CASCADE, related_name="measurement")
+    source = models.CharField(max_length=10, choices=DeliverySource.choices)
+    filename = models.CharField(max_length=255, blank=True)
+    window_start = models.DateField()
+    window_end = models.DateField()
+    rollout = models.DateField(null=True, blank=True)
+    time_zone = models.CharField(max_length=64)
+    items = models.PositiveIntegerField()
+    stats = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(window_start__lte=F("window_end")), name="measurement_window_order"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.map} measured {self.window_start}–{self.window_end}"
