@@ -213,6 +213,72 @@ def move_stage(stage: Stage, direction: str) -> None:
         Stage.objects.bulk_update(stages, ["order"])
 
 
+COPIED_FIELDS = [
+    "name",
+    "order",
+    "active_hours",
+    "waiting_hours",
+    "speedup_active",
+    "speedup_waiting",
+    "target_speedup",
+    "owner",
+    "notes",
+]
+
+
+def copy_map(
+    bmap: BottleneckMap,
+    *,
+    name: str,
+    quarter: str,
+    hours: Speedups | None = None,
+    speedups: Speedups | None = None,
+) -> tuple[BottleneckMap, dict[int, int]]:
+    """A new map with this one's stages, dependencies and light-and-shade notes, optionally
+    with other (active, waiting) `hours` and `speedups` per old stage pk. Returns the copy and
+    old stage pk → new stage pk. Call inside a transaction holding `lock(bmap)`."""
+    copy = BottleneckMap.objects.create(
+        team_id=bmap.team_id,
+        name=name,
+        unit_of_work=bmap.unit_of_work,
+        mode=bmap.mode,
+        quarter=quarter,
+        copied_from=bmap,
+    )
+    old = list(bmap.stages.all())
+    new = []
+    for s in old:
+        stage = Stage(map=copy, team_id=bmap.team_id, **{f: getattr(s, f) for f in COPIED_FIELDS})
+        if hours and s.pk in hours:
+            stage.active_hours, stage.waiting_hours = hours[s.pk]
+        if speedups and s.pk in speedups:
+            stage.speedup_active, stage.speedup_waiting = speedups[s.pk]
+        new.append(stage)
+    new = Stage.objects.bulk_create(new)
+    mapping = {o.pk: n.pk for o, n in zip(old, new, strict=True)}
+    StageDependency.objects.bulk_create(
+        [
+            StageDependency(stage_id=mapping[d.stage_id], depends_on_id=mapping[d.depends_on_id])
+            for d in StageDependency.objects.filter(stage__map=bmap)
+        ]
+    )
+    ct = ContentType.objects.get_for_model(Stage)
+    Note.objects.bulk_create(
+        [
+            Note(
+                team_id=n.team_id,
+                content_type=ct,
+                object_id=mapping[n.object_id],
+                kind=n.kind,
+                text=n.text,
+                author_id=n.author_id,
+            )
+            for n in Note.objects.filter(content_type=ct, object_id__in=list(mapping))
+        ]
+    )
+    return copy, mapping
+
+
 def copy_to_next_quarter(bmap: BottleneckMap) -> tuple[BottleneckMap, bool]:
     """Snapshot the map (stages, dependencies, light and shade) into the following quarter.
 
@@ -228,55 +294,7 @@ def copy_to_next_quarter(bmap: BottleneckMap) -> tuple[BottleneckMap, bool]:
         )
         if existing is not None:
             return existing, False
-        copy = BottleneckMap.objects.create(
-            team_id=bmap.team_id,
-            name=bmap.name,
-            unit_of_work=bmap.unit_of_work,
-            mode=bmap.mode,
-            quarter=quarter,
-            copied_from=bmap,
-        )
-        old = list(bmap.stages.all())
-        fields = [
-            "name",
-            "order",
-            "active_hours",
-            "waiting_hours",
-            "speedup_active",
-            "speedup_waiting",
-            "target_speedup",
-            "owner",
-            "notes",
-        ]
-        new = Stage.objects.bulk_create(
-            [
-                Stage(map=copy, team_id=bmap.team_id, **{f: getattr(s, f) for f in fields})
-                for s in old
-            ]
-        )
-        mapping = {o.pk: n.pk for o, n in zip(old, new, strict=True)}
-        StageDependency.objects.bulk_create(
-            [
-                StageDependency(
-                    stage_id=mapping[d.stage_id], depends_on_id=mapping[d.depends_on_id]
-                )
-                for d in StageDependency.objects.filter(stage__map=bmap)
-            ]
-        )
-        ct = ContentType.objects.get_for_model(Stage)
-        Note.objects.bulk_create(
-            [
-                Note(
-                    team_id=n.team_id,
-                    content_type=ct,
-                    object_id=mapping[n.object_id],
-                    kind=n.kind,
-                    text=n.text,
-                    author_id=n.author_id,
-                )
-                for n in Note.objects.filter(content_type=ct, object_id__in=list(mapping))
-            ]
-        )
+        copy, _ = copy_map(bmap, name=bmap.name, quarter=quarter)
     return copy, True
 
 
