@@ -12,14 +12,23 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
+from planning import csvimport
 from planning.http import redirect_after_post, render_form
+from planning.inputs import shorten
 from planning.notes.services import key_of, notes_for
 from planning.quarters import quarter_label
 from planning.teams.tenancy import TeamRequest, team_get_object_or_404, team_view
 
-from . import analysis, charts, demo, services
-from .forms import MapForm, ScenarioForm, StageForm
-from .models import BottleneckMap, Mode, Scenario, Stage
+from . import analysis, charts, delivery, demo, measure, services
+from .forms import (
+    DeliveryUploadForm,
+    MapForm,
+    MeasureForm,
+    ScenarioForm,
+    StageForm,
+)
+from .forms import columns_of as forms_columns_of
+from .models import BottleneckMap, DeliveryUpload, Measurement, Mode, Scenario, Stage
 
 DETAIL = "bottlenecks/map_detail.html"
 
@@ -137,7 +146,10 @@ def _context(
             "w_range": services.slider_range(w),
         }
     history = services.history(bmap)
+    measurement = Measurement.objects.filter(map=bmap).select_related("created_by").first()
     return {
+        "measurement": measurement,
+        "measured": measure.measured_stages(measurement, stages) if measurement else [],
         "bmap": bmap,
         "stages": stages,
         "mapped": mapped,
@@ -390,3 +402,187 @@ def scenario_delete(request: TeamRequest, pk: int, scenario_pk: int) -> HttpResp
         "can_edit": True,
     }
     return render(request, f"{DETAIL}#scenarios", context)
+
+
+# --------------------------------------------------------------------------- measured versions
+MEASURE = "bottlenecks/measure.html"
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def measure_upload(request: TeamRequest, pk: int) -> HttpResponse:
+    """Step 1: upload a delivery export for this map (nothing is made of it yet)."""
+    bmap = _map(request, pk)
+    form = DeliveryUploadForm(request.POST or None, request.FILES or None)
+    problems: list[csvimport.Problem] = []
+    if request.method == "POST" and form.is_valid():
+        file = form.cleaned_data["file"]
+        name = getattr(request.FILES.get("file"), "name", "") or ""
+        stored, problems = measure.upload(
+            bmap, form.cleaned_data["source"], name, file, request.user
+        )
+        if stored is not None:
+            return redirect(
+                reverse(
+                    "bottlenecks:measure",
+                    kwargs={"team": request.team.slug, "pk": bmap.pk, "upload_pk": stored.pk},
+                )
+            )
+    uploads = list(
+        DeliveryUpload.objects.for_team(request.team)
+        .filter(map=bmap)
+        .defer("text")
+        .select_related("created_by")[:10]
+    )
+    context = {
+        "bmap": bmap,
+        "form": form,
+        "csv_errors": measure.problems_sorted(problems),
+        "uploads": uploads,
+        "columns": {s: delivery.COLUMNS[s] for s in ("github", "tracker")},
+    }
+    status = 400 if request.method == "POST" else 200
+    return render(request, "bottlenecks/measure_upload.html", context, status=status)
+
+
+def _measure_data(
+    data, form_keys: list[str], header: list[str], source, stages, saved, defaults: dict
+) -> dict:
+    """The mapping step's values for this file's segments or statuses, whatever order or set
+    of them was submitted: each key's choice is looked up by its text (submitted, remembered,
+    or guessed), so changing a column never shifts a stage onto the wrong row."""
+    out: dict = dict(defaults)
+    submitted: dict[str, tuple[str, str]] = {}
+    if data is not None:
+        out.update({k: data.get(k) for k in data if isinstance(data.get(k), str)})
+        for j in range(delivery.MAX_STATUSES + len(delivery.GITHUB_EVENTS)):
+            key = data.get(f"key_{j}")
+            if isinstance(key, str) and key:
+                submitted[key.casefold()] = (data.get(f"stage_{j}", ""), data.get(f"kind_{j}", ""))
+        for j in range(delivery.MAX_STATUSES + len(delivery.GITHUB_EVENTS)):
+            for name in (f"key_{j}", f"stage_{j}", f"kind_{j}"):
+                out.pop(name, None)
+    for i, key in enumerate(form_keys):
+        out[f"key_{i}"] = key
+        if key.casefold() in submitted:
+            stage, kind = submitted[key.casefold()]
+        else:
+            pk, kind = measure.default_target(source, key, stages, saved)
+            stage = str(pk) if pk else ""
+        out[f"stage_{i}"], out[f"kind_{i}"] = stage, kind
+    return out
+
+
+@team_view
+@require_http_methods(["GET", "POST"])
+def measure_view(request: TeamRequest, pk: int, upload_pk: int) -> HttpResponse:
+    """Step 2: map columns and stages, pick the window (and a rollout date), preview the
+    measured hours; POST makes the new version (the measured map is never changed)."""
+    bmap = _map(request, pk)
+    upload = team_get_object_or_404(request, DeliveryUpload, pk=upload_pk, map=bmap)
+    loaded = services.load(bmap)
+    tz = request.team.tz
+    source = upload.source
+    export = delivery.read_export(upload.text)
+    header = export.header
+    saved = measure.remembered(request.team, source)  # type: ignore[arg-type]
+    submitted = request.POST if request.method == "POST" else None
+    if submitted is None and "window_start" in request.GET:
+        submitted = request.GET
+    columns = (
+        forms_columns_of(submitted, source, header)
+        if submitted is not None
+        else measure.default_columns(source, header, saved)  # type: ignore[arg-type]
+    )
+    column_problems = delivery.column_problems(source, columns, header)  # type: ignore[arg-type]
+    parsed = (
+        delivery.parse(source, export.sheet.rows, columns, tz)  # type: ignore[arg-type]
+        if not column_problems
+        else delivery.Parsed([], [], [], 0)
+    )
+    span = measure.data_range(parsed, tz)
+    defaults = {
+        **{f"col_{f}": h for f, h in columns.items()},
+        "window_start": span[0].isoformat() if span else "",
+        "window_end": span[1].isoformat() if span else "",
+        "rollout": "",
+        "name": shorten(f"{bmap.name} (measured)", 120),
+        "quarter": bmap.quarter,
+    }
+    data = _measure_data(submitted, parsed.keys, header, source, loaded.stages, saved, defaults)
+    form = MeasureForm(
+        data,
+        source=source,
+        header=header,
+        keys=[(k, delivery.key_label(source, k)) for k in parsed.keys],  # type: ignore[arg-type]
+        stages=loaded.stages,
+        team=request.team,
+        quarter=bmap.quarter,
+    )
+    outcome = None
+    problems = measure.problems_sorted(export.problems + parsed.problems)
+    valid = form.is_valid()
+    if valid and not problems:
+        mapping = {
+            key: delivery.Target(stage, kind)  # type: ignore[arg-type]
+            for key, (stage, kind) in form.choices().items()
+            if stage is not None
+        }
+        outcome = measure.compute(
+            parsed,
+            mapping,
+            loaded,
+            form.cleaned_data["window_start"],
+            form.cleaned_data["window_end"],
+            form.cleaned_data["rollout"],
+            tz,
+        )
+        if not mapping:
+            form.add_error(None, "Map at least one segment or status to a stage.")
+        elif not outcome.measured:
+            form.add_error(
+                "window_start",
+                "No mapped stage has an item that ended in this window; widen it.",
+            )
+    if request.method == "POST" and outcome is not None and not form.errors:
+        names = {st.pk: st.name for st in loaded.stages}
+        choices = {
+            key: (names.get(stage, "") if stage else "", kind)
+            for key, (stage, kind) in form.choices().items()
+        }
+        copy = measure.create_version(
+            loaded,
+            outcome,
+            name=form.cleaned_data["name"],
+            quarter=form.cleaned_data["quarter"],
+            upload=upload,
+            columns=form.columns(),
+            choices=choices,
+            tz=tz,
+            user=request.user,
+        )
+        messages.success(
+            request,
+            f"New version “{copy.name}” made from {outcome.items} measured items; "
+            f"“{bmap.name}” is unchanged.",
+        )
+        return redirect(copy.get_absolute_url())
+    preview = None
+    if outcome is not None and not form.errors:
+        preview = measure.preview_analysis(loaded, outcome)
+    context = {
+        "bmap": bmap,
+        "upload": upload,
+        "form": form,
+        "csv_errors": problems,
+        "outcome": outcome,
+        "preview": preview,
+        "span": span,
+        "parsed": parsed,
+        "time_zone": tz.key,
+        "source_label": upload.get_source_display(),
+        "min_items": delivery.MIN_ITEMS,
+    }
+    bad = bool(form.errors or problems)
+    status = 400 if (request.method == "POST" or submitted is not None) and bad else 200
+    return render(request, MEASURE, context, status=status)
