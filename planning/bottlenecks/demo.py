@@ -7,13 +7,16 @@ stage. This quarter code generation is ten times faster and QA four times, revie
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.utils import timezone
 
 from planning.notes.models import Kind, Note
 from planning.quarters import current_quarter
 
-from .models import BottleneckMap, Scenario, Stage, StageDependency
+from .models import BottleneckMap, DeliverySource, DeliveryUpload, Scenario, Stage, StageDependency
 
 MAP_NAME = "Feature delivery"
 UNIT = "one feature from idea to production"
@@ -119,6 +122,15 @@ def seed(team, user) -> None:
                     for kind, text in notes
                 ]
             )
+            DeliveryUpload.objects.create(
+                team=team,
+                map=bmap,
+                source=DeliverySource.GITHUB,
+                filename="pull-requests.csv",
+                text=pull_requests_csv(timezone.now()),
+                rows=DEMO_PULL_REQUESTS,
+                created_by=user,
+            )
             sec = by_name["Security review"]
             review = by_name["Code review"]
             Scenario.objects.create(
@@ -134,3 +146,33 @@ def seed(team, user) -> None:
                 },
                 created_by=user,
             )
+
+
+DEMO_PULL_REQUESTS = 48
+
+
+def pull_requests_csv(now: datetime) -> str:
+    """A GitHub pull-request export of the last ~four months, as `gh pr list --json` would
+    name its columns: review queues shrink from the middle of it (an AI reviewer arrived),
+    the deploy queue does not. Deterministic for a given `now`."""
+    start = (now.astimezone(UTC) - timedelta(days=125)).replace(
+        hour=9, minute=0, second=0, microsecond=0
+    )
+    lines = ["number,title,createdAt,firstReviewAt,approvedAt,mergedAt,deployedAt"]
+    for i in range(DEMO_PULL_REQUESTS):
+        created = start + timedelta(hours=i * 60)
+        later = i >= DEMO_PULL_REQUESTS // 2
+        wait = (3 + (i * 7) % 9) if later else (8 + (i * 11) % 25)  # hours to a first review
+        review = 1 + (i * 5) % 4  # hours from the first review to approval
+        deploy = 18 + (i * 13) % 15  # hours from merge to production
+        first = created + timedelta(hours=wait)
+        approved = first + timedelta(hours=review)
+        merged = approved + timedelta(hours=1)
+        deployed = merged + timedelta(hours=deploy)
+        stamps = [created, first, approved, merged]
+        if deployed < now:
+            stamps.append(deployed)
+        cells = [f"{t:%Y-%m-%dT%H:%M:%SZ}" if t < now else "" for t in stamps]
+        cells += [""] * (5 - len(cells))
+        lines.append(",".join([str(1200 + i), f"Change {1200 + i}", *cells]))
+    return "\n".join(lines) + "\n"

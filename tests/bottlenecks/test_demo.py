@@ -46,3 +46,22 @@ def test_investments_for_the_review_backlog(delivery_map, django_assert_max_num_
     assert ranked[0].gain == pytest.approx(30.6 / 26.6 - 1)
     assert ranked[1].ceiling == pytest.approx(47 / 20.6)
     assert "QA" not in [i.stage for i in services.investments(delivery_map, limit=10)]
+
+
+def test_demo_has_a_pull_request_export_ready_to_measure(team):
+    from zoneinfo import ZoneInfo
+
+    from planning.bottlenecks import delivery
+    from planning.bottlenecks.models import DeliveryUpload
+
+    user = UserFactory()
+    demo.seed(team, user)
+    demo.seed(team, user)
+    upload = DeliveryUpload.objects.get(team=team)
+    assert upload.map.quarter == str(current_quarter(team))
+    export = delivery.read_export(upload.text)
+    assert export.problems == [] and len(export.sheet.rows) == upload.rows == 48
+    columns = delivery.guess_columns("github", export.header)
+    assert set(columns) == {"id", "created", "first_review", "approved", "merged", "deployed"}
+    parsed = delivery.parse_pull_requests(export.sheet.rows, columns, ZoneInfo("UTC"))
+    assert parsed.problems == [] and parsed.items == 48
