@@ -256,3 +256,21 @@ def test_the_conversation_of_a_steered_turn():
     assert [m["role"] for m in before] == ["user"] and "Apply it to the draft" in before[0][
         "content"
     ]
+
+
+def test_the_steer_box_is_for_editors_and_a_finished_draft_offers_a_revision(
+    team, review, editor_client, viewer_client
+):
+    session = live.create_session(team, kind="review_draft")
+    LiveWriter.claim(session.pk)
+    draft = Draft.objects.create(team=team, review=review, step=1, session=session)
+    url = reverse("facilitator:panel", args=[team.slug, review.quarter, 1])
+    assert "Steer while it writes" in editor_client.get(url).content.decode()
+    assert "Steer while it writes" not in viewer_client.get(url).content.decode()
+
+    live.end_session(session.pk, "completed")
+    Draft.objects.filter(pk=draft.pk).update(status="ready", text="A draft [P1].", turns=2)
+    page = editor_client.get(url).content.decode()
+    assert "Ask Claude for a revision" in page and "2 model calls" in page
+    assert "Ask Claude for a revision" not in viewer_client.get(url).content.decode()
+    assert steer(viewer_client, session, "shorter").status_code == 403
