@@ -4,6 +4,7 @@ settings.CELERY_IMPORTS (EXPONENT_DEV_TASK_MODULES=devtools.tasks, set by tests/
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import task_prerun
 
 from planning.live.writer import LiveWriter
 
@@ -15,3 +16,13 @@ def emit_burst(session_id: str, epoch: int, count: int, label: str = "") -> int:
     for i in range(count):
         w.emit("progress", {"writer": label, "i": i})
     return count
+
+
+@task_prerun.connect
+def _fresh_content_types(**_kwargs) -> None:
+    """The test suite flushes the database between transactional tests, and the content types
+    come back with new ids; a worker that lives through several tests must not keep the old
+    ids cached (light and shade notes are found by content type)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()

@@ -64,19 +64,19 @@ def shared_evidence(review) -> list[EvidenceItem]:
 
 
 # ----------------------------------------------------------------------------- the cache gate
-def _warm_key(run_id: int) -> str:
-    return f"facilitator:sides:{run_id}:warm"
+def _warm_key(run: SideRun) -> str:
+    return f"facilitator:sides:{run.session_id}:warm"  # a UUID: unique across databases too
 
 
-def signal_warm(run_id: int) -> None:
-    client.get_redis().set(_warm_key(run_id), 1, ex=3600)
+def signal_warm(run: SideRun) -> None:
+    client.get_redis().set(_warm_key(run), 1, ex=3600)
 
 
-def wait_warm(run_id: int, writer: LiveWriter, limit: float = WARM_WAIT) -> None:
+def wait_warm(run: SideRun, writer: LiveWriter, limit: float = WARM_WAIT) -> None:
     """Until the first part's answer has begun (or it ended, or a stop, or `limit` s)."""
     r = client.get_redis()
     deadline = time.monotonic() + limit
-    while not r.exists(_warm_key(run_id)) and time.monotonic() < deadline:
+    while not r.exists(_warm_key(run)) and time.monotonic() < deadline:
         if writer.should_stop():
             return
         time.sleep(0.05)
@@ -132,13 +132,13 @@ def write_side(self, proposal_id: int, epoch: int) -> str:
     first = proposal.order == 0
     try:
         if not first:
-            wait_warm(run.pk, writer)
+            wait_warm(run, writer)
         outcome = _propose(proposal, run, writer, first)
     except Fenced:
         outcome = {"status": SideProposal.Status.FAILED, "error": STOPPED}
     finally:
         if first:
-            signal_warm(run.pk)
+            signal_warm(run)
     return finish_part(proposal, run, epoch, writer, outcome)
 
 
@@ -164,7 +164,7 @@ def _propose(proposal: SideProposal, run: SideRun, w: LiveWriter, first: bool) -
 
     def on_text(text: str) -> None:
         if first and not parts:
-            signal_warm(run.pk)  # the answer has begun: the cache entry is readable now
+            signal_warm(run)  # the answer has begun: the cache entry is readable now
         parts.append(text)
         w.token(text, stream=stream)
 
@@ -250,6 +250,7 @@ def finish_part(
             if done >= locked.parts_total:
                 end, data = _ending(locked)
                 events.append((end, data))
+                transaction.on_commit(lambda: client.get_redis().delete(_warm_key(run)))
             try:
                 append(run.session_id, events, epoch=epoch, end=end)
             except Fenced:

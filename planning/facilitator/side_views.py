@@ -85,7 +85,9 @@ def accept(request: TeamRequest, pk: int) -> HttpResponse:
         done = f"The {sides.SIDES[proposal.kind]} of “{proposal.bet.title}” was added."
         messages.success(request, done)
         url = _step_url(review, f"bet-{proposal.bet_id}")
-        if request.htmx:  # the bet's own light and shade changed: show the whole step again
+        if request.htmx:  # the bet's own light and shade changed: load the whole step again
+            # (a URL differing only in its #fragment would not reload the page)
+            url = url.replace("#", f"?accepted={proposal.pk}#", 1)
             return HttpResponse(status=204, headers={"HX-Redirect": url})
         return redirect(url)
     if not request.htmx:

@@ -91,6 +91,8 @@ def test_one_task_per_bet_writes_its_part_to_one_session_without_gaps(
     assert events[-1].type == "completed" and events[-1].data["proposals"] == 11
     assert [e.type for e in events].count("started") == 1  # parts join, they do not claim
 
+    run.refresh_from_db()  # the evidence sent: every bet with the side it has
+    assert sum(LONG[:60] in item["detail"] for item in run.evidence) == 11
     proposals = list(run.proposals.select_related("bet").order_by("order"))
     assert {p.bet for p in proposals} == {*bets, waived}
     assert all(p.status == SideProposal.Status.READY for p in proposals)
@@ -187,7 +189,7 @@ def test_accept_as_edited_adds_the_missing_side_marked_ai_drafted(
     proposal = _proposal(review, bet)
     response = _accept(editor_client, proposal, "  The risk: flaky agents block releases.  ")
     assert response.status_code == 204 and response.headers["HX-Redirect"].endswith(
-        f"#bet-{bet.pk}"
+        f"?accepted={proposal.pk}#bet-{bet.pk}"
     )
     shade = light_shade_of(bet).shade
     assert len(shade) == 1 and shade[0].author == editor
