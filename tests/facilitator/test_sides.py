@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from planning.facilitator import sides
 from planning.facilitator.models import Draft, FacilitatorSetting, SideProposal, SideRun
@@ -312,3 +313,22 @@ def test_pure_rules():
     assert words == "1,200 tokens in (3,000 read from the prompt cache), 40 out"
     blocks = sides.system_blocks("Light and shade", "2026-Q4", [])
     assert blocks[1]["cache_control"] == {"type": "ephemeral"} and "cache_control" not in blocks[0]
+
+
+@pytest.mark.django_db
+def test_settings_page_says_what_is_sent_and_what_each_run_cost(
+    team, review, owner_client, enabled
+):
+    bet = _bet(review, "Agents", light="x")
+    _proposal(
+        review, bet, input_tokens=150, output_tokens=40, cache_creation_tokens=1200,
+        cache_read_tokens=0, cost_usd=Decimal("0.005550"),
+    )  # fmt: skip
+    _proposal(
+        review, _bet(review, "Voice", shade="y"), kind="light", input_tokens=150,
+        output_tokens=40, cache_read_tokens=1200, cost_usd=Decimal("0.001410"),
+    )  # fmt: skip
+    page = owner_client.get(reverse("facilitator:settings", args=[team.slug])).content.decode()
+    assert escape(sides.SIDE_SYSTEM_PROMPT) in page and "prompt cache" in page
+    assert "300 / 80 tokens" in page and "1200 / 1200 tokens" in page
+    assert "$0.0070" in page  # 0.005550 + 0.001410
