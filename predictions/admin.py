@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from .models import Metric, Observation, ObservationChange, Prediction, Resolution, Reveal
+from .models import (
+    Metric,
+    MetricPush,
+    MetricSource,
+    Observation,
+    ObservationChange,
+    Prediction,
+    Resolution,
+    Reveal,
+)
 
 
 @admin.register(Metric)
@@ -54,3 +63,24 @@ class PredictionAdmin(admin.ModelAdmin):
 class RevealAdmin(admin.ModelAdmin):
     list_display = ["metric", "user", "created_at"]
     raw_id_fields = ["metric", "user"]
+
+
+@admin.register(MetricSource)
+class MetricSourceAdmin(admin.ModelAdmin):
+    list_display = ["metric", "host", "every_hours", "active", "last_fetched_at", "failures"]
+    list_filter = ["active", "format", "every_hours"]
+    search_fields = ["metric__name", "url"]
+    raw_id_fields = ["metric", "created_by"]
+    # The credential stays encrypted and unseen; the fetch state is the worker's to write.
+    readonly_fields = [
+        "next_fetch_at", "claim_token", "etag", "last_modified", "last_fetched_at",
+        "last_success_at", "last_result", "last_error", "failures", "failing_since",
+        "failure_notified_at",
+    ]  # fmt: skip
+
+
+@admin.register(MetricPush)
+class MetricPushAdmin(admin.ModelAdmin):
+    list_display = ["metric", "created_by", "created_at", "last_received_at"]
+    raw_id_fields = ["metric", "created_by"]
+    readonly_fields = ["created_at", "last_received_at"]

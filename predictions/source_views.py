@@ -64,8 +64,13 @@ def metric_source(request: TeamRequest, pk: int) -> HttpResponse:
         saved = form.save(commit=False)
         if source is None:
             saved.created_by = request.user
-        saved.next_fetch_at = timezone.now()  # fetch on the next tick
+        # A saved edit starts afresh: fetched on the next tick in full (no If-None-Match: the
+        # URL or the mapping may have changed), with no failures carried over.
+        saved.next_fetch_at = timezone.now()
         saved.claim_token = None
+        saved.etag = saved.last_modified = saved.last_error = ""
+        saved.failures = 0
+        saved.failing_since = saved.failure_notified_at = None
         saved.save()
         messages.success(
             request, f"Source saved: “{metric.name}” will be fetched from {saved.host} shortly."

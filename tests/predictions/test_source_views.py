@@ -265,3 +265,17 @@ def test_the_look_back_names_the_source_and_when_it_was_fetched(metric, owner, t
     other = MetricFactory(team=team, name="manual")
     assert sources._source_line(other, team) == ""
     assert PredictionFactory  # the review page itself is covered in tests/reviews
+
+
+def test_saving_an_edit_starts_the_source_afresh(metric, editor_client):
+    source = MetricSource.objects.create(
+        metric=metric, url="https://x.example/a.csv", date_field="date", value_field="score",
+        etag='"abc"', last_modified="Tue, 01 Dec 2026 10:00:00 GMT", failures=4,
+        failing_since=timezone.now() - timedelta(days=1), last_error="HTTP 500",
+        next_fetch_at=timezone.now() + timedelta(hours=20),
+    )  # fmt: skip
+    editor_client.post(_url(metric, "metric_source"), _form("https://x.example/b.csv"))
+    source.refresh_from_db()
+    assert (source.url, source.etag, source.last_modified) == ("https://x.example/b.csv", "", "")
+    assert (source.failures, source.failing_since, source.last_error) == (0, None, "")
+    assert source.next_fetch_at <= timezone.now()

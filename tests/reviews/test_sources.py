@@ -149,3 +149,23 @@ def test_new_lines_are_written_and_committed_from_the_review(editor_client, seed
     # An off-site `next` is ignored.
     evil = editor_client.post(commit, {"next": "https://evil.example.com/"})
     assert evil.url.startswith(prediction.get_absolute_url())
+
+
+def test_look_back_says_which_metrics_update_themselves(seeded, owner_client):
+    """A connected metric's rows carry "updated automatically from <host>, last fetched …"."""
+    from predictions.models import Metric, MetricSource
+
+    rows = sources.prediction_scores(seeded)
+    scored = next(r for r in rows if r["source"] == "")  # not connected yet
+    metric = Metric.objects.get(team=seeded.team, name=scored["metric"])
+    MetricSource.objects.filter(metric=metric).delete()
+    MetricSource.objects.create(
+        metric=metric, url="https://data.example.com/feed.csv", date_field="d", value_field="v",
+        last_fetched_at=timezone.now() - timedelta(hours=3),
+    )  # fmt: skip
+    row = next(r for r in sources.prediction_scores(seeded) if r["title"] == scored["title"])
+    assert row["source"].startswith("updated automatically from data.example.com, last fetched ")
+    body = owner_client.get(url(seeded, "step", n=1)).content.decode()
+    assert "Updated automatically from data.example.com, last fetched" in body
+    assert any("updated automatically from data.example.com" in line
+               for line in sources.look_back_lines(seeded))  # fmt: skip
