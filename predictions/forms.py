@@ -384,6 +384,11 @@ class MetricSourceForm(ModelForm):
     )
     clear_credential = forms.BooleanField(required=False, label="Remove the stored credential")
 
+    field_order = [
+        "url", "format", "rows", "date_field", "value_field", "filter", "factor", "every_hours",
+        "header_name", "header_value", "clear_credential", "active",
+    ]  # fmt: skip
+
     class Meta:
         model = MetricSource
         fields = [

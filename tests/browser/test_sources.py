@@ -1,0 +1,50 @@
+"""In a real browser at 390 px: connect a metric to a CSV source, test it (rows shown, nothing
+saved), fix a bad filter shown next to its field, save, and see the values arrive."""
+
+import pytest
+from playwright.sync_api import expect
+
+from planning.teams.models import Membership, Role
+from predictions import fetching
+from predictions.models import MetricSource, Observation
+from tests.browser.helpers import logged_in_context
+from tests.factories import MetricFactory, TeamFactory, UserFactory
+from tests.predictions.sourceserver import SourceServer
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
+
+
+def test_connect_test_and_save_a_source_on_a_phone(live_server, browser, settings):
+    settings.NETGUARD_ALLOW_LOOPBACK = True  # test-only: the source listens on 127.0.0.1
+    team = TeamFactory(name="Feed Team", slug="feed-team")
+    user = UserFactory(email="feeds@example.com")
+    Membership.objects.create(team=team, user=user, role=Role.EDITOR)
+    metric = MetricFactory(team=team, created_by=user, name="Benchmark", unit="%", scale="linear")
+    base = live_server.url
+    page = logged_in_context(browser, base, user, width=390, height=844).new_page()
+    with SourceServer() as server:
+        page.goto(base + metric.get_absolute_url())
+        page.get_by_role("link", name="Connect a source").click()
+        page.get_by_role("textbox", name="URL", exact=True).fill(server.url("/csv"))
+        page.get_by_label("Date column or field").fill("date")
+        page.get_by_label("Value column or field").fill("score")
+        page.get_by_label("Filter").fill("model = best")
+        page.get_by_label("Unit conversion factor").fill("100")
+        page.get_by_role("button", name="Test the source").click()
+        expect(page.locator("#source-form .field-error")).to_contain_text("Cannot read")
+        assert page.get_by_role("textbox", name="URL", exact=True).input_value() == server.url("/csv")  # kept
+        page.get_by_label("Filter").fill('model == "best"')
+        page.get_by_role("button", name="Test the source").click()
+        expect(page.locator("#source-trial")).to_contain_text("2 rows read")
+        expect(page.locator("#source-trial")).to_contain_text("62.5%")
+        assert not MetricSource.objects.exists() and not Observation.objects.exists()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+        page.get_by_role("button", name="Save source").click()
+        expect(page.locator("#source-status")).to_contain_text("Updated automatically from")
+        expect(page.locator("#source-status")).to_contain_text("Last fetched: not yet")
+        assert fetching.fetch_due()["fetched"] == 1  # what the beat task does each minute
+        page.reload()
+        expect(page.locator("#source-status")).to_contain_text("2 rows: 2 new")
+        expect(page.locator(".obs-table")).to_contain_text("62.5%")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
