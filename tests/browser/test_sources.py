@@ -32,7 +32,9 @@ def test_connect_test_and_save_a_source_on_a_phone(live_server, browser, setting
         page.get_by_label("Unit conversion factor").fill("100")
         page.get_by_role("button", name="Test the source").click()
         expect(page.locator("#source-form .field-error")).to_contain_text("Cannot read")
-        assert page.get_by_role("textbox", name="URL", exact=True).input_value() == server.url("/csv")  # kept
+        assert page.get_by_role("textbox", name="URL", exact=True).input_value() == server.url(
+            "/csv"
+        )  # kept
         page.get_by_label("Filter").fill('model == "best"')
         page.get_by_role("button", name="Test the source").click()
         expect(page.locator("#source-trial")).to_contain_text("2 rows read")
