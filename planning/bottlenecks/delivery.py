@@ -176,11 +176,25 @@ _ISO = re.compile(
 )
 
 
+# Seconds, an optional fraction of at most six digits, Z or ±HH:MM: what fromisoformat reads
+# exactly as ISO 8601 means it, within the years MIN_YEAR–MAX_YEAR.
+_PLAIN = re.compile(
+    r"^(19\d\d|2[01]\d\d|2200)-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d)?$"
+)
+
+
 def parse_timestamp(text: str, tz: ZoneInfo) -> datetime:
     """An ISO 8601 timestamp as an aware UTC datetime. With `Z` or an offset it means that
     instant; without, it is a wall-clock time in `tz` (a date alone is its midnight there).
     Raises TimestampError with a message for the person who wrote it."""
     raw = text.strip()
+    if _PLAIN.match(raw):  # the common case, read as it is
+        try:
+            plain = datetime.fromisoformat(raw)
+        except ValueError:
+            plain = None  # not a real date (30 February): said in words below
+        if plain is not None:
+            return _aware(plain, raw, tz)
     example = "use ISO 8601, such as 2026-03-02T14:30:00Z or 2026-03-02 14:30+01:00"
     match = _ISO.match(raw)
     if not match:
@@ -199,10 +213,13 @@ def parse_timestamp(text: str, tz: ZoneInfo) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise TimestampError(f"“{_clip(raw)}” is not a real date and time; {example}.") from None
+    return _aware(parsed, raw, tz)
+
+
+def _aware(parsed: datetime, raw: str, tz: ZoneInfo) -> datetime:
     if parsed.tzinfo is not None:
         return parsed.astimezone(UTC)
-    local = parsed.replace(tzinfo=tz)
-    moment = local.astimezone(UTC)
+    moment = parsed.replace(tzinfo=tz).astimezone(UTC)
     if moment.astimezone(tz).replace(tzinfo=None) != parsed:
         raise TimestampError(
             f"“{_clip(raw)}” does not exist in {tz.key} (the clocks skip that hour); "
