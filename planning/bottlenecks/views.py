@@ -445,9 +445,7 @@ def measure_upload(request: TeamRequest, pk: int) -> HttpResponse:
     return render(request, "bottlenecks/measure_upload.html", context, status=status)
 
 
-def _measure_data(
-    data, form_keys: list[str], header: list[str], source, stages, saved, defaults: dict
-) -> dict:
+def _measure_data(data, form_keys: list[str], source, stages, saved, defaults: dict) -> dict:
     """The mapping step's values for this file's segments or statuses, whatever order or set
     of them was submitted: each key's choice is looked up by its text (submitted, remembered,
     or guessed), so changing a column never shifts a stage onto the wrong row."""
@@ -509,7 +507,7 @@ def measure_view(request: TeamRequest, pk: int, upload_pk: int) -> HttpResponse:
         "name": shorten(f"{bmap.name} (measured)", 120),
         "quarter": bmap.quarter,
     }
-    data = _measure_data(submitted, parsed.keys, header, source, loaded.stages, saved, defaults)
+    data = _measure_data(submitted, parsed.keys, source, loaded.stages, saved, defaults)
     form = MeasureForm(
         data,
         source=source,
