@@ -276,3 +276,23 @@ def test_propose_review_save_and_try_once_with_a_real_worker(
     assert Probe.objects.count() == 1  # trying saved nothing
     idea.refresh_from_db()
     assert idea.last_tried_at is None  # only a saved probe marks its idea as tried
+
+
+@pytest.mark.django_db
+def test_the_idea_page_holds_its_query_count_as_proposals_grow(team, idea, editor_client, enabled):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    items = propose.checked(pure.parse(pure.scripted_answer(_prompt())).proposals, "")
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert editor_client.get(idea.get_absolute_url()).status_code == 200
+        return len(ctx.captured_queries)
+
+    ProbeProposal.objects.create(team=team, idea=idea, status="ready", proposals=items[:1])
+    count()  # a warm-up: the first request of a client makes one query more
+    one = count()
+    for _ in range(5):
+        ProbeProposal.objects.create(team=team, idea=idea, status="ready", proposals=items)
+    assert count() == one
