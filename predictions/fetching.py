@@ -80,9 +80,17 @@ class Response:
     content_type: str = ""
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme, (parts.hostname or "").lower(), parts.port
+def _checked_origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an http(s) URL; FetchError for anything else (a redirect may
+    point anywhere)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise FetchError(f"{shorten(url, 200)} is not a valid URL.") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError("Only http:// and https:// URLs can be fetched.")
+    return parts.scheme, parts.hostname.lower(), port
 
 
 def _header(response: httpcore.Response, name: bytes) -> str:
@@ -105,12 +113,11 @@ def fetch(
     timeout = timeout_seconds() if timeout is None else timeout
     limit = max_bytes() if limit is None else limit
     deadline = time.monotonic() + timeout
-    origin = _origin(url)
+    origin = _checked_origin(url)
     with netguard.pool() as pool:
         for _hop in range(MAX_REDIRECTS + 1):
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise FetchError("Only http:// and https:// URLs can be fetched.")
+            here = _checked_origin(url)
+            host = here[1]
             headers = [
                 (b"Accept", b"text/csv, application/json;q=0.9, */*;q=0.5"),
                 (b"User-Agent", b"Exponent metric source"),
@@ -119,7 +126,7 @@ def fetch(
                 headers.append((b"If-None-Match", etag.encode("latin-1", "replace")))
             if last_modified:
                 headers.append((b"If-Modified-Since", last_modified.encode("latin-1", "replace")))
-            if credential and _origin(url) == origin:
+            if credential and here == origin:
                 headers.append((credential[0].encode("latin-1"), credential[1].encode("latin-1")))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -132,7 +139,12 @@ def fetch(
                         location = _header(response, b"location")
                         if not location:
                             raise FetchError(f"A redirect ({response.status}) without a Location.")
-                        url = urljoin(url, location)
+                        try:
+                            url = urljoin(url, location)
+                        except ValueError:
+                            raise FetchError(
+                                f"A redirect to {shorten(location, 200)}, not a valid URL."
+                            ) from None
                         continue
                     if response.status == 304:
                         return Response(304, etag=etag, last_modified=last_modified)
@@ -159,14 +171,12 @@ def fetch(
                 raise FetchError(f"Refused: {error}.") from None
             except httpcore.TimeoutException:
                 raise FetchError(f"No complete answer within {timeout:g} s.") from None
-            except (
-                httpcore.NetworkError,
-                httpcore.ProtocolError,
-                httpcore.UnsupportedProtocol,
-            ) as error:
-                raise FetchError(
-                    f"Could not fetch {parts.hostname}: {error or 'connection failed'}."
-                ) from None
+            except httpcore.ConnectError:
+                raise FetchError(f"Could not connect to {host}.") from None
+            except (httpcore.NetworkError, httpcore.ProtocolError):
+                raise FetchError(f"The connection to {host} broke off or spoke no HTTP.") from None
+            except (httpcore.UnsupportedProtocol, ValueError, UnicodeError):
+                raise FetchError(f"{shorten(url, 200)} cannot be fetched.") from None
     raise FetchError(f"More than {MAX_REDIRECTS} redirects.")
 
 

@@ -253,3 +253,29 @@ def test_each_due_source_is_fetched_once_under_two_workers(team, owner, server, 
     assert all(server.hits[f"/csv/{i}"] == 1 for i in range(12)), server.hits
     assert Observation.objects.count() == 24
     assert fetching.claim_due()[0] == []
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        ("ftp://example.com/x.csv", "Only http:// and https://"),
+        ("http://[::1/x", "not a valid URL"),
+        ("http://127.0.0.1:99999/x", "not a valid URL"),
+        ("file:///etc/passwd", "Only http:// and https://"),
+        ("/redirect", "More than 5 redirects"),
+    ],
+)
+def test_hostile_redirects_fail_cleanly(server, loopback, location, message):
+    server.redirect_to = location
+    with pytest.raises(fetching.FetchError, match=message.replace("/", "/")):
+        fetching.fetch(server.url("/redirect"))
+
+
+def test_a_closed_port_is_a_clean_error(loopback):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens once it is closed
+    with pytest.raises(fetching.FetchError, match="Could not connect to 127.0.0.1"):
+        fetching.fetch(f"http://127.0.0.1:{port}/x.csv")
