@@ -435,6 +435,9 @@ def _csv_records(
     required = {str(mapping.date[0]), str(mapping.value[0])}
     sheet = csvimport.read(text, columns=names or ["date", "value"], required=required)
     for problem in sheet.problems:
+        if problem.message.startswith("More than"):  # the shared row limit, worded for a feed
+            parsed.add("", f"More than {csvimport.MAX_ROWS:,} lines: the limit for a source.")
+            return None
         if problem.line is None or problem.line == 1:
             parsed.add("", problem.message)
         else:

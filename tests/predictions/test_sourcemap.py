@@ -202,3 +202,11 @@ def test_read_date():
     assert read_date("2026-03-31T23:00:00+00:00") == date(2026, 3, 31)
     assert read_date("31/03/2026") is None
     assert read_date(3) is None
+
+
+def test_the_shared_row_limit_counts_lines_before_the_filter():
+    raw = "date,value\n" + "".join(f"2026-01-01,{i}\n" for i in range(csvimport.MAX_ROWS + 1))
+    parsed = _parse(raw)
+    assert parsed.fatal and parsed.problems[0].message == (
+        f"More than {csvimport.MAX_ROWS:,} lines: the limit for a source."
+    )
