@@ -18,9 +18,10 @@ from planning.teams.tenancy import TeamRequest, team_get_object_or_404, team_vie
 from . import proposals as pure
 from . import propose
 from .forms import ProbeForm
-from .models import Idea, Model, ProbeProposal
+from .models import GraderKind, Idea, Model, ProbeProposal
 
 PANEL = "audits/partials/proposals.html#panel"
+GRADERS = dict(GraderKind.choices)
 
 
 def panel_context(request: TeamRequest, idea: Idea, **extra) -> dict:
@@ -43,7 +44,12 @@ def panel_context(request: TeamRequest, idea: Idea, **extra) -> dict:
         "batch": batch,
         "running": running,
         "stopped": bool(batch and batch.status == ProbeProposal.Status.RUNNING and not running),
-        "items": list(enumerate(batch.proposals or [])) if batch else [],
+        "items": [
+            (n, {**item, "grader_label": GRADERS.get(item.get("grader", ""), "")})
+            for n, item in enumerate(batch.proposals or [])
+        ]
+        if batch
+        else [],
         "can_propose": request.membership.can_edit,
         "is_owner": request.membership.is_owner,
         "models": Model.objects.filter(retired=False) if request.membership.can_edit else [],

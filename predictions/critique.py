@@ -66,10 +66,14 @@ def _field(prompt: str, label: str) -> str:
 def scripted_critique(prompt: str) -> str:
     """The fake API's critique: three paragraphs naming the metric and the figures sent."""
     metric = re.sub(r" \(unit: .*\)$", "", _field(prompt, "Metric")) or "this metric"
-    history = _field(prompt, "The metric's own history") or "no trend given"
+    history = _field(prompt, "The metric's own history")
     comparison = _field(prompt, "Comparison")
+    if history and not history.startswith("Not enough history"):
+        base = f"{metric}'s own history is {history.rstrip('.')}."
+    else:
+        base = f"{metric} has too little history for a trend, so the line rests on the rationale."
     return (
-        f"Base rates: {metric}'s own history is {history.rstrip('.')}. "
+        f"Base rates: {base} "
         + (f"{comparison} " if comparison else "")
         + "Trends like this one usually slow before they stop; a forecast that keeps the "
         "recent pace should say why it will not.\n\n"

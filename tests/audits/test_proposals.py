@@ -236,6 +236,7 @@ def test_propose_review_save_and_try_once_with_a_real_worker(
     page = editor_client.get(idea.get_absolute_url()).text
     assert page.count('data-valid="1"') == 3 and page.count('data-valid="0"') == 1
     assert "Not a valid probe" in page and "not a valid regular expression" in page
+    assert "· Matches a regular expression" in page and "· LLM judge with a rubric" in page
     assert f"${floatformat(batch.cost_usd, 4)}" in page
     assert not Probe.objects.exists()  # proposals are not probes
 

@@ -67,6 +67,13 @@ def test_the_prompt_carries_the_outside_view_and_the_fake_names_the_metric():
     answer = pure.scripted_critique(sent)
     assert answer.startswith("Base rates: Task horizon's own history is ×2 per year")
     assert "1.7× faster" in answer and "What would change the forecast" in answer
+    no_history = sent.replace(
+        "×2 per year (doubling every 12.0 months), fitted to 9 observations.",
+        "Not enough history for a trend: 1 observation (a trend needs at least 3 …).",
+    )
+    assert pure.scripted_critique(no_history).startswith(
+        "Base rates: Task horizon has too little history for a trend"
+    )
     assert len(pure.user_prompt(metric="m", unit="", scale="Log", claim="c", kind="Line",
                                 horizon="2027-01-01", rationale="x" * 50_000)) < 6200  # fmt: skip
 
