@@ -106,7 +106,7 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     return times.user, times.system
 
 
-def run_runner(args, url: str) -> dict:
+def run_runner(args, url: str, server_pid: int) -> dict:
     import logging
 
     import django
@@ -152,7 +152,7 @@ def run_runner(args, url: str) -> dict:
         )
         run = runs.create_run(team, None, models=models, ideas=ideas)
         before = requests_seen(url)
-        cpu = cpu_seconds(worker.pid)
+        cpu, server_cpu = cpu_seconds(worker.pid), sum(cpu_seconds(server_pid))
         started = time.monotonic()
         runs.start_run(run)
         limit = args.calls * args.latency + 120
@@ -162,6 +162,7 @@ def run_runner(args, url: str) -> dict:
                 raise SystemExit("the run did not finish in time")
         wall = time.monotonic() - started
         user, system = (b - a for a, b in zip(cpu, cpu_seconds(worker.pid), strict=True))
+        server_cpu = sum(cpu_seconds(server_pid)) - server_cpu
         cpu = user + system
         run.refresh_from_db()
         from audits import live
@@ -175,6 +176,7 @@ def run_runner(args, url: str) -> dict:
             "wall": wall, "cpu": cpu, "calls": run.done_calls + run.error_calls,
             "errors": run.error_calls, "status": run.status,
             "requests": requests_seen(url) - before, "threads": threads, "system": system,
+            "server_cpu": server_cpu,
             "tail": (run.finished_at - span["last"]).total_seconds() if span["last"] else 0,
         }  # fmt: skip
     finally:
@@ -184,11 +186,15 @@ def run_runner(args, url: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- main
+def per_call(cpu: float, calls: int) -> str:
+    return f"{cpu / max(calls, 1) * 1000:.1f} ms per call ({cpu:.1f} s)"
+
+
 def report(name: str, figures: dict, ideal: float, calls: int) -> None:
+    who = "worker" if name == "runner" else "client"
     print(f"{name:>6}: wall {figures['wall']:.2f} s, ideal {ideal:.2f} s, "
           f"ratio to ideal {ideal / figures['wall']:.3f}, "
-          f"CPU {figures['cpu'] / max(calls, 1) * 1000:.1f} ms per call "
-          f"({figures['cpu']:.1f} s for {calls} calls)")  # fmt: skip
+          f"CPU of the {who} {per_call(figures['cpu'], calls)}")  # fmt: skip
 
 
 def main() -> None:
@@ -237,18 +243,22 @@ def main() -> None:
               f"{load()}")  # fmt: skip
         bare = None
         if not args.skip_bare:
-            before = requests_seen(url)
+            before, server_cpu = requests_seen(url), sum(cpu_seconds(server.pid))
             bare = run_bare(args, url)
+            server_cpu = sum(cpu_seconds(server.pid)) - server_cpu
             report("bare", bare, ideal, args.calls)
-            print(f"        fake server saw {requests_seen(url) - before} requests; {load()}")
-        runner = run_runner(args, url)
+            print(f"        fake server saw {requests_seen(url) - before} requests, its CPU "
+                  f"{per_call(server_cpu, args.calls)}; {load()}")  # fmt: skip
+        runner = run_runner(args, url, server.pid)
         report("runner", runner, ideal, args.calls)
-        print(f"        {runner['calls']} results ({runner['errors']} errors), run "
-              f"{runner['status']} {runner['tail']:.2f} s after the last result; fake server "
-              f"saw {runner['requests']} requests; {runner['threads']} worker threads; CPU "
-              f"{runner['system'] / max(args.calls, 1) * 1000:.1f} ms per call of it in the "
-              f"kernel; "
-              f"{load()}")  # fmt: skip
+        print(
+            f"        {runner['calls']} results ({runner['errors']} errors), run "
+            f"{runner['status']} {runner['tail']:.2f} s after the last result; "
+            f"{runner['threads']} worker threads; of the worker's CPU "
+            f"{runner['system'] / max(args.calls, 1) * 1000:.1f} ms per call in the kernel"
+        )
+        print(f"        fake server saw {runner['requests']} requests, its CPU "
+              f"{per_call(runner['server_cpu'], args.calls)}; {load()}")  # fmt: skip
         if bare:
             b, r = ideal / bare["wall"], ideal / runner["wall"]
             print(f"runner / bare: {r / b:.3f} (bare {b:.3f}, runner {r:.3f} of ideal)")

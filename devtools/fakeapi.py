@@ -40,7 +40,8 @@ its Nth text delta (counted as `held`) until {"resume": n} lets n of them go on 
 {"hold_after": 0} ends the hold (a test steers a generation at a known token that way).
 
 The server is a ThreadingHTTPServer: one thread per connection, so hundreds of slow concurrent
-requests overlap as they would against the real API.
+requests overlap as they would against the real API. Connections are kept alive between
+requests (streamed ones too, as the real API does), so a client's pool reuses them.
 """
 
 from __future__ import annotations
@@ -261,6 +262,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "FakeAnthropic/1.0"
     protocol_version = "HTTP/1.1"
     api: FakeAPI  # set on the subclass by make_server
+    _frames: list[bytes]  # the events of a streamed answer not written yet
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass  # quiet: hundreds of requests per second in benchmarks
@@ -293,8 +295,16 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _sse(self, event: str, data: dict[str, Any]) -> None:
-        frame = f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+        """Queue one server-sent event; `_send` writes what is queued as one chunk."""
+        self._frames.append(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
+
+    def _send(self, last: bool = False) -> None:
+        """Write the queued events (one chunk, one write), and the final chunk if `last`.
+        Events with no pause between them go out together, as a fast server's would."""
+        frame = b"".join(self._frames)
+        self._frames = []
+        out = b"%x\r\n%s\r\n" % (len(frame), frame) if frame else b""
+        self.wfile.write(out + b"0\r\n\r\n" if last else out)
         self.wfile.flush()
 
     # ----------------------------------------------------------------- routes
@@ -463,6 +473,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("transfer-encoding", "chunked")
         self.send_header("request-id", f"req_fake_{uuid.uuid4().hex[:16]}")
         self.end_headers()
+        self._frames = []
         try:
             self._sse(
                 "message_start",
@@ -494,8 +505,10 @@ class Handler(BaseHTTPRequestHandler):
                     self._sse("error", {"type": "error", "error": error})
                     break
                 if self.api.hold_after and n == self.api.hold_after:
+                    self._send()  # the deltas so far reach the client before the hold
                     self.api.hold_point()
                 if delay:
+                    self._send()
                     time.sleep(delay)
                 self._sse(
                     "content_block_delta",
@@ -511,11 +524,9 @@ class Handler(BaseHTTPRequestHandler):
                      "usage": {"output_tokens": len(pieces)}},
                 )  # fmt: skip
                 self._sse("message_stop", {"type": "message_stop"})
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
+            self._send(last=True)
         except (BrokenPipeError, ConnectionResetError):
-            pass  # the client went away (a cancelled call): nothing to clean up
-        self.close_connection = True
+            self.close_connection = True  # the client went away (a cancelled call)
 
 
 class Server(ThreadingHTTPServer):
