@@ -3,8 +3,8 @@
 Two measurements of the same calls on the same fake server process (streaming, fixed
 latency), one after the other:
 
-- **bare**: the SDK's AsyncAnthropic, asyncio and a semaphore of `--concurrency` in one
-  process: the limit this machine reaches right now;
+- **bare**: the SDK's AsyncAnthropic (the raw event stream, text deltas joined), asyncio and
+  a semaphore of `--concurrency` in one process: the limit this machine reaches right now;
 - **runner**: the real path (start_run, the Celery fan-out on a thread-pool worker, the Redis
   semaphore, PostgreSQL result rows and run counters, live-session events).
 
@@ -71,14 +71,14 @@ async def _bare(url: str, calls: int, n_models: int, concurrency: int) -> dict:
 
     async def one(i: int, model: str) -> str:
         messages = [{"role": "user", "content": PROMPT.format(i=i)}]
-        async with (
-            gate,
-            client.messages.stream(model=model, max_tokens=16, messages=messages) as stream,
-        ):
-            async for _ in stream:
-                pass
-            message = await stream.get_final_message()
-        return "".join(b.text for b in message.content if b.type == "text")
+        async with gate:
+            stream = await client.messages.create(
+                model=model, max_tokens=16, messages=messages, stream=True
+            )
+            async with stream:
+                return "".join(
+                    [e.delta.text async for e in stream if e.type == "content_block_delta"]
+                )
 
     cpu, started = time.process_time(), time.monotonic()
     answers = await asyncio.gather(*(one(i, m) for i, m in plan(calls, n_models)))
