@@ -36,6 +36,9 @@ def describe(type: str, data: dict[str, Any]) -> str:
         return describe_result(data)
     if type == "steer":
         by = data.get("by")
+        if data.get("revision"):
+            asked = f"Revision asked by {by}" if by else "Revision asked"
+            return f"{asked}: “{data.get('text', '')}”"
         return (
             f"Steer from {by}: “{data.get('text', '')}”"
             if by

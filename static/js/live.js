@@ -39,6 +39,9 @@
       return text;
     }
     if (type === "result") return describeResult(data);
+    if (type === "steer" && data.revision) {
+      return `${data.by ? `Revision asked by ${data.by}` : "Revision asked"}: “${data.text || ""}”`;
+    }
     if (type === "steer") return data.by ? `Steer from ${data.by}: “${data.text || ""}”` : `Steer: “${data.text || ""}”`;
     if (type === "steer_applied") return `Continuing with “${data.text || ""}”`;
     return type;

@@ -156,3 +156,23 @@ def test_stop_during_a_steered_continuation_stops_both_tabs(
         assert [e["type"] for e in events if e["type"] in TERMINAL] == ["cancelled"]
     draft = Draft.objects.get(review=review, step=1)
     assert draft.status == "failed" and "[Applying “focus" in draft.text
+
+
+def test_after_the_end_the_box_asks_for_a_revision_that_streams_in_place(
+    tabs, review, owner, fake_api, celery_worker_process, uvicorn_server
+):
+    base = uvicorn_server.base_url
+    page = tabs[0]
+    page.goto(base + review.step_url(1))
+    page.get_by_role("button", name="Draft with Claude").click()
+    expect(page.locator(".draft-text")).to_be_visible()
+    page.evaluate("window.__stillHere = true")
+    page.get_by_label("Ask Claude for a revision").fill("shorter")
+    page.get_by_role("button", name="Revise").click()
+    expect(page.locator(".draft-text")).to_contain_text("Revised as asked (“shorter”)")
+    expect(page.locator(".draft-revision")).to_contain_text(
+        f"asked by {owner.display_name}: “shorter”"
+    )
+    assert page.evaluate("window.__stillHere === true")  # swapped in place, no reload
+    revision = Draft.objects.get(review=review, follows__isnull=False)
+    assert revision.status == "ready" and revision.follows.status == "ready"

@@ -50,6 +50,7 @@ def test_an_editor_steers_a_running_session_and_every_tab_sees_it(session, edito
     assert data == {"text": "focus on the security risk", "by": editor.display_name}
     said = f"Steer from {editor.display_name}: “focus on the security risk”"
     assert describe("steer", data) == said
+    assert describe("steer", data | {"revision": True}).startswith("Revision asked by ")
     assert notify.steer_count(session.pk) == 1  # the worker's fast check
 
     page = editor_client.post(
