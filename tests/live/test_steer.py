@@ -11,6 +11,7 @@ from planning.live import notify, services
 from planning.live.models import LiveEvent, Status
 from planning.live.summary import describe
 from planning.live.writer import LiveWriter, Steered
+from tests.conftest import wait_for
 
 KIND = "steer-test"
 
@@ -116,7 +117,7 @@ def test_the_writer_takes_steers_in_order_once_and_cannot_end_past_one(session, 
     assert not w.steer_waiting()
     first = services.steer(session.pk, "first", editor).event
     second = services.steer(session.pk, "second", editor).event
-    assert w.steer_waiting()  # the Redis counter moved
+    assert wait_for(w.steer_waiting, 5)  # the Redis counter moved (read at most every 50 ms)
     w.token("some text ")
     with pytest.raises(Steered):  # a steer not taken: the session does not end
         w.finish(Status.COMPLETED, unless_steered=True)
