@@ -5,7 +5,7 @@ errors), "Test the source" (saves nothing), the status on the metric page, the p
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
@@ -279,3 +279,22 @@ def test_saving_an_edit_starts_the_source_afresh(metric, editor_client):
     assert (source.url, source.etag, source.last_modified) == ("https://x.example/b.csv", "", "")
     assert (source.failures, source.failing_since, source.last_error) == (0, None, "")
     assert source.next_fetch_at <= timezone.now()
+
+
+def test_the_source_page_and_a_connected_metric_page_keep_their_query_counts(
+    metric, editor_client, django_assert_max_num_queries
+):
+    from tests.factories import ObservationFactory
+
+    MetricSource.objects.create(
+        metric=metric, url="https://x.example/a.csv", date_field="d", value_field="v",
+        last_fetched_at=timezone.now(), last_result="2 rows: 2 new, 0 changed, 0 unchanged.",
+    )  # fmt: skip
+    push.issue(metric, None)
+    for i in range(60):
+        ObservationFactory(metric=metric, observed_at=date(2025, 1, 1) + timedelta(days=i))
+    with django_assert_max_num_queries(12):
+        assert editor_client.get(_url(metric, "metric_source")).status_code == 200
+    with django_assert_max_num_queries(16):
+        page = editor_client.get(metric.get_absolute_url())
+    assert "Updated automatically from x.example" in page.content.decode()
