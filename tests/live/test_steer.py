@@ -138,3 +138,18 @@ def test_a_redelivered_writer_sees_the_steers_sent_before_it(session, editor):
     again = LiveWriter.claim(session.pk)  # a redelivery: cursor 0, first look reads the log
     assert again.steer_waiting()
     assert [r.data["text"] for r in again.take_steers()] == ["before the crash"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_steer_is_shown_as_text_and_costs_a_constant_number_of_queries(
+    session, editor_client, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(12):
+        response = editor_client.post(
+            steer_url(session), {"text": "<b>bold</b> & “quoted”"}, headers={"HX-Request": "true"}
+        )
+    body = response.content.decode()
+    assert response.status_code == 200 and "<b>bold</b>" not in body
+    assert "Sent “&lt;b&gt;bold&lt;/b&gt; &amp; “quoted””" in body
+    [(_, data)] = steers_of(session)
+    assert data["text"] == "<b>bold</b> & “quoted”"  # stored as typed; escaped when shown
