@@ -103,6 +103,7 @@ def proposal_save(request: TeamRequest, pk: int, n: int) -> HttpResponse:
     try:
         item = propose.item_of(batch, n)
     except propose.NotAvailable:
+        messages.error(request, "That proposal is no longer available: propose again.")
         return redirect(idea.get_absolute_url())
     judge = propose.judge_for(batch)
     if request.method == "POST":

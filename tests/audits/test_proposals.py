@@ -264,6 +264,10 @@ def test_propose_review_save_and_try_once_with_a_real_worker(
                                   {"model": sim_models[0].pk})  # fmt: skip
     assert response.status_code == 400 and "not a valid probe" in response.text
 
+    # A proposal that is not there: back to the idea with a message, nothing saved.
+    response = editor_client.get(_url("proposal_save", team, pk=batch.pk, n=9), follow=True)
+    assert "That proposal is no longer available" in response.text and Probe.objects.count() == 1
+
     # "Try once" straight from a proposal (the JSON Schema one): the same try-once path.
     response = editor_client.post(
         _url("proposal_try", team, pk=batch.pk, n=2), {"model": sim_models[0].pk}
