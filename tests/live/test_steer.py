@@ -153,3 +153,18 @@ def test_a_steer_is_shown_as_text_and_costs_a_constant_number_of_queries(
     assert "Sent “&lt;b&gt;bold&lt;/b&gt; &amp; “quoted””" in body
     [(_, data)] = steers_of(session)
     assert data["text"] == "<b>bold</b> & “quoted”"  # stored as typed; escaped when shown
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_session_page_offers_the_steer_box_to_editors_of_steerable_work(
+    session, team, editor_client, viewer_client
+):
+    assert "Steer while it writes" in editor_client.get(session.get_absolute_url()).content.decode()
+    assert (
+        "Steer while it writes"
+        not in viewer_client.get(session.get_absolute_url()).content.decode()
+    )
+    demo = services.create_session(team, kind="demo")
+    assert (
+        "Steer while it writes" not in editor_client.get(demo.get_absolute_url()).content.decode()
+    )
