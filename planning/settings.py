@@ -320,6 +320,8 @@ AUDITS_QUEUE = env.str(
 CELERY_TASK_ROUTES = {
     "audits.tasks.run_call": {"queue": AUDITS_QUEUE},
     "audits.tasks.run_calls": {"queue": AUDITS_QUEUE},
+    # one model call per bet of "Find the missing side": I/O-bound, like an audit call
+    "planning.facilitator.side_tasks.write_side": {"queue": AUDITS_QUEUE},
 }
 # Extra task modules a worker imports: the test suite's workers add devtools.tasks (test-only
 # tasks, not shipped). Empty in production.

@@ -332,3 +332,28 @@ def test_settings_page_says_what_is_sent_and_what_each_run_cost(
     assert escape(sides.SIDE_SYSTEM_PROMPT) in page and "prompt cache" in page
     assert "300 / 80 tokens" in page and "1200 / 1200 tokens" in page
     assert "$0.0070" in page  # 0.005550 + 0.001410
+
+
+@pytest.mark.django_db
+def test_the_step_page_queries_do_not_grow_with_the_proposals(
+    team, review, editor, editor_client, enabled
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert editor_client.get(_step6(review)).status_code == 200
+        return len(ctx.captured_queries)
+
+    def add(n: int) -> None:
+        for i in range(n):
+            bet = _bet(review, f"Bet {BacklogItem.objects.count()}", light="x")
+            status = "accepted" if i % 2 else "ready"
+            _proposal(review, bet, status=status, decided_by=editor if i % 2 else None)
+
+    add(2)
+    queries()  # warm the content-type cache
+    few = queries()
+    add(6)
+    assert queries() == few

@@ -23,7 +23,8 @@ from django.urls import URLResolver, get_resolver, reverse
 
 from audits.models import AuditRun, RunStatus
 from planning.accounts.models import User
-from planning.facilitator.models import Draft, FacilitatorSetting
+from planning.facilitator.models import Draft, FacilitatorSetting, SideProposal, SideRun
+from planning.notes.models import Note
 from planning.reviews import services as review_services
 from planning.reviews.models import Review
 from planning.teams.models import Team
@@ -99,6 +100,14 @@ def _states_the_demo_lacks(client) -> list[str]:
     Draft.objects.create(
         team=team, review=review, step=1, status=Draft.Status.READY, model="sim-claude-4",
         text="A drafted claim [P1].\n\nAn uncited one.",
+    )  # fmt: skip
+    # "Find the missing side": a finished run with a proposal to accept (edited) or discard.
+    one_sided = review.backlog.get(title="A bet with one side missing")
+    Note.objects.create(team=team, target=one_sided, kind="light", text="Ships sooner.")
+    run = SideRun.objects.create(team=team, review=review, model="sim-claude-4", parts_total=1)
+    SideProposal.objects.create(
+        team=team, run=run, bet=one_sided, kind="shade", model="sim-claude-4",
+        status=SideProposal.Status.READY, text="The risk: it may not hold up.",
     )  # fmt: skip
     return [
         draft.get_absolute_url(),
