@@ -752,7 +752,7 @@ def summary_sentences(comparison: Comparison, rollout: str) -> list[str]:
             "speed-up, so none is claimed."
         )
     else:
-        names = ", ".join(s.name for s in compared)
+        names = _and([s.name for s in compared])
         out.append(
             f"Amdahl's law on the medians: the measured change in {names} makes the whole "
             f"{_overall(result.speedup)} ({fmt_hours(result.t_before)} → "
@@ -760,7 +760,7 @@ def summary_sentences(comparison: Comparison, rollout: str) -> list[str]:
         )
         rest = [s.name for s in comparison.stages if s not in compared]
         if rest:
-            out.append(f"Counted as unchanged (no measured change): {', '.join(rest)}.")
+            out.append(f"Counted as unchanged (no measured change): {_and(rest)}.")
     before, after = result.bottleneck_before, result.bottleneck
     if compared and before is not None and after is not None:
         if before.key == after.key:
@@ -776,6 +776,13 @@ def summary_sentences(comparison: Comparison, rollout: str) -> list[str]:
     elif before is not None:
         out.append(f"The bottleneck before was {before.stage.name}.")
     return out
+
+
+def _and(names: Sequence[str]) -> str:
+    """ "A", "A and B", "A, B and C"."""
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _overall(speedup: float) -> str:

@@ -23,6 +23,11 @@ urlpatterns = [
     ),
     path("bottlenecks/<int:pk>/measure/", views.measure_upload, name="measure_upload"),
     path("bottlenecks/<int:pk>/measure/<int:upload_pk>/", views.measure_view, name="measure"),
+    path(
+        "bottlenecks/<int:pk>/measure/<int:upload_pk>/delete/",
+        views.measure_delete,
+        name="measure_delete",
+    ),
     path("bottlenecks/<int:pk>/scenarios/", views.scenario_save, name="scenario_save"),
     path(
         "bottlenecks/<int:pk>/scenarios/<int:scenario_pk>/delete/",

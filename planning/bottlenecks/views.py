@@ -584,3 +584,19 @@ def measure_view(request: TeamRequest, pk: int, upload_pk: int) -> HttpResponse:
     bad = bool(form.errors or problems)
     status = 400 if (request.method == "POST" or submitted is not None) and bad else 200
     return render(request, MEASURE, context, status=status)
+
+
+@team_view
+@require_POST
+def measure_delete(request: TeamRequest, pk: int, upload_pk: int) -> HttpResponse:
+    """Remove an uploaded export (versions already made from it keep their measurement)."""
+    bmap = _map(request, pk)
+    upload = team_get_object_or_404(
+        request, DeliveryUpload.objects.defer("text"), pk=upload_pk, map=bmap
+    )
+    upload.delete()
+    messages.info(request, f"The upload “{upload.filename or 'upload'}” was removed.")
+    return redirect_after_post(
+        request,
+        reverse("bottlenecks:measure_upload", kwargs={"team": request.team.slug, "pk": bmap.pk}),
+    )

@@ -362,7 +362,7 @@ def test_the_comparison_in_true_sentences():
         "6 items ended a measured stage before 1 Oct 2026 and 6 from 1 Oct 2026 on.",
         "Amdahl's law on the medians: the measured change in Code review makes the whole "
         "1.14× faster (46 h → 40.5 h per item on the critical path).",
-        "Counted as unchanged (no measured change): Code generation, Deploy.",
+        "Counted as unchanged (no measured change): Code generation and Deploy.",
         "Deploy was the bottleneck before and still is (62% of the time after).",
     ]
 

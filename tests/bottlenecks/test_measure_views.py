@@ -432,3 +432,23 @@ def test_the_pages_hold_a_constant_number_of_queries(utc_team, editor_client, bm
     assert bigger.stages.count() == 13
     assert _count(editor_client, bigger.get_absolute_url()) == with_measurement
     assert with_measurement <= plain + 1
+
+
+def test_an_upload_can_be_removed_and_its_versions_keep_their_numbers(
+    utc_team, editor_client, viewer_client, outsider_client, bmap
+):
+    stored = uploaded(editor_client, utc_team, bmap)
+    target = url("measure", utc_team, pk=bmap.pk, upload_pk=stored.pk)
+    assert editor_client.post(target, pr_data(bmap)).status_code == 302
+    delete = url("measure_delete", utc_team, pk=bmap.pk, upload_pk=stored.pk)
+    page = editor_client.get(url("measure_upload", utc_team, pk=bmap.pk)).content.decode()
+    assert delete in page
+    assert viewer_client.post(delete).status_code == 403
+    assert outsider_client.post(delete).status_code == 404
+    response = editor_client.post(delete)
+    assert response.status_code == 302
+    assert response.url == url("measure_upload", utc_team, pk=bmap.pk)
+    assert not DeliveryUpload.objects.exists()
+    assert editor_client.get(target).status_code == 404
+    measured = Measurement.objects.get()
+    assert measured.map.stages.get(name="Code review").waiting_hours == 3.0
