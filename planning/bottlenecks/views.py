@@ -413,7 +413,8 @@ MEASURE = "bottlenecks/measure.html"
 def measure_upload(request: TeamRequest, pk: int) -> HttpResponse:
     """Step 1: upload a delivery export for this map (nothing is made of it yet)."""
     bmap = _map(request, pk)
-    form = DeliveryUploadForm(request.POST or None, request.FILES or None)
+    posted = request.method == "POST"
+    form = DeliveryUploadForm(request.POST, request.FILES) if posted else DeliveryUploadForm()
     problems: list[csvimport.Problem] = []
     if request.method == "POST" and form.is_valid():
         file = form.cleaned_data["file"]
@@ -542,7 +543,8 @@ def measure_view(request: TeamRequest, pk: int, upload_pk: int) -> HttpResponse:
                 "window_start",
                 "No mapped stage has an item that ended in this window; widen it.",
             )
-    if request.method == "POST" and outcome is not None and not form.errors:
+    previewing = "preview" in request.POST
+    if request.method == "POST" and not previewing and outcome is not None and not form.errors:
         names = {st.pk: st.name for st in loaded.stages}
         choices = {
             key: (names.get(stage, "") if stage else "", kind)

@@ -452,3 +452,18 @@ def test_an_upload_can_be_removed_and_its_versions_keep_their_numbers(
     assert editor_client.get(target).status_code == 404
     measured = Measurement.objects.get()
     assert measured.map.stages.get(name="Code review").waiting_hours == 3.0
+
+
+def test_preview_by_post_saves_nothing_and_an_empty_upload_post_says_why(
+    utc_team, editor_client, bmap
+):
+    stored = uploaded(editor_client, utc_team, bmap)
+    target = url("measure", utc_team, pk=bmap.pk, upload_pk=stored.pk)
+    response = editor_client.post(target, pr_data(bmap, preview="1"))
+    assert response.status_code == 200
+    assert "p85 8.7 h · n = 12" in response.content.decode()
+    assert BottleneckMap.objects.count() == 1
+    assert "csrfmiddlewaretoken" not in response.request.get("QUERY_STRING", "")
+    empty = editor_client.post(url("measure_upload", utc_team, pk=bmap.pk))
+    assert empty.status_code == 400
+    assert "This field is required." in empty.content.decode()
