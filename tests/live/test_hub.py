@@ -70,18 +70,22 @@ class Subscriber:
     async def start(self) -> None:
         watch = await self.hub.watch(self.session.pk)
         lease = _Lease(self.hub, watch)
-        stream = _stream(self.hub, lease, self.cursor, self.user.pk, self.session.team_id, None)
+        stream = _stream(self.hub, lease, self.cursor, session_key=None)  # reads the log itself
         self.task = asyncio.create_task(self._consume(stream))
 
     async def _consume(self, stream) -> None:
         async for chunk in stream:
             self.chunks.append(chunk)
 
+    def frames(self) -> list[bytes]:
+        """What was sent, frame by frame (a chunk may hold several)."""
+        return [f + b"\n\n" for f in b"".join(self.chunks).split(b"\n\n") if f]
+
     def has(self, seq: int) -> bool:
-        return any(chunk.startswith(f"id: {seq}\n".encode()) for chunk in self.chunks)
+        return any(f.startswith(f"id: {seq}\n".encode()) for f in self.frames())
 
     def ids(self) -> list[int]:
-        return [int(c.split(b"\n", 1)[0][4:]) for c in self.chunks if c.startswith(b"id: ")]
+        return [int(f.split(b"\n", 1)[0][4:]) for f in self.frames() if f.startswith(b"id: ")]
 
 
 async def stop(hub: Hub, subscribers: list[Subscriber]) -> None:
@@ -216,7 +220,7 @@ async def test_the_hub_clock_pings_and_ends_every_stream(live_session, settings)
             await s.start()
         await asyncio.wait_for(asyncio.gather(*(s.task for s in expiring)), 15)
         assert all(s.ids() == [] for s in expiring)  # closed; the client resumes by cursor
-        await until(lambda: all(b": ping\n\n" in s.chunks for s in tailing))
+        await until(lambda: all(b": ping\n\n" in s.frames() for s in tailing))
         assert not any(s.task.done() for s in tailing)
         assert len(asyncio.get_running_loop()._scheduled) < 10  # not a timer per stream
     finally:

@@ -65,7 +65,8 @@ def start_uvicorn(log_path) -> subprocess.Popen:
             return httpx.get(proc.base_url + "/accounts/login/", timeout=1).status_code == 200
         return False
 
-    assert wait_for(up, timeout=30), log_path.read_text()
+    # the first request imports every view: ~20 s or more on a loaded 2-core box
+    assert wait_for(up, timeout=120), log_path.read_text()
     return proc
 
 
