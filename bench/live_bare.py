@@ -2,8 +2,9 @@
 
 Every GET is a server-sent event stream; one Redis pub/sub connection per process receives
 the writer's `live:<id>` messages and appends the raw payload to every open stream as one
-`data:` frame. Same uvicorn, same client, same writer and Redis as the real endpoint, so the
-ratio of the two is what the live layer costs.
+`data:` frame; a stream ends when its client goes (a task per stream waits for the
+disconnect, as in the live endpoint). Same uvicorn, same client, same writer and Redis as
+the real endpoint, so the ratio of the two is what the live layer costs.
 
     python -m uvicorn --app-dir bench live_bare:app
 """
@@ -42,6 +43,18 @@ async def app(scope, receive, send) -> None:
         _listener = asyncio.create_task(_listen())
     queue: asyncio.Queue = asyncio.Queue()
     _streams.add(queue)
+    me = asyncio.current_task()
+    gone = False
+
+    async def listen() -> None:  # the stream ends when its client goes, as the live one does
+        nonlocal gone
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        if me is not None:
+            me.cancel()
+
+    listener = asyncio.create_task(listen())
     try:
         await send(
             {
@@ -56,5 +69,10 @@ async def app(scope, receive, send) -> None:
         await send({"type": "http.response.body", "body": b": open\n\n", "more_body": True})
         while True:
             await send({"type": "http.response.body", "body": await queue.get(), "more_body": True})
+    except asyncio.CancelledError:
+        if not gone or me is None:
+            raise
+        me.uncancel()
     finally:
+        listener.cancel()
         _streams.discard(queue)
