@@ -64,10 +64,6 @@ def live_session_for(
     return session, session.member_role
 
 
-def is_member(user_id, team_id) -> bool:
-    return Membership.objects.filter(user_id=user_id, team_id=team_id).exists()
-
-
 class LiveRequest(TeamRequest):
     """The request a `live_view` receives: the session of the URL, its team, the membership."""
 
