@@ -174,6 +174,12 @@ class SideProposal(TeamScopedModel):
         return f"Proposed {self.kind} of {self.bet}"
 
     @property
+    def usage_words(self) -> str:
+        from .sides import usage_words
+
+        return usage_words(self.__dict__)
+
+    @property
     def side_label(self) -> str:
         return {"light": "light (opportunity)", "shade": "shade (risk)"}.get(self.kind, self.kind)
 

@@ -79,6 +79,7 @@ def test_each_bets_part_grows_under_its_bet_in_two_tabs_then_accept(
             expect(page.locator("#sides-panel [data-live]")).to_have_attribute(
                 "data-live-state", "live"
             )
+        second.locator("#sides-panel").screenshot(path="test-results/sides-live-390.png")
     finally:
         gate.open()
     for page in (first, second):  # the last part ends the session: both panels swap
@@ -86,6 +87,7 @@ def test_each_bets_part_grows_under_its_bet_in_two_tabs_then_accept(
         assert page.evaluate("window.__stillHere === true")  # no reload
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
+    first.locator("#sides-panel").screenshot(path="test-results/sides-proposals-390.png")
     target = run.proposals.get(bet=bets[0])
     box = first.locator(f"#side-text-{target.pk}")
     box.fill("The risk: agents merge code nobody reviewed.")
