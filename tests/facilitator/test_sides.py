@@ -357,3 +357,42 @@ def test_the_step_page_queries_do_not_grow_with_the_proposals(
     few = queries()
     add(6)
     assert queries() == few
+
+
+@pytest.mark.django_db
+def test_each_part_counts_once_and_the_last_one_ends_the_session(team, review, enabled):
+    from planning.facilitator.side_tasks import finish_part
+    from planning.live import services as live
+    from planning.live.writer import LiveWriter
+
+    bets = [_bet(review, f"Bet {i}", light="x") for i in range(2)]
+    session = live.create_session(team, kind="missing_side")
+    run = SideRun.objects.create(team=team, review=review, session=session, parts_total=2)
+    first, second = (
+        SideProposal.objects.create(team=team, run=run, bet=b, kind="shade", order=i)
+        for i, b in enumerate(bets)
+    )
+    stale = LiveWriter.claim(session.pk).epoch
+    epoch = LiveWriter.claim(session.pk).epoch  # the orchestrator was delivered again
+
+    def finish(proposal, at, outcome):
+        return finish_part(proposal, run, at, LiveWriter.join(session.pk, at), outcome)
+
+    ready = {"status": "ready", "text": "The risk: x."}
+    assert finish(first, stale, ready) == "fenced"  # the older delivery's part: undone
+    first.refresh_from_db()
+    run.refresh_from_db()
+    assert first.status == "running" and run.parts_done == 0
+    assert finish(first, epoch, ready) == "ready"
+    assert finish(first, epoch, ready) == "already decided"  # the same part delivered again
+    run.refresh_from_db()
+    assert run.parts_done == 1
+    assert LiveSession.objects.get(pk=session.pk).status == "active"
+    assert finish(second, epoch, {"status": "failed", "error": "The model call failed."})
+    session.refresh_from_db()
+    events = list(session.events.order_by("seq"))
+    assert [e.seq for e in events] == list(range(1, session.last_seq + 1))
+    assert session.status == "completed"
+    assert [e.type for e in events if e.type in TERMINAL] == ["completed"]
+    assert events[-1].data["proposals"] == 1 and events[-1].data["bets"] == 2
+    assert any(e.type == "error" and "Bet 1" in e.data["message"] for e in events)
