@@ -5,6 +5,7 @@ from planning import views
 from planning.cadences import views as cadence_views
 from planning.quarters import QuarterConverter
 from planning.teams import views as team_views
+from predictions.source_views import push_receive
 
 # before the apps' URLs are included: they use <quarter:…>
 register_converter(QuarterConverter, "quarter")
@@ -31,6 +32,8 @@ urlpatterns = [
     path("invitations/<str:token>/", team_views.invitation, name="invitation"),
     path("t/<slug:team>/", include(team_patterns)),
     path("cal/<str:token>.ics", cadence_views.calendar_feed, name="calendar_feed"),
+    # A metric's inbound push URL: its secret token names the metric (no session, no team slug).
+    path("push/<str:token>/", push_receive, name="push_receive"),
     path("live/", include("planning.live.urls")),
     path("api/v1/", include("predictions.api_urls")),
     path("admin/", admin.site.urls),

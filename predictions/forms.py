@@ -396,7 +396,7 @@ class MetricSourceForm(ModelForm):
             "every_hours", "header_name", "active",
         ]  # fmt: skip
         help_texts = {
-            "url": "A public http(s) address that answers with CSV or JSON.",
+            "url": "A public http:// or https:// address that answers with CSV or JSON.",
             "rows": "JSON only: where the list of records is, e.g. data.results or "
             "$.series[*]. Empty: the document is the list.",
             "date_field": "CSV: the column's name. JSON: the field in each record, e.g. day "

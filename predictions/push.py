@@ -46,12 +46,12 @@ def issue(metric: Metric, user) -> str:
     return token
 
 
-def find(metric_pk: int, token: str) -> MetricPush | None:
+def find(token: str) -> MetricPush | None:
     if not token.startswith(PREFIX) or len(token) > 100:
         return None
     return (
         MetricPush.objects.select_related("metric__team")
-        .filter(metric_id=metric_pk, token_hash=hash_token(token))
+        .filter(token_hash=hash_token(token))
         .first()
     )
 

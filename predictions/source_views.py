@@ -46,12 +46,7 @@ def _page(request, metric, form, *, token: str = "", status: int | None = None, 
 
 
 def _push_url(request: HttpRequest, metric: Metric, token: str) -> str:
-    return request.build_absolute_uri(
-        reverse(
-            "predictions:push_receive",
-            kwargs={"team": metric.team.slug, "pk": metric.pk, "token": token},
-        )
-    )
+    return request.build_absolute_uri(reverse("push_receive", kwargs={"token": token}))
 
 
 @team_view(role="editor")
@@ -139,14 +134,14 @@ def _error(status: int, message: str, fields: dict | None = None) -> JsonRespons
 
 
 @csrf_exempt
-def push_receive(request: HttpRequest, team: str, pk: int, token: str) -> HttpResponse:
+def push_receive(request: HttpRequest, token: str) -> HttpResponse:
     """POST JSON or CSV observations to a metric's secret URL (no session, no CSRF token)."""
     if request.method != "POST":
         response = _error(405, "POST JSON or CSV observations to this URL.")
         response["Allow"] = "POST"
         return response
-    found = push.find(pk, token)
-    if found is None or found.metric.team.slug != team:
+    found = push.find(token)
+    if found is None:
         return _error(404, "No metric has this push URL (it may have been rotated).")
     if not push.consume_rate(request, found):
         return _error(429, "Too many requests to this push URL. Wait a minute and try again.")

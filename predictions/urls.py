@@ -29,7 +29,6 @@ urlpatterns = [
         "metrics/<int:pk>/source/delete/", source_views.metric_source_delete, name="source_delete"
     ),
     path("metrics/<int:pk>/push/", source_views.metric_push, name="metric_push"),
-    path("metrics/<int:pk>/push/<str:token>/", source_views.push_receive, name="push_receive"),
     path("metrics/<int:pk>/predict/", views.prediction_create, name="prediction_create"),
     path("metrics/<int:pk>/predict/preview/", views.prediction_preview, name="prediction_preview"),
     path(

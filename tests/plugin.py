@@ -40,9 +40,41 @@ def pytest_load_initial_conftests(early_config, parser, args):
         env = dict(os.environ)
         services.up(env)
         os.environ.update(env)
+    _own_services_per_xdist_worker()
     # WhiteNoise warns when STATIC_ROOT is missing; tests serve from the finders.
     (BASE_DIR / "var" / "staticfiles").mkdir(parents=True, exist_ok=True)
     return (yield)
+
+
+def _own_services_per_xdist_worker() -> None:
+    """Under pytest-xdist (`-n 2`) each worker process has its own test database (pytest-django
+    adds the worker's suffix), its own fake Messages API (the port the controller picked when it
+    loaded tests/conftest.py is forgotten, so tests.audits.fake picks a free one) and its own
+    Redis database (the URL's database number plus the worker's number): the audits' claim and
+    stop keys are named by database ids, which two test databases both start at 1. Pub/sub
+    channels are shared across Redis databases, but theirs are named by UUIDs."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return
+    os.environ.pop("AUDITS_TEST_FAKE_PORT", None)
+    for name in ("CELERY_BROKER_URL", "REDIS_URL"):
+        if os.environ.get(name):
+            os.environ[name] = _with_database(os.environ[name], int(worker[2:]))
+
+
+def _with_database(url: str, offset: int) -> str:
+    """The URL of the Redis database `offset` after the one `url` names (redis://host/N, or a
+    socket: unix://path?db=N for redis-py, redis+socket://path?virtual_host=N for kombu)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.scheme in ("redis", "rediss"):
+        base = int(parts.path.strip("/") or 0)
+        return urlunsplit(parts._replace(path=f"/{base + offset}"))
+    key = "virtual_host" if parts.scheme == "redis+socket" else "db"
+    query = dict(parse_qsl(parts.query))
+    query[key] = str(int(query.get(key) or 0) + offset)
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def pytest_unconfigure(config):

@@ -39,10 +39,7 @@ START = "/t/demo/"
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 # Team URLs the crawl cannot reach, and why (none: _states_the_demo_lacks makes the states).
-UNREACHED: dict[str, str] = {
-    "predictions:push_receive": "POST-only, its secret token is in the URL (no page links to "
-    "it); tests/predictions/test_source_views.py sends it bad bodies, tokens and types",
-}
+UNREACHED: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
