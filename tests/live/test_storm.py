@@ -66,7 +66,10 @@ def start_uvicorn(log_path) -> subprocess.Popen:
         return False
 
     # the first request imports every view: ~20 s or more on a loaded 2-core box
-    assert wait_for(up, timeout=120), log_path.read_text()
+    if not wait_for(up, timeout=120):
+        proc.kill()  # not left running after the test
+        proc.wait(10)
+        pytest.fail(f"uvicorn did not answer:\n{log_path.read_text()}")
     return proc
 
 
