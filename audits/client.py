@@ -157,33 +157,107 @@ def warm_up() -> str:
 
 
 # ----------------------------------------------------------------------------- concurrency
-_ACQUIRE = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
-  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
-  redis.call('EXPIRE', KEYS[1], 3600)
-  return 1
+SLOT_LEASE = 900.0  # seconds a slot is held at most by a holder that never released it
+
+_TAKE_SLOT = """
+local function take_slot(key, now, lease_end, limit, token)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('ZCARD', key) < tonumber(limit) then
+    redis.call('ZADD', key, lease_end, token)
+    redis.call('EXPIRE', key, 3600)
+    return 1
+  end
+  return 0
 end
-return 0
 """
+_ACQUIRE = _TAKE_SLOT + "return take_slot(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])"
+# KEYS: the call's claim, the team's slots, n stop flags, claims to forget;
+# ARGV: claim ttl, n, now, lease end, limit, slot token ("" takes no slot)
+_CLAIM = (
+    _TAKE_SLOT
+    + """
+local n = tonumber(ARGV[2])
+for i = 3 + n, #KEYS do redis.call('DEL', KEYS[i]) end
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return {0, 0, 0} end
+if n > 0 and redis.call('EXISTS', unpack(KEYS, 3, 2 + n)) > 0 then return {1, 1, 0} end
+if ARGV[6] == '' then return {1, 0, 0} end
+return {1, 0, take_slot(KEYS[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])}
+"""
+)
 _redis_client: redis.Redis | None = None
 _acquire_script: redis.commands.core.Script | None = None
+_claim_script: redis.commands.core.Script | None = None
 
 
 def get_redis() -> redis.Redis:
-    global _redis_client, _acquire_script
+    global _redis_client, _acquire_script, _claim_script
     if _redis_client is None:
         client = redis.Redis.from_url(settings.REDIS_URL)
         _acquire_script = client.register_script(_ACQUIRE)
+        _claim_script = client.register_script(_CLAIM)
         _redis_client = client
     return _redis_client
 
 
+def slot_key(team_id: int) -> str:
+    return f"audits:slots:{team_id}"
+
+
+@dataclass
+class Claim:
+    claimed: bool  # False: another delivery holds the call
+    stopped: bool  # a stop flag was raised (no slot was taken)
+    slot: str | None  # the team slot taken for the call (pass it to `call`), if one was free
+
+
+def claim_call(
+    claim_key: str,
+    ttl: int,
+    stop_keys: list[str],
+    team_id: int | None = None,
+    forget: list[str] | tuple[str, ...] = (),
+) -> Claim:
+    """One Redis round trip before an audit call: delete `forget` (the claims of calls this
+    worker has finished and recorded), claim this call for `ttl` seconds (unless another
+    delivery holds it), read the stop flags, and when claimed and not stopped take one of
+    the team's slots if one is free (`team_id` given), so `call` need not ask again. A slot
+    taken here is the caller's to release (`release_slot`) if it does not make the call."""
+    get_redis()
+    script = _claim_script
+    assert script is not None  # registered by get_redis() above
+    token = uuid.uuid4().hex if team_id is not None else ""
+    now = time.time()
+    claimed, stopped, slot = script(
+        keys=[claim_key, slot_key(team_id or 0), *stop_keys, *forget],
+        args=[ttl, len(stop_keys), now, now + SLOT_LEASE, team_concurrency(), token],
+    )
+    return Claim(bool(claimed), bool(stopped), token if slot else None)
+
+
+def release_slot(team_id: int, token: str, forget: list[str] | tuple[str, ...] = ()) -> None:
+    """Give a slot back and wake one waiter (one round trip; `forget` deletes keys too)."""
+    key = slot_key(team_id)
+    wake = f"{key}:wake"
+    limit = team_concurrency()
+    with get_redis().pipeline(transaction=False) as pipe:
+        pipe.zrem(key, token)
+        pipe.lpush(wake, 1)
+        pipe.ltrim(wake, 0, limit - 1)  # wake-ups nobody took must not pile up
+        pipe.expire(wake, 60)
+        if forget:
+            pipe.delete(*forget)
+        pipe.execute()
+
+
 @contextlib.contextmanager
 def team_slot(
-    team_id: int, should_stop: Callable[[], bool] | None = None, lease: float = 900.0
+    team_id: int,
+    should_stop: Callable[[], bool] | None = None,
+    lease: float = SLOT_LEASE,
+    held: str | None = None,
 ) -> Iterator[None]:
-    """Hold one of the team's concurrent-call slots (a Redis sorted-set semaphore).
+    """Hold one of the team's concurrent-call slots (a Redis sorted-set semaphore); `held`
+    is a slot the caller has taken already (claim_call), released here all the same.
 
     Each holder has a lease; a holder that died without releasing frees its slot when the
     lease ends, so a crashed worker cannot starve the team. A release pushes a wake-up that
@@ -191,28 +265,22 @@ def team_slot(
     a freed slot does not sit idle until the next poll.
     """
     r = get_redis()
-    key = f"audits:slots:{team_id}"
-    wake = f"{key}:wake"
-    token = uuid.uuid4().hex
+    key = slot_key(team_id)
+    token = held or uuid.uuid4().hex
     script = _acquire_script
     assert script is not None  # registered by get_redis() above
     limit = team_concurrency()
-    while True:
+    while not held:
         now = time.time()
         if script(keys=[key], args=[now, now + lease, limit, token]):
             break
         if should_stop and should_stop():
             raise Cancelled()
-        r.blpop([wake], timeout=0.25)
+        r.blpop([f"{key}:wake"], timeout=0.25)
     try:
         yield
     finally:
-        with r.pipeline(transaction=False) as pipe:  # one round trip: release, wake a waiter
-            pipe.zrem(key, token)
-            pipe.lpush(wake, 1)
-            pipe.ltrim(wake, 0, limit - 1)  # wake-ups nobody took must not pile up
-            pipe.expire(wake, 60)
-            pipe.execute()
+        release_slot(team_id, token)  # one round trip: release, wake a waiter
 
 
 # ----------------------------------------------------------------------------- prices
@@ -340,6 +408,7 @@ def call(
     stream_retries: int | None = None,
     extra_headers: dict[str, str] | None = None,
     prices: list | None = None,
+    slot: str | None = None,
 ) -> CallResult:
     """Stream one message. Raises CallError after the retries, Cancelled when told to stop.
 
@@ -349,7 +418,8 @@ def call(
     rows, if the caller has them) saves reading the Price table. `system` may be a list of
     text blocks, one marked `{"cache_control": {"type": "ephemeral"}}` to cache the prefix up
     to it; the usage then counts the tokens written to and read from the cache, priced by
-    cost_of.
+    cost_of. `slot` is a team slot the caller has taken already (claim_call): the call does
+    not ask for one, and gives it back at the end as it would its own.
     """
     client = get_client()
     retries = stream_retries
@@ -366,7 +436,7 @@ def call(
     usage: dict[str, int] = {}
     started = time.monotonic()
     attempt = 0
-    with team_slot(team_id, should_stop):
+    with team_slot(team_id, should_stop, held=slot):
         while True:
             attempt += 1
             if should_stop and should_stop():

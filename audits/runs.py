@@ -27,7 +27,7 @@ from planning.live import notify as live_notify
 from planning.quarters import current_quarter
 
 from . import graders, live
-from .client import CallError, Cancelled, ask, call, get_redis
+from .client import CallError, Cancelled, ask, call, claim_call, get_redis, release_slot
 from .models import (
     ACTIVE_RUN_STATUSES,
     AuditRun,
@@ -469,7 +469,7 @@ def prepare_dispatch(run_id: int, epoch: int, task_id: str = "") -> list[tuple] 
     )
     session = str(run.live_session_id) if run.live_session_id else None
     return [
-        (run_id, epoch, probe_id, model_id, sample, writer.epoch, session)
+        (run_id, epoch, probe_id, model_id, sample, writer.epoch, session, run.team_id)
         for probe_id, model_id, sample in calls
     ]
 
@@ -604,26 +604,36 @@ def make_call(
     sample: int,
     live_epoch: int | None = None,
     session: str | None = None,
+    team_id: int | None = None,
+    *,
+    finished: list[str] | None = None,
 ) -> str:
     """Make one call and record it (the task tasks.run_call). Safe to run twice: the second
     run changes nothing.
 
     Routed to the audits queue (settings.AUDITS_QUEUE), whose worker runs many at once in
-    threads. Per call: one Redis round trip (the call's claim and the stop flags), one query
-    for everything the call needs, the model call, and one statement that records the result
-    and moves the run's counters (see runs.record_result); tokens and the result event go to
-    the live session through the batching FEED. A thread-pool worker with a connection pool
-    (settings DB_POOL) hands its connection back during the model call. `session` is the
-    run's live session as the fan-out saw it (its stop flag is read with the claim).
+    threads. Per call: one Redis round trip (the call's claim, the stop flags and, given the
+    run's `team_id`, one of the team's slots: client.claim_call), one query for everything
+    the call needs, the model call (its slot given back at the end), and one statement that
+    records the result and moves the run's counters (see runs.record_result); tokens and the
+    result event go to the live session through the batching FEED. A thread-pool worker with
+    a connection pool (settings DB_POOL) hands its connection back during the model call.
+    `session` is the run's live session as the fan-out saw it (its stop flag is read with the
+    claim).
+
+    `finished` (tasks.run_calls, several calls one after another): the claims of the calls
+    made before, recorded and done with, deleted in the next call's claim round trip; this
+    call's claim is added to it at the end instead of being deleted (the caller deletes what
+    is left: forget_claims). Without it the claim is deleted at the end.
     """
     claim_key = f"audits:claim:{run_id}:{probe_id}:{model_id}:{sample}"
     flags = stop_keys(run_id, session if live_epoch is not None else None)
-    with get_redis().pipeline(transaction=False) as pipe:
-        pipe.set(claim_key, "1", nx=True, ex=CLAIM_TTL)
-        pipe.exists(*flags)
-        claimed, stopped = pipe.execute()
-    if not claimed:
+    claim = claim_call(claim_key, CLAIM_TTL, flags, team_id, forget=finished or ())
+    if finished:
+        finished.clear()
+    if not claim.claimed:
         return "skipped: another delivery holds this call"
+    slot = claim.slot  # ours to give back unless the call is made (the call gives it back)
     try:
         # after the claim: a delivery that finished before it has its row committed
         probe = load_call(run_id, probe_id, model_id, sample)
@@ -634,12 +644,15 @@ def make_call(
             or probe.run_status != RunStatus.RUNNING
         ):
             return "skipped: run not running"
+        if slot and team_id is not None and probe.run_team != team_id:  # not the run's team
+            release_slot(team_id, slot)
+            slot = None  # the call takes one of its team's own
         session_id = probe.run_session
         checked = len(flags) == 1 or str(session_id) == session
         should_stop = StopCheck(
-            run_id, session_id, live_epoch, stopped=bool(stopped), checked=checked
+            run_id, session_id, live_epoch, stopped=claim.stopped, checked=checked
         )
-        if stopped:
+        if claim.stopped:
             finalize_if_stopped(run_id, RunStatus.CANCELLED, "Stopped.")
             return "skipped: stopped"
         if probe.recorded:
@@ -647,6 +660,7 @@ def make_call(
         release_connection()  # pooled: back to the pool while the model answers
         model = Model(pk=model_id, model_id=probe.model_name)
         stream = f"{probe_id}-{model_id}-{sample}"
+        held, slot = slot, None  # the call gives it back, whatever happens
         try:
             fields = execute(
                 probe,
@@ -655,6 +669,7 @@ def make_call(
                 should_stop=should_stop,
                 on_text=lambda t: live.FEED.token(session_id, live_epoch, stream, t),
                 prices=_prices(probe.price_rows),
+                slot=held,
             )
         except Cancelled:
             finalize_if_stopped(run_id, RunStatus.CANCELLED, "Stopped.")
@@ -689,7 +704,19 @@ def make_call(
         record_result(run_id, probe_id, model_id, sample, announce=announce, **fields)
         return fields["grade"]
     finally:
-        get_redis().delete(claim_key)
+        done = [] if finished is not None else [claim_key]
+        if finished is not None:
+            finished.append(claim_key)
+        if slot and team_id is not None:
+            release_slot(team_id, slot, forget=done)
+        elif done:
+            forget_claims(done)
+
+
+def forget_claims(keys: list[str]) -> None:
+    """Delete the claims of calls that are done (recorded, skipped or failed)."""
+    if keys:
+        get_redis().delete(*keys)
 
 
 def execute(
@@ -701,8 +728,10 @@ def execute(
     should_stop=None,
     extra_headers=None,
     prices=None,
+    slot: str | None = None,
 ) -> dict:
-    """Call the model with a probe and grade the answer: the fields of a Result."""
+    """Call the model with a probe and grade the answer: the fields of a Result. `slot`: a
+    team slot taken for the call (client.claim_call), given back by the call."""
     try:
         answer = call(
             team_id=team_id,
@@ -715,6 +744,7 @@ def execute(
             should_stop=should_stop,
             extra_headers=extra_headers,
             prices=prices,
+            slot=slot,
         )
     except CallError as exc:
         usage = exc.usage

@@ -9,16 +9,18 @@ from celery import current_app, shared_task
 from celery.signals import worker_ready
 
 from . import runs
-from .client import team_concurrency, warm_up
+from .client import get_client, team_concurrency, warm_up
 
 log = logging.getLogger(__name__)
 
 
 @worker_ready.connect
 def _warm_up(**kwargs) -> None:
-    """A worker builds the SDK's validators before its first audit call (client.warm_up)."""
+    """A worker builds the SDK's validators before its first audit call (client.warm_up),
+    and its SDK client (the SSL context alone is about 0.2 s of CPU)."""
     try:
         warm_up()
+        get_client()
     except Exception:  # noqa: BLE001 - an optimisation: the first calls build them instead
         log.warning("could not warm up the model client", exc_info=True)
 
@@ -58,23 +60,29 @@ def run_call(
     sample: int,
     live_epoch: int | None = None,
     session: str | None = None,
+    team_id: int | None = None,
 ) -> str:
     """One (probe, model, sample) call, recorded exactly once (runs.make_call)."""
-    return runs.make_call(run_id, epoch, probe_id, model_id, sample, live_epoch, session)
+    return runs.make_call(run_id, epoch, probe_id, model_id, sample, live_epoch, session, team_id)
 
 
 @shared_task(acks_late=True)
 def run_calls(calls: list[list]) -> list[str]:
     """Several calls (run_call argument lists), made one after another, each exactly as
-    run_call makes it: claimed, skipped when recorded or stopped, recorded once."""
+    run_call makes it: claimed, skipped when recorded or stopped, recorded once. A call's
+    claim is deleted in the next call's claim round trip (the last one's at the end)."""
     outcomes, failure = [], None
-    for args in calls:
-        try:
-            outcomes.append(runs.make_call(*args))
-        except Exception as exc:  # noqa: BLE001 - the other calls still run; raised below
-            log.exception("audit call %s failed", args)
-            outcomes.append(f"failed: {type(exc).__name__}")
-            failure = failure or exc
+    finished: list[str] = []
+    try:
+        for args in calls:
+            try:
+                outcomes.append(runs.make_call(*args, finished=finished))
+            except Exception as exc:  # noqa: BLE001 - the other calls still run; raised below
+                log.exception("audit call %s failed", args)
+                outcomes.append(f"failed: {type(exc).__name__}")
+                failure = failure or exc
+    finally:
+        runs.forget_claims(finished)
     if failure is not None:
         raise failure
     return outcomes
