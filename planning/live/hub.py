@@ -40,7 +40,6 @@ from django.db import connections
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
 from . import conf, notify
 from .dbrouter import live_reads
@@ -48,10 +47,6 @@ from .models import TERMINAL, LiveEvent, LiveSession
 from .writer import encode
 
 log = logging.getLogger(__name__)
-# What a (un)subscribe on the shared pub/sub connection can raise while Redis drops it: redis'
-# errors, the socket's, and AttributeError from redis-py's PubSub when its connection was
-# released by the listener's reconnect at the same moment (its `connection` is None then).
-PUBSUB_FAILURES = (RedisError, OSError, AttributeError)
 
 BUFFER_SIZE = 2000
 HUB_CHANNEL = "live:hub"  # nobody publishes to it: keeps an idle connection subscribed
@@ -227,20 +222,38 @@ class Hub:
         w.refs -= 1
         if w.refs <= 0 and self.watches.get(w.session_id) is w:
             del self.watches[w.session_id]
-            if self._pubsub is not None:
+            if (pubsub := self._connected_pubsub()) is not None:
                 try:
-                    await self._pubsub.unsubscribe(notify.channel(w.session_id))
-                except PUBSUB_FAILURES:  # the listener reconnects and resubscribes
+                    await pubsub.unsubscribe(notify.channel(w.session_id))
+                except Exception:  # noqa: BLE001 - see _subscribe; a reconnect drops it anyway
                     log.debug("live hub: unsubscribe failed", exc_info=True)
 
     async def _subscribe(self, sid: str) -> None:
         # While the connection is being (re)made, the listener subscribes every watched
         # session once it is up (see _listen), so nothing is lost here.
-        if self._pubsub is not None:
+        if (pubsub := self._connected_pubsub()) is not None:
             try:
-                await self._pubsub.subscribe(notify.channel(sid))
-            except PUBSUB_FAILURES:
+                await pubsub.subscribe(notify.channel(sid))
+            except Exception:  # noqa: BLE001 - nothing to lose, and it must not fail a stream
+                # Sent on a connection Redis has just dropped, a (un)subscribe fails in ways
+                # that depend on how far the drop got: redis' errors, the socket's, redis-py's
+                # AttributeError (its PubSub's connection released), asyncio's TypeError (a
+                # write to a transport being closed). The listener notices the drop and
+                # subscribes every watched session on the new connection.
                 log.debug("live hub: subscribe failed", exc_info=True)
+
+    def _connected_pubsub(self) -> PubSub | None:
+        """The listener's PubSub if its socket is open, else None (it is being remade).
+
+        Never send on a PubSub whose connection is down: redis-py would connect it from here
+        while its own reconnect in the listener does the same, two sockets for one connection
+        object, and the orphaned one stayed open in Redis for good (one per reconnect that
+        coincided with a watch or unwatch: 20 after 30 reconnects under load).
+        """
+        pubsub = self._pubsub
+        if pubsub is None or pubsub.connection is None or not pubsub.connection.is_connected:
+            return None
+        return pubsub
 
     def shutdown(self) -> None:
         """Close every stream (their clients reconnect with their cursor) and stop the hub."""
@@ -268,6 +281,9 @@ class Hub:
             # No retries inside redis-py: a PubSub that reconnected by itself (resubscribing
             # its channels) beside the one made here would deliver everything twice. A lost
             # connection ends this attempt; the next one subscribes what is watched then.
+            # (Even so, redis-py reconnects the failed connection once before it raises; this
+            # PubSub is closed right after, and `_connected_pubsub` keeps (un)subscribes off
+            # it meanwhile.)
             client = aioredis.from_url(
                 url, client_name=f"live-hub-{os.getpid()}", retry=Retry(NoBackoff(), 0)
             )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import itertools
 import os
 import uuid
 
@@ -136,6 +137,89 @@ async def test_sessions_watched_while_pubsub_connects_or_reconnects_are_subscrib
         channels = [notify.channel(s) for s in watched]
         assert set((await redis_numsub(channels)).values()) == {1}  # none left on the poll
     finally:
+        await hub.aclose()
+
+
+async def hub_connections(name: str) -> set[str]:
+    """Ids of the Redis connections named `name` (the hub names its client)."""
+    r = aioredis.from_url(settings.REDIS_URL)
+    try:
+        return {c["id"] for c in await r.client_list() if c["name"] == name}
+    finally:
+        await r.aclose()
+
+
+@in_own_loop
+async def test_reconnects_amid_watches_leave_one_connection_and_exact_subscriptions(db):
+    """Streams come and go while Redis drops the hub's connection again and again: after
+    each reconnect the hub holds one connection (none orphaned by a (un)subscribe racing the
+    reconnect), every watched session is subscribed once and no unwatched one is left."""
+    hub = Hub()
+    name = f"live-hub-{os.getpid()}"
+    before = await hub_connections(name)  # a previous test's hub may still be closing
+    watched: set[str] = set()
+    left: set[str] = set()
+    done = False
+    dropped = asyncio.Event()  # from a drop until the hub is back
+
+    async def streams_stay_or_go() -> None:
+        for i in itertools.count():
+            if done:
+                return
+            sid = str(uuid.uuid4())
+            w = await hub.watch(sid)
+            if i % 2:
+                await hub.unwatch(w)
+                left.add(sid)
+            else:
+                watched.add(sid)
+            await asyncio.sleep(0.01)  # a pace (~200 streams a second), not a wait
+
+    async def streams_flicker() -> None:
+        """Open and close at once, as fast as the loop goes while the connection is down."""
+        while not done:
+            await dropped.wait()
+            w = await hub.watch(str(uuid.uuid4()))
+            await hub.unwatch(w)
+            await asyncio.sleep(0)
+
+    hub._start()
+    await asyncio.wait_for(hub.connected.wait(), 15)
+    tasks = [asyncio.create_task(streams_stay_or_go()) for _ in range(2)]
+    tasks += [asyncio.create_task(streams_flicker()) for _ in range(3)]
+    r = aioredis.from_url(settings.REDIS_URL)
+    try:
+        for _ in range(8):
+            for cid in await hub_connections(name) - before:
+                await r.client_kill_filter(_id=cid)
+            dropped.set()
+            await until(lambda: not hub.connected.is_set())
+            await until(hub.connected.is_set)
+            dropped.clear()
+        done = True
+        dropped.set()
+        await asyncio.gather(*tasks)
+        assert len(watched) > 8 and len(left) > 8
+
+        async def settled() -> tuple[int, set[int], set[int]]:
+            numsub = await redis_numsub([notify.channel(s) for s in watched | left])
+            return (
+                len(await hub_connections(name) - before),
+                {numsub[notify.channel(s)] for s in watched},
+                {numsub[notify.channel(s)] for s in left},
+            )
+
+        deadline = asyncio.get_running_loop().time() + 10
+        while (found := await settled()) != (1, {1}, {0}):  # Redis applies them in a moment
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        assert found == (1, {1}, {0})
+    finally:
+        done = True
+        dropped.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await r.aclose()
         await hub.aclose()
 
 
