@@ -12,6 +12,7 @@ from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from planning.facilitator.models import ModelUsage
 from planning.teams.models import TeamScopedModel, TeamScopedQuerySet
 
 if TYPE_CHECKING:
@@ -396,7 +397,7 @@ class ResultOverride(models.Model):
         return f"{self.result_id}: {self.from_grade} → {self.to_grade}"
 
 
-class ProbeProposal(TeamScopedModel):
+class ProbeProposal(ModelUsage, TeamScopedModel):
     """Probes Claude proposed for an idea (issue 19): one request, 3–5 proposals, each a dict
     of the probe form's fields with the form's verdict ("errors": field -> messages; empty when
     the probe form accepts it) and, once a person saved it, "probe_id". Nothing here is a probe
@@ -417,10 +418,6 @@ class ProbeProposal(TeamScopedModel):
     proposals = models.JSONField(default=list, blank=True)
     note = models.CharField(max_length=300, blank=True)
     error = models.CharField(max_length=500, blank=True)
-    model = models.CharField(max_length=100, blank=True)
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal(0))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )

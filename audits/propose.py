@@ -109,23 +109,18 @@ def generate(proposal_id: int, task_id: str = "") -> str:
     batch = ProbeProposal.objects.select_related("team", "idea").get(pk=proposal_id)
     rows = ProbeProposal.objects.filter(pk=batch.pk)
     with run(batch.session_id, task_id=task_id) as w:
-        if w.should_stop():
-            rows.update(status=ProbeProposal.Status.FAILED, error="Stopped.")
-            return "stopped"
-        outcome = assist.stream(
+        called = assist.start_call(
             w,
-            team_id=batch.team_id,
-            model_id=batch.model,
+            batch,
+            rows,
             system=pure.SYSTEM_PROMPT,
-            user=batch.sent,
             max_tokens=MAX_TOKENS,
             label="Proposing probes",
         )
-        fields = outcome.usage_fields(batch.model)
-        if outcome.result is None:
-            rows.update(status=ProbeProposal.Status.FAILED, error=outcome.error, **fields)
-            return "failed"
-        text = strip_unstorable(outcome.result.text)
+        if isinstance(called, str):
+            return called
+        fields = called.fields
+        text = strip_unstorable(called.result.text)
         parsed = pure.parse(text)
         if parsed.error:
             rows.update(status=ProbeProposal.Status.FAILED, text=text, error=parsed.error, **fields)
@@ -147,9 +142,7 @@ def generate(proposal_id: int, task_id: str = "") -> str:
                 "proposal": batch.pk,
                 "proposed": len(items),
                 "valid": valid,
-                "input_tokens": fields["input_tokens"],
-                "output_tokens": fields["output_tokens"],
-                "cost_usd": str(fields["cost_usd"]),
+                **called.usage_event(),
             },
         )
     return "ready"

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods, require_POST
 
-from planning.facilitator.services import settings_for, spent_this_month
+from planning.facilitator import assist
 from planning.http import redirect_after_post, render_form
 from planning.live.models import LiveSession
 from planning.teams.tenancy import TeamRequest, team_get_object_or_404, team_view
@@ -25,25 +25,16 @@ GRADERS = dict(GraderKind.choices)
 
 
 def panel_context(request: TeamRequest, idea: Idea, **extra) -> dict:
-    setting = settings_for(idea.team)
     batch = (
         ProbeProposal.objects.filter(idea=idea)
         .select_related("session", "created_by")
         .order_by("-created_at", "-pk")
         .first()
     )
-    running = bool(
-        batch
-        and batch.status == ProbeProposal.Status.RUNNING
-        and batch.session
-        and not batch.session.is_finished
-    )
     return {
         "idea": idea,
-        "setting": setting,
         "batch": batch,
-        "running": running,
-        "stopped": bool(batch and batch.status == ProbeProposal.Status.RUNNING and not running),
+        **assist.panel_state(idea.team, request.membership, batch),
         "items": [
             (n, {**item, "grader_label": GRADERS.get(item.get("grader", ""), "")})
             for n, item in enumerate(batch.proposals or [])
@@ -51,9 +42,7 @@ def panel_context(request: TeamRequest, idea: Idea, **extra) -> dict:
         if batch
         else [],
         "can_propose": request.membership.can_edit,
-        "is_owner": request.membership.is_owner,
         "models": Model.objects.filter(retired=False) if request.membership.can_edit else [],
-        "spent": spent_this_month(idea.team) if setting.enabled else None,
         **extra,
     }
 

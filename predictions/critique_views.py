@@ -7,7 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
-from planning.facilitator.services import settings_for, spent_this_month
+from planning.facilitator import assist
 from planning.teams.tenancy import TeamRequest, team_get_object_or_404, team_view
 
 from . import critiques
@@ -18,22 +18,11 @@ PANEL = "predictions/critique.html#panel"
 
 
 def panel_context(request: TeamRequest, metric: Metric, critique=None, **extra) -> dict:
-    setting = settings_for(metric.team)
-    running = bool(
-        critique
-        and critique.status == Critique.Status.RUNNING
-        and critique.session
-        and not critique.session.is_finished
-    )
     return {
         "metric": metric,
-        "setting": setting,
         "critique": critique,
-        "running": running,
-        "stopped": bool(critique and critique.status == Critique.Status.RUNNING and not running),
+        **assist.panel_state(metric.team, request.membership, critique),
         "can_critique": request.membership.can_edit,
-        "is_owner": request.membership.is_owner,
-        "spent": spent_this_month(metric.team) if setting.enabled else None,
         **extra,
     }
 

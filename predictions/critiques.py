@@ -15,6 +15,7 @@ from . import critique as pure
 from .models import Critique, Kind, Metric
 
 MAX_TOKENS = 700
+LABEL = "Critiquing the rationale"
 
 
 class Refused(Exception):
@@ -80,32 +81,19 @@ def generate(critique_id: int, task_id: str = "") -> str:
     row = Critique.objects.get(pk=critique_id)
     rows = Critique.objects.filter(pk=row.pk)
     with run(row.session_id, task_id=task_id) as w:
-        if w.should_stop():
-            rows.update(status=Critique.Status.FAILED, error="Stopped.")
-            return "stopped"
-        outcome = assist.stream(
-            w,
-            team_id=row.team_id,
-            model_id=row.model,
-            system=pure.SYSTEM_PROMPT,
-            user=row.sent,
-            max_tokens=MAX_TOKENS,
-            label="Critiquing the rationale",
+        called = assist.start_call(
+            w, row, rows, system=pure.SYSTEM_PROMPT, max_tokens=MAX_TOKENS, label=LABEL
         )
-        fields = outcome.usage_fields(row.model)
-        if outcome.result is None:
-            rows.update(status=Critique.Status.FAILED, error=outcome.error, **fields)
-            return "failed"
+        if isinstance(called, str):
+            return called
         rows.update(
-            status=Critique.Status.READY, text=strip_unstorable(outcome.result.text), **fields
+            status=Critique.Status.READY, text=strip_unstorable(called.result.text), **called.fields
         )
         w.emit(
             "result",
             {
                 "critique": row.pk,
-                "input_tokens": fields["input_tokens"],
-                "output_tokens": fields["output_tokens"],
-                "cost_usd": str(fields["cost_usd"]),
+                **called.usage_event(),
             },
         )
     return "ready"

@@ -9,7 +9,6 @@ committed fields (trigger in migration 0002); a revision is a new prediction who
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from functools import cached_property
 from typing import Any, cast
 
@@ -19,6 +18,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from planning.facilitator.models import ModelUsage
 from planning.teams.models import TeamScopedModel, TeamScopedQuerySet
 
 from . import trajectory
@@ -502,7 +502,7 @@ class MetricPush(models.Model):
         return f"Push URL of {self.metric.name}"
 
 
-class Critique(TeamScopedModel):
+class Critique(ModelUsage, TeamScopedModel):
     """A Claude critique of a rationale on the prediction form (issue 19): advice shown beside
     the form, never applied to the prediction. `sent` is exactly what the model was given."""
 
@@ -519,10 +519,6 @@ class Critique(TeamScopedModel):
     sent = models.TextField(blank=True)
     text = models.TextField(blank=True)
     error = models.CharField(max_length=500, blank=True)
-    model = models.CharField(max_length=100, blank=True)
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal(0))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )

@@ -130,3 +130,62 @@ def stream(
         return Outcome(None, message, exc.usage)
     writer.emit("progress", {"done": 1, "total": 1, "label": "Done"})
     return Outcome(result)
+
+
+@dataclass
+class Called:
+    """An assist call that answered, with its usage fields (as Outcome.usage_fields)."""
+
+    result: client.CallResult
+    fields: dict[str, Any]
+
+    def usage_event(self) -> dict[str, Any]:
+        """The usage a "result" event carries."""
+        return {
+            "input_tokens": self.fields["input_tokens"],
+            "output_tokens": self.fields["output_tokens"],
+            "cost_usd": str(self.fields["cost_usd"]),
+        }
+
+
+def start_call(writer, row, rows, *, system: str, max_tokens: int, label: str) -> Called | str:
+    """The common part of an assist's worker: stop when asked to, else stream the call for `row`
+    (its `sent` to its `model`). When the call gives no answer `rows` (a queryset of the row) is
+    marked failed with the usage billed anyway, and the outcome's word is returned ("stopped",
+    "failed"); else the answer with the usage fields to record."""
+    failed = type(row).Status.FAILED
+    if writer.should_stop():
+        rows.update(status=failed, error="Stopped.")
+        return "stopped"
+    outcome = stream(
+        writer,
+        team_id=row.team_id,
+        model_id=row.model,
+        system=system,
+        user=row.sent,
+        max_tokens=max_tokens,
+        label=label,
+    )
+    fields = outcome.usage_fields(row.model)
+    if outcome.result is None:
+        rows.update(status=failed, error=outcome.error, **fields)
+        return "failed"
+    return Called(outcome.result, fields)
+
+
+def panel_state(team, membership, row) -> dict[str, Any]:
+    """What an assist's panel shows of the gate and of its latest row (or None): the team's
+    setting, whether the user is an owner, this month's spend (when on), whether the row's
+    generation is running, and whether it stopped without ending (its worker never finished)."""
+    from .services import settings_for, spent_this_month
+
+    setting = settings_for(team)
+    is_running = bool(row and row.status == "running")
+    running = bool(is_running and row.session and not row.session.is_finished)
+    return {
+        "setting": setting,
+        "is_owner": membership.is_owner,
+        "spent": spent_this_month(team) if setting.enabled else None,
+        "running": running,
+        "stopped": is_running and not running,
+    }

@@ -12,6 +12,19 @@ from planning.teams.models import Team, TeamScopedModel
 from .citations import EvidenceItem
 
 
+class ModelUsage(models.Model):
+    """The model a Claude generation used and what it cost: the fields every row that records
+    one shares (drafts, side proposals, probe proposals, critiques)."""
+
+    model = models.CharField(max_length=100, blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal(0))
+
+    class Meta:
+        abstract = True
+
+
 class FacilitatorSetting(models.Model):
     """Off by default; an owner turns it on (the settings page says what is sent)."""
 
@@ -30,7 +43,7 @@ class FacilitatorSetting(models.Model):
         return f"Facilitator for {self.team} ({'on' if self.enabled else 'off'})"
 
 
-class Draft(TeamScopedModel):
+class Draft(ModelUsage, TeamScopedModel):
     class Status(models.TextChoices):
         RUNNING = "running", "Drafting"
         READY = "ready", "Ready"
@@ -47,10 +60,6 @@ class Draft(TeamScopedModel):
     evidence = models.JSONField(default=list, blank=True, help_text="The items sent, with ids.")
     text = models.TextField(blank=True)
     error = models.CharField(max_length=500, blank=True)
-    model = models.CharField(max_length=100, blank=True)
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal(0))
     turns = models.PositiveSmallIntegerField(
         default=0, help_text="Model calls made (a steer ends one and starts the next)."
     )
@@ -125,7 +134,7 @@ class SideRun(TeamScopedModel):
         return f"Missing sides of {self.review} ({self.parts_total} bets)"
 
 
-class SideProposal(TeamScopedModel):
+class SideProposal(ModelUsage, TeamScopedModel):
     """Claude's proposal of a bet's missing side: a proposal until a person accepts it."""
 
     class Status(models.TextChoices):
@@ -144,12 +153,8 @@ class SideProposal(TeamScopedModel):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     text = models.TextField(blank=True)
     error = models.CharField(max_length=500, blank=True)
-    model = models.CharField(max_length=100, blank=True)
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
     cache_creation_tokens = models.PositiveIntegerField(default=0)
     cache_read_tokens = models.PositiveIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal(0))
     note = models.ForeignKey(
         "notes.Note",
         on_delete=models.SET_NULL,
