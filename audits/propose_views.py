@@ -5,7 +5,7 @@ with Claude", editors only), saving a proposal through the normal probe form (pr
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods, require_POST
@@ -51,10 +51,16 @@ def _idea(request: TeamRequest, pk: int) -> Idea:
     return team_get_object_or_404(request, Idea.objects.select_related("team"), pk=pk)
 
 
-def _batch(request: TeamRequest, pk: int) -> ProbeProposal:
-    return team_get_object_or_404(
+def _batch(request: TeamRequest, pk: int, n: int | None = None) -> ProbeProposal:
+    """The team's batch of proposals, or 404; also 404 when a finished batch has no proposal
+    `n` (a batch still running or failed answers with a message instead)."""
+    batch = team_get_object_or_404(
         request, ProbeProposal.objects.select_related("idea__team"), pk=pk
     )
+    ready = batch.status == ProbeProposal.Status.READY
+    if n is not None and ready and not 0 <= n < len(batch.proposals or []):
+        raise Http404("No such proposal.")
+    return batch
 
 
 @team_view
@@ -87,7 +93,7 @@ def _initial(item: dict) -> dict:
 def proposal_save(request: TeamRequest, pk: int, n: int) -> HttpResponse:
     """The normal probe form, prefilled with proposal `n`; saving creates the probe on the
     proposal's idea (the same team's, or 404) and marks the proposal saved."""
-    batch = _batch(request, pk)
+    batch = _batch(request, pk, n)
     idea = batch.idea
     try:
         item = propose.item_of(batch, n)
@@ -129,7 +135,7 @@ def proposal_try(request: TeamRequest, pk: int, n: int) -> HttpResponse:
     from .tasks import try_proposal
     from .views import _ids
 
-    batch = _batch(request, pk)
+    batch = _batch(request, pk, n)
     model = get_object_or_404(Model, pk__in=_ids(request, "model"), retired=False)
     try:
         probe = propose.unsaved_probe(batch, n)

@@ -264,9 +264,13 @@ def test_propose_review_save_and_try_once_with_a_real_worker(
                                   {"model": sim_models[0].pk})  # fmt: skip
     assert response.status_code == 400 and "not a valid probe" in response.text
 
-    # A proposal that is not there: back to the idea with a message, nothing saved.
-    response = editor_client.get(_url("proposal_save", team, pk=batch.pk, n=9), follow=True)
+    # A proposal that is not there: 404, nothing saved; one of a batch not ready (proposed
+    # again meanwhile, or failed): back to the idea with a message.
+    assert editor_client.get(_url("proposal_save", team, pk=batch.pk, n=9)).status_code == 404
+    ProbeProposal.objects.filter(pk=batch.pk).update(status=ProbeProposal.Status.RUNNING)
+    response = editor_client.get(_url("proposal_save", team, pk=batch.pk, n=0), follow=True)
     assert "That proposal is no longer available" in response.text and Probe.objects.count() == 1
+    ProbeProposal.objects.filter(pk=batch.pk).update(status=ProbeProposal.Status.READY)
 
     # "Try once" straight from a proposal (the JSON Schema one): the same try-once path.
     response = editor_client.post(

@@ -299,7 +299,7 @@ def route(url: str) -> str:
         return ""
 
 
-def crawl(client: Client, db: Database, start: str, per_route: int = 2, limit: int = 400,
+def crawl(client: Client, db: Database, start: str, per_route: int = 2, limit: int = 600,
           seeds: list[str] = ()):  # fmt: skip
     """Breadth-first over every same-prefix link, hx-get, GET form and redirect of the start
     page (and of `seeds`, pages of states the links may not lead to first), at most

@@ -21,7 +21,9 @@ from django.db.models import F
 from django.test import Client, override_settings
 from django.urls import URLResolver, get_resolver, reverse
 
-from audits.models import AuditRun, RunStatus
+from audits import proposals as proposal_text
+from audits import propose
+from audits.models import AuditRun, Idea, ProbeProposal, RunStatus
 from planning.accounts.models import User
 from planning.facilitator.models import Draft, FacilitatorSetting, SideProposal, SideRun
 from planning.notes.models import Note
@@ -29,7 +31,7 @@ from planning.reviews import services as review_services
 from planning.reviews.models import Review
 from planning.teams.models import Team
 from predictions import services as prediction_services
-from predictions.models import Metric, Prediction
+from predictions.models import Critique, Metric, Prediction
 
 from . import harness
 
@@ -106,8 +108,33 @@ def _states_the_demo_lacks(client) -> list[str]:
         team=team, run=run, bet=one_sided, kind="shade", model="sim-claude-4",
         status=SideProposal.Status.READY, text="The risk: it may not hold up.",
     )  # fmt: skip
+    # Probes Claude proposed for an idea (Review and save, Try once) and a finished critique.
+    idea = Idea.objects.filter(team=team).first()
+    answer = proposal_text.scripted_answer(
+        proposal_text.user_prompt(
+            title=idea.title, description=idea.description, capability="", failed_on="a model",
+            why_failed="",
+        )
+    )  # fmt: skip
+    ProbeProposal.objects.create(
+        team=team, idea=idea, status=ProbeProposal.Status.READY,
+        proposals=propose.checked(proposal_text.parse(answer).proposals, ""),
+    )  # fmt: skip
+    critique = Critique.objects.create(
+        team=team, metric=metric, status=Critique.Status.READY, text="Consider the base rate."
+    )
     return [
         draft.get_absolute_url(),
+        idea.get_absolute_url(),
+        # A metric with observations (Edit, History): the two metric pages the crawl's bound
+        # lets it visit may otherwise both be metrics without any.
+        Metric.objects.filter(team=team, observations__isnull=False).first().get_absolute_url(),
+        reverse("predictions:prediction_create", kwargs={"team": team.slug, "pk": metric.pk}),
+        # The critique's panel is fetched by the page that started it, never linked.
+        reverse(
+            "predictions:critique_panel",
+            kwargs={"team": team.slug, "pk": metric.pk, "cid": critique.pk},
+        ),
         *(review.step_url(n) for n in (1, 3, 6, 7, 8)),
         closed.step_url(8),
         running.get_absolute_url(),
@@ -143,7 +170,10 @@ def _team_routes() -> set[str]:
 def test_the_crawl_reaches_every_team_page_and_form(crawled):
     _, _, crawl = crawled
     missing = _team_routes() - crawl.routes() - set(UNREACHED)
-    assert not missing, f"team URLs the hostile-values test never reached: {sorted(missing)}"
+    assert not missing, (
+        f"team URLs the hostile-values test never reached: {sorted(missing)} "
+        f"({len(crawl.pages)} pages crawled)"
+    )
 
 
 def test_hostile_values_in_every_form_field(crawled):
