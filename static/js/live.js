@@ -191,12 +191,17 @@
     catchUp() {
       if (this.catching) return this.catching;
       this.pending = this.pending || [];
+      // A read that hangs (a busy server, a browser queueing requests) is given up after
+      // SILENT_MS so that it cannot block every later catch-up of this tab.
+      const controller = "AbortController" in window ? new AbortController() : null;
+      const timer = controller && setTimeout(() => controller.abort(), SILENT_MS);
       this.catching = (async () => {
         try {
           for (;;) {
             const response = await fetch(`${this.logUrl}?after=${this.cursor}`, {
               credentials: "same-origin",
               headers: { Accept: "application/json" },
+              signal: controller ? controller.signal : undefined,
             });
             if (!response.ok) break;
             const body = await response.json();
@@ -206,6 +211,7 @@
         } catch (error) {
           // the next broadcast (or taking over the stream) tries again
         } finally {
+          if (timer) clearTimeout(timer);
           const held = this.pending || [];
           this.pending = null;
           this.catching = null;
