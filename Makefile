@@ -42,8 +42,11 @@ run: venv
 # Branch coverage of planning/, predictions/ and audits/ (pyproject's [tool.coverage]), printed
 # at the end: files not fully covered, with their missing lines. COVERAGE= turns it off.
 COVERAGE ?= --cov --cov-report=term-missing:skip-covered
+# Tests run in two pytest-xdist processes (each with its own test database, Redis database,
+# fake Messages API and Celery workers: tests/plugin.py); XDIST= runs them in one.
+XDIST ?= -n 2
 test: venv browser-deps lint
-	@$(PY) -m planning.devstack test -- $(COVERAGE) $(PYTEST_ARGS)
+	@$(PY) -m planning.devstack test -- $(XDIST) $(COVERAGE) $(PYTEST_ARGS)
 
 # mypy (django-stubs' plugin) imports the settings, which need the two URLs: placeholders,
 # nothing connects to them. Its cache lives in .mypy_cache (cold about 30 s of CPU, warm 2 s).
