@@ -132,20 +132,44 @@ def run_runner(args, url: str, server_pid: int) -> dict:
     from planning.celery import app
     from planning.teams.models import Team
 
-    threads = args.threads or args.concurrency
+    threads = args.threads or -(-args.concurrency // args.workers)
     queue = os.environ["CELERY_QUEUE"]
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "planning", "worker", "-Q", queue, "-P", "threads",
-         "-c", str(threads), "-n", f"{queue}@%h", "-l", "warning",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=BASE_DIR, env={**os.environ, "DB_POOL": os.environ.get("DB_POOL", "10")},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    names = [f"{queue}-{i}@{os.uname().nodename}" for i in range(args.workers)]
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "planning",
+                "worker",
+                "-Q",
+                queue,
+                "-P",
+                "threads",
+                "-c",
+                str(threads),
+                "-n",
+                name,
+                "-l",
+                "warning",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=BASE_DIR,
+            env={**os.environ, "DB_POOL": os.environ.get("DB_POOL", "10")},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for name in names
+    ]
     team = Team.objects.create(name="Bench audits", slug=f"bench-{uuid.uuid4().hex[:8]}")
     try:
         deadline = time.monotonic() + 60
-        while not app.control.ping(destination=[f"{queue}@{os.uname().nodename}"], timeout=0.5):
-            if time.monotonic() > deadline or worker.poll() is not None:
+        while len(app.control.ping(destination=names, timeout=0.5)) < len(names):
+            if time.monotonic() > deadline or any(w.poll() is not None for w in workers):
                 raise SystemExit("the bench worker did not start")
         models = [Model.objects.get_or_create(model_id=m)[0] for m in MODELS[: args.models]]
         n_probes = args.calls // args.models
@@ -165,7 +189,7 @@ def run_runner(args, url: str, server_pid: int) -> dict:
         )
         run = runs.create_run(team, None, models=models, ideas=ideas)
         before = requests_seen(url)
-        cpu, server_cpu = cpu_seconds(worker.pid), sum(cpu_seconds(server_pid))
+        cpu, server_cpu = workers_cpu(workers), sum(cpu_seconds(server_pid))
         started = time.monotonic()
         runs.start_run(run)
         limit = args.calls * args.latency + 120
@@ -174,7 +198,7 @@ def run_runner(args, url: str, server_pid: int) -> dict:
             if time.monotonic() - started > limit:
                 raise SystemExit("the run did not finish in time")
         wall = time.monotonic() - started
-        user, system = (b - a for a, b in zip(cpu, cpu_seconds(worker.pid), strict=True))
+        user, system = (b - a for a, b in zip(cpu, workers_cpu(workers), strict=True))
         server_cpu = sum(cpu_seconds(server_pid)) - server_cpu
         cpu = user + system
         run.refresh_from_db()
@@ -190,13 +214,22 @@ def run_runner(args, url: str, server_pid: int) -> dict:
             "wall": wall, "cpu": cpu, "calls": run.done_calls + run.error_calls,
             "errors": run.error_calls, "status": run.status,
             "requests": requests_seen(url) - before, "threads": threads, "system": system,
+            "workers": args.workers,
             "server_cpu": server_cpu, "first": first,
             "tail": (run.finished_at - span["last"]).total_seconds() if span["last"] else 0,
         }  # fmt: skip
     finally:
         team.delete()
-        worker.terminate()
-        worker.wait(30)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(30)
+
+
+def workers_cpu(workers) -> tuple[float, float]:
+    """User and system CPU seconds of the worker processes, together."""
+    times = [cpu_seconds(w.pid) for w in workers]
+    return sum(t[0] for t in times), sum(t[1] for t in times)
 
 
 # ----------------------------------------------------------------------------- main
@@ -218,7 +251,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20, help="the team's call limit")
     parser.add_argument("--latency", type=float, default=1.0, help="seconds per call")
     parser.add_argument("--threads", type=int, default=0,
-                        help="audits worker threads (default: the concurrency)")  # fmt: skip
+                        help="threads per worker (default: concurrency / workers)")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=1,
+                        help="audits worker processes (a thread pool each)")  # fmt: skip
     parser.add_argument("--skip-bare", action="store_true")
     parser.add_argument("--bare-child", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -269,7 +304,7 @@ def main() -> None:
             f"        {runner['calls']} results ({runner['errors']} errors), run "
             f"{runner['status']} {runner['tail']:.2f} s after the last result, the first "
             f"{runner['first']:.2f} s after the start; "
-            f"{runner['threads']} worker threads; of the worker's CPU "
+            f"{runner['workers']} worker process(es) × {runner['threads']} threads; of their CPU "
             f"{runner['system'] / max(args.calls, 1) * 1000:.1f} ms per call in the kernel"
         )
         print(f"        fake server saw {runner['requests']} requests, its CPU "
