@@ -19,6 +19,7 @@ continues; `Parsed.rows` holds the rows that can be saved.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -330,10 +331,8 @@ def read_date(value: Any) -> date | None:
     """An ISO date, or the date part of an ISO date-time; None otherwise."""
     if isinstance(value, str):
         text = value.strip()
-        try:
+        with contextlib.suppress(ValueError):  # not a plain date: maybe a date-time
             return date.fromisoformat(text)
-        except ValueError:
-            pass
         try:
             return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
         except ValueError:

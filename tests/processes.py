@@ -6,6 +6,7 @@ tests/live) starts it through here, so they all see the same database and broker
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -84,6 +85,30 @@ def wait_until_answering(procs: Sequence[subprocess.Popen], timeout: float = 60)
             proc.kill()
         logs = "\n".join(p.log_path.read_text() for p in procs)
         raise RuntimeError(f"celery worker did not answer ping:\n{logs}")
+
+
+def wait_until_serving(proc: subprocess.Popen, url: str, timeout: float, name: str) -> None:
+    """Block until `url` answers 200 (the server `proc` is up), pacing the retries by waiting
+    on the process itself (it ends the wait early if the server dies). Kills it and fails with
+    its log (when it keeps one) if it exits or does not answer in time."""
+    import httpx
+
+    def log() -> str:
+        path = getattr(proc, "log_path", None)
+        return path.read_text() if path else ""
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        try:
+            proc.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            continue
+        raise RuntimeError(f"{name} exited early:\n{log()}")
+    proc.kill()
+    raise RuntimeError(f"{name} did not start:\n{log()}")
 
 
 def stop(proc: subprocess.Popen, timeout: float = 15) -> None:

@@ -11,10 +11,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+
+from tests.processes import wait_until_serving
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -40,17 +41,8 @@ def start(
          "--tokens-per-second", str(tokens_per_second)],
         cwd=BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5)
-            return proc
-        except httpx.HTTPError:
-            if proc.poll() is not None:
-                raise RuntimeError("fake API server exited") from None
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("fake API server did not start")
+    wait_until_serving(proc, f"http://127.0.0.1:{port}/healthz", 15, "fake API server")
+    return proc
 
 
 def requests_seen(port: int = PORT) -> int:

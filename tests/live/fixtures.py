@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils.crypto import get_random_string
 
-from tests.processes import start_worker, wait_until_answering, worker_env
+from tests.processes import start_worker, wait_until_answering, wait_until_serving, worker_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -57,20 +56,10 @@ def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory):
         cwd=BASE_DIR, env=server_env(), stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    # the first request imports every view (anthropic, numpy…): ~20 s on a loaded 2-core box
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"uvicorn exited early:\n{log_path.read_text()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(base + "/accounts/login/", timeout=1).status_code == 200:
-                break
-        time.sleep(0.2)
-    else:
-        proc.kill()
-        raise RuntimeError(f"uvicorn did not start:\n{log_path.read_text()}")
     proc.base_url = base  # type: ignore[attr-defined]  # notes kept on the Popen
     proc.log_path = log_path  # type: ignore[attr-defined]  # notes kept on the Popen
+    # the first request imports every view (anthropic, numpy…): ~20 s on a loaded 2-core box
+    wait_until_serving(proc, base + "/accounts/login/", 120, "uvicorn")
     yield proc
     proc.terminate()
     try:
