@@ -14,13 +14,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Subquery
+from django.db.models import F
 from django.utils import timezone
 
 from planning.live import notify as live_notify
@@ -257,16 +258,28 @@ def _apply_outcome(run: AuditRun) -> None:
         pks = [idea.pk for idea, to, _ in changes if to == status]
         if pks:
             Idea.objects.filter(pk__in=pks).update(status=status, updated_at=now)
-    # when and on what each idea was last tried: one UPDATE per run, not one per call
-    latest = (
-        Result.objects.filter(run=run, probe__idea=OuterRef("pk"))
-        .exclude(grade=Grade.ERROR)
-        .order_by("-created_at")
-    )
-    Idea.objects.filter(pk__in=[idea.pk for idea in ideas]).filter(Exists(latest)).update(
-        last_tried_at=Subquery(latest.values("created_at")[:1]),
-        last_tried_model=Subquery(latest.values("resolved_model")[:1]),
-    )
+    _note_last_tried(run)
+
+
+def _note_last_tried(run: AuditRun) -> None:
+    """When and on what each of the run's ideas was last tried: its latest answer (errors do
+    not count) in this run. One set-based UPDATE per run (the latest answer per idea found
+    by DISTINCT ON in one pass over the run's results), not one per call or per idea."""
+    q = connection.ops.quote_name
+    result, probe, idea = Result._meta, Probe._meta, Idea._meta
+    sql = f"""
+        UPDATE {q(idea.db_table)} AS idea
+        SET last_tried_at = latest.created_at, last_tried_model = latest.resolved_model
+        FROM (
+            SELECT DISTINCT ON (p.idea_id) p.idea_id, r.created_at, r.resolved_model
+            FROM {q(result.db_table)} r JOIN {q(probe.db_table)} p ON p.id = r.probe_id
+            WHERE r.run_id = %s AND r.grade <> %s
+            ORDER BY p.idea_id, r.created_at DESC, r.id DESC
+        ) AS latest
+        WHERE idea.id = latest.idea_id
+    """  # noqa: S608 - identifiers come from the models, values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [run.pk, Grade.ERROR])
 
 
 def lit_up_reason(idea: Idea, models, run: AuditRun, matrix) -> str:
@@ -487,10 +500,35 @@ def chunk_calls(calls: list[tuple], concurrency: int) -> list[list[tuple]]:
     return [calls[i : i + size] for i in range(0, len(calls), size)]
 
 
+STOP_CHECK_INTERVAL = 0.05  # seconds: how stale a call's view of the stop flags may be
+_seen_flags: dict[tuple[str, ...], tuple[float, bool]] = {}  # keys -> (read at, raised)
+_seen_flags_lock = threading.Lock()
+
+
+def _flags_raised(keys: list[str], now: float) -> bool:
+    """Is any of `keys` (stop flags) set? One Redis EXISTS, shared by the process's threads:
+    a reading less than STOP_CHECK_INTERVAL old (another call of the same run made it) is
+    used as it is, so a worker making a hundred calls of one run asks about 20 times a
+    second, not once per call. A reading is timed from before it was made, so it never
+    looks fresher than it is (a call claimed after a resume never sees a flag from before)."""
+    key = tuple(keys)
+    with _seen_flags_lock:
+        seen = _seen_flags.get(key)
+    if seen and now - seen[0] < STOP_CHECK_INTERVAL:
+        return seen[1]
+    raised = bool(get_redis().exists(*keys))
+    with _seen_flags_lock:
+        if len(_seen_flags) > 1000:  # runs long gone
+            _seen_flags.clear()
+        _seen_flags[key] = (now, raised)
+    return raised
+
+
 class StopCheck:
     """Should an audit call stop? The run's stop flag (stop control, budget) or the live
-    session's (its own stop control): one Redis EXISTS on both, at most every 50 ms; the live
-    session's row (ended, or taken over by a newer epoch) at most every 2 s."""
+    session's (its own stop control): one Redis EXISTS on both, at most every 50 ms per
+    process (_flags_raised); the live session's row (ended, or taken over by a newer epoch)
+    at most every 2 s."""
 
     def __init__(
         self,
@@ -507,7 +545,7 @@ class StopCheck:
         self.keys = stop_keys(run_id, self.session_id)
         self.stopped = stopped
         now = time.monotonic()
-        self._next_check = now + 0.05 if checked else now
+        self._next_check = now + STOP_CHECK_INTERVAL if checked else now
         self._next_db_check = now + 2.0
 
     def __call__(self) -> bool:
@@ -515,8 +553,8 @@ class StopCheck:
             return True
         now = time.monotonic()
         if now >= self._next_check:
-            self._next_check = now + 0.05
-            self.stopped = bool(get_redis().exists(*self.keys))
+            self._next_check = now + STOP_CHECK_INTERVAL
+            self.stopped = _flags_raised(self.keys, now)
             if (
                 not self.stopped
                 and self.session_id

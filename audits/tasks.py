@@ -36,19 +36,26 @@ def dispatch_run(run_id: int, epoch: int) -> int:
 
 
 PUBLISH_CHUNK = 100  # messages per Redis round trip: the first calls start while the rest queue
+FIRST_FLUSH = 8  # ...and the first few go at once, so the workers' threads start a wave sooner
 
 
 def publish_calls(calls) -> None:
     """Queue the calls (run_call argument tuples), several to a task for a big run
     (runs.chunk_calls): one producer, and the messages pipelined to Redis a chunk at a time
-    (kombu's publish batch), not one round trip each."""
-    calls = list(calls)
-    with current_app.producer_or_acquire() as producer, producer.batch(PUBLISH_CHUNK):
-        for chunk in runs.chunk_calls(calls, team_concurrency()):
-            if len(chunk) == 1:
-                run_call.apply_async(chunk[0], producer=producer)
-            else:
-                run_calls.apply_async((chunk,), producer=producer)
+    (kombu's publish batch), not one round trip each; the first FIRST_FLUSH messages are
+    sent before the rest are built."""
+    tasks = runs.chunk_calls(list(calls), team_concurrency())
+    with current_app.producer_or_acquire() as producer:
+        for part, size in (
+            (tasks[:FIRST_FLUSH], FIRST_FLUSH),
+            (tasks[FIRST_FLUSH:], PUBLISH_CHUNK),
+        ):
+            with producer.batch(size):
+                for chunk in part:
+                    if len(chunk) == 1:
+                        run_call.apply_async(chunk[0], producer=producer)
+                    else:
+                        run_calls.apply_async((chunk,), producer=producer)
 
 
 @shared_task(acks_late=True)

@@ -69,6 +69,37 @@ def requests_seen(url: str) -> int:
     return httpx.get(f"{url}/healthz", timeout=5).json()["requests"]
 
 
+class InFlight:
+    """Samples the fake server's calls in flight (inside their latency) every 50 ms in a
+    thread, while a measurement runs: their mean is the concurrency actually reached."""
+
+    def __init__(self, url: str) -> None:
+        import threading
+
+        self.url, self.samples = url, []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        import httpx
+
+        with httpx.Client(timeout=5) as client:
+            while not self._done.wait(0.05):
+                self.samples.append(client.get(f"{self.url}/healthz").json()["in_flight"])
+
+    def __enter__(self) -> InFlight:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def mean(self) -> float:
+        busy = [n for n in self.samples if n]  # from the first call to the last
+        return sum(busy) / len(busy) if busy else 0.0
+
+
 def plan(calls: int, n_models: int) -> list[tuple[int, str]]:
     """(probe number, model) for every call: calls / models probes, one sample each."""
     probes = calls // n_models
@@ -112,18 +143,19 @@ def run_bare(args, url: str) -> dict:
 
 # ----------------------------------------------------------------------------- the runner
 def cpu_seconds(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of a process so far."""
+    """(user, system) CPU seconds of a process and its children (a prefork worker's) so far."""
     import psutil
 
-    times = psutil.Process(pid).cpu_times()
-    return times.user, times.system
+    process = psutil.Process(pid)
+    times = [p.cpu_times() for p in (process, *process.children(recursive=True))]
+    return sum(t.user for t in times), sum(t.system for t in times)
 
 
 def run_runner(args, url: str, server_pid: int) -> dict:
     import logging
 
     import django
-    from django.db.models import Max, Min
+    from django.db.models import Avg, Max, Min
 
     django.setup()
     logging.disable(logging.INFO)
@@ -133,8 +165,15 @@ def run_runner(args, url: str, server_pid: int) -> dict:
     from planning.teams.models import Team
 
     threads = args.threads or -(-args.concurrency // args.workers)
-    queue = os.environ["CELERY_QUEUE"]
-    names = [f"{queue}-{i}@{os.uname().nodename}" for i in range(args.workers)]
+    queue, default_queue = os.environ["AUDITS_QUEUE"], os.environ["CELERY_QUEUE"]
+    host = os.uname().nodename
+    names = [f"{queue}-{i}@{host}" for i in range(args.workers)]
+    # as in production (Procfile): the audits workers (threads) take the calls, the general
+    # worker (prefork, here one process) the run's dispatch, so the fan-out is not published
+    # by a process whose threads are already making the first calls
+    commands = [
+        ["-Q", queue, "-P", "threads", "-c", str(threads), "-n", name] for name in names
+    ] + [["-Q", default_queue, "-c", "1", "-n", f"{default_queue}@{host}"]]
     workers = [
         subprocess.Popen(
             [
@@ -144,14 +183,7 @@ def run_runner(args, url: str, server_pid: int) -> dict:
                 "-A",
                 "planning",
                 "worker",
-                "-Q",
-                queue,
-                "-P",
-                "threads",
-                "-c",
-                str(threads),
-                "-n",
-                name,
+                *command,
                 "-l",
                 "warning",
                 "--without-gossip",
@@ -163,8 +195,9 @@ def run_runner(args, url: str, server_pid: int) -> dict:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        for name in names
+        for command in commands
     ]
+    names.append(f"{default_queue}@{host}")
     team = Team.objects.create(name="Bench audits", slug=f"bench-{uuid.uuid4().hex[:8]}")
     try:
         deadline = time.monotonic() + 60
@@ -208,13 +241,15 @@ def run_runner(args, url: str, server_pid: int) -> dict:
             time.monotonic() - started
         ):  # the live session ends just after the run: let it, before deleting the team
             time.sleep(0.05)
-        span = run.results.aggregate(first=Min("created_at"), last=Max("created_at"))
+        span = run.results.aggregate(
+            first=Min("created_at"), last=Max("created_at"), call=Avg("latency_ms")
+        )
         first = (span["first"] - run.started_at).total_seconds() if span["first"] else 0
         return {
             "wall": wall, "cpu": cpu, "calls": run.done_calls + run.error_calls,
             "errors": run.error_calls, "status": run.status,
             "requests": requests_seen(url) - before, "threads": threads, "system": system,
-            "workers": args.workers,
+            "workers": args.workers, "call_ms": span["call"] or 0,
             "server_cpu": server_cpu, "first": first,
             "tail": (run.finished_at - span["last"]).total_seconds() if span["last"] else 0,
         }  # fmt: skip
@@ -227,7 +262,7 @@ def run_runner(args, url: str, server_pid: int) -> dict:
 
 
 def workers_cpu(workers) -> tuple[float, float]:
-    """User and system CPU seconds of the worker processes, together."""
+    """User and system CPU seconds of the worker processes (the general one's too), together."""
     times = [cpu_seconds(w.pid) for w in workers]
     return sum(t[0] for t in times), sum(t[1] for t in times)
 
@@ -241,7 +276,8 @@ def report(name: str, figures: dict, ideal: float, calls: int) -> None:
     who = "worker" if name == "runner" else "client"
     print(f"{name:>6}: wall {figures['wall']:.2f} s, ideal {ideal:.2f} s, "
           f"ratio to ideal {ideal / figures['wall']:.3f}, "
-          f"CPU of the {who} {per_call(figures['cpu'], calls)}")  # fmt: skip
+          f"CPU of the {who} {per_call(figures['cpu'], calls)}, "
+          f"{figures['in_flight']:.0f} calls in flight on average")  # fmt: skip
 
 
 def main() -> None:
@@ -263,12 +299,12 @@ def main() -> None:
                                            args.concurrency))))  # fmt: skip
         return
 
-    port = free_port()
+    port, tag = free_port(), uuid.uuid4().hex[:6]
     url = f"http://127.0.0.1:{port}"
     os.environ.update(
         ANTHROPIC_BASE_URL=url, ANTHROPIC_API_KEY="bench",
         AUDITS_TEAM_CONCURRENCY=str(args.concurrency),
-        CELERY_QUEUE=f"bench-audits-{uuid.uuid4().hex[:6]}",
+        AUDITS_QUEUE=f"bench-audits-{tag}", CELERY_QUEUE=f"bench-default-{tag}",
         DJANGO_SETTINGS_MODULE="planning.settings",
     )  # fmt: skip
     server = subprocess.Popen(
@@ -293,12 +329,16 @@ def main() -> None:
         bare = None
         if not args.skip_bare:
             before, server_cpu = requests_seen(url), sum(cpu_seconds(server.pid))
-            bare = run_bare(args, url)
+            with InFlight(url) as flight:
+                bare = run_bare(args, url)
+            bare["in_flight"] = flight.mean()
             server_cpu = sum(cpu_seconds(server.pid)) - server_cpu
             report("bare", bare, ideal, args.calls)
             print(f"        fake server saw {requests_seen(url) - before} requests, its CPU "
                   f"{per_call(server_cpu, args.calls)}; {load()}")  # fmt: skip
-        runner = run_runner(args, url, server.pid)
+        with InFlight(url) as flight:
+            runner = run_runner(args, url, server.pid)
+        runner["in_flight"] = flight.mean()
         report("runner", runner, ideal, args.calls)
         print(
             f"        {runner['calls']} results ({runner['errors']} errors), run "
@@ -306,6 +346,13 @@ def main() -> None:
             f"{runner['first']:.2f} s after the start; "
             f"{runner['workers']} worker process(es) × {runner['threads']} threads; of their CPU "
             f"{runner['system'] / max(args.calls, 1) * 1000:.1f} ms per call in the kernel"
+        )
+        busy = runner["wall"] * min(args.concurrency, runner["calls"]) / max(runner["calls"], 1)
+        print(
+            f"        a call took {runner['call_ms']:.0f} ms in the model client on average; "
+            f"each call's share of a slot's time was {busy * 1000:.0f} ms, so "
+            f"{busy * 1000 - runner['call_ms']:.0f} ms per call went to the rest "
+            "(queueing, the claim, reading and recording, start-up and the tail)"
         )
         print(f"        fake server saw {runner['requests']} requests, its CPU "
               f"{per_call(runner['server_cpu'], args.calls)}; {load()}")  # fmt: skip

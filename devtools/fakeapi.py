@@ -153,6 +153,7 @@ class FakeAPI:
         self.gate_open = True
         self.passes = 0  # requests the closed gate may still let through
         self.waiting = 0
+        self.in_flight = 0  # requests inside their latency now (a benchmark samples it)
         self.hold_after = 0  # streams pause after this many deltas (0: no hold)
         self.resumes = 0
         self.held = 0
@@ -261,6 +262,10 @@ def demo_source_csv(today: datetime.date) -> str:
 class Handler(BaseHTTPRequestHandler):
     server_version = "FakeAnthropic/1.0"
     protocol_version = "HTTP/1.1"
+    # Kept-alive connections carry a response as several writes (head, chunks): with Nagle
+    # on, a write after the head waits for the client's delayed ACK, 40 ms on Linux, on every
+    # call. A real API server sets TCP_NODELAY; so does this one.
+    disable_nagle_algorithm = True
     api: FakeAPI  # set on the subclass by make_server
     _frames: list[bytes]  # the events of a streamed answer not written yet
 
@@ -327,6 +332,7 @@ class Handler(BaseHTTPRequestHandler):
                     "ok": True,
                     "requests": self.api.requests,
                     "waiting": self.api.waiting,
+                    "in_flight": self.api.in_flight,
                     "held": self.api.held,
                 },
             )
@@ -421,7 +427,13 @@ class Handler(BaseHTTPRequestHandler):
         mid_stream = bool(spec and spec.type == "mid_stream" and api.should_fail(spec, key))
 
         if latency:
-            time.sleep(latency)
+            with api._lock:
+                api.in_flight += 1
+            try:
+                time.sleep(latency)
+            finally:
+                with api._lock:
+                    api.in_flight -= 1
         api.remember(cache_key)  # the answer begins: from now on the prefix is read
         if body.get("stream"):
             return self._stream(

@@ -176,3 +176,23 @@ def test_rules_script_newer_model_passes():
     prompt = "Please extract the parties and the term as JSON"
     assert rules.respond("sim-claude-4", prompt).startswith("{")
     assert not rules.respond("sim-claude-3", prompt).startswith("{")
+
+
+def test_each_thread_has_its_own_client_and_all_share_one_ssl_context(settings):
+    """An audits worker makes up to a hundred calls at once in threads: one connection pool
+    each, so they never queue on a shared pool's lock; one SSL context for all of them."""
+    import threading
+
+    settings.ANTHROPIC_BASE_URL = "http://127.0.0.1:9"
+    mine = client.get_client()
+    assert client.get_client() is mine  # a thread keeps its client and its connections
+    theirs = []
+    thread = threading.Thread(target=lambda: theirs.append(client.get_client()))
+    thread.start()
+    thread.join()
+    assert theirs[0] is not mine
+    pools = [c._client._transport._pool for c in (mine, theirs[0])]
+    assert pools[0] is not pools[1]
+    assert pools[0]._ssl_context is pools[1]._ssl_context is client._shared_ssl_context()
+    settings.ANTHROPIC_BASE_URL = "http://127.0.0.1:10"  # another configuration
+    assert client.get_client() is not mine

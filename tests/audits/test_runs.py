@@ -404,6 +404,7 @@ def test_the_fan_out_is_pipelined_to_redis(monkeypatch):
     monkeypatch.setattr(Pipeline, "execute", lambda self, *a, **k: executed.append(
         len(self.command_stack)) or real(self, *a, **k))  # fmt: skip
     monkeypatch.setattr(tasks, "PUBLISH_CHUNK", 10)
+    monkeypatch.setattr(tasks, "FIRST_FLUSH", 4)  # the first few go before the rest are built
     monkeypatch.setattr(tasks.run_call, "apply_async", lambda args, producer: producer.publish(
         {"args": args}, routing_key=queue, exchange="", serializer="json"))  # fmt: skip
     tasks.publish_calls((1, 1, probe, 1, 1, None, None) for probe in range(25))
@@ -411,7 +412,7 @@ def test_the_fan_out_is_pipelined_to_redis(monkeypatch):
         client = conn.default_channel.client
         assert client.llen(queue) == 25
         client.delete(queue)
-    assert executed == [10, 10, 5]
+    assert executed == [4, 10, 10, 1]
 
 
 def test_the_sdk_is_warmed_up_in_memory():
@@ -469,3 +470,56 @@ def test_a_task_of_several_calls_delivered_twice_calls_each_once(fake_api, celer
     # and a third delivery after both finished changes nothing
     assert all(o.startswith("skipped") for o in run_calls.apply(args=(calls,)).get())
     assert fake.requests_seen() - before == 4
+
+
+@pytest.mark.django_db
+def test_finishing_a_run_notes_each_ideas_latest_answer_in_one_statement(team, sim_models):
+    """last_tried_at / last_tried_model: the latest answer of the run per idea (an error is
+    not an answer), set for every idea at once however many ideas the run has."""
+    import datetime
+
+    from audits.models import Idea
+
+    newer, older = sim_models
+    ideas = [IdeaFactory(team=team, title=f"Idea {i}") for i in range(3)]
+    run = _run(team, [newer, older], ideas)
+    t = datetime.datetime(2026, 11, 2, 9, 0, tzinfo=datetime.UTC)
+
+    def result(idea, model, minutes, grade, resolved):
+        Result.objects.create(run=run, probe=idea.probes.get(), model=model, sample=minutes,
+                              grade=grade, resolved_model=resolved,
+                              created_at=t + datetime.timedelta(minutes=minutes))  # fmt: skip
+
+    result(ideas[0], newer, 1, Grade.PASS, "sim-claude-4-20260115")
+    result(ideas[0], older, 2, Grade.FAIL, "sim-claude-3-20250610")  # the latest answer
+    result(ideas[0], newer, 3, Grade.ERROR, "")  # later, but an error
+    result(ideas[1], older, 4, Grade.ERROR, "")  # only an error: never tried
+    with CaptureQueriesContext(connection) as ctx:
+        runs._note_last_tried(run)
+    assert len(ctx.captured_queries) == 1
+    tried = {i.pk: (i.last_tried_at, i.last_tried_model) for i in Idea.objects.all()}
+    assert tried[ideas[0].pk] == (t + datetime.timedelta(minutes=2), "sim-claude-3-20250610")
+    assert tried[ideas[1].pk] == (None, "") and tried[ideas[2].pk] == (None, "")
+
+
+def test_stop_flags_are_read_once_an_interval_by_all_the_calls_of_a_process(monkeypatch):
+    """A hundred calls of one run in one worker share one reading of the stop flags per
+    STOP_CHECK_INTERVAL; a flag raised is seen by the first reading after it."""
+    from audits.client import get_redis
+
+    keys = [f"test:stop:{uuid.uuid4().hex}", f"test:stop:{uuid.uuid4().hex}"]
+    reads = []
+    real = type(get_redis()).exists
+    monkeypatch.setattr(type(get_redis()), "exists",
+                        lambda self, *names: reads.append(names) or real(self, *names))  # fmt: skip
+    now, step = 1000.0, runs.STOP_CHECK_INTERVAL
+    assert [runs._flags_raised(keys, now + i * step / 200) for i in range(100)] == [False] * 100
+    assert len(reads) == 1  # one reading for the hundred checks within the interval
+    get_redis().set(keys[1], "1", ex=60)
+    try:
+        assert runs._flags_raised(keys, now + step / 2) is False  # the reading is still fresh
+        assert runs._flags_raised(keys, now + step * 1.1) is True  # the next reading sees it
+        assert runs._flags_raised(keys[:1], now + step * 1.1) is False  # other keys: read apart
+        assert len(reads) == 3
+    finally:
+        get_redis().delete(*keys)
