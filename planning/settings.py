@@ -427,7 +427,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # the HTTP clients' line per request: every model call is a Result row already, and
+        # an audit run makes thousands (a write to stderr each, inside the worker's threads)
+        **{name: {"level": "WARNING"} for name in ("httpx", "httpx2", "httpcore", "httpcore2")},
+    },
 }
 
 # Request bodies: larger ones get a 413 page (planning/middleware.py); form fields (not files)
