@@ -5,26 +5,30 @@ latency), one after the other:
 
 - **bare**: the SDK's AsyncAnthropic (the raw event stream, text deltas joined), asyncio and
   a semaphore of `--concurrency` in one process: the limit this machine reaches right now;
-- **runner**: the real path (start_run, the Celery fan-out on a thread-pool worker, the Redis
-  semaphore, PostgreSQL result rows and run counters, live-session events).
+- **runner**: the real path (start_run; the fan-out on a general worker, as the Procfile
+  runs it; the calls on `--workers` thread-pool audits workers; the Redis semaphore,
+  PostgreSQL result rows and run counters, live-session events).
 
 For each it prints the ideal (calls × latency / concurrency), the wall time, their ratio, the
-CPU per call of the process that made the calls (the worker, for the runner; its kernel
-share too), the requests the fake server saw and the fake server's own CPU per call (it
-shares the machine: if it were the cap, both figures would show it); for the runner also
-when its first result arrived (the fan-out's start-up, latency included); then the runner's
-ratio to the bare client's. The load average is printed next to the figures: the machine is
-shared, and ratios are only meaningful on a quiet one (CPU per call is robust to load).
+CPU per call of the processes that made the calls (the workers, the general one included,
+for the runner; their kernel share too), the calls in flight on average (sampled from the fake
+server every 50 ms: the concurrency actually reached), the requests the fake server saw and
+the fake server's own CPU per call (it shares the machine: if it were the cap, both figures
+would show it); for the runner also when its first result arrived (the fan-out's start-up,
+latency included) and how a call's share of a slot's time splits between the model client
+and the rest; then the runner's ratio to the bare client's. The load average is printed next
+to the figures: the machine is shared, and ratios are only meaningful on a quiet one (CPU per
+call is robust to load).
 
     .venv/bin/python bench/audits.py [--calls 400] [--models 2] [--concurrency 20]
-                                     [--latency 1.0] [--threads N] [--skip-bare]
+                                     [--latency 1.0] [--workers 1] [--threads N] [--skip-bare]
 
 The issue's three targets (run each on a quiet machine; `make bench` runs the default):
 
     .venv/bin/python -m planning.devstack exec -- .venv/bin/python bench/audits.py \
         --calls 400 --concurrency 20                # >= 0.95 of ideal
-    ... bench/audits.py --calls 400 --concurrency 50     # >= 0.92 of ideal
-    ... bench/audits.py --calls 2000 --concurrency 200   # >= 0.85 of ideal
+    ... bench/audits.py --calls 400 --concurrency 50 --workers 2     # >= 0.92 of ideal
+    ... bench/audits.py --calls 2000 --concurrency 200 --workers 2   # >= 0.85 of ideal
 
 and the worker's CPU at most 8 ms per call in each. With DATABASE_URL, CELERY_BROKER_URL and
 REDIS_URL set, `.venv/bin/python bench/audits.py ...` alone does (devstack starts them
