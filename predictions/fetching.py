@@ -375,7 +375,9 @@ def _recipients(source: MetricSource) -> list:
 
 def _notify_failure(source: MetricSource, failing_since: datetime, error: str) -> None:
     """In-app and by email, once per run of failures (called inside the transaction that
-    sets `failure_notified_at`; the email goes after it commits)."""
+    sets `failure_notified_at`). The email is queued after the commit, once per new notice,
+    to tasks.email_source_failure, which retries it with backoff while the mail server is
+    down."""
     from planning.cadences.models import Notification
 
     metric = source.metric
@@ -389,7 +391,7 @@ def _notify_failure(source: MetricSource, failing_since: datetime, error: str) -
             uuid.NAMESPACE_URL,
             f"exponent:metric-source:{source.pk}:{failing_since.isoformat()}:{user.pk}",
         )
-        Notification.objects.get_or_create(
+        notice, created = Notification.objects.get_or_create(
             idempotency_key=key,
             defaults={
                 "team": team,
@@ -398,24 +400,46 @@ def _notify_failure(source: MetricSource, failing_since: datetime, error: str) -
                 "url": metric.get_absolute_url(),
             },
         )
-        if user.email:
-            message = EmailMessage(
-                subject=f"[{team.name}] A metric source is failing",
-                body=(
-                    f"{text}\n\nExponent keeps retrying. See the metric: "
-                    f"{settings.SITE_URL.rstrip('/')}{metric.get_absolute_url()}\n"
-                ),
-                to=[user.email],
-                headers={"Message-ID": f"<{key}@exponent.source>"},
-            )
-            transaction.on_commit(functools.partial(_send, message))
+        if created and user.email:
+            transaction.on_commit(functools.partial(_queue_email, notice.pk))
 
 
-def _send(message: EmailMessage) -> None:
+def _queue_email(notification_id: int) -> None:
+    from .tasks import email_source_failure
+
     try:
-        message.send()
-    except Exception:  # noqa: BLE001 - the in-app notification stands; a mail outage is logged
-        log.exception("metric source failure email not sent")
+        email_source_failure.delay(notification_id)
+    except Exception:  # noqa: BLE001 - the in-app notification stands; a broker outage is logged
+        log.exception("metric source failure email not queued")
+
+
+def failure_email(notice) -> EmailMessage:
+    """The email twin of a failure notification; its Message-ID is stable (the notice's key),
+    so a mail system that deduplicates drops a resend after a lost answer."""
+    return EmailMessage(
+        subject=f"[{notice.team.name}] A metric source is failing",
+        body=(
+            f"{notice.text}\n\nExponent keeps retrying. See the metric: "
+            f"{settings.SITE_URL.rstrip('/')}{notice.url}\n"
+        ),
+        to=[notice.user.email],
+        headers={
+            "Message-ID": f"<{notice.idempotency_key}@exponent.source>",
+            "X-Exponent-Idempotency-Key": str(notice.idempotency_key),
+        },
+    )
+
+
+def send_failure_email(notification_id: int) -> str:
+    """The body of tasks.email_source_failure: an SMTP or connection error propagates (the
+    task retries it with backoff)."""
+    from planning.cadences.models import Notification
+
+    notice = Notification.objects.select_related("team", "user").filter(pk=notification_id).first()
+    if notice is None or not notice.user.email:
+        return "skipped"
+    failure_email(notice).send()
+    return "sent"
 
 
 def fetch_due(now: datetime | None = None) -> dict:

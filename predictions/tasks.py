@@ -1,7 +1,9 @@
-"""Celery tasks of predictions: fetching metric sources (fetching.py) and the Claude critique
-of a rationale (critiques.py)."""
+"""Celery tasks of predictions: fetching metric sources and emailing their failures
+(fetching.py), and the Claude critique of a rationale (critiques.py)."""
 
 from __future__ import annotations
+
+import smtplib
 
 from celery import shared_task
 
@@ -13,6 +15,19 @@ def fetch_sources() -> dict:
     """Every minute (CELERY_BEAT_SCHEDULE): fetch the metric sources that are due. The claim
     (fetching.claim_due) makes each due source go to one worker even when ticks overlap."""
     return fetching.fetch_due()
+
+
+@shared_task(
+    ignore_result=True,
+    autoretry_for=(smtplib.SMTPException, OSError),
+    max_retries=5,
+    retry_backoff=60,  # 1, 2, 4, 8, 16 minutes (jittered) while the mail server is down
+    retry_backoff_max=30 * 60,
+)
+def email_source_failure(notification_id: int) -> str:
+    """Email the owner that a metric source has been failing (fetching._notify_failure queues
+    it once per run of failures, with its in-app notice)."""
+    return fetching.send_failure_email(notification_id)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)

@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from celery.signals import task_retry
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
@@ -16,6 +17,8 @@ from planning import netguard
 from planning.cadences.models import Notification
 from predictions import fetching, secrets
 from predictions.models import MetricSource, Observation, ObservationChange, Prediction
+from predictions.tasks import email_source_failure
+from tests.cadences.sinks import SmtpSink
 from tests.factories import MetricFactory, PredictionFactory
 from tests.predictions.sourceserver import SourceServer
 
@@ -118,8 +121,19 @@ def test_the_huge_source_hits_the_size_limit(linear_metric, server, loopback, se
     assert not Observation.objects.exists()
 
 
+@pytest.fixture
+def eager_tasks():
+    """Tasks queued with .delay() run at once in this process (a Celery retry too)."""
+    from planning.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
 def test_a_failing_source_backs_off_and_tells_the_owner_once(
-    linear_metric, owner, server, loopback, django_capture_on_commit_callbacks
+    linear_metric, owner, server, loopback, django_capture_on_commit_callbacks, eager_tasks
 ):
     source = _source(linear_metric, server.url("/fail"))
     before = timezone.now()
@@ -147,6 +161,8 @@ def test_a_failing_source_backs_off_and_tells_the_owner_once(
     assert notice.url == linear_metric.get_absolute_url()
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [owner.email]
     assert "HTTP 500" in mail.outbox[0].body
+    message_id = mail.outbox[0].extra_headers["Message-ID"]
+    assert message_id == f"<{notice.idempotency_key}@exponent.source>"
 
     # A success ends the run of failures; a later run can notify again.
     MetricSource.objects.filter(pk=source.pk).update(
@@ -155,6 +171,67 @@ def test_a_failing_source_backs_off_and_tells_the_owner_once(
     assert _run(source).ok
     source.refresh_from_db()
     assert (source.failures, source.failing_since, source.failure_notified_at) == (0, None, None)
+
+
+@pytest.fixture
+def smtp_sink(settings):
+    smtp = SmtpSink()  # down until a test brings it up
+    settings.MAILERS = {"default": smtp.mailer(timeout=0.5)}
+    yield smtp
+    smtp.down()
+
+
+def test_the_failure_email_is_retried_while_the_mail_server_is_down_and_sent_once(
+    linear_metric, owner, server, loopback, smtp_sink, eager_tasks,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    source = _source(linear_metric, server.url("/fail"))
+    retries = []
+
+    def mail_server_back(sender, reason, **kwargs):
+        retries.append(reason)
+        if len(retries) == 1:
+            smtp_sink.up()
+
+    def tick():
+        MetricSource.objects.filter(pk=source.pk).update(
+            next_fetch_at=timezone.now(), failing_since=timezone.now() - timedelta(days=3)
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            return _run(source)
+
+    task_retry.connect(mail_server_back, sender=email_source_failure)
+    try:
+        assert tick().notified  # the first attempt: connection refused, retried
+        assert tick().notified is False  # still failing on the next tick: no second notice
+    finally:
+        task_retry.disconnect(mail_server_back, sender=email_source_failure)
+    assert len(retries) == 1 and isinstance(retries[0].exc, ConnectionRefusedError)
+    assert 0 <= retries[0].when <= 60  # the first backoff: up to a minute (jittered)
+    notice = Notification.objects.get()
+    assert [m["To"] for m in smtp_sink.messages] == [owner.email]
+    assert smtp_sink.by_key() == {str(notice.idempotency_key): 1}
+    assert "has failed for 3 days" in smtp_sink.messages[0].get_content()
+
+
+def test_the_failure_email_gives_up_after_five_retries(
+    linear_metric, owner, server, loopback, smtp_sink, eager_tasks,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    source = _source(linear_metric, server.url("/fail"))
+    MetricSource.objects.filter(pk=source.pk).update(
+        failing_since=timezone.now() - timedelta(days=3)
+    )
+    retries = []
+    task_retry.connect(lambda sender, **kw: retries.append(1), sender=email_source_failure,
+                       weak=False, dispatch_uid="count-retries")  # fmt: skip
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert _run(source).notified
+    finally:
+        task_retry.disconnect(sender=email_source_failure, dispatch_uid="count-retries")
+    assert len(retries) == 5 and not smtp_sink.messages
+    assert Notification.objects.count() == 1  # the in-app notice stands
 
 
 def test_loopback_is_refused_with_the_switch_off(linear_metric, server, settings):
