@@ -5,7 +5,9 @@ Two kinds of CSV export are read:
 - **GitHub pull requests**: one row per pull request with the timestamps it reached (created,
   first review, approved, merged, deployed). Each pair of consecutive timestamp columns the
   file has is a *segment* ("created → first review"); a pull request measures a segment when
-  both of its timestamps are filled in.
+  both of its timestamps are filled in and in order. A segment that ends before it starts
+  (approved after an admin merge, clock skew) keeps its row: only the stage time it maps to
+  is skipped for that pull request, and said so by line.
 - **Issue-tracker status changes**: one row per item per change (item, status, timestamp).
   The time in a status runs from that change to the item's next change; an item's last status
   has no end yet and is not measured.
@@ -34,6 +36,7 @@ import re
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -283,6 +286,16 @@ class Interval:
         return (self.end - self.start).total_seconds() / 3600
 
 
+@dataclass(frozen=True)
+class OutOfOrder:
+    """A segment of a pull request that ends before it starts (an approval after an admin
+    merge, clock skew): its row is kept, but this segment's stage is skipped for this item."""
+
+    line: int
+    name: str  # the pull request's number as in the file; "" when no column holds it
+    interval: Interval  # end < start
+
+
 @dataclass
 class Parsed:
     intervals: list[Interval]
@@ -291,6 +304,7 @@ class Parsed:
     items: int  # items (pull requests, issues) read
     first: datetime | None = None  # the earliest and latest timestamps read
     last: datetime | None = None
+    out_of_order: list[OutOfOrder] = dataclass_field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -321,9 +335,9 @@ def _cell(row: RowLike, columns: Mapping[str, str], field: str) -> str:
 def parse_pull_requests(
     rows: Iterable[RowLike], columns: Mapping[str, str], tz: ZoneInfo
 ) -> Parsed:
-    """Segments between the chosen timestamp columns, in their order, for every row."""
+    """Segments between the chosen timestamp columns, in their order, for every row; a
+    segment whose end is before its start goes to `out_of_order` instead."""
     events = [e for e in GITHUB_EVENTS if columns.get(e)]
-    labels = {c.name: c.label for c in GITHUB_COLUMNS}
     keys = [segment_key(a, b) for a, b in zip(events, events[1:], strict=False)]
     out = Parsed([], keys, [], 0)
     seen: dict[str, int] = {}
@@ -348,12 +362,6 @@ def parse_pull_requests(
                 problems.append(f"{columns[event]}: {error}")
         if not problems and not any(e == "created" for e, _ in stamps):
             problems.append(f"{columns['created']}: the pull request has no creation time.")
-        for (a, ta), (b, tb) in zip(stamps, stamps[1:], strict=False):
-            if tb < ta:
-                problems.append(
-                    f"{columns[b]}: {labels[b]} ({tb:%Y-%m-%d %H:%M} UTC) is before "
-                    f"{labels[a]} ({ta:%Y-%m-%d %H:%M} UTC)."
-                )
         if problems:
             out.problems.extend(Problem(row.line, p) for p in problems)
             continue
@@ -363,7 +371,12 @@ def parse_pull_requests(
         present = dict(stamps)
         for a, b in zip(events, events[1:], strict=False):
             if a in present and b in present:
-                out.intervals.append(Interval(item, segment_key(a, b), present[a], present[b]))
+                interval = Interval(item, segment_key(a, b), present[a], present[b])
+                if interval.end < interval.start:
+                    name = item if columns.get("id") else ""
+                    out.out_of_order.append(OutOfOrder(row.line, name, interval))
+                else:
+                    out.intervals.append(interval)
     return out
 
 
@@ -528,10 +541,20 @@ class Sample:
     end: datetime
 
 
-def samples(intervals: Iterable[Interval], mapping: Mapping[str, Target]) -> list[Sample]:
+def samples(
+    intervals: Iterable[Interval],
+    mapping: Mapping[str, Target],
+    skipped: Iterable[OutOfOrder] = (),
+) -> list[Sample]:
     """Per item, the hours of every interval mapped to the same (stage, kind), added up.
-    Keys match case-insensitively; unmapped keys are left out."""
+    Keys match case-insensitively; unmapped keys are left out. An item's (stage, kind) with a
+    `skipped` segment is left out whole (part of its time would be missing)."""
     folded = {k.casefold(): t for k, t in mapping.items()}
+    left_out = {
+        (s.interval.item, t.stage, t.kind)
+        for s in skipped
+        if (t := folded.get(s.interval.key.casefold())) is not None
+    }
     total: dict[tuple[str, StageKey, TimeKind], float] = defaultdict(float)
     ends: dict[tuple[str, StageKey, TimeKind], datetime] = {}
     for iv in intervals:
@@ -539,9 +562,40 @@ def samples(intervals: Iterable[Interval], mapping: Mapping[str, Target]) -> lis
         if target is None:
             continue
         k = (iv.item, target.stage, target.kind)
+        if k in left_out:
+            continue
         total[k] += iv.hours
         ends[k] = max(ends[k], iv.end) if k in ends else iv.end
     return [Sample(i, s, kind, h, ends[(i, s, kind)]) for (i, s, kind), h in total.items()]
+
+
+def out_of_order_notes(
+    skipped: Iterable[OutOfOrder],
+    mapping: Mapping[str, Target],
+    stage_names: Mapping[StageKey, str],
+) -> list[Problem]:
+    """Per skipped segment that maps to a stage, by line, what was out of order and which
+    stage time was left out for that pull request (ignored segments skip nothing)."""
+    folded = {k.casefold(): t for k, t in mapping.items()}
+    labels = {c.name: c.label for c in GITHUB_COLUMNS}
+    out = []
+    for s in skipped:
+        iv = s.interval
+        target = folded.get(iv.key.casefold())
+        if target is None:
+            continue
+        a, _, b = iv.key.partition("→")
+        who = f"pull request {_clip(s.name)}: " if s.name else ""
+        stage = stage_names.get(target.stage, str(target.stage))
+        out.append(
+            Problem(
+                s.line,
+                f"{who}{labels.get(a, a)} ({iv.start:%Y-%m-%d %H:%M} UTC) is after "
+                f"{labels.get(b, b)} ({iv.end:%Y-%m-%d %H:%M} UTC) — {stage} ({target.kind} time) "
+                "skipped for this pull request.",
+            )
+        )
+    return sorted(out, key=lambda p: p.line or 0)
 
 
 def in_window(found: Iterable[Sample], start: datetime, end: datetime) -> list[Sample]:

@@ -138,6 +138,7 @@ class Outcome:
     comparison: delivery.Comparison | None = None
     sentences: list[str] = field(default_factory=list)
     change_sentences: list[str] = field(default_factory=list)
+    skipped: list[Problem] = field(default_factory=list)  # stage times out of order, by line
 
     @property
     def measured(self) -> list[StageStats]:
@@ -167,7 +168,10 @@ def compute(
     rollout: date | None,
     tz: ZoneInfo,
 ) -> Outcome:
-    found = delivery.samples(parsed.intervals, mapping)
+    found = delivery.samples(parsed.intervals, mapping, parsed.out_of_order)
+    skipped = delivery.out_of_order_notes(
+        parsed.out_of_order, mapping, {st.pk: st.name for st in loaded.stages}
+    )
     lo, hi = delivery.day_bounds(start, end, tz)
     mapped: dict[int, set[TimeKind]] = {}
     for target in mapping.values():
@@ -179,7 +183,7 @@ def compute(
         for row in rows:
             row.active = stats.get((row.stage.pk, "active"))
             row.waiting = stats.get((row.stage.pk, "waiting"))
-        return Outcome(rows, delivery.items_in(window), start, end, None)
+        return Outcome(rows, delivery.items_in(window), start, end, None, skipped=skipped)
     split, _ = delivery.day_bounds(rollout, rollout, tz)
     before_found = delivery.in_window(found, lo, split)
     after_found = delivery.in_window(found, split, hi)
@@ -204,6 +208,7 @@ def compute(
         end,
         rollout,
         comparison=comparison,
+        skipped=skipped,
     )
     outcome.sentences = delivery.summary_sentences(comparison, _day(rollout))
     outcome.change_sentences = [

@@ -227,12 +227,117 @@ def test_bad_pull_request_rows_are_reported_by_line_and_column():
             "createdAt: “yesterday” is not an ISO 8601 timestamp; use ISO 8601, such as "
             "2026-03-02T14:30:00Z or 2026-03-02 14:30+01:00.",
         ),
-        (4, "mergedAt: merged (2026-09-01 10:00 UTC) is before created (2026-09-02 08:00 UTC)."),
         (5, "number: 1 is already on line 2."),
         (6, "number: the pull request has no number."),
         (7, "createdAt: the pull request has no creation time."),
     ]
-    assert parsed.items == 1
+    # Line 4 (merged before created) is kept: only its one segment is out of order.
+    assert parsed.items == 2
+    assert [(s.line, s.name, s.interval.key) for s in parsed.out_of_order] == [
+        (4, "3", "created→merged")
+    ]
+    assert [iv.item for iv in parsed.intervals] == ["1"]
+
+
+# Every segment of the out-of-order fixture mapped, approved → merged too.
+ALL_MAPPED = {**PR_MAPPING, "approved→merged": Target("merge", "waiting")}
+NAMES = {"review": "Code review", "merge": "Merge", "deploy": "Deploy"}
+
+
+def out_of_order_samples(mapping=ALL_MAPPED):
+    export = fixture("github_prs_out_of_order.csv")
+    parsed = d.parse_pull_requests(export.sheet.rows, PR_COLUMNS, UTC_ZONE)
+    return parsed, d.samples(parsed.intervals, mapping, parsed.out_of_order)
+
+
+def test_out_of_order_times_skip_only_their_stage_for_that_pull_request():
+    parsed, found = out_of_order_samples()
+    # All five rows are kept; PR 2 approved 14:05 after merged 12:00, PR 3 first reviewed
+    # 07:00 before it was opened at 08:00, PR 5 deployed 15:00 before merged 16:00.
+    assert parsed.problems == []
+    assert parsed.items == 5
+    assert [(s.line, s.interval.key) for s in parsed.out_of_order] == [
+        (3, "approved→merged"),
+        (4, "created→first_review"),
+        (6, "merged→deployed"),
+    ]
+    stats = d.distributions(d.in_window(found, *window(date(2026, 9, 1), date(2026, 9, 30))))
+    # Computed by hand from the fixture, hours per PR (— is skipped, out of order):
+    #             PR 1   PR 2          PR 3   PR 4   PR 5
+    # review w.   2      4             —      1      6     → 1 2 4 6
+    # review a.   1      2.0833 (2:05) 2      3      1     → 1 1 2 2.0833 3
+    # merge w.    1      —             1      1      1     → 1 1 1 1
+    # deploy w.   24     24            24     6      —     → 6 24 24 24
+    review_wait = stats[("review", "waiting")]
+    assert review_wait.n == 4
+    assert review_wait.median == 3.0  # h = 1.5: 2 + 0.5·2
+    assert review_wait.p85 == approx(5.1)  # h = 2.55: 4 + 0.55·2
+    review_active = stats[("review", "active")]
+    assert review_active.n == 5
+    assert review_active.median == 2.0
+    assert review_active.p85 == approx(2.45)  # h = 3.4: 125/60 + 0.4·55/60 = 147/60
+    merge = stats[("merge", "waiting")]
+    assert (merge.n, merge.median) == (4, 1.0)
+    deploy = stats[("deploy", "waiting")]
+    assert (deploy.n, deploy.median, deploy.low) == (4, 24.0, 6.0)
+    assert d.items_in(found) == 5
+
+
+def test_out_of_order_notes_say_what_and_which_stage_by_line():
+    parsed, _ = out_of_order_samples()
+    notes = d.out_of_order_notes(parsed.out_of_order, ALL_MAPPED, NAMES)
+    assert [(p.line, p.message) for p in notes] == [
+        (
+            3,
+            "pull request 2: approved (2026-09-02 14:05 UTC) is after merged "
+            "(2026-09-02 12:00 UTC) — Merge (waiting time) skipped for this pull request.",
+        ),
+        (
+            4,
+            "pull request 3: created (2026-09-03 08:00 UTC) is after first review "
+            "(2026-09-03 07:00 UTC) — Code review (waiting time) skipped for this pull request.",
+        ),
+        (
+            6,
+            "pull request 5: merged (2026-09-05 16:00 UTC) is after deployed "
+            "(2026-09-05 15:00 UTC) — Deploy (waiting time) skipped for this pull request.",
+        ),
+    ]
+    # A segment mapped to no stage skips nothing, and says nothing.
+    ignored = d.out_of_order_notes(parsed.out_of_order, PR_MAPPING, NAMES)
+    assert [p.line for p in ignored] == [4, 6]
+
+
+def test_an_out_of_order_segment_leaves_out_its_items_whole_stage_time():
+    # Both review segments add up to one stage time: PR 3's 2 h of reviewing alone would
+    # understate it, so PR 3 is left out of the stage: 2 + 1, 4 + 2.0833, 1 + 3, 6 + 1.
+    mapping = {
+        "created→first_review": Target("review", "active"),
+        "first_review→approved": Target("review", "active"),
+    }
+    _, found = out_of_order_samples(mapping)
+    review = d.distributions(found)[("review", "active")]
+    assert review.n == 4
+    assert sorted(s.item for s in found) == ["1", "2", "4", "5"]
+    assert (review.low, review.high) == (3.0, 7.0)
+
+
+def test_out_of_order_without_a_number_column_names_only_the_line():
+    text = "createdAt,mergedAt\n2026-09-02T08:00Z,2026-09-01T10:00Z\n"
+    parsed = d.parse_pull_requests(
+        d.read_export(text).sheet.rows, {"created": "createdAt", "merged": "mergedAt"}, UTC_ZONE
+    )
+    notes = d.out_of_order_notes(
+        parsed.out_of_order, {"created→merged": Target("flow", "waiting")}, {"flow": "Flow"}
+    )
+    assert notes == [
+        (
+            2,
+            "created (2026-09-02 08:00 UTC) is after merged (2026-09-01 10:00 UTC) — Flow "
+            "(waiting time) skipped for this pull request.",
+        )
+    ]
+    assert parsed.problems == [] and parsed.intervals == []
 
 
 # --------------------------------------------------------------------------- issue tracker
