@@ -832,6 +832,51 @@ def summary_sentences(comparison: Comparison, rollout: str) -> list[str]:
     return out
 
 
+ITEM_WORDS: dict[Source, tuple[str, str]] = {
+    "github": ("pull request", "pull requests"),
+    "tracker": ("tracker item", "tracker items"),
+}
+
+
+def measured_bottleneck_sentence(
+    source: Source,
+    items: int,
+    start: date,
+    end: date,
+    rollout: date | None,
+    stage: str,
+    active: Distribution | None,
+    waiting: Distribution | None,
+) -> str:
+    """ "Measured from 12 pull requests, 1 Sep 2026 to 31 Oct 2026: the bottleneck is Deploy
+    (median 24 h waiting per pull request)." `active` and `waiting` are the bottleneck's
+    measured distributions (after the rollout, when there is one); None where not measured."""
+    one, many = ITEM_WORDS.get(source, ("item", "items"))
+    window = f"{_day(start)} to {_day(end)}"
+    if rollout is not None:
+        window += f", compared before and after {_day(rollout)}"
+    parts = [
+        f"{fmt_hours(dist.median)} {kind}"
+        for kind, dist in (("active", active), ("waiting", waiting))
+        if dist is not None
+    ]
+    if parts:
+        when = f" from {_day(rollout)} on" if rollout is not None else ""
+        detail = f"median {' and '.join(parts)} per {one}{when}"
+    elif rollout is not None:
+        detail = f"no items measured from {_day(rollout)} on"
+    else:
+        detail = "not measured: the map's own hours"
+    return (
+        f"Measured from {items} {one if items == 1 else many}, {window}: "
+        f"the bottleneck is {stage} ({detail})."
+    )
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
 def _and(names: Sequence[str]) -> str:
     """ "A", "A and B", "A, B and C"."""
     if len(names) <= 1:

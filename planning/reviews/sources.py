@@ -310,13 +310,45 @@ def _bottleneck_subjects(review) -> list[Subject]:
     ]
 
 
+def _measured_bottleneck(bmap, analysis) -> str | None:
+    """The bottleneck in the words of the measurement the map was made from; None for a map
+    whose hours were guessed (or with no bottleneck)."""
+    from planning.bottlenecks.delivery import Distribution, measured_bottleneck_sentence
+    from planning.bottlenecks.models import Measurement
+
+    bottleneck = analysis.bottleneck
+    if bottleneck is None:
+        return None
+    measurement = Measurement.objects.filter(map=bmap).first()
+    if measurement is None:
+        return None
+    row = (measurement.stats or {}).get(str(bottleneck.key)) or {}
+    after = "_after" if measurement.rollout else ""
+    return measured_bottleneck_sentence(
+        measurement.source,  # type: ignore[arg-type]
+        measurement.items,
+        measurement.window_start,
+        measurement.window_end,
+        measurement.rollout,
+        bottleneck.stage.name,
+        Distribution.from_dict(row.get(f"active{after}")),
+        Distribution.from_dict(row.get(f"waiting{after}")),
+    )
+
+
 def bottleneck_lines(review) -> list[str]:
     bmap, analysis = _bottleneck_map(review)
     if analysis is None:
         return []
+    return _bottleneck_lines(review, bmap, analysis, _measured_bottleneck(bmap, analysis))
+
+
+def _bottleneck_lines(review, bmap, analysis, measured: str | None) -> list[str]:
     quarter = quarter_label(bmap.quarter, review.team.fiscal_year_start_month)[0]
     lines = [f"Map “{bmap.name}” ({quarter}): overall speed-up {analysis.speedup:.2f}×."]
-    if analysis.bottleneck:
+    if measured:
+        lines.append(measured)
+    elif analysis.bottleneck:
         lines.append(
             f"The stage that now limits the team: {analysis.bottleneck.stage.name} "
             f"({analysis.bottleneck.share_after:.0%} of the time after AI)."
@@ -388,9 +420,18 @@ def step_context(review, step: int) -> dict[str, Any]:
             },
         }
     if step == Step.BOTTLENECKS:
-        lines = bottleneck_lines(review)
+        bmap, analysis = _bottleneck_map(review)
+        lines: list[str] = []
+        measured = None
+        if analysis is not None:
+            sentence = _measured_bottleneck(bmap, analysis)
+            lines = _bottleneck_lines(review, bmap, analysis, sentence)
+            if sentence:  # shown on its own, with a link to the measured map
+                lines = [line for line in lines if line != sentence]
+                measured = {"text": sentence, "url": bmap.get_absolute_url()}
         return {
             "lines": lines or ["No bottleneck map yet for this quarter."],
+            "measured": measured,
             "link": {
                 "url": reverse("bottlenecks:map_list", kwargs={"team": team.slug}),
                 "label": "Refresh the bottleneck map",

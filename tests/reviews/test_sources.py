@@ -1,6 +1,8 @@
 """The review pulls live data from every module and carries decisions back to them."""
 
 from datetime import date, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -13,6 +15,7 @@ from planning.reviews import services, sources
 from planning.reviews.models import BacklogItem, Review
 
 pytestmark = pytest.mark.django_db
+UTC_ZONE = ZoneInfo("UTC")
 
 
 @pytest.fixture
@@ -169,3 +172,115 @@ def test_look_back_says_which_metrics_update_themselves(seeded, owner_client):
     assert "Updated automatically from data.example.com, last fetched" in body
     assert any("updated automatically from data.example.com" in line
                for line in sources.look_back_lines(seeded))  # fmt: skip
+
+
+# --------------------------------------------------------------------------- measured bottleneck
+PR_CSV = Path(__file__).parent.parent / "bottlenecks" / "fixtures" / "github_prs.csv"
+
+
+def delivery_map(team):
+    from planning.bottlenecks.models import BottleneckMap, Stage
+
+    bmap = BottleneckMap.objects.create(team=team, name="Feature delivery", quarter="2026-Q4")
+    for order, (name, active, waiting, speedup) in enumerate(
+        [("Code generation", 10, 2, 5), ("Code review", 3, 5, 1), ("Deploy", 1, 30, 1)]
+    ):
+        Stage.objects.create(
+            map=bmap,
+            name=name,
+            order=order,
+            active_hours=active,
+            waiting_hours=waiting,
+            speedup_active=speedup,
+        )
+    return bmap
+
+
+def measured_version(bmap, user):
+    """The version measured from the hand-checked pull requests (tests/bottlenecks)."""
+    from planning.bottlenecks import delivery, measure
+    from planning.bottlenecks import services as bn
+
+    stored, problems = measure.upload(bmap, "github", "prs.csv", PR_CSV.read_bytes(), user)
+    assert problems == []
+    columns = {
+        "id": "number",
+        "created": "createdAt",
+        "first_review": "firstReviewAt",
+        "approved": "approvedAt",
+        "merged": "mergedAt",
+        "deployed": "deployedAt",
+    }
+    parsed = delivery.parse(
+        "github", delivery.read_export(stored.text).sheet.rows, columns, UTC_ZONE
+    )
+    st = {s.name: s.pk for s in bmap.stages.all()}
+    mapping = {
+        "created→first_review": delivery.Target(st["Code review"], "waiting"),
+        "first_review→approved": delivery.Target(st["Code review"], "active"),
+        "merged→deployed": delivery.Target(st["Deploy"], "waiting"),
+    }
+    loaded = bn.load(bmap)
+    outcome = measure.compute(
+        parsed, mapping, loaded, date(2026, 9, 1), date(2026, 10, 31), None, UTC_ZONE
+    )
+    return measure.create_version(
+        loaded,
+        outcome,
+        name="Feature delivery (measured)",
+        quarter="2026-Q4",
+        upload=stored,
+        columns=columns,
+        choices={},
+        tz=UTC_ZONE,
+        user=user,
+    )
+
+
+def test_a_measured_map_says_what_it_was_measured_from(team, owner, owner_client):
+    bmap = delivery_map(team)
+    copy = measured_version(bmap, owner)
+    review = services.start_review(team, owner, "2026-Q4")[0]
+    # By hand (tests/bottlenecks/test_delivery.py): 12 pull requests ended a mapped segment
+    # from 1 Sep to 31 Oct 2026; Deploy is 1 h (the map's) + 24 h waiting (the median of
+    # 20 22 22 24 24 24 24 26 26 48) = 25 h, Code review 2 + 3 = 5 h, Code generation
+    # 10/5 + 2 = 4 h: Deploy is the bottleneck.
+    sentence = (
+        "Measured from 12 pull requests, 1 Sep 2026 to 31 Oct 2026: the bottleneck is Deploy "
+        "(median 24 h waiting per pull request)."
+    )
+    assert sources.bottleneck_lines(review)[1] == sentence
+    body = owner_client.get(url(review, "step", n=5)).content.decode()
+    assert f'{sentence} <a href="{copy.get_absolute_url()}">Open the measured map</a>' in body
+    assert "The stage that now limits the team" not in body
+
+
+def test_a_guessed_map_keeps_the_guessed_words(team, owner, owner_client):
+    delivery_map(team)
+    review = services.start_review(team, owner, "2026-Q4")[0]
+    # Deploy 1 + 30 h of 4 + 8 + 31 = 43 h after AI: 72%.
+    assert sources.bottleneck_lines(review)[1] == (
+        "The stage that now limits the team: Deploy (72% of the time after AI)."
+    )
+    body = owner_client.get(url(review, "step", n=5)).content.decode()
+    assert "Measured from" not in body and 'id="measured-bottleneck"' not in body
+
+
+def test_the_measured_sentence_in_its_other_cases():
+    from planning.bottlenecks.delivery import Distribution, measured_bottleneck_sentence
+
+    two = Distribution.of([1.0, 2.0, 4.0])  # median 2 h
+    one = Distribution.of([0.5])
+    start, end, rollout = date(2026, 9, 1), date(2026, 10, 31), date(2026, 10, 1)
+    assert measured_bottleneck_sentence("tracker", 1, start, end, None, "QA", one, two) == (
+        "Measured from 1 tracker item, 1 Sep 2026 to 31 Oct 2026: the bottleneck is QA "
+        "(median 0.5 h active and 2 h waiting per tracker item)."
+    )
+    assert measured_bottleneck_sentence("github", 9, start, end, rollout, "QA", two, None) == (
+        "Measured from 9 pull requests, 1 Sep 2026 to 31 Oct 2026, compared before and after "
+        "1 Oct 2026: the bottleneck is QA (median 2 h active per pull request from 1 Oct 2026 on)."
+    )
+    assert measured_bottleneck_sentence("github", 9, start, end, None, "QA", None, None) == (
+        "Measured from 9 pull requests, 1 Sep 2026 to 31 Oct 2026: the bottleneck is QA "
+        "(not measured: the map's own hours)."
+    )
