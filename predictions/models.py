@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from functools import cached_property
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import models
@@ -24,6 +24,9 @@ from planning.teams.models import TeamScopedModel, TeamScopedQuerySet
 from . import trajectory
 from .trajectory import Band, Trajectory, content_hash, parse_band, parse_trajectory
 
+if TYPE_CHECKING:
+    from .connected import Badge
+
 
 class Scale(models.TextChoices):
     LINEAR = "linear", "Linear"
@@ -32,6 +35,7 @@ class Scale(models.TextChoices):
 
 class Metric(TeamScopedModel):
     n_committed: int  # predictions in force, set by the metric list view
+    connected: Badge | None  # the "connected" badge, set by the metric list view
 
     name = models.CharField(max_length=200)
     unit = models.CharField(max_length=30, blank=True, help_text="For example %, minutes or $.")

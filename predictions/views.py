@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Max, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
@@ -22,7 +23,7 @@ from planning.teams.models import Role
 from planning.teams.tenancy import TeamRequest, team_get_object_or_404, team_view
 from planning.validation import Invalid, add_to_form
 
-from . import charts, scoring, services
+from . import charts, connected, scoring, services
 from .forms import (
     CsvUploadForm,
     MetricForm,
@@ -125,11 +126,16 @@ def metric_list(request: TeamRequest) -> HttpResponse:
                 "predictions", filter=Q(predictions__committed_at__isnull=True), distinct=True
             ),
         )
+        .select_related("source", "push")  # the "connected" badge, in the same query
         .order_by("name")
     )
     rows = list(metrics)
+    now = timezone.now()
     for m in rows:  # in force: a superseded prediction is counted apart
         m.n_committed = m.n_committed_all - m.n_superseded
+        m.connected = connected.badge(
+            getattr(m, "source", None), getattr(m, "push", None), now, request.team.tz
+        )
     return render(request, "predictions/metric_list.html", {"metrics": rows})
 
 

@@ -50,3 +50,12 @@ def test_connect_test_and_save_a_source_on_a_phone(live_server, browser, setting
         expect(page.locator("#source-status")).to_contain_text("2 rows: 2 new")
         expect(page.locator(".obs-table")).to_contain_text("62.5%")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+        # The metric list badges it as connected, with when it was last fetched.
+        page.goto(f"{base}/t/{team.slug}/metrics/")
+        badge = page.locator(".metric-table .connected")
+        expect(badge).to_contain_text("Connected · 127.0.0.1")
+        expect(badge).to_contain_text("last fetched just now")
+        box = badge.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 390
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -299,3 +299,78 @@ def test_the_source_page_and_a_connected_metric_page_keep_their_query_counts(
     with django_assert_max_num_queries(16):
         page = editor_client.get(metric.get_absolute_url())
     assert "Updated automatically from x.example" in page.content.decode()
+
+
+# --------------------------------------------------------------------------- the metric list
+def _badges(client, team) -> list[str]:
+    """Each row's connected badge and its detail, as one line of text ("" for none)."""
+    import re
+
+    body = client.get(reverse("predictions:metric_list", kwargs={"team": team.slug}))
+    assert body.status_code == 200
+    rows = re.findall(r"<tr>\s*<td>(.*?)</td>", body.content.decode(), re.S)
+    return [
+        " ".join(re.sub(r"<[^>]+>", " ", m.group(1)).split()) if m else ""
+        for m in (re.search(r'<span class="connected">(.*?)</span>\s*$', row, re.S) for row in rows)
+    ]
+
+
+def test_the_metric_list_badges_connected_metrics(team, owner, viewer_client):
+    now = timezone.now()
+    fresh, never, failing, pushed, unpushed, _manual = (
+        MetricFactory(team=team, created_by=owner, name=name)
+        for name in ("a fresh", "b never", "c failing", "d pushed", "e unpushed", "f manual")
+    )
+    source = {"date_field": "d", "value_field": "v"}
+    MetricSource.objects.create(
+        metric=fresh, url="https://data.example.com/a.csv",
+        last_fetched_at=now - timedelta(hours=3), **source,
+    )  # fmt: skip
+    MetricSource.objects.create(metric=never, url="https://never.example/b.json", **source)
+    MetricSource.objects.create(
+        metric=failing, url="https://down.example/c.csv", last_fetched_at=now, failures=4,
+        failing_since=timezone.make_aware(timezone.datetime(2026, 3, 2, 12)),
+        last_error="The source answered HTTP 500.", **source,
+    )  # fmt: skip
+    push.issue(pushed, owner)
+    MetricPush.objects.filter(metric=pushed).update(last_received_at=now - timedelta(days=2))
+    push.issue(unpushed, owner)
+    assert _badges(viewer_client, team) == [
+        "Connected · data.example.com last fetched 3 hours ago",
+        "Connected · never.example never fetched yet",
+        "Failing since 2 Mar 2026 4 failed fetches in a row",
+        "Push URL last push 2 days ago",
+        "Push URL nothing pushed yet",
+        "",
+    ]
+    MetricSource.objects.filter(metric=fresh).update(active=False)
+    assert _badges(viewer_client, team)[0].endswith("paused, last fetched 3 hours ago")
+
+
+def test_the_metric_list_query_count_does_not_grow_with_connected_metrics(
+    team, owner, owner_client
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("predictions:metric_list", kwargs={"team": team.slug})
+
+    def connect(n: int) -> None:
+        for _ in range(n):
+            k = MetricSource.objects.count()
+            with_source = MetricFactory(team=team, name=f"fetched {k}")
+            with_push = MetricFactory(team=team, name=f"pushed {k}")
+            MetricSource.objects.create(
+                metric=with_source, url="https://data.example.com/a.csv", date_field="d",
+                value_field="v", last_fetched_at=timezone.now(),
+            )  # fmt: skip
+            push.issue(with_push, owner)
+
+    connect(1)
+    with CaptureQueriesContext(connection) as one:
+        assert owner_client.get(url).status_code == 200
+    connect(4)
+    with CaptureQueriesContext(connection) as five:
+        body = owner_client.get(url).content.decode()
+    assert body.count("Connected · data.example.com") == 5 and body.count(">Push URL<") == 5
+    assert len(five) == len(one), [q["sql"][:80] for q in five.captured_queries]
