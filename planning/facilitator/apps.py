@@ -10,7 +10,8 @@ class FacilitatorConfig(AppConfig):
         from planning.live.services import register_steerable
 
         from . import side_tasks  # noqa: F401  # registers the tasks (autodiscovery finds tasks.py only)
-        from .services import follow_up
+        from .services import follow_up, steer_refusal
 
-        # a draft's task takes steers; a steer after its end asks for a revision
-        register_steerable("review_draft", follow_up)
+        # a draft's task takes steers (each a further model call, within the month's budget);
+        # a steer after its end asks for a revision (checked like a new draft)
+        register_steerable("review_draft", follow_up, gate=steer_refusal)

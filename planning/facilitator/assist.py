@@ -38,9 +38,23 @@ def spent_on_assists(team, start: datetime) -> Decimal:
 
 def refusal(team, what: str) -> str:
     """Why a new assist (`what`, e.g. "propose probes") may not start now ("" when it may)."""
-    from .services import model_for, settings_for, spent_this_month
+    from .services import model_for, settings_for
 
     setting = settings_for(team)
+    reason = spend_refusal(team, what, setting)
+    if reason:
+        return reason
+    if not model_for(setting):
+        return "No model is known yet: an owner can choose one in the facilitator settings."
+    return ""
+
+
+def spend_refusal(team, what: str, setting=None) -> str:
+    """Why Claude may not make a further model call for `what` now: the facilitator is off or
+    this month's budget is spent ("" when it may)."""
+    from .services import settings_for, spent_this_month
+
+    setting = setting or settings_for(team)
     if not setting.enabled:
         return (
             f"Claude cannot {what}: the Claude facilitator is off for this team. An owner can "
@@ -53,8 +67,6 @@ def refusal(team, what: str) -> str:
             f"${setting.monthly_budget_usd:.2f}). An owner can raise it in the settings; it "
             "renews on the 1st."
         )
-    if not model_for(setting):
-        return "No model is known yet: an owner can choose one in the facilitator settings."
     return ""
 
 

@@ -165,6 +165,16 @@ def revise(draft: Draft, instruction: str, user) -> Draft:
     return revision
 
 
+def steer_refusal(session) -> str:
+    """The live layer's gate for a steer to a running draft: each one ends the running turn
+    and makes a further model call, paid from the month's budget ("" when it may)."""
+    from planning.teams.models import Team
+
+    from .assist import spend_refusal
+
+    return spend_refusal(Team.objects.get(pk=session.team_id), "take this instruction")
+
+
 def follow_up(session, instruction: str, user) -> live.SteerOutcome:
     """The live layer's hook for a steer sent after a draft's session ended."""
     draft = Draft.objects.select_related("review__team").filter(session=session).first()

@@ -90,13 +90,23 @@ class SteerOutcome:
 
 
 type FollowUp = Callable[[LiveSession, str, object], SteerOutcome]
+type Gate = Callable[[LiveSession], str]
 _STEERABLE: dict[str, FollowUp | None] = {}
+_GATES: dict[str, Gate] = {}
 
 
-def register_steerable(kind: str, follow_up: FollowUp | None = None) -> None:
+def register_steerable(
+    kind: str, follow_up: FollowUp | None = None, gate: Gate | None = None
+) -> None:
     """Sessions of `kind` are written by tasks that take steers (LiveWriter.take_steers);
-    `follow_up(session, text, user)` starts a new turn when a steer arrives after the end."""
+    `follow_up(session, text, user)` starts a new turn when a steer arrives after the end;
+    `gate(session)` says why a steer to the running session may not be taken ("" when it
+    may), e.g. the team's budget for the model call each steer makes."""
     _STEERABLE[kind] = follow_up
+    if gate is None:
+        _GATES.pop(kind, None)
+    else:
+        _GATES[kind] = gate
 
 
 def is_steerable(session: LiveSession) -> bool:
@@ -110,7 +120,8 @@ def clean_instruction(text: str) -> str:
 
 def steer(session_id, text: str, user=None) -> SteerOutcome:
     """Append a `steer` event to a running session (its task picks it up at the next token
-    boundary) or, after the end, start the session kind's follow-up turn."""
+    boundary) or, after the end, start the session kind's follow-up turn. A refused steer
+    (SteerRefused, in words) appends nothing and counts nothing."""
     text = clean_instruction(text)
     if not text:
         raise SteerRefused("Write an instruction, e.g. “shorter”.")
@@ -131,6 +142,10 @@ def steer(session_id, text: str, user=None) -> SteerOutcome:
                     f"This generation has had {sent} instructions, the most it takes. "
                     "Let it finish, then ask for a revision."
                 )
+            gate = _GATES.get(session.kind)
+            reason = gate(session) if gate else ""
+            if reason:
+                raise SteerRefused(reason)
             by = getattr(user, "display_name", "") if user else ""
             rows = append(session.pk, [(STEER, {"text": text, "by": by})])
             transaction.on_commit(lambda: notify.bump_steer(session.pk))

@@ -25,6 +25,7 @@ from planning.facilitator.steering import (
     steer_message,
 )
 from planning.facilitator.tasks import draft_step
+from planning.live import notify
 from planning.live import services as live
 from planning.live.models import TERMINAL, LiveEvent, LiveSession
 from planning.live.writer import LiveWriter
@@ -274,3 +275,67 @@ def test_the_steer_box_is_for_editors_and_a_finished_draft_offers_a_revision(
     assert "Ask Claude for a revision" in page and "2 model calls" in page
     assert "Ask Claude for a revision" not in viewer_client.get(url).content.decode()
     assert steer(viewer_client, session, "shorter").status_code == 403
+
+
+def spend(team, review, usd) -> Draft:
+    """A finished draft of another step that cost `usd` this month."""
+    return Draft.objects.create(
+        team=team, review=review, step=2, status="ready", text="Spent [P1].", cost_usd=usd
+    )
+
+
+def test_a_steer_to_a_running_draft_is_refused_once_the_months_budget_is_spent(
+    team, review, editor, editor_client
+):
+    session = live.create_session(team, kind="review_draft", user=editor)
+    LiveWriter.claim(session.pk)
+    Draft.objects.create(team=team, review=review, step=1, session=session, model="sim-claude-4")
+    spent = spend(team, review, "5.00")  # the budget is $5.00: exactly spent
+    before = log(session)
+
+    response = steer(editor_client, session, "shorter", **{"HX-Request": "true"})
+    assert response.status_code == 400
+    assert (
+        "Claude cannot take this instruction: this month&#x27;s facilitator budget is spent "
+        "($5.00 of $5.00). An owner can raise it in the settings"
+    ) in response.content.decode()
+    assert 'value="shorter"' in response.content.decode()  # kept as typed
+    assert (
+        steer(editor_client, session, "shorter")
+        .json()["error"]
+        .startswith("Claude cannot take this instruction: this month's facilitator budget is spent")
+    )
+    assert log(session) == before and notify.steer_count(session.pk) == 0  # nothing used
+
+    Draft.objects.filter(pk=spent.pk).update(cost_usd="4.99")  # just below: taken
+    assert steer(editor_client, session, "shorter").status_code == 202
+    assert [e.data["text"] for e in log(session) if e.type == "steer"] == ["shorter"]
+    assert notify.steer_count(session.pk) == 1
+
+
+def test_a_revision_is_refused_once_the_months_budget_is_spent(
+    team, review, editor, editor_client, monkeypatch
+):
+    queued = []
+    monkeypatch.setattr(draft_step, "apply_async", lambda *a, **kw: queued.append(a))
+    session = live.create_session(team, kind="review_draft", user=editor)
+    LiveWriter.claim(session.pk)
+    live.end_session(session.pk, "completed")
+    draft = Draft.objects.create(
+        team=team, review=review, step=1, session=session, status="ready", text="A draft [P1].",
+        cost_usd="1.00",
+    )  # fmt: skip
+    spent = spend(team, review, "4.00")  # with the draft's own $1.00: exactly $5.00
+    before = log(session)
+
+    response = steer(editor_client, session, "shorter", **{"HX-Request": "true"})
+    assert response.status_code == 400 and "HX-Trigger" not in response
+    assert "budget is spent ($5.00 of $5.00)" in response.content.decode()
+    assert Draft.objects.count() == 2 and LiveSession.objects.count() == 1 and not queued
+    assert log(session) == before
+
+    Draft.objects.filter(pk=spent.pk).update(cost_usd="3.99")  # $4.99 of $5.00: allowed
+    response = steer(editor_client, session, "shorter", **{"HX-Request": "true"})
+    assert response.status_code == 200 and response["HX-Trigger"] == "live-follow-up"
+    revision = Draft.objects.get(follows=draft)
+    assert revision.revision_request["text"] == "shorter" and len(queued) == 1
