@@ -373,6 +373,8 @@ SOURCE_MAX_BYTES = env.int("SOURCE_MAX_BYTES", default=2 * 1024 * 1024)
 SOURCE_LEASE_SECONDS = env.float("SOURCE_LEASE_SECONDS", default=600.0)
 SOURCE_RETRY_SECONDS = env.float("SOURCE_RETRY_SECONDS", default=900.0)
 SOURCE_FAILURE_DAYS = env.int("SOURCE_FAILURE_DAYS", default=3)
+# "Test the source" fetches inside the request (up to SOURCE_FETCH_TIMEOUT): per user.
+SOURCE_TEST_RATE_LIMIT = env.str("RATE_LIMIT_SOURCE_TEST", default="10/m/user")
 
 # --------------------------------------------------------------------------- cadence delivery
 # A claimed reminder is sent again by a later tick only when its lease ran out (the worker

@@ -19,6 +19,7 @@ from .forms import MetricSourceForm
 from .models import Metric, MetricPush, MetricSource
 
 TRIAL_ROWS_SHOWN = 20
+TEST_RATE_MESSAGE = "You have tested sources many times in the last minute: wait a minute."
 
 
 def _metric(request: TeamRequest, pk: int) -> Metric:
@@ -41,6 +42,7 @@ def _page(request, metric, form, *, token: str = "", status: int | None = None, 
         "push_token": token,
         "push_url": _push_url(request, metric, token) if token else "",
         "trial": trial,
+        "timeout": fetching.timeout_seconds(),
     }
     return render_form(request, "predictions/metric_source.html", context, status=status)
 
@@ -82,21 +84,43 @@ def metric_source_test(request: TeamRequest, pk: int) -> HttpResponse:
     source = _source(metric)
     form = MetricSourceForm(request.POST, instance=source, metric=metric)
     trial = None
+    status = 400 if form.errors else 200
     if form.is_valid():
-        unsaved = form.save(commit=False)
-        unsaved.metric = metric
-        trial = fetching.try_source(
-            unsaved, credential=form.credential(), today=request.team.today()
-        )
+        if _consume_test_rate(request):
+            unsaved = form.save(commit=False)
+            unsaved.metric = metric
+            trial = fetching.try_source(
+                unsaved, credential=form.credential(), today=request.team.today()
+            )
+        else:
+            trial = fetching.Trial(error=TEST_RATE_MESSAGE)
+            status = 429
     context = {
         "metric": metric,
         "form": form,
         "trial": trial,
         "rows_shown": TRIAL_ROWS_SHOWN,
+        "timeout": fetching.timeout_seconds(),
     }
     template = "predictions/metric_source.html"
     name = f"{template}#form" if request.htmx else template
-    return render(request, name, context, status=400 if form.errors else 200)
+    return render(request, name, context, status=status)
+
+
+def _consume_test_rate(request: TeamRequest) -> bool:
+    """One "Test the source" against the user's limit (SOURCE_TEST_RATE_LIMIT): each test can
+    hold a web worker for up to SOURCE_FETCH_TIMEOUT."""
+    from allauth.core.internal import ratelimit
+    from django.conf import settings
+
+    usage = ratelimit.consume(
+        request,
+        app="predictions",
+        action="source_test",
+        config={"source_test": settings.SOURCE_TEST_RATE_LIMIT},
+        user=request.user,
+    )
+    return usage is not None
 
 
 @team_view(role="editor")

@@ -3,10 +3,10 @@ document.addEventListener("click", (event) => {
   const input = event.target.closest("input.invite-link");
   if (input) input.select();
 });
-// Let htmx swap 4xx form responses so validation errors show next to the fields.
+// Let htmx swap 4xx form responses so validation errors (and "wait a minute") show in place.
 document.addEventListener("htmx:beforeSwap", (event) => {
   const status = event.detail.xhr.status;
-  if (status === 400 || status === 422 || status === 409) {
+  if (status === 400 || status === 422 || status === 409 || status === 429) {
     event.detail.shouldSwap = true;
     event.detail.isError = false;
   }

@@ -89,6 +89,37 @@ def test_test_the_source_shows_rows_and_problems_and_saves_nothing(metric, edito
     assert "The source answered HTTP 500." in response.content.decode()
 
 
+def test_test_the_source_is_rate_limited_per_user(
+    metric, editor_client, owner_client, server, settings
+):
+    settings.SOURCE_TEST_RATE_LIMIT = "2/m/user"
+
+    def test(client):
+        return client.post(
+            _url(metric, "source_test"), _form(server.url("/csv")), HTTP_HX_REQUEST="true"
+        )
+
+    assert [test(editor_client).status_code for _ in range(2)] == [200, 200]
+    limited = test(editor_client)
+    assert limited.status_code == 429
+    assert (
+        "wait a minute" in limited.content.decode()
+        and 'id="source-form"' in limited.content.decode()
+    )
+    assert server.hits["/csv"] == 2  # the limited test fetched nothing
+    assert test(owner_client).status_code == 200  # another user has their own limit
+    # An invalid form is not a test: its field errors come first.
+    bad = editor_client.post(_url(metric, "source_test"), _form("ftp://x"), HTTP_HX_REQUEST="true")
+    assert bad.status_code == 400
+
+
+def test_the_source_page_says_how_long_a_test_can_take(metric, editor_client, settings):
+    settings.SOURCE_FETCH_TIMEOUT = 10.0
+    page = editor_client.get(_url(metric, "metric_source")).content.decode()
+    assert "Fetching the source… this can take up to 10 s." in page
+    assert 'hx-disabled-elt="#source-form button"' in page
+
+
 def test_saving_a_source_encrypts_the_credential_and_never_shows_it(metric, editor_client, editor):
     response = editor_client.post(
         _url(metric, "metric_source"),
