@@ -1,5 +1,6 @@
 """In a real browser at 390 px: connect a metric to a CSV source, test it (rows shown, nothing
-saved), fix a bad filter shown next to its field, save, and see the values arrive."""
+saved), fix a bad filter shown next to its field, save, see the values arrive and the metric
+list's "Connected" badge; and the buttons waiting while a slow source is tested."""
 
 import pytest
 from playwright.sync_api import expect
@@ -59,3 +60,26 @@ def test_connect_test_and_save_a_source_on_a_phone(live_server, browser, setting
         box = badge.bounding_box()
         assert box is not None and box["x"] + box["width"] <= 390
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_the_buttons_wait_while_a_slow_source_is_tested(live_server, browser, settings):
+    settings.NETGUARD_ALLOW_LOOPBACK = True  # test-only: the source listens on 127.0.0.1
+    team = TeamFactory(name="Slow Team", slug="slow-team")
+    user = UserFactory(email="slow@example.com")
+    Membership.objects.create(team=team, user=user, role=Role.EDITOR)
+    metric = MetricFactory(team=team, created_by=user, name="Slow", unit="%", scale="linear")
+    base = live_server.url
+    page = logged_in_context(browser, base, user, width=390, height=844).new_page()
+    with SourceServer() as server:
+        page.goto(f"{base}/t/{team.slug}/metrics/{metric.pk}/source/")
+        page.get_by_role("textbox", name="URL", exact=True).fill(server.url("/slow"))
+        page.get_by_label("Date column or field").fill("date")
+        page.get_by_label("Value column or field").fill("score")
+        page.get_by_role("button", name="Test the source").click()
+        expect(page.get_by_role("button", name="Save source")).to_be_disabled()
+        expect(page.locator("#source-testing")).to_have_css("opacity", "1")
+        expect(page.locator("#source-testing")).to_contain_text("up to 10 s")
+        server.release.set()
+        expect(page.locator("#source-trial")).to_contain_text("row")
+        expect(page.get_by_role("button", name="Save source")).to_be_enabled()
+        expect(page.locator("#source-testing")).to_have_css("opacity", "0")
