@@ -10,6 +10,19 @@ from . import services
 from .citations import resolve
 from .models import Draft
 
+SHOWN = (Draft.Status.RUNNING, Draft.Status.READY, Draft.Status.FAILED)  # what the panel shows
+
+
+def revision_of(draft: Draft) -> Draft | None:
+    """The newest revision of `draft` the panel would now show in its place (None while there
+    is none): what tabs still showing the finished draft link to."""
+    return (
+        Draft.objects.filter(follows=draft, status__in=SHOWN)
+        .select_related("created_by")
+        .order_by("-created_at")
+        .first()
+    )
+
 
 def context(review: Review, step: int, membership, **extra: Any) -> dict[str, Any]:
     setting = services.settings_for(review.team)
@@ -18,14 +31,7 @@ def context(review: Review, step: int, membership, **extra: Any) -> dict[str, An
         .select_related("session", "decided_by")
         .order_by("-created_at")[:10]
     )
-    current = next(
-        (
-            d
-            for d in drafts
-            if d.status in (Draft.Status.RUNNING, Draft.Status.READY, Draft.Status.FAILED)
-        ),
-        None,
-    )
+    current = next((d for d in drafts if d.status in SHOWN), None)
     running = bool(
         current
         and current.status == Draft.Status.RUNNING

@@ -127,6 +127,19 @@ def accept(request: TeamRequest, pk: int) -> HttpResponse:
 
 
 @team_view
+@require_GET
+def revised(request: TeamRequest, pk: int) -> HttpResponse:
+    """Polled by every tab showing a finished draft: 204 until a revision of it exists, then
+    "Revised by <name> — open the revision" with 286, which tells htmx to stop polling."""
+    draft = _draft(request, pk)
+    revision = draft_panel.revision_of(draft)
+    if revision is None:
+        return HttpResponse(status=204)
+    context = {"draft": draft, "review": draft.review, "revision": revision}
+    return render(request, "facilitator/panel.html#revised", context, status=286)
+
+
+@team_view
 @require_POST
 def discard(request: TeamRequest, pk: int) -> HttpResponse:
     draft = _draft(request, pk)

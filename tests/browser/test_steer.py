@@ -176,3 +176,29 @@ def test_after_the_end_the_box_asks_for_a_revision_that_streams_in_place(
     assert page.evaluate("window.__stillHere === true")  # swapped in place, no reload
     revision = Draft.objects.get(review=review, follows__isnull=False)
     assert revision.status == "ready" and revision.follows.status == "ready"
+
+
+def test_another_tab_on_the_finished_draft_learns_of_a_revision_without_reload(
+    tabs, review, owner, fake_api, celery_worker_process, uvicorn_server
+):
+    base = uvicorn_server.base_url
+    first, second = tabs
+    first.goto(base + review.step_url(1))
+    first.get_by_role("button", name="Draft with Claude").click()
+    expect(first.locator(".draft-text")).to_be_visible()
+    second.goto(base + review.step_url(1))
+    expect(second.locator(".draft-text")).to_be_visible()
+    second.evaluate("window.__stillHere = true")
+
+    first.get_by_label("Ask Claude for a revision").fill("shorter")
+    first.get_by_role("button", name="Revise").click()
+    line = second.locator(".draft-revised")
+    expect(line).to_have_text(f"Revised by {owner.display_name} — open the revision")
+    assert second.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    second.screenshot(path="test-results/steer-revised-390.png", full_page=True)
+    line.get_by_role("link", name="open the revision").click()
+    expect(second.locator(".draft-revision")).to_contain_text(
+        f"asked by {owner.display_name}: “shorter”"
+    )
+    expect(second.locator(".draft-text")).to_contain_text("Revised as asked (“shorter”)")
+    assert second.evaluate("window.__stillHere === true")  # swapped in place, no reload

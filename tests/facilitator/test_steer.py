@@ -339,3 +339,38 @@ def test_a_revision_is_refused_once_the_months_budget_is_spent(
     assert response.status_code == 200 and response["HX-Trigger"] == "live-follow-up"
     revision = Draft.objects.get(follows=draft)
     assert revision.revision_request["text"] == "shorter" and len(queued) == 1
+
+
+def test_tabs_on_a_finished_draft_poll_until_a_revision_exists_then_link_to_it(
+    team, review, owner, editor, viewer_client, outsider_client, django_assert_num_queries,
+    monkeypatch,
+):  # fmt: skip
+    monkeypatch.setattr(draft_step, "apply_async", lambda *a, **kw: None)
+    session = live.create_session(team, kind="review_draft", user=owner)
+    LiveWriter.claim(session.pk)
+    live.end_session(session.pk, "completed")
+    draft = Draft.objects.create(
+        team=team, review=review, step=1, session=session, status="ready", text="A draft [P1]."
+    )
+    panel_url = reverse("facilitator:panel", args=[team.slug, review.quarter, 1])
+    url = reverse("facilitator:revised", args=[team.slug, draft.pk])
+    page = viewer_client.get(panel_url).content.decode()
+    assert f'hx-get="{url}" hx-trigger="every 5s"' in page and "Revised by" not in page
+
+    # login session, user, membership and team, the draft, its revision; the session's save
+    with django_assert_num_queries(8):
+        response = viewer_client.get(url, headers={"HX-Request": "true"})
+    assert response.status_code == 204 and response.content == b""  # htmx keeps polling
+    assert outsider_client.get(url).status_code == 404
+
+    revision = services.revise(draft, "shorter", editor)
+    response = viewer_client.get(url, headers={"HX-Request": "true"})
+    assert response.status_code == 286  # htmx shows the line and stops polling
+    line = response.content.decode()
+    assert f"Revised by {editor.display_name} — " in line and "hx-trigger" not in line
+    assert f'href="{review.step_url(1)}#draft-panel"' in line and ">open the revision</a>" in line
+    page = viewer_client.get(panel_url).content.decode()  # what the link loads: the revision
+    assert f'id="live-{revision.session_id}"' in page and "Revised by" not in page
+
+    Draft.objects.filter(pk=revision.pk).update(status="discarded")  # the original is back
+    assert viewer_client.get(url).status_code == 204
