@@ -5,27 +5,17 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from planning.bottlenecks import delivery as d
 from planning.bottlenecks.delivery import Distribution, Target
+from tests.bottlenecks.maps import FIXTURES, PR_COLUMNS, UTC_ZONE
 
 approx = pytest.approx
-FIXTURES = Path(__file__).parent / "fixtures"
-UTC_ZONE = ZoneInfo("UTC")
 LONDON = ZoneInfo("Europe/London")
 
-PR_COLUMNS = {
-    "id": "number",
-    "created": "createdAt",
-    "first_review": "firstReviewAt",
-    "approved": "approvedAt",
-    "merged": "mergedAt",
-    "deployed": "deployedAt",
-}
 # created → first review: waiting for a reviewer; first review → approved: reviewing;
 # approved → merged: ignored; merged → deployed: waiting for the deploy.
 PR_MAPPING = {

@@ -3,8 +3,6 @@ stages, preview, make a new version (the measured map untouched), compare two wi
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -19,10 +17,10 @@ from planning.bottlenecks.models import (
     Measurement,
     Stage,
 )
+from tests.bottlenecks.maps import FIXTURES, delivery_map
 
 pytestmark = pytest.mark.django_db
 
-FIXTURES = Path(__file__).parent / "fixtures"
 PR_CSV = (FIXTURES / "github_prs.csv").read_text()
 TRACKER_CSV = (FIXTURES / "tracker_changes.csv").read_text()
 SEGMENTS = ["created→first_review", "first_review→approved", "approved→merged", "merged→deployed"]
@@ -42,18 +40,7 @@ def utc_team(team):
 
 @pytest.fixture
 def bmap(utc_team):
-    bmap = BottleneckMap.objects.create(team=utc_team, name="Feature delivery", quarter="2026-Q4")
-    for order, (name, active, waiting, speedup) in enumerate(
-        [("Code generation", 10, 2, 5), ("Code review", 3, 5, 1), ("Deploy", 1, 30, 1)]
-    ):
-        Stage.objects.create(
-            map=bmap,
-            name=name,
-            order=order,
-            active_hours=active,
-            waiting_hours=waiting,
-            speedup_active=speedup,
-        )
+    bmap = delivery_map(utc_team)
     return bmap
 
 

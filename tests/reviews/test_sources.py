@@ -1,8 +1,6 @@
 """The review pulls live data from every module and carries decisions back to them."""
 
 from datetime import date, timedelta
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -13,9 +11,9 @@ from planning.cadences.models import Cadence, Kind, Occurrence
 from planning.cadences.services import create_default_cadences
 from planning.reviews import services, sources
 from planning.reviews.models import BacklogItem, Review
+from tests.bottlenecks.maps import FIXTURES, PR_COLUMNS, UTC_ZONE, delivery_map
 
 pytestmark = pytest.mark.django_db
-UTC_ZONE = ZoneInfo("UTC")
 
 
 @pytest.fixture
@@ -175,25 +173,7 @@ def test_look_back_says_which_metrics_update_themselves(seeded, owner_client):
 
 
 # --------------------------------------------------------------------------- measured bottleneck
-PR_CSV = Path(__file__).parent.parent / "bottlenecks" / "fixtures" / "github_prs.csv"
-
-
-def delivery_map(team):
-    from planning.bottlenecks.models import BottleneckMap, Stage
-
-    bmap = BottleneckMap.objects.create(team=team, name="Feature delivery", quarter="2026-Q4")
-    for order, (name, active, waiting, speedup) in enumerate(
-        [("Code generation", 10, 2, 5), ("Code review", 3, 5, 1), ("Deploy", 1, 30, 1)]
-    ):
-        Stage.objects.create(
-            map=bmap,
-            name=name,
-            order=order,
-            active_hours=active,
-            waiting_hours=waiting,
-            speedup_active=speedup,
-        )
-    return bmap
+PR_CSV = FIXTURES / "github_prs.csv"
 
 
 def measured_version(bmap, user):
@@ -203,14 +183,7 @@ def measured_version(bmap, user):
 
     stored, problems = measure.upload(bmap, "github", "prs.csv", PR_CSV.read_bytes(), user)
     assert problems == []
-    columns = {
-        "id": "number",
-        "created": "createdAt",
-        "first_review": "firstReviewAt",
-        "approved": "approvedAt",
-        "merged": "mergedAt",
-        "deployed": "deployedAt",
-    }
+    columns = dict(PR_COLUMNS)
     parsed = delivery.parse(
         "github", delivery.read_export(stored.text).sheet.rows, columns, UTC_ZONE
     )
