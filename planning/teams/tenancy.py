@@ -80,7 +80,10 @@ def team_view(
                 raise PermissionDenied("Your role in this team does not allow this.")
             request.team = membership.team
             request.membership = membership
-            request.session["last_team"] = membership.team.slug
+            if request.session.get("last_team") != membership.team.slug:
+                # only when it changes: assigning marks the session modified, and every team
+                # page (polls included) would otherwise write the session row again
+                request.session["last_team"] = membership.team.slug
             # Every time on a team page is on the team's clock ({% now %}, |date, forms).
             with timezone.override(membership.team.tz):
                 return func(request, *args, **kwargs)

@@ -412,6 +412,7 @@ def test_csv_import_looks_names_and_audits_up_once_per_file(
     fake_audits.pass_rate_by_model = lambda team: (
         fake_audits.calls.append(team) or {f"m{i}": 0.5 + i / 1000 for i in range(100)}
     )
+    editor_client.get(url("formfactor_list", team))  # the session learns its team once
     with CaptureQueriesContext(connection) as small:
         assert upload(editor_client, team, form_factor, header + rows(0, 2)).status_code == 200
     with CaptureQueriesContext(connection) as large:

@@ -74,3 +74,31 @@ def test_every_team_view_uses_the_tenancy_decorator():
         callback = pattern.callback
         view = getattr(callback, "view_class", None)
         assert getattr(callback, "team_view", False) or getattr(view, "team_view", False), route
+
+
+def test_a_team_page_writes_the_session_only_when_the_team_changes(team, owner, owner_client):
+    """The session remembers the last team (the chooser opens it); a page of the same team,
+    an htmx poll included, does not write the session row again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from tests.factories import TeamFactory
+
+    url = reverse("predictions:metric_list", kwargs={"team": team.slug})
+
+    def session_writes() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert owner_client.get(url).status_code == 200
+        return sum(
+            1 for q in ctx.captured_queries
+            if q["sql"].startswith(("UPDATE", "INSERT")) and "django_session" in q["sql"]
+        )  # fmt: skip
+
+    assert session_writes() == 1  # the first visit remembers the team
+    assert session_writes() == 0
+    other = TeamFactory()
+    other.memberships.create(user=owner, role="owner")
+    assert owner_client.get(reverse("predictions:metric_list", kwargs={"team": other.slug}))
+    assert owner_client.session["last_team"] == other.slug
+    assert session_writes() == 1  # back to the first team: remembered again
