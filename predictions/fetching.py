@@ -401,14 +401,14 @@ def _notify_failure(source: MetricSource, failing_since: datetime, error: str) -
             },
         )
         if created and user.email:
-            transaction.on_commit(functools.partial(_queue_email, notice.pk))
+            transaction.on_commit(functools.partial(_queue_email, notice.pk, source.pk))
 
 
-def _queue_email(notification_id: int) -> None:
+def _queue_email(notification_id: int, source_id: int) -> None:
     from .tasks import email_source_failure
 
     try:
-        email_source_failure.delay(notification_id)
+        email_source_failure.delay(notification_id, source_id)
     except Exception:  # noqa: BLE001 - the in-app notification stands; a broker outage is logged
         log.exception("metric source failure email not queued")
 
@@ -430,14 +430,36 @@ def failure_email(notice) -> EmailMessage:
     )
 
 
-def send_failure_email(notification_id: int) -> str:
+def run_is_over(
+    failing_since: datetime | None, last_success_at: datetime | None, noticed_at: datetime
+) -> bool:
+    """Whether the run of failures a notice (created at `noticed_at`) told of has ended: the
+    source fetched successfully since, or is no longer failing at all."""
+    return failing_since is None or (last_success_at is not None and last_success_at > noticed_at)
+
+
+def send_failure_email(notification_id: int, source_id: int | None = None) -> str:
     """The body of tasks.email_source_failure: an SMTP or connection error propagates (the
-    task retries it with backoff)."""
+    task retries it with backoff). Nothing is sent once the source has recovered (or was
+    removed) while the email waited for the mail server. `source_id` is None only for
+    messages queued before it was passed; those are sent as before."""
     from planning.cadences.models import Notification
 
     notice = Notification.objects.select_related("team", "user").filter(pk=notification_id).first()
     if notice is None or not notice.user.email:
         return "skipped"
+    if source_id is not None:
+        state = (
+            MetricSource.objects.filter(pk=source_id)
+            .values("failing_since", "last_success_at")
+            .first()
+        )
+        if state is None:
+            log.info("source failure email %s not sent: the source was removed", notification_id)
+            return "skipped: the source was removed"
+        if run_is_over(state["failing_since"], state["last_success_at"], notice.created_at):
+            log.info("source failure email %s not sent: the source recovered", notification_id)
+            return "skipped: the source recovered"
     failure_email(notice).send()
     return "sent"
 

@@ -24,10 +24,11 @@ def fetch_sources() -> dict:
     retry_backoff=60,  # 1, 2, 4, 8, 16 minutes (jittered) while the mail server is down
     retry_backoff_max=30 * 60,
 )
-def email_source_failure(notification_id: int) -> str:
+def email_source_failure(notification_id: int, source_id: int | None = None) -> str:
     """Email the owner that a metric source has been failing (fetching._notify_failure queues
-    it once per run of failures, with its in-app notice)."""
-    return fetching.send_failure_email(notification_id)
+    it once per run of failures, with its in-app notice); skipped if the source has recovered
+    by the time it runs (a retry may come half an hour later)."""
+    return fetching.send_failure_email(notification_id, source_id)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)

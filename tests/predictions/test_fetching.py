@@ -234,6 +234,44 @@ def test_the_failure_email_gives_up_after_five_retries(
     assert Notification.objects.count() == 1  # the in-app notice stands
 
 
+@pytest.mark.parametrize(
+    ("meanwhile", "sent"),
+    [("still failing", 1), ("recovered", 0), ("recovered, then failing again", 0)],
+)
+def test_the_failure_email_waiting_for_the_mail_server_is_dropped_once_the_source_recovered(
+    linear_metric, owner, server, loopback, smtp_sink, eager_tasks, caplog,
+    django_capture_on_commit_callbacks, meanwhile, sent,
+):  # fmt: skip
+    """The email is queued with the notice; it runs later (a retry can come half an hour
+    after). If the source fetched successfully in between, the owner is not told it fails."""
+    source = _source(linear_metric, server.url("/fail"))
+    MetricSource.objects.filter(pk=source.pk).update(
+        failing_since=timezone.now() - timedelta(days=3)
+    )
+    with django_capture_on_commit_callbacks() as queued:  # not run yet: the mail is down
+        assert _run(source).notified
+    assert len(queued) == 1
+    notice = Notification.objects.get()
+
+    def tick(path: str) -> fetching.Outcome:
+        MetricSource.objects.filter(pk=source.pk).update(
+            url=server.url(path), next_fetch_at=timezone.now()
+        )
+        return _run(source)
+
+    if meanwhile.startswith("recovered"):
+        assert tick("/csv").ok
+    if meanwhile.endswith("failing"):
+        assert not tick("/fail").ok
+    smtp_sink.up()
+    with caplog.at_level("INFO", logger="predictions.fetching"):
+        queued[0]()  # the queued task runs now, against the source as it stands
+    assert smtp_sink.by_key() == ({str(notice.idempotency_key): 1} if sent else {})
+    skipped = [r for r in caplog.records if "not sent: the source recovered" in r.getMessage()]
+    assert len(skipped) == 1 - sent
+    assert Notification.objects.count() == 1  # the in-app notice stands either way
+
+
 def test_loopback_is_refused_with_the_switch_off(linear_metric, server, settings):
     settings.NETGUARD_ALLOW_LOOPBACK = False
     outcome = _run(_source(linear_metric, server.url("/csv")))
