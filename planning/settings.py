@@ -300,7 +300,10 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": f"exponent-test-{os.getpid()}" if TESTING else "exponent",
+        # A test suite's worker processes share its prefix (tests/processes.worker_env).
+        "KEY_PREFIX": env.str(
+            "CACHE_KEY_PREFIX", default=f"exponent-test-{os.getpid()}" if TESTING else "exponent"
+        ),
     }
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}

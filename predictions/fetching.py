@@ -216,6 +216,15 @@ class Trial:
 
 def try_source(source: MetricSource, *, credential: tuple[str, str] | None, today) -> Trial:
     """Fetch and parse once, saving nothing (the "Test the source" button)."""
+    return try_unsaved(
+        source, credential=credential, today=today, positive_only=source.metric.is_log
+    )
+
+
+def try_unsaved(
+    source: MetricSource, *, credential: tuple[str, str] | None, today, positive_only: bool
+) -> Trial:
+    """`try_source` for a source that need not have a metric (the test task's)."""
     try:
         compiled = sourcemap.compile_mapping(mapping_of(source))
         response = fetch(source.url, credential=credential)
@@ -223,9 +232,7 @@ def try_source(source: MetricSource, *, credential: tuple[str, str] | None, toda
         return Trial(error=str(error))
     except FetchError as error:
         return Trial(error=str(error))
-    parsed = sourcemap.parse(
-        response.body, compiled, today=today, positive_only=source.metric.is_log
-    )
+    parsed = sourcemap.parse(response.body, compiled, today=today, positive_only=positive_only)
     return Trial(parsed=parsed, response=response)
 
 

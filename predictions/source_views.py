@@ -4,17 +4,17 @@ its inbound push URL; and the push endpoint itself (no session: the URL's token 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from planning.http import redirect_after_post, render_form
 from planning.teams.tenancy import TeamRequest, team_get_object_or_404, team_view
 
-from . import fetching, push
+from . import fetching, push, trials
 from .forms import MetricSourceForm
 from .models import Metric, MetricPush, MetricSource
 
@@ -85,13 +85,26 @@ def metric_source_test(request: TeamRequest, pk: int) -> HttpResponse:
     form = MetricSourceForm(request.POST, instance=source, metric=metric)
     trial = None
     status = 400 if form.errors else 200
+    pending = None
     if form.is_valid():
         if _consume_test_rate(request):
             unsaved = form.save(commit=False)
             unsaved.metric = metric
-            trial = fetching.try_source(
-                unsaved, credential=form.credential(), today=request.team.today()
-            )
+            if request.htmx:  # fetched by a worker; the partial polls for the outcome
+                pending = _poll_context(
+                    metric,
+                    trials.start(
+                        unsaved,
+                        user_id=request.user.pk,
+                        team_id=request.team.pk,
+                        today=request.team.today(),
+                    ),
+                    unsaved.host,
+                )
+            else:  # without JavaScript nothing would poll: fetched here, as before
+                trial = fetching.try_source(
+                    unsaved, credential=form.credential(), today=request.team.today()
+                )
         else:
             trial = fetching.Trial(error=TEST_RATE_MESSAGE)
             status = 429
@@ -99,6 +112,7 @@ def metric_source_test(request: TeamRequest, pk: int) -> HttpResponse:
         "metric": metric,
         "form": form,
         "trial": trial,
+        "pending": pending,
         "rows_shown": TRIAL_ROWS_SHOWN,
         "timeout": fetching.timeout_seconds(),
     }
@@ -107,9 +121,43 @@ def metric_source_test(request: TeamRequest, pk: int) -> HttpResponse:
     return render(request, name, context, status=status)
 
 
+def _poll_context(metric: Metric, trial_id: str, host: str) -> dict:
+    url = reverse(
+        "predictions:source_test_result",
+        kwargs={"team": metric.team.slug, "pk": metric.pk, "trial_id": trial_id},
+    )
+    return {"url": url, "host": host}
+
+
+@team_view(role="editor")
+@require_GET
+def metric_source_test_result(request: TeamRequest, pk: int, trial_id: str) -> HttpResponse:
+    """The poll of a queued test: "Fetching …" while it runs, then the outcome with 286 (htmx
+    stops polling). Another user's, team's or metric's test is a 404, like an unknown one."""
+    metric = _metric(request, pk)
+    entry = trials.find(
+        trial_id, user_id=request.user.pk, team_id=request.team.pk, metric_id=metric.pk
+    )
+    if entry is None:
+        raise Http404("No such test.")
+    trial = trials.outcome(entry)
+    done = trial is not None
+    context = {
+        "metric": metric,
+        "trial": trial,
+        "pending": None if done else _poll_context(metric, trial_id, entry["host"]),
+        "rows_shown": TRIAL_ROWS_SHOWN,
+        "timeout": fetching.timeout_seconds(),
+        "buttons_oob": done,
+    }
+    return render(
+        request, "predictions/metric_source.html#trial", context, status=286 if done else 200
+    )
+
+
 def _consume_test_rate(request: TeamRequest) -> bool:
     """One "Test the source" against the user's limit (SOURCE_TEST_RATE_LIMIT): each test can
-    hold a web worker for up to SOURCE_FETCH_TIMEOUT."""
+    hold a Celery worker (a web worker without JavaScript) for up to SOURCE_FETCH_TIMEOUT."""
     from allauth.core.internal import ratelimit
     from django.conf import settings
 

@@ -31,6 +31,15 @@ def email_source_failure(notification_id: int, source_id: int | None = None) -> 
     return fetching.send_failure_email(notification_id, source_id)
 
 
+@shared_task(ignore_result=True)
+def run_source_test(trial_id: str, fields: dict, positive_only: bool, today: str) -> str:
+    """ "Test the source": fetch and parse once for the page that polls `trial_id`, saving
+    nothing. `fields` holds the credential encrypted, as the database does (trials.py)."""
+    from . import trials
+
+    return trials.run(trial_id, fields, positive_only, today)
+
+
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def critique_rationale(self, critique_id: int) -> str:
     from . import critiques

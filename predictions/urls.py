@@ -26,6 +26,11 @@ urlpatterns = [
     path("metrics/<int:pk>/source/", source_views.metric_source, name="metric_source"),
     path("metrics/<int:pk>/source/test/", source_views.metric_source_test, name="source_test"),
     path(
+        "metrics/<int:pk>/source/test/<slug:trial_id>/",
+        source_views.metric_source_test_result,
+        name="source_test_result",
+    ),
+    path(
         "metrics/<int:pk>/source/delete/", source_views.metric_source_delete, name="source_delete"
     ),
     path("metrics/<int:pk>/push/", source_views.metric_push, name="metric_push"),

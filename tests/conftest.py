@@ -100,7 +100,9 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     """
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
     log_path = tmp_path_factory.mktemp("celery") / "worker.log"
-    proc = start_worker(queue, f"pytest-{uuid.uuid4().hex[:8]}@%h", log_path, worker_env())
+    # Loopback allowed: the test sources (tests/predictions/sourceserver.py) listen on it.
+    env = worker_env(NETGUARD_ALLOW_LOOPBACK="1")
+    proc = start_worker(queue, f"pytest-{uuid.uuid4().hex[:8]}@%h", log_path, env)
     wait_until_answering([proc])
     yield proc
     stop(proc)

@@ -25,6 +25,7 @@ def worker_env(**overrides: str) -> dict[str, str]:
     env.pop("EXPONENT_TESTING", None)
     env["EXPONENT_TEST_DB_NAME"] = settings.DATABASES["default"]["NAME"]
     env["CELERY_QUEUE"] = settings.CELERY_TASK_DEFAULT_QUEUE
+    env["CACHE_KEY_PREFIX"] = settings.CACHES["default"].get("KEY_PREFIX", "")
     env["EXPONENT_DEV_TASK_MODULES"] = "devtools.tasks"  # test-only tasks (emit_burst)
     env.update(overrides)
     return env

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
@@ -31,7 +32,8 @@ from planning.reviews import services as review_services
 from planning.reviews.models import Review
 from planning.teams.models import Team
 from predictions import services as prediction_services
-from predictions.models import Critique, Metric, Prediction
+from predictions import tasks, trials
+from predictions.models import Critique, Metric, MetricSource, Prediction
 
 from . import harness
 
@@ -123,7 +125,20 @@ def _states_the_demo_lacks(client) -> list[str]:
     critique = Critique.objects.create(
         team=team, metric=metric, status=Critique.Status.READY, text="Consider the base rate."
     )
+    # A "Test the source" running (no worker takes it here): its poll is fetched by the page
+    # that started it, never linked.
+    with mock.patch.object(tasks.run_source_test, "delay"):
+        trial_id = trials.start(
+            MetricSource.objects.select_related("metric").get(metric=connected),
+            user_id=User.objects.get(email="demo@example.com").pk,
+            team_id=team.pk,
+            today=team.today(),
+        )
     return [
+        reverse(
+            "predictions:source_test_result",
+            kwargs={"team": team.slug, "pk": connected.pk, "trial_id": trial_id},
+        ),
         draft.get_absolute_url(),
         idea.get_absolute_url(),
         # A metric with observations (Edit, History): the two metric pages the crawl's bound

@@ -67,21 +67,18 @@ def test_the_source_page_is_for_editors_of_the_team(
     )
 
 
-def test_test_the_source_shows_rows_and_problems_and_saves_nothing(metric, editor_client, server):
-    response = editor_client.post(
-        _url(metric, "source_test"), _form(server.url("/csv")), HTTP_HX_REQUEST="true"
-    )
+def test_test_the_source_without_javascript_shows_rows_and_problems_and_saves_nothing(
+    metric, editor_client, server
+):
+    """Without htmx nothing would poll: the plain form post fetches in the request."""
+    response = editor_client.post(_url(metric, "source_test"), _form(server.url("/csv")))
     assert response.status_code == 200
     text = response.content.decode()
     assert "2 rows read" in text and "2026-02-01" in text and "62.5%" in text
     assert "Nothing has been saved yet" in text
     assert not MetricSource.objects.exists() and not Observation.objects.exists()
 
-    response = editor_client.post(
-        _url(metric, "source_test"),
-        _form(server.url("/csv"), filter=""),
-        HTTP_HX_REQUEST="true",
-    )
+    response = editor_client.post(_url(metric, "source_test"), _form(server.url("/csv"), filter=""))
     text = response.content.decode()
     assert "1 skipped" in text and "Line 3: 2026-01-01 already appears at line 2" in text
 
@@ -95,9 +92,7 @@ def test_test_the_source_is_rate_limited_per_user(
     settings.SOURCE_TEST_RATE_LIMIT = "2/m/user"
 
     def test(client):
-        return client.post(
-            _url(metric, "source_test"), _form(server.url("/csv")), HTTP_HX_REQUEST="true"
-        )
+        return client.post(_url(metric, "source_test"), _form(server.url("/csv")))
 
     assert [test(editor_client).status_code for _ in range(2)] == [200, 200]
     limited = test(editor_client)
