@@ -284,6 +284,10 @@
     }
 
     setState(state, broadcast = true) {
+      // Once finished, nothing turns a tab back to "Live": a tab that takes the lead after the
+      // end (it had not read the end yet) opens its stream and tells every tab "live", and the
+      // end it shares next is old news to the tabs that have finished already.
+      if (this.finished && state !== "finished") return;
       this.root.dataset.liveState = state;
       const label = this.root.querySelector("[data-live-state-label]");
       if (label && state !== "finished") {

@@ -108,3 +108,39 @@ def test_ten_tabs_all_stream(browser, uvicorn_server, team, owner, celery_worker
     assert len(expected.split()) == 600
     assert all(output(page) == expected for page in pages)
     context.close()
+
+
+def test_a_finished_tab_stays_finished_when_another_tab_says_live(browser, uvicorn_server,
+                                                                   team, owner):  # fmt: skip
+    """The ten-tabs race, made certain: when the leader finishes it lets go of the stream,
+    and a tab that has not read the end yet takes over, opens the stream and tells every tab
+    "live". A tab that has finished must stay finished (it went back to "Live" and stayed
+    there: the end shared next was old news to it)."""
+    from planning.live import writer
+
+    base_url = uvicorn_server.base_url
+    session = services.create_session(team, kind="demo", title="Race", user=owner)
+    writer.end_session(session.pk, Status.COMPLETED, {})
+    context = logged_in_context(browser, base_url, owner, 390, 800)
+    finished, other = context.new_page(), context.new_page()
+    finished.goto(base_url + session.get_absolute_url())
+    label = finished.locator("[data-live-state-label]")
+    expect(label).to_have_text(re.compile(r"^Finished"))
+    # a listener made after the tab's own channel hears each message after the tab has
+    finished.evaluate(
+        """id => { window.heardLive = new Promise((resolve) => {
+             new BroadcastChannel(`live:${id}`).onmessage = (m) => {
+               if (m.data.kind === "state") resolve();
+             };
+           }); }""",
+        str(session.pk),
+    )
+    other.goto(base_url + session.get_absolute_url())
+    other.evaluate(
+        "id => new BroadcastChannel(`live:${id}`).postMessage({kind: 'state', state: 'live'})",
+        str(session.pk),
+    )
+    finished.evaluate("() => window.heardLive")
+    expect(label).to_have_text(re.compile(r"^Finished"))
+    assert finished.locator("[data-live]").get_attribute("data-live-state") == "finished"
+    context.close()
