@@ -150,7 +150,11 @@ DATABASES["live"] = DATABASES["default"] | {
         "pool": {
             "min_size": 0,
             "max_size": env.int("LIVE_DB_POOL_SIZE", default=4),
-            "max_idle": env.float("LIVE_DB_POOL_MAX_IDLE", default=1.0),
+            # under a quarter of LIVE_POLL_SECONDS: the pool gives back one unused connection
+            # per max_idle period that saw no borrowing, and the streams' re-read borrows one
+            # every 2 s; at 1 s a re-read that straddled the pool's check spoiled both periods,
+            # and an idle server kept its connection for good
+            "max_idle": env.float("LIVE_DB_POOL_MAX_IDLE", default=0.5),
             "timeout": 10.0,
             "num_workers": 1,
         }

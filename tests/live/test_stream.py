@@ -260,7 +260,7 @@ def test_idle_subscribers_hold_no_database_connection(team, editor, http_for, as
         assert all(s.next().json["type"] == "started" for s in streams)  # replayed, now idle
         # The hub's periodic re-read (every LIVE_POLL_SECONDS, 2 s) borrows a pooled
         # connection for a moment, and the pool closes an idle one after LIVE_DB_POOL_MAX_IDLE
-        # (1 s); an idle subscriber keeps none.
+        # (0.5 s: every 2 s cycle has periods with no borrowing); an idle subscriber keeps none.
         assert wait_for(lambda: server_connections() == 0, timeout=15)
         assert wait_for(lambda: server_connections() > 0, timeout=15, interval=0.02)  # re-read
         assert wait_for(lambda: server_connections() == 0, timeout=15)
