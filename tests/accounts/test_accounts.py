@@ -26,6 +26,17 @@ def test_signup_sends_a_verification_link_and_the_link_logs_in(client):
     assert client.get(reverse("team_list")).status_code == 200
 
 
+def test_account_mails_speak_as_exponent_not_the_host(client):
+    """allauth's default mails greet from the request's host name ("Hello from 127.0.0.1:8000!")
+    and name the account by its username: ours speak as Exponent and name the address."""
+    sign_up(client, "ada@example.com", PASSWORD)
+    body = mail.outbox[-1].body
+    assert body.startswith("Hello from Exponent,")
+    assert "ada@example.com" in body and "as Ada" in body
+    assert "Hello from testserver" not in body and "Thank you for using" not in body
+    assert link_in_mail("/accounts/confirm-email/")
+
+
 def test_signup_does_not_reveal_that_an_address_has_an_account(client):
     UserFactory(email="ada@example.com")
     taken = sign_up(Client(), "ADA@example.com", PASSWORD)
