@@ -67,7 +67,10 @@ class TeamForm(ModelForm):
             "Leave empty to derive it from the name."
         }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
+        """`user`: the person saving; two of their teams never share a name (the team menu
+        could not tell them apart, and a second "Create team" is usually a mistake)."""
+        self.user = user
         super().__init__(*args, **kwargs)
         self.fields["slug"].required = False
         if self.instance.pk:
@@ -80,6 +83,19 @@ class TeamForm(ModelForm):
             if not self.is_bound:
                 # A new team starts in the browser's time zone (static/js/app.js); UTC without JS.
                 self.fields["time_zone"].widget.attrs["data-browser-timezone"] = ""
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if self.user is not None:
+            mine = Team.objects.filter(memberships__user=self.user, name__iexact=name)
+            if self.instance.pk:
+                mine = mine.exclude(pk=self.instance.pk)
+            if mine.exists():
+                raise forms.ValidationError(
+                    f"You already have a team called “{name}”: open it from the team menu, "
+                    "or choose another name."
+                )
+        return name
 
     def clean_slug(self) -> str:
         slug = (self.cleaned_data.get("slug") or "").strip().lower()

@@ -56,7 +56,7 @@ def team_list(request: SignedInRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def team_create(request: SignedInRequest) -> HttpResponse:
-    form = TeamForm(request.POST or None)
+    form = TeamForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         team = services.create_team(owner=request.user, **form.cleaned_data)
         messages.success(request, f"Team “{team.name}” created. Invite your colleagues next.")
@@ -72,7 +72,7 @@ def dashboard(request: TeamRequest) -> HttpResponse:
 @team_view(role=Role.OWNER)
 @require_http_methods(["GET", "POST"])
 def team_settings(request: TeamRequest) -> HttpResponse:
-    form = TeamForm(request.POST or None, instance=request.team)
+    form = TeamForm(request.POST or None, instance=request.team, user=request.user)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             form.save()

@@ -47,6 +47,27 @@ def test_duplicate_slug_is_rejected(client_for, team):
     assert "already uses this address" in response.content.decode()
 
 
+def test_a_second_team_of_the_same_name_is_refused_for_the_same_person(client_for):
+    """The team menu could not tell two "Acme AI" apart: the second is refused with a
+    message (another person may use the name; a rename to one's other team's name is
+    refused too)."""
+    user = UserFactory()
+    client = client_for(user)
+    fields = {"name": "Acme AI", "time_zone": "UTC", "fiscal_year_start_month": 1}
+    assert client.post(reverse("team_create"), fields).status_code == 302
+    again = client.post(reverse("team_create"), {**fields, "name": " acme ai "})
+    assert again.status_code == 400
+    assert "You already have a team called “acme ai”" in again.content.decode()
+    assert Team.objects.count() == 1
+    assert client_for(UserFactory()).post(reverse("team_create"), fields).status_code == 302
+    assert client.post(reverse("team_create"), {**fields, "name": "Beta"}).status_code == 302
+    beta = Team.objects.get(name="Beta")
+    url = reverse("teams:settings", kwargs={"team": beta.slug})
+    renamed = client.post(url, {**fields, "name": "ACME AI"})
+    assert "You already have a team called" in renamed.content.decode()
+    assert client.post(url, {**fields, "name": "Beta"}).status_code == 302  # its own name
+
+
 def test_htmx_create_team_errors_render_the_form_partial(client_for):
     client = client_for(UserFactory())
     response = client.post(
