@@ -11,7 +11,7 @@ from planning.forms import Form, ModelForm, set_model_choices
 from planning.inputs import InputError, parse_json
 
 from . import graders
-from .models import GraderKind, Idea, IdeaStatus, Model, Probe
+from .models import GraderKind, Idea, IdeaStatus, Model, Probe, without_price
 
 
 class IdeaForm(ModelForm):
@@ -366,6 +366,25 @@ class RunForm(Form):
         set_model_choices(
             self.fields["ideas"], Idea.objects.for_team(team).exclude(status=IdeaStatus.ABANDONED)
         )
+
+    def clean(self):
+        data = super().clean() or {}
+        chosen = data.get("models")
+        if data.get("budget_usd") is not None and chosen:
+            unpriced = list(
+                without_price(Model.objects.filter(pk__in=[m.pk for m in chosen])).values_list(
+                    "model_id", flat=True
+                )
+            )
+            if unpriced:
+                names = ", ".join(unpriced)
+                self.add_error(
+                    "budget_usd",
+                    f"No price is set for {names}, so a dollar budget cannot see "
+                    f"{'its' if len(unpriced) == 1 else 'their'} calls: give a token budget, "
+                    "or ask an administrator to add the price.",
+                )
+        return data
 
 
 class ResumeForm(Form):

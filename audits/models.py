@@ -206,6 +206,7 @@ class Model(models.Model):
     # Set by the model list view for its template: on the team's list, the team's spend.
     chosen: bool
     spend: Decimal | None
+    price: Price | None
 
     model_id = models.CharField(max_length=100, unique=True)
     display_name = models.CharField(max_length=200, blank=True)
@@ -274,6 +275,23 @@ class Price(models.Model):
             + self.cache_read_rate * cache_read
         )
         return (total / Decimal(1_000_000)).quantize(Decimal("0.000001"))
+
+    @property
+    def per_mtok_words(self) -> str:
+        """ "$3 in, $15 out per million tokens"."""
+        return (
+            f"${self.input_per_mtok.normalize():f} in, ${self.output_per_mtok.normalize():f} out "
+            "per million tokens"
+        )
+
+
+def without_price(queryset: models.QuerySet[Model]) -> models.QuerySet[Model]:
+    """The models no Price row covers (neither their id nor a prefix of it): their calls
+    count $0, and a dollar budget cannot see them. One query, whatever the number."""
+    from django.db.models.lookups import StartsWith
+
+    covered = Price.objects.filter(StartsWith(models.OuterRef("model_id"), models.F("model_id")))
+    return queryset.filter(~models.Exists(covered))
 
 
 class RunStatus(models.TextChoices):

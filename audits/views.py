@@ -32,9 +32,11 @@ from .models import (
     IdeaStatus,
     IdeaStatusChange,
     Model,
+    Price,
     Probe,
     Result,
     TeamModel,
+    without_price,
 )
 
 log = logging.getLogger(__name__)
@@ -364,7 +366,15 @@ def _progress_context(run: AuditRun) -> dict:
 
         per_call = (timezone.now() - run.started_at).total_seconds() / max(1, run.done_calls)
         eta = int(per_call * left)
-    return {"run": run, "errors": errors, "grades": grades, "left": left, "eta": eta}
+    unpriced = list(without_price(run.models.all()).values_list("model_id", flat=True))
+    return {
+        "run": run,
+        "errors": errors,
+        "grades": grades,
+        "left": left,
+        "eta": eta,
+        "unpriced": unpriced,
+    }
 
 
 @team_view
@@ -509,8 +519,10 @@ def model_list(request: TeamRequest) -> HttpResponse:
         .values_list("model_id", "c")
     )
     models = list(Model.objects.all())
+    prices = list(Price.objects.all())
     for m in models:
         m.chosen = m.pk in chosen
         m.spend = spend.get(m.pk)
+        m.price = client.price_for(m.resolves_to or m.model_id, prices)
     context = {"models": models, "form": form}
     return render_form(request, "audits/model_list.html", context, partial=None)

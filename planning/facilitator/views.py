@@ -9,6 +9,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audits import client
 from planning.reviews.models import STEPS, Review
 from planning.teams import audit
 from planning.teams.models import Role
@@ -49,13 +50,15 @@ def settings_page(request: TeamRequest) -> HttpResponse:
         messages.success(request, f"The Claude facilitator is {state}.")
         return redirect("facilitator:settings", team=request.team.slug)
     recent = Draft.objects.filter(team=request.team).select_related("review", "created_by")[:20]
+    model = services.model_for(setting)
     return render(
         request,
         "facilitator/settings.html",
         {
             "form": form,
             "setting": setting,
-            "model": services.model_for(setting),
+            "model": model,
+            "unpriced": bool(model) and client.price_for(model) is None,
             "spent": services.spent_this_month(request.team),
             "recent": recent,
             "kinds": KINDS,
