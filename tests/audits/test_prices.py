@@ -3,6 +3,7 @@ never shown as costing $0 without saying so (nor given a dollar budget that cann
 
 from __future__ import annotations
 
+import importlib
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,18 @@ from audits.models import AuditRun, Model, Price, without_price
 from tests.factories import IdeaFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def list_prices(db):
+    """The migration's rows, seeded by the migration's own function (a transactional test
+    elsewhere in the run flushes the tables, migration data included)."""
+    from django.apps import apps
+
+    migration = importlib.import_module("audits.migrations.0004_list_prices")
+    migration.seed(apps, None)
+    migration.seed(apps, None)  # twice: get_or_create, an administrator's rows kept
+    return migration.LIST_PRICES
 
 
 def url(name, team, **kw):
@@ -30,7 +43,8 @@ def url(name, team, **kw):
         ("claude-3-5-haiku-20241022", ("0.8", "4")),
     ],
 )
-def test_the_migration_seeds_list_prices_longest_prefix_first(model_id, per_mtok):
+def test_the_migration_seeds_list_prices_longest_prefix_first(list_prices, model_id, per_mtok):
+    assert Price.objects.count() == len(list_prices)
     price = client.price_for(model_id)
     assert price is not None
     assert (price.input_per_mtok, price.output_per_mtok) == tuple(map(Decimal, per_mtok))
@@ -39,7 +53,9 @@ def test_the_migration_seeds_list_prices_longest_prefix_first(model_id, per_mtok
     assert client.cost_of(model_id, {"input_tokens": 1000, "output_tokens": 1000}) == expected
 
 
-def test_without_price_matches_ids_and_prefixes_in_one_query(django_assert_num_queries):
+def test_without_price_matches_ids_and_prefixes_in_one_query(
+    list_prices, django_assert_num_queries
+):
     priced = Model.objects.create(model_id="claude-sonnet-4-5-20250929")
     bare = Model.objects.create(model_id="unheard-of-1")
     Price.objects.create(model_id="unheard%", input_per_mtok=1, output_per_mtok=1)  # no LIKE
@@ -98,3 +114,11 @@ def test_facilitator_settings_warn_when_the_budget_cannot_see_the_model(
         "No price is set for sim-claude-4-20260115, so its calls count $0 and the budget "
         "cannot stop them" in owner_client.get(page).text
     )
+
+
+def test_seeding_again_keeps_an_administrators_price(list_prices):
+    from django.apps import apps
+
+    Price.objects.filter(model_id="claude-sonnet-4").update(input_per_mtok=Decimal("2.5"))
+    importlib.import_module("audits.migrations.0004_list_prices").seed(apps, None)
+    assert client.price_for("claude-sonnet-4-5-20250929").input_per_mtok == Decimal("2.5")
