@@ -544,6 +544,10 @@ def sync_models(force: bool = False) -> list:
         Model.objects.filter(is_alias=False).exclude(model_id__in=seen).update(
             retired=True, lifecycle="retired"
         )
+        if settings.SIMULATED_MODELS:  # make run without a key: the fake API's models
+            from .simulated import seed_simulated_prices
+
+            seed_simulated_prices()
     return list(Model.objects.filter(is_alias=False, retired=False))
 
 

@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from . import graders
 from .client import price_for
-from .models import AuditRun, Grade, Idea, IdeaStatus, Model, Price, Probe, Result, RunStatus
+from .models import AuditRun, Grade, Idea, IdeaStatus, Model, Probe, Result, RunStatus
 from .runs import _apply_outcome
-from .simulated import Rules, approx_tokens
+from .simulated import Rules, approx_tokens, seed_simulated_prices
 
 OLDEST, OLDER, NEWER = "sim-claude-2-20240901", "sim-claude-3-20250610", "sim-claude-4-20260115"
 
@@ -159,13 +159,7 @@ def seed(team, user) -> None:
                 "lifecycle": info.get("lifecycle", "active"),
             },
         )
-    for prefix, (i, o) in {
-        "sim-claude-4": (3, 15),
-        "sim-claude-3": (1, 5),
-        "sim-claude-2": (Decimal("0.25"), Decimal("1.25")),
-    }.items():
-        prices = {"input_per_mtok": i, "output_per_mtok": o}
-        Price.objects.get_or_create(model_id=prefix, defaults=prices)
+    seed_simulated_prices()
     ideas = []
     now = timezone.now()
     for spec in IDEAS:

@@ -10,10 +10,30 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 DEFAULT_RULES = Path(__file__).with_name("fake_rules.json")
+
+# Made-up prices for the simulated models (USD per million tokens, input and output), the
+# same shape as Anthropic's, so a simulated audit shows what a real one would cost.
+SIMULATED_PRICES = {
+    "sim-claude-4": (Decimal(3), Decimal(15)),
+    "sim-claude-3": (Decimal(1), Decimal(5)),
+    "sim-claude-2": (Decimal("0.25"), Decimal("1.25")),
+}
+
+
+def seed_simulated_prices() -> None:
+    """Give the simulated models their prices (rows already there are kept)."""
+    from .models import Price
+
+    for prefix, (input_price, output_price) in SIMULATED_PRICES.items():
+        Price.objects.get_or_create(
+            model_id=prefix,
+            defaults={"input_per_mtok": input_price, "output_per_mtok": output_price},
+        )
 
 
 @dataclass

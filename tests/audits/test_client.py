@@ -164,6 +164,21 @@ def test_models_discovery_cached_retired_and_alias(fake_api, db):
     assert alias.is_alias and alias.resolves_to == "sim-claude-4-20260115"
 
 
+def test_simulated_models_get_their_prices_when_discovered(fake_api, db, settings):
+    """make run without a key (SIMULATED_MODELS): the fake API's models come priced, so a
+    newcomer's first audit shows a cost and takes a dollar budget; with a real key, no
+    simulated price is written."""
+    from audits.models import Price, without_price
+
+    settings.SIMULATED_MODELS = False
+    client.sync_models(force=True)
+    assert not Price.objects.filter(model_id__startswith="sim-").exists()
+    settings.SIMULATED_MODELS = True
+    client.sync_models(force=True)
+    assert not without_price(Model.objects.filter(retired=False)).exists()
+    assert client.price_for("sim-claude-4-20260115").output_per_mtok == 15
+
+
 def test_retired_model_is_not_found(fake_api, team):
     with pytest.raises(client.CallError) as exc:
         client.call(team_id=team.pk, model="sim-claude-1-20230301",
