@@ -515,6 +515,9 @@ def ask(team_id: int) -> Callable[[str, str, str], tuple[str, str]]:
 
 
 # ----------------------------------------------------------------------------- models
+_simulated_priced = threading.Event()
+
+
 def sync_models(force: bool = False) -> list:
     """Refresh the Model table from the Models API (at most hourly unless forced).
 
@@ -544,10 +547,13 @@ def sync_models(force: bool = False) -> list:
         Model.objects.filter(is_alias=False).exclude(model_id__in=seen).update(
             retired=True, lifecycle="retired"
         )
-        if settings.SIMULATED_MODELS:  # make run without a key: the fake API's models
-            from .simulated import seed_simulated_prices
+    if settings.SIMULATED_MODELS and not _simulated_priced.is_set():
+        # make run without a key: the fake API's models are priced (once per process, so an
+        # installation that already knew them gets the prices too)
+        from .simulated import seed_simulated_prices
 
-            seed_simulated_prices()
+        seed_simulated_prices()
+        _simulated_priced.set()
     return list(Model.objects.filter(is_alias=False, retired=False))
 
 

@@ -174,7 +174,8 @@ def test_simulated_models_get_their_prices_when_discovered(fake_api, db, setting
     client.sync_models(force=True)
     assert not Price.objects.filter(model_id__startswith="sim-").exists()
     settings.SIMULATED_MODELS = True
-    client.sync_models(force=True)
+    client._simulated_priced.clear()
+    client.sync_models()  # the models are fresh: the prices are seeded all the same
     assert not without_price(Model.objects.filter(retired=False)).exists()
     assert client.price_for("sim-claude-4-20260115").output_per_mtok == 15
 

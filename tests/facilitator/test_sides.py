@@ -396,3 +396,15 @@ def test_each_part_counts_once_and_the_last_one_ends_the_session(team, review, e
     assert [e.type for e in events if e.type in TERMINAL] == ["completed"]
     assert events[-1].data["proposals"] == 1 and events[-1].data["bets"] == 2
     assert any(e.type == "error" and "Bet 1" in e.data["message"] for e in events)
+
+
+@pytest.mark.django_db
+def test_settings_page_puts_the_switch_first_and_the_instructions_on_request(
+    team, owner_client, enabled
+):
+    """On a phone the switch and the budget were below four screens of instructions: now
+    they come first, and each instruction (word for word) opens on request."""
+    page = owner_client.get(reverse("facilitator:settings", args=[team.slug])).text
+    assert page.index('name="monthly_budget_usd"') < page.index("What is sent")
+    assert page.count('<details class="instruction">') == 4
+    assert "Nothing generated yet." in page  # shown while no usage table is (CSS :has)
