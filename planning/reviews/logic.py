@@ -157,7 +157,10 @@ def render_plan_markdown(plan: PlanData, step_titles: dict[int, str]) -> str:
             "No commitments.",
         ),
     )
-    return "\n".join(out).rstrip() + "\n"
+    # Nothing above writes HTML, so every "<" comes from the team's text: as an entity it shows
+    # as typed (a bet called "<script>…" keeps its title) instead of being read as a tag and
+    # stripped by the sanitiser, in the plan page and in any Markdown viewer.
+    return "\n".join(out).rstrip().replace("<", "&lt;") + "\n"
 
 
 def content_hash(markdown: str) -> str:

@@ -69,3 +69,22 @@ def test_plan_markdown_is_deterministic_and_complete():
     assert "- Weekly eval review — Olive, by 2027-01-15" in md
     assert "**Team notes.** We under-predicted again." in md
     assert len(content_hash(md)) == 64 and content_hash(md) == content_hash(md)
+
+
+def test_plan_keeps_text_that_looks_like_html():
+    """A title or note with "<…>" is shown as typed, not read as a tag and stripped away."""
+    from planning.templatetags.text import render_markdown
+
+    plan = PlanData(
+        team="Acme",
+        quarter="2026-Q4",
+        closed_at="2026-11-25 12:00 UTC",
+        closed_by="Olive",
+        step_notes={7: "Rank <b>by impact</b>"},
+        bets=[("<script>alert(1)</script>", ["a < b"], [], True, "x")],
+        backlog=[(1, "<script>alert(1)</script>", "Other", None)],
+    )
+    html = render_markdown(render_plan_markdown(plan, TITLES))
+    assert "<script>" not in html
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 2  # the bet and the backlog
+    assert "a &lt; b" in html and "Rank &lt;b&gt;by impact&lt;/b&gt;" in html
