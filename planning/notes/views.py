@@ -23,7 +23,21 @@ def _target(request: TeamRequest, ct_id: int, object_id: int):
     return team_get_object_or_404(request, model, pk=object_id)
 
 
-def _panel(request: TeamRequest, obj, form: NoteForm | None = None, status: int = 200):
+LOCKED = "This bet is part of a closed review's frozen plan: reopen the review to change it."
+
+
+def _locked(obj) -> bool:
+    """Objects whose light and shade are frozen (a closed review's bets) say so."""
+    return bool(getattr(obj, "light_shade_locked", False))
+
+
+def _panel(
+    request: TeamRequest,
+    obj,
+    form: NoteForm | None = None,
+    status: int = 200,
+    error: str = "",
+):
     return render(
         request,
         "notes/light_shade.html#panel",
@@ -31,7 +45,8 @@ def _panel(request: TeamRequest, obj, form: NoteForm | None = None, status: int 
             "object": obj,
             "ls": light_shade_of(obj),
             "form": form,
-            "can_edit": True,
+            "error": error,
+            "can_edit": not _locked(obj),
             "team": request.team,
             "ct_id": ContentType.objects.get_for_model(obj).pk,
         },
@@ -43,6 +58,8 @@ def _panel(request: TeamRequest, obj, form: NoteForm | None = None, status: int 
 @require_POST
 def add_note(request: TeamRequest, ct_id: int, object_id: int) -> HttpResponse:
     obj = _target(request, ct_id, object_id)
+    if _locked(obj):
+        return _panel(request, obj, error=LOCKED, status=400)
     form = NoteForm(request.POST)
     if not form.is_valid():
         return _panel(request, obj, form, status=400)
@@ -62,5 +79,7 @@ def add_note(request: TeamRequest, ct_id: int, object_id: int) -> HttpResponse:
 def delete_note(request: TeamRequest, pk: int) -> HttpResponse:
     note = team_get_object_or_404(request, Note, pk=pk)
     obj = _target(request, note.content_type_id, note.object_id)
+    if _locked(obj):
+        return _panel(request, obj, error=LOCKED, status=400)
     note.delete()
     return _panel(request, obj)

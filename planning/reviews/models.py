@@ -162,6 +162,11 @@ class BacklogItem(TeamScopedModel):
         return self.title
 
     @property
+    def light_shade_locked(self) -> bool:
+        """A closed review's bets are part of its frozen plan: their light and shade too."""
+        return self.review.is_closed
+
+    @property
     def subject_url(self) -> str:
         """The page of what the item came from (a lit-up idea links to the idea)."""
         kind, _, pk = self.subject_key.partition(":")

@@ -303,3 +303,28 @@ def test_times_on_team_pages_are_on_the_teams_clock(editor_client, review, team)
     from django.utils import timezone
 
     assert timezone.get_current_timezone_name() == "UTC"
+
+
+def test_a_closed_reviews_bets_keep_their_light_and_shade(editor_client, review, team, owner):
+    """After closing, step 6 offers no way to add or delete a note, and the notes URLs refuse."""
+    from django.contrib.contenttypes.models import ContentType
+
+    item = services.add_backlog_item(review, "Voice agent")
+    add_notes(item, team)
+    services.close_review(review, owner)
+    page = editor_client.get(url("step", review, n=6)).content.decode()
+    assert "Voice agent" in page and "ls-form" not in page and "ls-del" not in page
+
+    ct = ContentType.objects.get_for_model(item)
+    add = reverse("notes:add", kwargs={"team": team.slug, "ct_id": ct.pk, "object_id": item.pk})
+    response = editor_client.post(add, {"kind": "shade", "text": "late risk"})
+    assert response.status_code == 400 and "frozen plan" in response.content.decode()
+    note = Note.objects.filter(object_id=item.pk).first()
+    delete = reverse("notes:delete", kwargs={"team": team.slug, "pk": note.pk})
+    assert editor_client.post(delete).status_code == 400
+    assert Note.objects.filter(object_id=item.pk).count() == 2
+
+    services.reopen_review(review)
+    page = editor_client.get(url("step", review, n=6)).content.decode()
+    assert "ls-form" in page
+    assert editor_client.post(add, {"kind": "shade", "text": "late risk"}).status_code == 200
