@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import ndtr, ndtri
+from scipy.special import bdtr, bdtrc, ndtr, ndtri
 
 Floats = NDArray[np.float64]
 SQRT_PI = math.sqrt(math.pi)
@@ -457,11 +457,28 @@ class BiasReport:
             f"{bands}, against the {self.stated:.0%} stated"
         )
         were = "was" if self.n_lines == 1 else "were"
-        if self.hit_rate < self.stated - 0.15:
+        narrow = self.hit_rate < self.stated - 0.15
+        wide = self.hit_rate > min(1.0, self.stated + 0.15)
+        if (narrow or wide) and not coverage_departs(self.n_points, self.hit_rate, self.stated):
+            are = "is" if self.n_points == 1 else "are"
+            text += f": {_plural(self.n_points, 'observation')} {are} too few to judge the {bands}"
+        elif narrow:
             text += f": the {bands} {were} too narrow"
-        elif self.hit_rate > min(1.0, self.stated + 0.15):
+        elif wide:
             text += f": the {bands} {were} wider than needed"
         return text + "."
+
+
+def coverage_departs(n: int, hit_rate: float, stated: float, alpha: float = 0.05) -> bool:
+    """Is `hit_rate` of `n` observations inside the bands unlikely (one-sided binomial tail
+    below `alpha`) if the bands really held `stated`? 1 of 1 inside an 80% band happens 80%
+    of the time: it says nothing about the band; 0 of 8 inside happens 0.00026% of the time."""
+    if n <= 0 or not 0 < stated < 1:
+        return False
+    hits = round(hit_rate * n)
+    if hit_rate < stated:
+        return float(bdtr(hits, n, stated)) < alpha  # P(at most `hits` inside)
+    return float(bdtrc(hits - 1, n, stated)) < alpha  # P(at least `hits` inside)
 
 
 def bias_report(summaries: Sequence[Summary | None]) -> BiasReport:

@@ -137,3 +137,32 @@ def test_misses_that_cancel_within_one_line():
 def test_nothing_scored_says_nothing():
     report = scoring.bias_report([])
     assert report.sentence == "" and report.phrase == ""
+
+
+def test_one_observation_inside_the_band_does_not_judge_the_band():
+    """1 of 1 inside an 80% band happens 80% of the time: no 'wider than needed' from it."""
+    report = scoring.bias_report([_summary(1.0, 1, 2)])
+    assert report.sentence.endswith(
+        "100% of 1 observation fell inside the band, against the 80% stated: "
+        "1 observation is too few to judge the band."
+    )
+    assert "wider than needed" not in report.sentence
+
+
+def test_too_few_misses_do_not_call_the_bands_too_narrow():
+    report = scoring.bias_report([_summary(3.0, 1, 2)])  # 0 of 1 inside: 20% by chance
+    assert report.sentence.endswith("1 observation is too few to judge the band.")
+    assert "too narrow" not in report.sentence
+
+
+def test_enough_observations_judge_the_band_both_ways():
+    assert scoring.bias_report([_summary(1.0, 14, 2)]).sentence.endswith(
+        "100% of 14 observations fell inside the band, against the 80% stated: "
+        "the band was wider than needed."
+    )
+    assert scoring.bias_report([_summary(3.0, 3, 2)]).sentence.endswith(
+        "0% of 3 observations fell inside the band, against the 80% stated: "
+        "the band was too narrow."
+    )
+    assert scoring.coverage_departs(8, 0.0, 0.8) and not scoring.coverage_departs(5, 1.0, 0.8)
+    assert not scoring.coverage_departs(0, 0.0, 0.8)
