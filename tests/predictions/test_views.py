@@ -425,3 +425,18 @@ def test_viewer_sees_pages_without_edit_controls(team, owner, viewer_client, met
     page = viewer_client.get(metric.get_absolute_url()).content.decode()
     assert "Add observation" not in page and "Draw a line" not in page
     assert "Revise" not in viewer_client.get(p.get_absolute_url()).content.decode()
+
+
+def test_a_committed_line_with_nothing_scored_shows_no_empty_scores(
+    team, owner, owner_client, metric
+):
+    """An observation before the commit is not scored: no '0' points, blank error, '– of 80%'
+    and header-only table, but the sentence saying scores come with observations."""
+    ObservationFactory(metric=metric, observed_at=date.today() - timedelta(days=30), value=50)
+    p = PredictionFactory(metric=metric, author=owner, committed=True, horizon=NEXT_YEAR)
+    page = owner_client.get(url("prediction_detail", team, pk=p.pk)).content.decode()
+    assert "No observations after" in page and "Scores appear as reality arrives" in page
+    assert "Observations scored" not in page and "score-table" not in page
+    assert "1 observation before the commit is shown but not scored." in page
+    listing = owner_client.get(url("metric_detail", team, pk=metric.pk)).content.decode()
+    assert "No observations in its window yet." in listing and "– of 80%" not in listing
