@@ -71,7 +71,13 @@ def add_note(request: TeamRequest, ct_id: int, object_id: int) -> HttpResponse:
         text=form.cleaned_data["text"],
         author=request.user,
     )
-    return _panel(request, obj)
+    return _changed(_panel(request, obj))
+
+
+def _changed(response: HttpResponse) -> HttpResponse:
+    """Tells the page that a side changed (a review's step 6 redraws its bets' badges)."""
+    response["HX-Trigger"] = "light-shade-changed"
+    return response
 
 
 @team_view
@@ -82,4 +88,4 @@ def delete_note(request: TeamRequest, pk: int) -> HttpResponse:
     if _locked(obj):
         return _panel(request, obj, error=LOCKED, status=400)
     note.delete()
-    return _panel(request, obj)
+    return _changed(_panel(request, obj))

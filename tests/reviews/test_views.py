@@ -328,3 +328,22 @@ def test_a_closed_reviews_bets_keep_their_light_and_shade(editor_client, review,
     page = editor_client.get(url("step", review, n=6)).content.decode()
     assert "ls-form" in page
     assert editor_client.post(add, {"kind": "shade", "text": "late risk"}).status_code == 200
+
+
+def test_step_6_redraws_a_bets_badge_when_a_side_is_written(editor_client, review, team):
+    """Adding or deleting a note tells the page (HX-Trigger), and step 6's bets listen for it
+    and redraw, so "one side missing" and the waive form go once both sides are written."""
+    from django.contrib.contenttypes.models import ContentType
+
+    item = services.add_backlog_item(review, "Voice agent")
+    ct = ContentType.objects.get_for_model(item)
+    add = reverse("notes:add", kwargs={"team": team.slug, "ct_id": ct.pk, "object_id": item.pk})
+    response = editor_client.post(add, {"kind": "light", "text": "cheaper support"})
+    assert response["HX-Trigger"] == "light-shade-changed"
+    note = Note.objects.get(object_id=item.pk)
+    delete = reverse("notes:delete", kwargs={"team": team.slug, "pk": note.pk})
+    assert editor_client.post(delete)["HX-Trigger"] == "light-shade-changed"
+
+    page = editor_client.get(url("step", review, n=6)).content.decode()
+    assert 'hx-trigger="light-shade-changed" hx-select="#bets"' in page
+    assert 'hx-disinherit="*"' in page  # the notes' own forms keep their target and swap
