@@ -440,3 +440,17 @@ def test_a_committed_line_with_nothing_scored_shows_no_empty_scores(
     assert "1 observation before the commit is shown but not scored." in page
     listing = owner_client.get(url("metric_detail", team, pk=metric.pk)).content.decode()
     assert "No observations in its window yet." in listing and "– of 80%" not in listing
+
+
+def test_metric_page_chart_says_only_what_is_there(team, owner, owner_client, metric):
+    """A new metric draws no empty chart (axes from 0.1 to 10k and nothing on them); the legend
+    hint needs lines, and the note about dimmed lines a superseded one."""
+    detail = url("metric_detail", team, pk=metric.pk)
+    page = owner_client.get(detail).content.decode()
+    assert 'id="metric-chart"' not in page and "Click an author" not in page
+    ObservationFactory(metric=metric, observed_at=date.today() - timedelta(days=3), value=50)
+    page = owner_client.get(detail).content.decode()
+    assert 'id="metric-chart"' in page and "Click an author" not in page
+    PredictionFactory(metric=metric, author=owner, committed=True, horizon=NEXT_YEAR)
+    page = owner_client.get(detail).content.decode()
+    assert "Click an author in the legend" in page and "Dimmed lines" not in page
