@@ -20,6 +20,7 @@ urlpatterns = [
     path("ideas/proposals/<int:pk>/<int:n>/try/", propose_views.proposal_try, name="proposal_try"),
     path("audits/", views.run_list, name="run_list"),
     path("audits/new/", views.run_create, name="run_create"),
+    path("audits/new/estimate/", views.run_estimate, name="run_estimate"),
     path("audits/matrix/", views.matrix_view, name="matrix"),
     path("audits/models/", views.model_list, name="model_list"),
     path("audits/<int:pk>/", views.run_detail, name="run_detail"),

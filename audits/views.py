@@ -15,7 +15,7 @@ from planning.notes.services import key_of, notes_for
 from planning.quarters import quarter_label
 from planning.teams.tenancy import TeamRequest, team_get_object_or_404, team_view
 
-from . import client, graders, live, matrix, report, runs
+from . import client, estimate, graders, live, matrix, report, runs
 from .forms import (
     AddModelForm,
     IdeaForm,
@@ -343,7 +343,44 @@ def run_create(request: TeamRequest) -> HttpResponse:
             run.delete()
         else:
             return redirect_after_post(request, run.get_absolute_url())
-    return _form_page(request, form, "Start a capability audit", "Start audit")
+    chosen = (
+        (_ids(request, "ideas"), _ids(request, "models"))
+        if form.is_bound
+        else ([i.pk for i in initial["ideas"]], _pks(initial["models"]))
+    )
+    context = {
+        "form": form,
+        "title": "Start a capability audit",
+        "submit": "Start audit",
+        "estimate": _estimate(request.team, *chosen),
+    }
+    return render_form(request, "audits/form.html", context)
+
+
+def _pks(values) -> list[int]:
+    """Model objects or ids as typed in a query string (anything not a number is ignored)."""
+    pks = (getattr(v, "pk", v) for v in values)
+    return [int(pk) for pk in map(str, pks) if pk.isdigit()]
+
+
+def _estimate(team, idea_ids: list[int], model_ids: list[int]) -> estimate.Estimate:
+    """What the chosen ideas and models would run (two queries)."""
+    probes = Probe.objects.filter(idea__team=team, idea_id__in=idea_ids).values_list(
+        "idea_id", "samples"
+    )
+    ideas = Idea.objects.for_team(team).filter(pk__in=idea_ids).values_list("pk", flat=True)
+    models = Model.objects.filter(pk__in=model_ids, retired=False).count()
+    return estimate.estimate(list(ideas), list(probes), models)
+
+
+@team_view
+@require_GET
+def run_estimate(request: TeamRequest) -> HttpResponse:
+    """The run form's estimate line, for the form's current choices (htmx, on change)."""
+    ids = {name: [int(v) for v in request.GET.getlist(name) if v.isdigit()][:1000]
+           for name in ("ideas", "models")}  # fmt: skip
+    context = {"estimate": _estimate(request.team, ids["ideas"], ids["models"])}
+    return render(request, "audits/form.html#estimate", context)
 
 
 def _run(request, pk) -> AuditRun:

@@ -201,8 +201,12 @@ def test_a_fresh_team_sees_its_first_audit_light_an_idea_up_and_promotes_it(
     expect(page.locator(".status-history")).to_contain_text("failed on a model before")
 
     page.goto(f"{base}/t/{team.slug}/audits/new/")
-    for name in (NEWER, OLDER):
-        page.get_by_label(re.compile(re.escape(name))).check()
+    estimate = page.locator("#run-estimate")  # what the run will do, as the choices change
+    page.get_by_label(re.compile(re.escape(OLDER))).uncheck()
+    page.get_by_label(re.compile(re.escape(NEWER))).check()
+    expect(estimate).to_contain_text("This audit makes 1 model call: 1 probe from 1 idea")
+    page.get_by_label(re.compile(re.escape(OLDER))).check()
+    expect(estimate).to_contain_text("This audit makes 2 model calls")
     page.get_by_role("button", name="Start audit").click()
     expect(page.locator("[data-run-status]")).to_have_attribute(
         "data-run-status", "completed", timeout=30_000
