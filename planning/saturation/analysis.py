@@ -484,10 +484,14 @@ def compare(fitted: _Fitted | str, t: Thresholds = Thresholds()) -> Comparison:
         return Comparison(None, fitted)
     aicc = {name: f.aicc for name, f in fitted.fits.items() if math.isfinite(f.aicc)}
     if "logistic" not in aicc:
+        n = next(iter(fitted.fits.values())).n
         return Comparison(
             None,
             "Too few readings to compare a levelling curve with growth "
-            f"(a curve with a ceiling needs at least {t.min_readings}).",
+            f"(a curve with a ceiling needs at least {t.min_readings})."
+            if n < t.min_readings
+            else "No curve that levels off fits these readings, so it cannot be compared "
+            "with growth.",
             aicc,
         )
     best = min(aicc, key=aicc.__getitem__)
@@ -689,7 +693,7 @@ def event_signal(
         upgrades,
         noise_sd,
         True,
-        f"None of the last {k} releases moved the product beyond the noise ({noise}).",
+        f"None of the last {k} releases lifted the product beyond the noise ({noise}).",
     )
 
 
@@ -835,6 +839,13 @@ def analyse(
             f"{story} Mixed signals: a curve that levels off fits best, but {why}.",
             reasons,
         )
+    if _falling(fitted, best):
+        return verdict(
+            "unclear",
+            f"{story} Mixed signals: {product_label} falls as capability rises, which is "
+            "neither growth nor a curve that levels off; look for what else changed.",
+            reasons,
+        )
     if comparison.vote is False:
         return verdict(
             "growing",
@@ -859,6 +870,21 @@ def analyse(
     )
 
 
+def _falling(fitted: _Fitted | str, best: str | None) -> bool:
+    """Whether the best fit is a 'growth' model whose slope at the latest reading is not
+    positive: the product falls as capability rises, so calling it growth would be untrue."""
+    if isinstance(fitted, str):
+        return False
+    if best is None:  # no levelling curve to compare with: the best of the others
+        finite = {m: f.aicc for m, f in fitted.fits.items() if math.isfinite(f.aicc)}
+        best = min(finite, key=finite.__getitem__) if finite else None
+    if best not in fitting.GROWING:
+        return False
+    fit = fitted.fits[best]
+    x = np.array([(fitted.c_last - fitted.c_min) / fitted.spread])
+    return not float(fitting.slope(fit.model, fit.params, x)[0]) > 0
+
+
 def _fitted_share(fitted: _Fitted | str) -> float | None:
     """The latest model's share of the fitted logistic ceiling, supported or not."""
     if isinstance(fitted, str) or "logistic" not in fitted.fits:
@@ -877,5 +903,5 @@ def _support(elasticity: ElasticitySignal, events: EventSignal) -> str:
             f"{number(elasticity.high)}"
         )
     if events.vote is True:
-        parts.append("no recent release moved the product beyond the noise")
+        parts.append("no recent release lifted the product beyond the noise")
     return "; " + " and ".join(parts) if parts else ""

@@ -303,3 +303,19 @@ def test_percent_metrics_say_percentage_points_and_relative():
     # m4 -> m7: capability 61.4 -> 85, task success 46.9 -> 61.
     assert "raised capability 23.6 percentage points (38% relative)" in verdict.headline
     assert "raised task success 14.1 percentage points (30% relative)" in verdict.headline
+
+
+def test_a_product_falling_as_capability_rises_is_not_called_growth():
+    capability = [0.3, 0.4, 0.5, 0.6, 0.7]
+    verdict = analyse(series(capability, [20, 17, 15, 12, 9]), product_label="tasks per week")
+    assert verdict.kind == "unclear"
+    assert "growth fits best" not in verdict.headline
+    assert "tasks per week falls as capability rises" in verdict.headline
+    text = " ".join(verdict.reasons)
+    # Five readings are enough; the levelling curve simply cannot fit a fall.
+    assert "Too few readings" not in text
+    assert "No curve that levels off fits these readings" in text
+    # Every release moved the product (down) well beyond the noise: only no *lift* is true.
+    assert "moved the product" not in text
+    assert "None of the last 3 releases lifted the product beyond the noise" in text
+    assert all_finite(verdict)
