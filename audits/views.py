@@ -321,10 +321,9 @@ def run_create(request: TeamRequest) -> HttpResponse:
     idle = Idea.objects.for_team(request.team).filter(
         status__in=[IdeaStatus.DORMANT, IdeaStatus.RETESTING]
     )
-    initial = {
-        "models": request.GET.getlist("model") or list(default_models(request.team)),
-        "ideas": list(idle),
-    }
+    default_ideas = list(idle)
+    default_models_ = request.GET.getlist("model") or list(default_models(request.team))
+    initial = {"models": default_models_, "ideas": default_ideas}
     form = RunForm(request.POST or None, team=request.team, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -346,7 +345,7 @@ def run_create(request: TeamRequest) -> HttpResponse:
     chosen = (
         (_ids(request, "ideas"), _ids(request, "models"))
         if form.is_bound
-        else ([i.pk for i in initial["ideas"]], _pks(initial["models"]))
+        else ([i.pk for i in default_ideas], _pks(default_models_))
     )
     context = {
         "form": form,
