@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import anthropic
 from django.contrib import messages
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -55,11 +57,14 @@ def refresh_models_quietly() -> None:
 
 
 def new_models(team) -> list[Model]:
-    """Listed models that some dormant idea (with a probe) of this team was never audited
-    against: the notice is news only when there is something to audit."""
+    """Listed models, released after some dormant idea (with a probe) of this team failed,
+    that the idea was never audited against: the notice is news only when there is something
+    new to audit (a model the idea may well have failed on is no news; a model whose release
+    date is unknown counts as new)."""
+    released = Coalesce(OuterRef("released_at"), Value(datetime.max.replace(tzinfo=UTC)))
     untested = (
         Idea.objects.for_team(team)
-        .filter(status=IdeaStatus.DORMANT, probes__isnull=False)
+        .filter(status=IdeaStatus.DORMANT, probes__isnull=False, failed_at__lt=released)
         .exclude(
             Exists(
                 Result.objects.filter(

@@ -177,3 +177,18 @@ def test_new_model_notice_only_for_dormant_ideas_not_yet_audited_on_it(owner_cli
         IdeaStatus.ABANDONED
     )  # not dormant: no news
     assert "New model available" not in owner_client.get(url("run_list", team)).text
+
+
+def test_a_model_released_before_the_failure_is_no_news(owner_client, team, sim_models):
+    """A fresh team's idea, logged today ("failed on a model before today"), has surely met
+    the models released before today: only a model released after it failed is news."""
+    newer, older = sim_models
+    Model.objects.filter(pk__in=[newer.pk, older.pk]).update(last_seen_at="2100-01-01T00:00Z")
+    IdeaFactory(team=team, title="Logged today")  # failed_at: now
+    Model.objects.filter(pk=older.pk).update(released_at="2025-06-10T00:00Z")
+    Model.objects.filter(pk=newer.pk).update(released_at="2999-01-01T00:00Z")
+    notice = owner_client.get(url("run_list", team)).text.split("New model available")
+    assert len(notice) == 2 and newer.model_id in notice[1].split("</aside>")[0]
+    assert older.model_id not in notice[1].split("</aside>")[0]
+    Model.objects.filter(pk=newer.pk).update(released_at="2026-01-15T00:00Z")
+    assert "New model available" not in owner_client.get(url("run_list", team)).text
