@@ -233,7 +233,11 @@ class PredictionForm(Form):
         required=False, initial=True, label="Reaches it from below (unchecked: falls to it)"
     )
     probability = forms.FloatField(
-        required=False, label="Probability (%)", min_value=0, max_value=100
+        required=False,
+        label="Probability (%)",
+        min_value=0,
+        max_value=100,
+        help_text="In percent: 70 for 70%.",
     )
 
     # services.clean_prediction's field names -> this form's

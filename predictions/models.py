@@ -313,11 +313,12 @@ class Prediction(TeamScopedModel):
     def describe(self) -> str:
         if not self.is_line:
             verb = "reaches" if self.threshold_above else "falls to"
-            from .trajectory import format_value
+            from .trajectory import format_probability, format_value
 
             return (
                 f"{verb} {format_value(self.threshold_value, self.metric.unit)} by "
-                f"{self.horizon.isoformat()} ({cast(float, self.probability) * 100:.0f}% likely)"
+                f"{self.horizon.isoformat()} "
+                f"({format_probability(cast(float, self.probability))} likely)"
             )
         traj, _ = self.line
         return traj.describe(self.metric.unit)

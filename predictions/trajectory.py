@@ -79,6 +79,12 @@ def format_value(value: float | None, unit: str = "") -> str:
     return f"{text} {unit}"
 
 
+def format_probability(p: float) -> str:
+    """A stated probability as the percent it was typed: 0.007 is '0.7%' (never rounded up
+    to '1%'), 0.999 is '99.9%' (never '100%')."""
+    return f"{round(p * 100, 6):g}%"
+
+
 # --------------------------------------------------------------------------- trajectories
 @dataclass(frozen=True)
 class Trajectory:

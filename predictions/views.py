@@ -90,14 +90,14 @@ def _chart_lines(predictions, colors, superseded: set[int], today) -> list[chart
 
 
 def _thresholds(predictions, colors, unit: str) -> list[dict]:
-    from .trajectory import format_value
+    from .trajectory import format_probability, format_value
 
     return [
         {
             "date": p.horizon.isoformat(),
             "value": p.threshold_value,
             "label": f"{p.title}: {format_value(p.threshold_value, unit)} by {p.horizon} "
-            f"({p.probability * 100:.0f}%)",
+            f"({format_probability(p.probability)})",
             "group": p.author.display_name,
             "color": colors[p.author_id],
         }

@@ -4,7 +4,7 @@ import math
 
 from django import template
 
-from predictions.trajectory import format_number, format_value
+from predictions.trajectory import format_number, format_probability, format_value
 
 register = template.Library()
 
@@ -22,6 +22,14 @@ def pct(value, digits: int = 0) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
     return f"{float(value) * 100:.{digits}f}%"
+
+
+@register.filter
+def probability(value) -> str:
+    """A stated probability as typed (0.007: '0.7%'), where `pct` would round it."""
+    if value is None or not math.isfinite(float(value)):
+        return "–"
+    return format_probability(float(value))
 
 
 @register.filter

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from predictions import trajectory
 from predictions.models import (
     Metric,
     Observation,
@@ -229,6 +230,24 @@ def test_threshold_prediction_form(team, editor_client, metric):
          "probability": "100"},
     )  # fmt: skip
     assert bad.status_code == 400 and "strictly between" in bad.content.decode()
+
+
+def test_a_small_probability_reads_as_typed(team, editor_client, metric):
+    """'0.7' in the percent field is 0.7%: said so, never rounded up to '1% likely'."""
+    form = editor_client.get(url("prediction_create", team, pk=metric.pk)).content.decode()
+    assert "In percent: 70 for 70%." in form
+    horizon = (timezone.now() + timedelta(days=100)).date().isoformat()
+    editor_client.post(
+        url("prediction_create", team, pk=metric.pk),
+        {"kind": "threshold", "title": "Day-long tasks", "horizon": horizon,
+         "threshold_value": "480", "threshold_above": "on", "probability": "0.7"},
+    )  # fmt: skip
+    p = Prediction.objects.get()
+    assert p.describe().endswith("(0.7% likely)")
+    page = editor_client.get(url("prediction_detail", team, pk=p.pk)).content.decode()
+    assert "0.7% likely" in page and "1% likely" not in page and "(0.7%)" in page
+    assert trajectory.format_probability(0.999) == "99.9%"
+    assert trajectory.format_probability(0.7) == "70%"
 
 
 def test_live_preview_draws_the_line(team, editor_client, metric):
