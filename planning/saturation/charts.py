@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 
 from planning.charts import GRID, LOG_AXIS, MUTED, PALETTE, base_layout
 
@@ -111,6 +112,19 @@ def capability_product_figure(verdict: Verdict, readings: Sequence[SaturationRea
     }
 
 
+def _date_axis(dates: Sequence[date]) -> dict:
+    """A date axis; readings released within a few weeks of each other (or one reading) get
+    a range of at least three months, or the ticks fall to hours and milliseconds."""
+    axis: dict = {"title": {"text": "Model release"}, "type": "date"}
+    if dates and (max(dates) - min(dates)).days < 90:
+        middle = min(dates) + (max(dates) - min(dates)) / 2
+        axis["range"] = [
+            (middle - timedelta(days=45)).isoformat(),
+            (middle + timedelta(days=45)).isoformat(),
+        ]
+    return axis
+
+
 def timeline_figure(readings: Sequence[SaturationReading]) -> dict:
     dates = [r.release_date for r in readings]
     names = [r.model_name for r in readings]
@@ -143,7 +157,7 @@ def timeline_figure(readings: Sequence[SaturationReading]) -> dict:
             },
         ],
         "layout": base_layout(
-            xaxis={"title": {"text": "Model release"}, "type": "date"},
+            xaxis=_date_axis(dates),
             yaxis={"title": {"text": "Capability"}},
             yaxis2={
                 "title": {"text": metric},
