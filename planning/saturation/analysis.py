@@ -287,6 +287,10 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def _there_are(n: int) -> str:
+    return "there are none" if n == 0 else "there is only 1" if n == 1 else f"there are {n}"
+
+
 # ----------------------------------------------------------------------------- series
 def comparable_series(points: Sequence[Point]) -> tuple[list[Reading], list[str]]:
     """The readings that can be compared with each other, oldest first, and notes on the rest.
@@ -385,7 +389,7 @@ def elasticity_signal(
     tail = points[-m:]
     if len(tail) < 4:
         return ElasticitySignal(
-            windows, None, f"Needs 4 readings; there are {len(points)}.", at_latest=at_latest
+            windows, None, f"Needs 4 readings; {_there_are(len(points))}.", at_latest=at_latest
         )
     c = np.array([p.capability for p in tail], dtype=float)
     y = np.array([p.product for p in tail], dtype=float)
@@ -550,7 +554,7 @@ def logistic_signal(
     n = len(points)
     if n < t.min_readings:
         return LogisticSignal(
-            None, f"A curve needs at least {t.min_readings} readings; there are {n}."
+            None, f"A curve needs at least {t.min_readings} readings; {_there_are(n)}."
         )
     scale = scale or points[-1].scale
     fitted = _fit(points, scale) if fitted is None else fitted
@@ -669,7 +673,7 @@ def event_signal(
             upgrades,
             noise_sd,
             None,
-            f"Needs {k} model upgrades to judge; there are {len(upgrades)}.",
+            f"Needs {k} model upgrades to judge; {_there_are(len(upgrades))}.",
         )
     if noise_sd is None:
         return EventSignal(upgrades, None, None, "Too few readings to estimate the noise level.")
@@ -712,7 +716,7 @@ def analyse(
     if n >= t.min_readings:
         fitted: _Fitted | str = _fit(series, scale)
     else:
-        fitted = f"A comparison needs at least {t.min_readings} readings; there are {n}."
+        fitted = f"A comparison needs at least {t.min_readings} readings; {_there_are(n)}."
     comparison = compare(fitted, t)
     logistic = logistic_signal(series, t, fitted, comparison, scale)
     elasticity = elasticity_signal(series, scale, t, _elasticity_at_latest(fitted, comparison.best))

@@ -108,6 +108,13 @@ def test_a_single_reading_is_not_enough_evidence():
     )
     assert verdict.elasticity.vote is verdict.logistic.vote is verdict.events.vote is None
     assert all_finite(verdict)
+    # The withheld signals say why in plain grammar, not "there are 1" or "there are 0".
+    why = [verdict.elasticity.reason, verdict.logistic.reason, verdict.events.reason]
+    assert why == [
+        "Needs 4 readings; there is only 1.",
+        "A curve needs at least 5 readings; there is only 1.",
+        "Needs 3 model upgrades to judge; there are none.",
+    ]
 
 
 def test_no_readings_at_all():
