@@ -482,3 +482,11 @@ def test_dashboard_summary(team, editor_client, delivery_map, django_assert_max_
         assert summary(team)["bottleneck"] == "Security review"
     BottleneckMap.objects.all().delete()
     assert summary(team) is None
+
+
+def test_history_counts_a_one_stage_critical_path_in_the_singular(team, editor_client):
+    bmap = BottleneckMap.objects.create(team=team, name="Checkout", quarter="2026-Q4")
+    Stage.objects.create(map=bmap, name="Code", order=0, active_hours=8, speedup_active=10)
+    html = editor_client.get(url("map_detail", team, pk=bmap.pk)).content.decode()
+    assert "1 stage, 0.8 h" in html
+    assert "1 stages" not in html
