@@ -39,8 +39,17 @@ class CommitmentForm(ModelForm):
 
     def __init__(self, *args, team: Team, **kwargs):
         super().__init__(*args, **kwargs)
+        self.team = team
         set_model_choices(
             self.fields["owner"],
             team.members.order_by("email"),
             lambda u: f"{u.display_name} ({u.email})",
         )
+
+    def clean_due_date(self):
+        due = self.cleaned_data["due_date"]
+        if due is not None and due < self.team.today():
+            raise forms.ValidationError(
+                f"That date has passed ({self.team.time_zone}): choose today or a later one."
+            )
+        return due

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from enum import IntEnum
 
 
@@ -38,6 +39,20 @@ def reorder(ids: Sequence[int], moved: int, before: int | None) -> list[int]:
     else:
         order.insert(order.index(before), moved)
     return order
+
+
+FOLLOW_UP_TIME = time(9)
+
+
+def follow_up_start(due: date, now_local: datetime) -> tuple[date, time]:
+    """When a commitment's follow-up reminder first falls due: 09:00 on its date; for one whose
+    09:00 has passed already (due today, or closed after its date), the next minute, so every
+    follow-up the plan announces really is sent."""
+    moment = datetime.combine(max(due, now_local.date()), FOLLOW_UP_TIME, now_local.tzinfo)
+    if moment > now_local:
+        return moment.date(), FOLLOW_UP_TIME
+    soon = now_local.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return soon.date(), soon.time().replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

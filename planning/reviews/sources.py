@@ -453,19 +453,22 @@ def schedule_follow_ups(review) -> int:
     from planning.cadences import services as cadence_services
     from planning.cadences.models import Cadence, Kind, Recipients
 
+    from .logic import follow_up_start
+
     team = review.team
     now = timezone.now()
     today = team.local_date(now)
     pending = list(review.commitments.filter(follow_up__isnull=True).select_related("owner"))
     for commitment in pending:
         days_left = (commitment.due_date - today).days
+        starts_on, due_time = follow_up_start(commitment.due_date, now.astimezone(team.tz))
         cadence = Cadence(
             team=team,
             kind=Kind.CUSTOM,
             title=shorten(f"Commitment: {commitment.what}", 120),
             rrule="FREQ=DAILY;COUNT=1",
-            starts_on=max(commitment.due_date, today),
-            due_time=time(9),
+            starts_on=starts_on,
+            due_time=due_time,
             reminder_days=[d for d in (7, 1) if d < days_left],
             grace_days=1,
             escalate_after_days=7,

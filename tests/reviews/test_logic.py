@@ -88,3 +88,21 @@ def test_plan_keeps_text_that_looks_like_html():
     assert "<script>" not in html
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 2  # the bet and the backlog
     assert "a &lt; b" in html and "Rank &lt;b&gt;by impact&lt;/b&gt;" in html
+
+
+def test_a_follow_up_always_has_a_moment_to_be_sent():
+    from datetime import date, datetime, time
+    from zoneinfo import ZoneInfo
+
+    from planning.reviews.logic import follow_up_start
+
+    la = ZoneInfo("America/Los_Angeles")
+    morning = datetime(2026, 12, 2, 8, 30, 20, tzinfo=la)
+    later = datetime(2026, 12, 2, 9, 44, 20, tzinfo=la)
+    assert follow_up_start(date(2026, 12, 20), later) == (date(2026, 12, 20), time(9))
+    assert follow_up_start(date(2026, 12, 2), morning) == (date(2026, 12, 2), time(9))
+    # Its 09:00 has passed (due today, or long ago): the next minute, never no date at all.
+    assert follow_up_start(date(2026, 12, 2), later) == (date(2026, 12, 2), time(9, 45))
+    assert follow_up_start(date(2020, 1, 1), later) == (date(2026, 12, 2), time(9, 45))
+    midnight = datetime(2026, 12, 2, 23, 59, 30, tzinfo=la)
+    assert follow_up_start(date(2026, 12, 2), midnight) == (date(2026, 12, 3), time(0, 0))

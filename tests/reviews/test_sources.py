@@ -257,3 +257,16 @@ def test_the_measured_sentence_in_its_other_cases():
         "Measured from 9 pull requests, 1 Sep 2026 to 31 Oct 2026: the bottleneck is QA "
         "(not measured: the map's own hours)."
     )
+
+
+def test_a_commitment_past_its_date_still_gets_its_follow_up(team, owner):
+    """Closing after a commitment's date (or on the day, after 09:00) used to make a one-off
+    cadence with no date at all, while the flash said the reminder was scheduled."""
+    review = services.start_review(team, owner)[0]
+    services.add_commitment(
+        review, owner=owner, what="Hire a PM", due_date=team.today() - timedelta(days=3)
+    )
+    result = services.close_review(review, owner)
+    assert result.follow_ups == 1
+    occurrence = review.commitments.get().follow_up.occurrences.get()
+    assert timezone.now() < occurrence.due_at <= timezone.now() + timedelta(minutes=2)

@@ -347,3 +347,21 @@ def test_step_6_redraws_a_bets_badge_when_a_side_is_written(editor_client, revie
     page = editor_client.get(url("step", review, n=6)).content.decode()
     assert 'hx-trigger="light-shade-changed" hx-select="#bets"' in page
     assert 'hx-disinherit="*"' in page  # the notes' own forms keep their target and swap
+
+
+def test_a_commitment_dated_in_the_past_is_refused(editor_client, review, team, owner):
+    from datetime import timedelta
+
+    yesterday = team.today() - timedelta(days=1)
+    response = editor_client.post(
+        url("commitment_add", review),
+        {"what": "Hire a PM", "owner": owner.pk, "due_date": yesterday.isoformat()},
+    )
+    assert response.status_code == 400
+    assert f"That date has passed ({team.time_zone})" in response.content.decode()
+    assert not Commitment.objects.exists()
+    response = editor_client.post(
+        url("commitment_add", review),
+        {"what": "Hire a PM", "owner": owner.pk, "due_date": team.today().isoformat()},
+    )
+    assert response.status_code == 200 and Commitment.objects.count() == 1
