@@ -807,10 +807,21 @@ def summary_sentences(comparison: Comparison, rollout: str) -> list[str]:
         )
     else:
         names = _and([s.name for s in compared])
+        moved = [
+            c
+            for s in compared
+            for c in (s.active, s.waiting)
+            if c.ratio is not None and not 0.995 <= c.ratio <= 1.005
+        ]
+        noise = (
+            "; every change it rests on may be noise (the middle halves of the two windows overlap)"
+            if moved and all(c.overlaps for c in moved)
+            else ""
+        )
         out.append(
             f"Amdahl's law on the medians: the measured change in {names} makes the whole "
             f"{_overall(result.speedup)} ({fmt_hours(result.t_before)} → "
-            f"{fmt_hours(result.t_after)} per item on the critical path)."
+            f"{fmt_hours(result.t_after)} per item on the critical path){noise}."
         )
         rest = [s.name for s in comparison.stages if s not in compared]
         if rest:

@@ -484,3 +484,22 @@ def test_slower_unchanged_and_instant_stages():
     from_nothing = d.Change(Distribution.of([0.0] * 5), Distribution.of(five))
     assert not from_nothing.comparable
     assert "took no time before" in d.change_sentence("QA", "active", from_nothing)
+
+
+def test_a_speedup_resting_only_on_overlapping_windows_says_it_may_be_noise():
+    before = Distribution.of([20.0, 26.0, 31.0, 35.0, 40.0])
+    after = Distribution.of([9.0, 24.0, 25.0, 26.0, 27.0])  # median 25 h, middle halves overlap
+    assert d.Change(before, after).overlaps
+    comparison = d.compare(
+        [("s", "Code", 2.0, 0.0)], [], {("s", "waiting"): before}, {("s", "waiting"): after}, 5, 5
+    )
+    amdahl = d.summary_sentences(comparison, "1 Oct 2026")[1]
+    assert amdahl.startswith("Amdahl's law on the medians: the measured change in Code")
+    assert amdahl.endswith(
+        "; every change it rests on may be noise (the middle halves of the two windows overlap)."
+    )
+    apart = Distribution.of([4.0, 5.0, 5.0, 6.0, 6.0])
+    clear = d.compare(
+        [("s", "Code", 2.0, 0.0)], [], {("s", "waiting"): before}, {("s", "waiting"): apart}, 5, 5
+    )
+    assert "noise" not in d.summary_sentences(clear, "1 Oct 2026")[1]
