@@ -365,3 +365,12 @@ def test_a_commitment_dated_in_the_past_is_refused(editor_client, review, team, 
         {"what": "Hire a PM", "owner": owner.pk, "due_date": team.today().isoformat()},
     )
     assert response.status_code == 200 and Commitment.objects.count() == 1
+
+
+def test_the_close_confirmation_names_the_quarter_in_words(editor_client, review, team):
+    from planning.quarters import quarter_label
+
+    page = editor_client.get(url("step", review, n=8)).content.decode()
+    label = quarter_label(review.quarter, team.fiscal_year_start_month)[0]
+    assert f'data-confirm-title="Close and freeze the {label} plan?"' in page
+    assert f"the {review.quarter} plan" not in page
