@@ -412,8 +412,11 @@ def step_context(review, step: int) -> dict[str, Any]:
     if step == Step.AUDIT:
         return _audit_context(review)
     if step == Step.SATURATION:
+        from planning.saturation.models import FormFactor, Status
+
+        tracked = FormFactor.objects.for_team(team).exclude(status=Status.RETIRED).exists()
         return {
-            "lines": [],
+            "lines": [] if tracked else ["No form factor is tracked yet."],
             "link": {
                 "url": reverse("saturation:formfactor_list", kwargs={"team": team.slug}),
                 "label": "Open saturation tracking",

@@ -374,3 +374,19 @@ def test_the_close_confirmation_names_the_quarter_in_words(editor_client, review
     label = quarter_label(review.quarter, team.fiscal_year_start_month)[0]
     assert f'data-confirm-title="Close and freeze the {label} plan?"' in page
     assert f"the {review.quarter} plan" not in page
+
+
+def test_every_empty_step_says_what_is_missing(editor_client, review, team):
+    """On a new team, steps 3–5 each say which module has nothing yet (step 4 said nothing)."""
+    expected = {
+        3: "No capability audit has run",
+        4: "No form factor is tracked yet.",
+        5: "No bottleneck map yet",
+    }
+    for n, sentence in expected.items():
+        assert sentence in editor_client.get(url("step", review, n=n)).content.decode()
+    FormFactorFactory(team=team)
+    assert (
+        "No form factor is tracked"
+        not in editor_client.get(url("step", review, n=4)).content.decode()
+    )
