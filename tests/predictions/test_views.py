@@ -473,3 +473,30 @@ def test_metric_page_chart_says_only_what_is_there(team, owner, owner_client, me
     PredictionFactory(metric=metric, author=owner, committed=True, horizon=NEXT_YEAR)
     page = owner_client.get(detail).content.decode()
     assert "Click an author in the legend" in page and "Dimmed lines" not in page
+
+
+def test_quarter_row_of_a_resolved_threshold_carries_its_units(
+    team, owner, editor_client, metric
+):
+    """Its surprise is a log score: '4.96 nats', not a bare '4.96' under rows in σ; the
+    probability said is the one typed (0.7%, not 1%)."""
+    from planning.quarters import quarter_of
+
+    horizon = date.today() + timedelta(days=30)
+    p = PredictionFactory(
+        metric=metric,
+        author=owner,
+        kind="threshold",
+        trajectory=None,
+        band=None,
+        threshold_value=500,
+        probability=0.007,
+        horizon=horizon,
+        committed=True,
+    )
+    editor_client.post(
+        url("prediction_resolve", team, pk=p.pk), {"outcome": "yes", "note": "Dashboard"}
+    )
+    q = quarter_of(horizon, team.fiscal_year_start_month)
+    page = editor_client.get(url("quarter", team, quarter=str(q))).content.decode()
+    assert "4.96 nats</td>" in page and "(said 0.7%)" in page
