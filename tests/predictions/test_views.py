@@ -475,9 +475,7 @@ def test_metric_page_chart_says_only_what_is_there(team, owner, owner_client, me
     assert "Click an author in the legend" in page and "Dimmed lines" not in page
 
 
-def test_quarter_row_of_a_resolved_threshold_carries_its_units(
-    team, owner, editor_client, metric
-):
+def test_quarter_row_of_a_resolved_threshold_carries_its_units(team, owner, editor_client, metric):
     """Its surprise is a log score: '4.96 nats', not a bare '4.96' under rows in σ; the
     probability said is the one typed (0.7%, not 1%)."""
     from planning.quarters import quarter_of
