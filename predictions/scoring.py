@@ -426,10 +426,9 @@ class BiasReport:
         start = "Reality" if one else f"Across {self.n_lines} lines, reality"
         median, bands = ("your median", "band") if one else ("your medians", "bands")
         if self.close:
-            text = (
-                f"{start} ran close to {median} (typically within "
-                f"{(self.typical_miss - 1) * 100:.0f}%)"
-            )
+            # Rounded up: a 0.3% miss is "within 1%", never "within 0%".
+            within = math.ceil(round((self.typical_miss - 1) * 100, 6))
+            text = f"{start} ran close to {median} (typically within {within}%)"
         else:
             text = f"{start} was typically off by {_factor(self.typical_miss)}"
             if self.beyond_band:

@@ -166,3 +166,10 @@ def test_enough_observations_judge_the_band_both_ways():
     )
     assert scoring.coverage_departs(8, 0.0, 0.8) and not scoring.coverage_departs(5, 1.0, 0.8)
     assert not scoring.coverage_departs(0, 0.0, 0.8)
+
+
+def test_a_small_miss_is_within_1_percent_not_0():
+    report = scoring.bias_report([_summary(1.003, 5, 2)])  # 0.3% off
+    assert report.sentence.startswith("Reality ran close to your median (typically within 1%).")
+    exact = scoring.bias_report([_summary(1.0, 5, 2)])
+    assert exact.sentence.startswith("Reality ran close to your median (typically within 0%).")
