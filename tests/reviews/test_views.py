@@ -295,7 +295,7 @@ def test_times_on_team_pages_are_on_the_teams_clock(editor_client, review, team)
         saved = editor_client.post(url("save_note", review, n=1), {"text": "Mine", "version": 0})
         page = editor_client.get(url("step", review, n=1))
     body = saved.content.decode()
-    assert 'Saved <time datetime="2026-07-01T17:27:00+09:00">17:27</time>' in body
+    assert 'Saved <time datetime="2026-07-01T17:27:00+09:00">17:27 JST</time>' in body
     assert "08:27" not in body
     assert page.status_code == 200
     assert "1 Jul 17:27" in page.content.decode()
@@ -390,3 +390,13 @@ def test_every_empty_step_says_what_is_missing(editor_client, review, team):
         "No form factor is tracked"
         not in editor_client.get(url("step", review, n=4)).content.decode()
     )
+
+
+def test_a_notes_saved_time_carries_the_teams_zone(editor_client, review, team):
+    team.time_zone = "America/Los_Angeles"
+    team.save()
+    saved = editor_client.post(url("save_note", review, n=1), {"text": "Mine", "version": 0})
+    assert "P" in saved.content.decode().split("Saved")[1].split("</time>")[0]  # PST or PDT
+    page = editor_client.get(url("step", review, n=1)).content.decode()
+    last = page.split("Last saved by")[1].split("</small>")[0]
+    assert " PST." in last or " PDT." in last
