@@ -33,6 +33,13 @@ def probability(value) -> str:
 
 
 @register.filter
+def possessive(name) -> str:
+    """'ARR's', but 'Weekly active users'' (not 'users's')."""
+    name = str(name)
+    return f"{name}'" if name.lower().endswith("s") else f"{name}'s"
+
+
+@register.filter
 def signed(value, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"

@@ -232,6 +232,20 @@ def test_threshold_prediction_form(team, editor_client, metric):
     assert bad.status_code == 400 and "strictly between" in bad.content.decode()
 
 
+def test_outside_view_names_a_plural_metric_without_users_s(team, editor_client):
+    wau = MetricFactory(team=team, name="Weekly active users", unit="users", scale="linear")
+    data = prediction_data(
+        model="linear", change_per_year="100", baseline_value="1000", band_low="-100",
+        band_high="100",
+    )  # fmt: skip
+    body = editor_client.get(url("prediction_preview", team, pk=wau.pk), data).content.decode()
+    assert "Weekly active users&#x27; own history" in body and "users&#x27;s" not in body
+    assert "with Weekly active users&#x27; observations" in body
+    arr = MetricFactory(team=team, name="ARR")
+    body = editor_client.get(url("prediction_preview", team, pk=arr.pk), prediction_data())
+    assert "ARR&#x27;s own history" in body.content.decode()
+
+
 def test_a_small_probability_reads_as_typed(team, editor_client, metric):
     """'0.7' in the percent field is 0.7%: said so, never rounded up to '1% likely'."""
     form = editor_client.get(url("prediction_create", team, pk=metric.pk)).content.decode()
