@@ -312,6 +312,14 @@ class Schedule:
             raise ScheduleError("rrule", "Enter a repeat rule, e.g. FREQ=MONTHLY;BYMONTHDAY=1.")
         if "DTSTART" in text:
             raise ScheduleError("rrule", "Leave DTSTART out: the start date is set separately.")
+        for part in text.split(";"):
+            if part.count("=") != 1:  # dateutil's own message would be Python's ("unpack")
+                what = f"“{part}”" if part else "an empty part (a stray semicolon)"
+                raise ScheduleError(
+                    "rrule",
+                    f"This is not a valid RRULE: {what} is not NAME=VALUE. Separate the "
+                    "parts with semicolons, e.g. FREQ=WEEKLY;BYDAY=MO.",
+                )
         dtstart = datetime.combine(self.starts_on, self.due_time)
         text = _UNTIL_UTC.sub(lambda m: self._local_until(m.group(1)), text)
         try:

@@ -91,9 +91,13 @@ def test_monthly_day_one_and_preset_recognition():
         ("FREQ=WEEKLY;BYDAY=MO;BYMINUTE=0,30", "rrule", "BYMINUTE"),
         ("FREQ=DAILY;INTERVAL=0", "rrule", "INTERVAL must be 1 or more"),  # used to hang
         ("FREQ=DAILY;INTERVAL=-1", "rrule", "INTERVAL must be 1 or more"),  # used to be a 500
+        ("garbage", "rrule", "“GARBAGE” is not NAME=VALUE"),  # "not enough values to unpack"
+        ("FREQ=DAILY;", "rrule", "an empty part (a stray semicolon) is not NAME=VALUE"),
+        ("FREQ==DAILY", "rrule", "“FREQ==DAILY” is not NAME=VALUE"),  # "too many values"
     ],
 )
 def test_invalid_rules_get_clear_messages(rule, field, fragment):
+    """Each message is the app's or dateutil's own words, never Python's ("unpack")."""
     s = Schedule(rule, "UTC", time(9), date(2024, 1, 1))
     with pytest.raises(ScheduleError) as err:
         sched.validate(s, [], utc(2026, 1, 1))
