@@ -41,6 +41,17 @@ def base_layout(**overrides: Any) -> dict:
     return layout
 
 
+# A horizontal legend under everything else (the whole figure's bottom, not the plot area's):
+# it cannot ride up over the x-axis title and tick labels when a narrow screen makes the plot
+# short, and the figure's bottom margin grows to fit its rows.
+LEGEND_BELOW: dict[str, Any] = {
+    "orientation": "h",
+    "yref": "container",
+    "y": 0,
+    "yanchor": "bottom",
+}
+
+
 # A log axis labels its powers of ten only (0.1, 1, 10, 100, 1000, 10k…); the 2s and 5s in
 # between are unlabelled minor grid lines.
 LOG_AXIS: dict[str, Any] = {

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from planning.charts import GRID, MUTED, PALETTE, base_layout
+from planning.charts import GRID, LEGEND_BELOW, LOG_AXIS, MUTED, PALETTE, base_layout
 
 from . import analysis
 from .analysis import Analysis, Schedule
@@ -56,6 +56,7 @@ def before_after(result: Analysis, after_phrase: str = "with AI") -> dict:
             barmode="group",
             yaxis={"title": {"text": "hours per unit"}, "rangemode": "tozero"},
             hovermode="closest",
+            legend=LEGEND_BELOW,
         ),
     }
 
@@ -188,11 +189,11 @@ def ceiling_curves(stages: Sequence[analysis.StageInput], result: Analysis, limi
     return {
         "data": data,
         "layout": base_layout(
-            xaxis={"type": "log", "title": {"text": "speed-up of that stage (×)"}},
+            xaxis={**LOG_AXIS, "title": {"text": "speed-up of that stage (×)"}},
             yaxis={"title": {"text": "overall speed-up (×)"}, "rangemode": "tozero"},
             hovermode="closest",
-            legend={"orientation": "h", "y": -0.32},
-            margin={"l": 60, "r": 20, "t": 20, "b": 90},
+            legend=LEGEND_BELOW,
+            margin={"l": 60, "r": 20, "t": 20, "b": 40},
         ),
     }
 
