@@ -33,6 +33,14 @@ def probability(value) -> str:
 
 
 @register.filter
+def signed_pct(value, digits: int = 1) -> str:
+    """A signed share as a percent: -0.016 is '-1.6%' (a relative error)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{float(value) * 100:+.{digits}f}%"
+
+
+@register.filter
 def possessive(name) -> str:
     """'ARR's', but 'Weekly active users'' (not 'users's')."""
     name = str(name)

@@ -512,3 +512,21 @@ def test_quarter_row_of_a_resolved_threshold_carries_its_units(team, owner, edit
     q = quarter_of(horizon, team.fiscal_year_start_month)
     page = editor_client.get(url("quarter", team, quarter=str(q))).content.decode()
     assert "4.96 nats</td>" in page and "(said 0.7%)" in page
+
+
+def test_relative_errors_of_a_linear_metric_read_as_percents(team, owner, owner_client):
+    """On a linear metric the error is relative: '5.3%', not a bare 0.053; each row signed."""
+    wau = MetricFactory(team=team, name="Weekly active users", unit="users", scale="linear")
+    past = timezone.now() - timedelta(days=100)
+    line = {"model": "linear", "baseline_date": past.date().isoformat(), "baseline_value": 1000,
+            "change_per_year": 0}  # fmt: skip
+    p = PredictionFactory(
+        metric=wau, author=owner, committed_at=past, trajectory=line,
+        band={"coverage": 0.8, "low": -100, "high": 100},
+    )  # fmt: skip
+    ObservationFactory.series(wau, past.date() + timedelta(days=10), [1100, 950], 30, owner)
+    page = owner_client.get(url("prediction_detail", team, pk=p.pk)).content.decode()
+    assert '<span class="score-value">7.5%</span>' in page  # (10% + 5%) / 2
+    assert ">+10.0%</td>" in page and ">-5.0%</td>" in page
+    listing = owner_client.get(url("metric_detail", team, pk=wau.pk)).content.decode()
+    assert '<td class="num">7.5%</td>' in listing
