@@ -100,7 +100,18 @@ class CadenceForm(ModelForm):
         data = self.cleaned_data
         preset = data.get("preset")
         if preset and preset != sched.CUSTOM:
-            data["rrule"] = sched.preset_rrule(preset, self.team.fiscal_year_start_month)
+            rule = sched.preset_rrule(preset, self.team.fiscal_year_start_month)
+            typed = sched.normalise_rrule(data.get("rrule") or "")
+            if "rrule" in self.changed_data and typed and typed != rule:
+                # A rule typed beside a preset used to be dropped without a word.
+                label = dict(PRESET_CHOICES).get(preset, preset)
+                self.add_error(
+                    "rrule",
+                    f"“Repeats” says “{label}”: choose “Custom rule (RRULE)” there to use "
+                    "this rule, or clear it.",
+                )
+                return data
+            data["rrule"] = rule
         elif preset == sched.CUSTOM and not (data.get("rrule") or "").strip():
             self.add_error("rrule", "Enter a rule, or choose one of the presets.")
             return data

@@ -59,6 +59,8 @@ def test_create_from_preset_then_list_shows_next_due(editor_client, team):
         ({"recipients": "role"}, "recipient_role", "Choose which role"),
         ({"preset": "custom", "rrule": "FREQ=DAILY;INTERVAL=0"}, "rrule", "INTERVAL"),
         ({"preset": "custom", "rrule": "FREQ=DAILY;BYHOUR=9,17"}, "rrule", "at most daily"),
+        # A rule typed while a preset is chosen is no longer replaced by the preset silently.
+        ({"rrule": "FREQ=WEEKLY;BYDAY=FR"}, "rrule", "choose “Custom rule (RRULE)” there"),
     ],
 )
 @time_machine.travel(NOW, tick=False)
@@ -339,3 +341,16 @@ def test_feed_events_start_on_their_first_real_occurrence_and_head_answers(clien
     assert head.status_code == 200 and head["Content-Type"] == response["Content-Type"]
     assert head["Content-Disposition"] == response["Content-Disposition"]
     assert client.post(f"/cal/{token}.ics").status_code == 405
+
+
+@time_machine.travel(NOW, tick=False)
+def test_changing_the_preset_of_a_custom_looking_rule_still_saves(editor_client, team):
+    """On edit, the rule field holds the old rule: choosing another preset is not 'typing'."""
+    cadence = CadenceFactory(team=team, now=NOW)
+    cadence.rrule = "FREQ=WEEKLY;BYDAY=MO"
+    cadence.save()
+    data = form_data(preset="monthly_day_1", rrule="FREQ=WEEKLY;BYDAY=MO")
+    response = editor_client.post(url("cadence_edit", team, pk=cadence.pk), data)
+    assert response.status_code == 302
+    cadence.refresh_from_db()
+    assert cadence.rrule == "FREQ=MONTHLY;BYMONTHDAY=1"
