@@ -239,8 +239,13 @@ def band_figure(bands) -> dict:
                 "mode": "markers+text",
                 "name": "your bands",
                 "marker": {"size": 12, "color": PALETTE[0]},
-                "text": [f"{b.n_points} pts" for b in bands],
-                "textposition": "top center",
+                "text": [
+                    f"{b.n_points} observation{'' if b.n_points == 1 else 's'}" for b in bands
+                ],
+                # Below a point near 100%, where a label above would be cut off by the frame.
+                "textposition": [
+                    "bottom center" if b.coverage_observed > 0.9 else "top center" for b in bands
+                ],
             },
         ],
         "layout": base_layout(
@@ -271,7 +276,7 @@ def reliability_figure(bins) -> dict:
                 "mode": "markers+lines",
                 "name": "observed",
                 "marker": {"size": [8 + 2 * min(b.n, 10) for b in used], "color": PALETTE[1]},
-                "text": [f"{b.n} predictions" for b in used],
+                "text": [f"{b.n} prediction{'' if b.n == 1 else 's'}" for b in used],
             },
         ],
         "layout": base_layout(

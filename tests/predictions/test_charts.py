@@ -27,3 +27,15 @@ def test_straight_lines_are_sampled_sparsely_curves_finely():
     s_curve = parse_trajectory(logistic, "log")
     assert len(sample_line(exp, band, date(2027, 1, 1)).t) == 12
     assert len(sample_line(s_curve, band, date(2027, 1, 1)).t) == 80
+
+
+def test_calibration_labels_count_in_words_and_stay_inside_the_frame():
+    from predictions.charts import band_figure, reliability_figure
+    from predictions.scoring import BandCalibration, reliability
+
+    bands = [BandCalibration(0.8, 1, 1, 1.0), BandCalibration(0.5, 6, 2, 0.5)]
+    trace = band_figure(bands)["data"][1]
+    assert trace["text"] == ["1 observation", "6 observations"]  # never "1 pts"
+    assert trace["textposition"] == ["bottom center", "top center"]  # 100%: label below
+    bins = reliability([0.7], [1])
+    assert reliability_figure(bins)["data"][1]["text"] == ["1 prediction"]
