@@ -537,7 +537,8 @@ def measure_view(request: TeamRequest, pk: int, upload_pk: int) -> HttpResponse:
             tz,
         )
         if not mapping:
-            form.add_error(None, "Map at least one segment or status to a stage.")
+            if submitted is not None:  # on arrival, step 2 asks for it without an error
+                form.add_error(None, "Map at least one segment or status to a stage.")
         elif not outcome.measured:
             form.add_error(
                 "window_start",

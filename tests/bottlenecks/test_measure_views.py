@@ -487,3 +487,17 @@ def test_preview_by_post_saves_nothing_and_an_empty_upload_post_says_why(
     empty = editor_client.post(url("measure_upload", utc_team, pk=bmap.pk))
     assert empty.status_code == 400
     assert "This field is required." in empty.content.decode()
+
+
+def test_a_fresh_upload_nothing_maps_to_yet_opens_without_an_error(utc_team, editor_client):
+    # A new team's map whose one stage no segment's name suggests: nothing is mapped yet,
+    # which is the step the page asks for, not a mistake to greet the user with.
+    bmap = BottleneckMap.objects.create(team=utc_team, name="Checkout", quarter="2026-Q4")
+    bmap.stages.create(name="Code", order=0, active_hours=8)
+    text = "number,createdAt,mergedAt\n1,2026-10-01T08:00:00Z,2026-10-01T12:00:00Z\n"
+    stored = uploaded(editor_client, utc_team, bmap, text=text)
+    response = editor_client.get(url("measure", utc_team, pk=bmap.pk, upload_pk=stored.pk))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Map at least one segment or status to a stage." not in body
+    assert "created → merged" in body
