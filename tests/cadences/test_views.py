@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -354,3 +355,20 @@ def test_changing_the_preset_of_a_custom_looking_rule_still_saves(editor_client,
     assert response.status_code == 302
     cadence.refresh_from_db()
     assert cadence.rrule == "FREQ=MONTHLY;BYMONTHDAY=1"
+
+
+@time_machine.travel(NOW, tick=False)
+def test_occurrence_and_notification_times_name_the_teams_zone(editor_client, team, editor):
+    team.time_zone = "America/Los_Angeles"
+    team.save()
+    cadence = CadenceFactory(team=team, now=NOW)
+    occ = Occurrence.objects.get(cadence=cadence)
+    editor_client.post(url("occurrence_mark", team, pk=occ.pk, state="done"), {"note": "ok"})
+    page = editor_client.get(url("cadence_detail", team, pk=cadence.pk)).content.decode()
+    due = page.split(f'<time datetime="{occ.due_at.astimezone(team.tz).isoformat()}">')[1]
+    assert due.split("</time>")[0].endswith((" PST", " PDT"))
+    completed = page.split(f"{editor.display_name}, ")[1].split("<")[0]
+    assert completed.endswith((" PST", " PDT"))
+    Notification.objects.create(team=team, user=editor, text="Audit is due", url="/x")
+    page = editor_client.get(url("notifications", team)).content.decode()
+    assert re.search(r"\d\d:\d\d P[SD]T</small>", page)
