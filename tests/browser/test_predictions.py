@@ -92,3 +92,21 @@ def test_metric_observations_prediction_commit_and_chart(live_server, new_page):
     assert "Horizons double every 7 months" in names
     expect(page.locator("#metric-chart .legendtext", has_text="Horizons double")).to_be_visible()
     expect(page.locator(".prediction-table")).to_contain_text("committed")
+
+
+def test_metric_names_stay_readable_on_a_phone(live_server, browser):
+    """The list's name column kept one word a line ('Share / of / merged / code …') at 390 px."""
+    from tests.browser.helpers import logged_in_context
+    from tests.factories import MetricFactory
+
+    team = TeamFactory(name="Phone Team", slug="phone-team")
+    user = UserFactory(email="phone@example.com")
+    Membership.objects.create(team=team, user=user, role=Role.EDITOR)
+    MetricFactory(team=team, name="Share of merged code written by AI", unit="%")
+    context = logged_in_context(browser, live_server.url, user, width=390, height=844)
+    page = context.new_page()
+    page.goto(live_server.url + "/t/phone-team/metrics/")
+    cell = page.locator(".metric-table tbody td").first
+    assert cell.bounding_box()["width"] >= 150
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    context.close()
