@@ -72,6 +72,11 @@ class FormFactorForm(ModelForm):
         return name
 
 
+# Readings beyond this overflow the curve fits (squares of 10³⁰⁸ are not floats); no benchmark
+# score or product metric is that large.
+MAX_MAGNITUDE = 1e12
+
+
 class ReadingForm(ModelForm):
     capability = forms.FloatField(
         required=False,
@@ -157,6 +162,11 @@ class ReadingForm(ModelForm):
                     "Enter the capability, or set the source to “audits” to fill it from your "
                     "audits' pass rate.",
                 )
+        for name in ("capability", "product_value"):
+            value = data.get(name)
+            if value is not None and abs(value) > MAX_MAGNITUDE and name not in self.errors:
+                self.add_error(name, "Enter a number between -10¹² and 10¹² (1,000,000,000,000).")
+                data[name] = None
         capability = data.get("capability")
         if capability is not None and capability < 0:
             self.add_error("capability", "Capability cannot be negative.")

@@ -537,3 +537,22 @@ def test_a_status_that_follows_shows_too_early_to_tell(team, editor_client, form
     SaturationReadingFactory.series(form_factor, SATURATING[:2])
     page = editor_client.get(form_factor.get_absolute_url()).text
     assert "Too early to tell</span>" in page and "Growing</span>" not in page
+
+
+def test_csv_import_of_astronomical_values_is_refused_not_a_500(team, editor_client, form_factor):
+    # Five readings near 10³⁰⁷ overflowed the curve fits (OverflowError, a 500 on import).
+    rows = "".join(
+        f"H{i},2025-0{i}-01,{i}e307,Bench,{i}e307,Task success (%),linear,\n" for i in range(1, 6)
+    )
+    response = upload(editor_client, team, form_factor, CSV_OK.splitlines()[0] + "\n" + rows)
+    assert response.status_code == 400
+    assert "Line 2: capability: Enter a number between -10¹² and 10¹²" in response.text
+    assert "Line 2: product_value: Enter a number between -10¹² and 10¹²" in response.text
+    assert not form_factor.readings.exists()
+    # A trillion is still a number the fits handle.
+    rows = "".join(
+        f"T{i},2025-0{i}-01,{i * 10},Bench,{i * 2e11:.0f},Revenue ($),linear,\n"
+        for i in range(1, 6)
+    )
+    response = upload(editor_client, team, form_factor, CSV_OK.splitlines()[0] + "\n" + rows)
+    assert response.status_code == 200 and form_factor.readings.count() == 5
