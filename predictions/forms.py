@@ -42,9 +42,12 @@ class MetricForm(ModelForm):
         if not self.instance.pk:
             del self.fields["definition_changed"]
             del self.fields["version_note"]
+        elif services.scale_can_change(self.instance):
+            self.fields["scale"].required = False  # left out: kept as it is
         else:
-            # Changing the scale would reinterpret every committed band.
+            # Changing the scale would reinterpret every band drawn on it.
             self.fields["scale"].disabled = True
+            self.fields["scale"].help_text = "Fixed once a line is drawn on the metric."
         self.fields["name"].widget.attrs["placeholder"] = "Best model's SWE-bench Verified %"
 
     def clean(self):

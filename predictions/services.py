@@ -158,6 +158,11 @@ def team_metric(team, pk: Any) -> Metric | None:
 
 
 # --------------------------------------------------------------------------- metrics
+def scale_can_change(metric: Metric) -> bool:
+    """Until a line (draft or committed) is drawn on it, a metric's scale is a free choice."""
+    return not metric.predictions.exists()
+
+
 def clean_metric(team, data: dict[str, Any], *, instance: Metric | None = None) -> dict[str, Any]:
     """The model fields of a new or edited metric, or Invalid. `data` holds name, unit,
     scale, higher_is_better, description (and, for an edit, definition_changed and
@@ -173,11 +178,17 @@ def clean_metric(team, data: dict[str, Any], *, instance: Metric | None = None) 
         if clash.exists():
             problems.add("name", "Your team already tracks a metric with this name.")
     unit = _text(problems, "unit", data.get("unit"), max_chars=UNIT_MAX, label="The unit")
-    scale = data.get("scale") or Scale.LOG
-    if instance is not None:
-        scale = instance.scale  # changing it would reinterpret every committed band
-    elif scale not in Scale.values:
+    scale = data.get("scale") or (instance.scale if instance is not None else Scale.LOG)
+    if scale not in Scale.values:
         problems.add("scale", "Use “linear” or “log”.")
+    elif instance is not None and scale != instance.scale:
+        # Once a line is drawn the scale stays: changing it would reinterpret its band.
+        if not scale_can_change(instance):
+            scale = instance.scale
+        elif scale == Scale.LOG and instance.observations.filter(value__lte=0).exists():
+            problems.add(
+                "scale", "A log scale needs every value above 0: some observations are not."
+            )
     higher = data.get("higher_is_better", True)
     if not isinstance(higher, bool):
         problems.add("higher_is_better", "Use true or false.")

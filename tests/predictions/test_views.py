@@ -530,3 +530,31 @@ def test_relative_errors_of_a_linear_metric_read_as_percents(team, owner, owner_
     assert ">+10.0%</td>" in page and ">-5.0%</td>" in page
     listing = owner_client.get(url("metric_detail", team, pk=wau.pk)).content.decode()
     assert '<td class="num">7.5%</td>' in listing
+
+
+def test_scale_can_be_changed_until_a_line_is_drawn(team, owner, editor_client, metric):
+    """A new metric is on a log scale unless told otherwise; until a line is drawn on it the
+    edit form may correct that (it was locked from the start, leaving a wrong scale for good)."""
+    edit = url("metric_edit", team, pk=metric.pk)
+    assert "disabled" not in re.search(r"<select[^>]*name=\"scale\"[^>]*>", editor_client.get(
+        edit).content.decode()).group(0)  # fmt: skip
+    ObservationFactory(metric=metric, observed_at=date.today() - timedelta(days=3), value=5)
+    editor_client.post(edit, {"name": metric.name, "scale": "linear"})
+    metric.refresh_from_db()
+    assert metric.scale == "linear"
+    ObservationFactory(metric=metric, observed_at=date.today() - timedelta(days=2), value=0)
+    refused = editor_client.post(edit, {"name": metric.name, "scale": "log"})
+    assert refused.status_code == 400 and "A log scale needs every value above 0" in (
+        refused.content.decode()
+    )
+    PredictionFactory(
+        metric=metric, author=owner, horizon=NEXT_YEAR,
+        trajectory={"model": "linear", "baseline_date": "2025-01-01", "baseline_value": 5,
+                    "change_per_year": 1},
+        band={"coverage": 0.8, "low": -1, "high": 1},
+    )  # fmt: skip
+    page = editor_client.get(edit).content.decode()
+    assert "Fixed once a line is drawn on the metric." in page
+    editor_client.post(edit, {"name": metric.name, "scale": "log"})
+    metric.refresh_from_db()
+    assert metric.scale == "linear"
