@@ -145,6 +145,7 @@ def save_note(request: TeamRequest, quarter: str, n: int) -> HttpResponse:
         return render(request, f"{STEP_TEMPLATE}#note_status", context, status=409)
     except ValidationError as refused:  # closed, or notes too long: the textarea keeps them
         context["error"] = f"Not saved: {refused.messages[0]}"
+        context["version"] = version  # still the saved one: the next save must not look stale
         return render(request, f"{STEP_TEMPLATE}#note_status", context, status=400)
     context.update(note=note, saved=True)
     return render(request, f"{STEP_TEMPLATE}#note_status", context)

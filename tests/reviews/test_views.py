@@ -400,3 +400,17 @@ def test_a_notes_saved_time_carries_the_teams_zone(editor_client, review, team):
     page = editor_client.get(url("step", review, n=1)).content.decode()
     last = page.split("Last saved by")[1].split("</small>")[0]
     assert " PST." in last or " PDT." in last
+
+
+def test_a_refused_note_keeps_the_version_so_the_next_save_is_not_a_false_conflict(
+    editor_client, review
+):
+    """A too-long note used to reset the form's version to 0: shortening it then 'conflicted'
+    with the writer's own earlier save ("… changed these notes meanwhile")."""
+    editor_client.post(url("save_note", review, n=1), {"text": "Mine", "version": 0})
+    long = editor_client.post(url("save_note", review, n=1), {"text": "x" * 20_001, "version": 1})
+    assert long.status_code == 400
+    assert '<input type="hidden" name="version" value="1">' in long.content.decode()
+    ok = editor_client.post(url("save_note", review, n=1), {"text": "Mine, shorter", "version": 1})
+    assert ok.status_code == 200 and "meanwhile" not in ok.content.decode()
+    assert StepNote.objects.get(review=review, step=1).text == "Mine, shorter"
