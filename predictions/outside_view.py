@@ -87,11 +87,10 @@ def implied_growth(traj: Trajectory, horizon: date) -> Growth | None:
     return Growth((v1 - v0) / years, log=False)
 
 
-def historical_growth(
-    t: ArrayLike, values: ArrayLike, versions: ArrayLike | None = None, *, log: bool
-) -> History | None:
-    """A least-squares trend over the observations of the latest definition version, or None
-    when there are fewer than MIN_POINTS of them or they span less than MIN_SPAN_DAYS."""
+def _usable(
+    t: ArrayLike, values: ArrayLike, versions: ArrayLike | None, *, log: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The observations a trend may use: finite, of the latest definition, above 0 on log."""
     t = np.asarray(t, dtype=np.float64)
     y = np.asarray(values, dtype=np.float64)
     keep = np.isfinite(t) & np.isfinite(y)
@@ -100,7 +99,15 @@ def historical_growth(
         keep &= v == v.max()
     if log:
         keep &= y > 0
-    t, y = t[keep], y[keep]
+    return t[keep], y[keep]
+
+
+def historical_growth(
+    t: ArrayLike, values: ArrayLike, versions: ArrayLike | None = None, *, log: bool
+) -> History | None:
+    """A least-squares trend over the observations of the latest definition version, or None
+    when there are fewer than MIN_POINTS of them or they span less than MIN_SPAN_DAYS."""
+    t, y = _usable(t, values, versions, log=log)
     if len(t) < MIN_POINTS or np.ptp(t) < MIN_SPAN_DAYS:
         return None
     years = (t - t.mean()) / DAYS_PER_YEAR
@@ -159,9 +166,12 @@ def outside_view(
     line = implied_growth(traj, horizon)
     history = historical_growth(t, values, versions, log=traj.scale == "log")
     if history is None:
-        n = int(np.size(t))
+        used, _ = _usable(t, values, versions, log=traj.scale == "log")
+        n = len(used)
+        # "3 observations over 51 days": says which of the two conditions is not met.
+        span = f" over {int(np.ptp(used))} days" if n > 1 else ""
         note = (
-            f"Not enough history for a trend: {n} observation{'s' if n != 1 else ''} "
+            f"Not enough history for a trend: {n} observation{'s' if n != 1 else ''}{span} "
             f"(a trend needs at least {MIN_POINTS} over {MIN_SPAN_DAYS} days or more)."
         )
     else:

@@ -100,6 +100,20 @@ def test_the_outside_view_explains_a_missing_history():
     assert view.history_note.startswith("Not enough history for a trend: 1 observation ")
 
 
+def test_a_short_history_says_over_how_many_days():
+    """3 observations over 51 days: '3 observations (a trend needs at least 3 …)' read as a
+    contradiction; the span says which condition is missing."""
+    days = [START.toordinal() + d for d in (0, 46, 51)]
+    view = ov.outside_view(doubling(6), date(2027, 1, 1), days, [22.0, 24.0, 5.0])
+    assert view.history_note == (
+        "Not enough history for a trend: 3 observations over 51 days (a trend needs at least "
+        "3 over 60 days or more)."
+    )
+    # a value of 0 cannot be used on a log scale: not counted
+    view = ov.outside_view(doubling(6), date(2027, 1, 1), days, [22.0, 0.0, 5.0])
+    assert view.history_note.startswith("Not enough history for a trend: 2 observations over")
+
+
 @pytest.mark.django_db
 def test_the_form_shows_the_outside_view_and_the_authors_track_record(
     team, editor, editor_client, metric
