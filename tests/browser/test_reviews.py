@@ -97,6 +97,13 @@ def test_review_on_a_phone_keeps_next_in_view_and_ranks_by_keyboard(live_server,
         expect(primary).to_be_in_viewport()
         rail = page.locator(".review-rail ol").bounding_box()
         assert rail["height"] < 60, f"step {n}: the step list takes {rail['height']} px"
+        # The numbers sit side by side inside the page's margin (pico's nav links have
+        # negative margins: they overlapped and the current one touched the screen's edge).
+        boxes = page.locator(".review-rail li a").evaluate_all(
+            "links => links.map(a => a.getBoundingClientRect().toJSON())"
+        )
+        assert boxes[0]["left"] >= 8, f"step {n}: the rail starts at {boxes[0]['left']} px"
+        assert all(b["left"] >= a["right"] for a, b in zip(boxes, boxes[1:], strict=False))
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
     expect(page.locator(".step-nav [role=button]").last).to_have_text("Close the review ↓")
 
