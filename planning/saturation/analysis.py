@@ -245,7 +245,7 @@ def plain_change(before: float, after: float) -> float | None:
     """Simple percent change (after/before - 1), None when the base is zero or negative."""
     if before <= 0:
         return None
-    return after / before - 1
+    return _finite(after / before - 1)  # a tiny base can overflow: 'inf%' says nothing
 
 
 def _describe_change(label: str, before: float, after: float, points: bool = False) -> str:

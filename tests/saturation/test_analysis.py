@@ -326,3 +326,11 @@ def test_a_product_falling_as_capability_rises_is_not_called_growth():
     assert "moved the product" not in text
     assert "None of the last 3 releases lifted the product beyond the noise" in text
     assert all_finite(verdict)
+
+
+def test_a_change_from_a_tiny_base_is_told_in_values_not_inf_percent():
+    capability = [10, 20, 30, 40, 50]
+    verdict = analyse(series(capability, [5, 1e-300, 7, 8, -1e12]), product_label="revenue")
+    assert "inf%" not in verdict.headline
+    assert "moved revenue from" in verdict.headline
+    assert all_finite(verdict)
