@@ -477,6 +477,13 @@ def describe(schedule: Schedule) -> str:
         rule = schedule.rule()
     except ScheduleError:
         return "A rule that cannot be read"
+    if rule._count == 1:  # a commitment's follow-up: "Every day, once" said nothing useful
+        try:
+            first = schedule.first_local()  # bounded: a rule that never matches costs little
+        except ScheduleError:
+            first = None
+        if first is not None:
+            return f"Once, on {first:%a %-d %b %Y}"
     unit = _UNITS.get(rule._freq, "day")
     interval = rule._interval
     words = f"Every {unit}" if interval == 1 else f"Every {interval} {unit}s"

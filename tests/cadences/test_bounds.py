@@ -137,6 +137,10 @@ def test_default_retrospective_avoids_the_year_end_holidays():
         ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "Every day in February on day 30"),
         ("FREQ=WEEKLY;BYDAY=MO,TH;UNTIL=20270101T090000Z",
          "Every week on Monday and Thursday, until 1 Jan 2027"),
+        ("FREQ=DAILY;COUNT=1", "Once, on Thu 15 Jan 2026"),  # was "Every day, once"
+        ("FREQ=WEEKLY;BYDAY=MO;COUNT=1", "Once, on Mon 19 Jan 2026"),
+        ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30;COUNT=1",
+         "Every year in February on day 30, once"),  # no date to name
         (sched.preset_rrule("monthly_last_working_thursday"),
          "Every month on the last Thursday falling on days 1–23 or 27–30"),
     ],
