@@ -490,3 +490,13 @@ def test_history_counts_a_one_stage_critical_path_in_the_singular(team, editor_c
     html = editor_client.get(url("map_detail", team, pk=bmap.pk)).content.decode()
     assert "1 stage, 0.8 h" in html
     assert "1 stages" not in html
+
+
+def test_a_map_of_zero_hours_asks_for_hours_instead_of_claiming_results(team, editor_client):
+    # 0 h → 0 h said "1×" overall, "0%" flow efficiency, an empty ranking and empty charts.
+    bmap = BottleneckMap.objects.create(team=team, name="Placeholder", quarter="2026-Q4")
+    Stage.objects.create(map=bmap, name="Spec", order=0, active_hours=0, waiting_hours=0)
+    html = editor_client.get(url("map_detail", team, pk=bmap.pk)).content.decode()
+    assert "Every stage has 0 hours so far" in html
+    assert 'id="overall-speedup"' not in html
+    assert "Flow efficiency" not in html and "Where the next investment pays most" not in html
