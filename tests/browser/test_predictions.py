@@ -110,3 +110,33 @@ def test_metric_names_stay_readable_on_a_phone(live_server, browser):
     assert cell.bounding_box()["width"] >= 150
     assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
     context.close()
+
+
+def test_a_refused_inline_edit_shows_its_message_on_a_phone(live_server, browser):
+    """At 390 px the row's Save sits past the sticky date column: the table scrolled to it, and
+    a refused value's message stayed out of sight. The refused input takes the focus (in view)."""
+    from tests.browser.helpers import logged_in_context
+    from tests.factories import MetricFactory, ObservationFactory
+
+    team = TeamFactory(name="Edit Team", slug="edit-team")
+    user = UserFactory(email="edit@example.com")
+    Membership.objects.create(team=team, user=user, role=Role.EDITOR)
+    metric = MetricFactory(team=team, name="Weekly active users", unit="users", scale="linear")
+    ObservationFactory(
+        metric=metric, observed_at=date.today() - timedelta(days=3), value=1700,
+        source="Mixpanel, weekly export",
+    )  # fmt: skip
+    context = logged_in_context(browser, live_server.url, user, width=390, height=844)
+    page = context.new_page()
+    page.goto(live_server.url + metric.get_absolute_url())
+    page.locator(".obs-table .row-actions button").first.click()
+    page.locator("tr.editing input[name=value]").fill("1e309")
+    page.locator("tr.editing").get_by_role("button", name="Save").click()
+    error = page.locator("tr.editing .field-error")
+    expect(error).to_contain_text("Enter a number")
+    expect(page.locator("tr.editing input[name=value]")).to_be_focused()
+    box, table = error.bounding_box(), page.locator(".obs-table").bounding_box()
+    first = page.locator("tr.editing td").first.bounding_box()
+    assert box["x"] >= first["x"] + first["width"] - 1  # not under the sticky date column
+    assert box["x"] + box["width"] <= table["x"] + table["width"] + 1  # and not past the edge
+    context.close()
