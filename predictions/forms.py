@@ -410,7 +410,6 @@ class MetricSourceForm(ModelForm):
             "or meta.date. Dates like 2026-03-31 (a time after it is ignored).",
             "value_field": "CSV: the column's name. JSON: the field, e.g. scores.verified.",
             "filter": 'Optional: keep only rows where, e.g., model == "best" (and … and …).',
-            "factor": "Each value is multiplied by this: 100 turns 0.62 into 62 %.",
             "header_name": "Optional: a header the source needs, e.g. Authorization.",
             "active": "Fetched on its schedule while this is ticked.",
         }
@@ -426,6 +425,11 @@ class MetricSourceForm(ModelForm):
                 "replace it, or leave this empty to keep it."
             )
         self.fields["url"].widget.attrs["placeholder"] = "https://example.com/benchmark.csv"
+        from .trajectory import format_value
+
+        self.fields[
+            "factor"
+        ].help_text = f"Each value is multiplied by this: 100 turns 0.62 into {format_value(62, metric.unit)}."
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]

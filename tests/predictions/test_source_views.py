@@ -115,6 +115,15 @@ def test_the_source_page_says_how_long_a_test_can_take(metric, editor_client, se
     assert 'hx-disabled-elt="#source-form button"' in page
 
 
+def test_the_conversion_factor_example_is_in_the_metrics_unit(team, editor_client):
+    """'100 turns 0.62 into 62 %' on a metric counted in users: the example carries its unit."""
+    users = MetricFactory(team=team, name="Weekly active users", unit="users")
+    page = editor_client.get(_url(users, "metric_source")).content.decode()
+    assert "100 turns 0.62 into 62 users." in page and "62 %" not in page
+    share = MetricFactory(team=team, name="Share", unit="%")
+    assert "into 62%." in editor_client.get(_url(share, "metric_source")).content.decode()
+
+
 def test_saving_a_source_encrypts_the_credential_and_never_shows_it(metric, editor_client, editor):
     response = editor_client.post(
         _url(metric, "metric_source"),
