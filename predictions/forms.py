@@ -427,9 +427,10 @@ class MetricSourceForm(ModelForm):
         self.fields["url"].widget.attrs["placeholder"] = "https://example.com/benchmark.csv"
         from .trajectory import format_value
 
+        example = format_value(62, metric.unit)
         self.fields[
             "factor"
-        ].help_text = f"Each value is multiplied by this: 100 turns 0.62 into {format_value(62, metric.unit)}."
+        ].help_text = f"Each value is multiplied by this: 100 turns 0.62 into {example}."
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
