@@ -500,3 +500,11 @@ def test_a_map_of_zero_hours_asks_for_hours_instead_of_claiming_results(team, ed
     assert "Every stage has 0 hours so far" in html
     assert 'id="overall-speedup"' not in html
     assert "Flow efficiency" not in html and "Where the next investment pays most" not in html
+
+
+def test_dashboard_does_not_claim_a_speedup_for_a_map_of_zero_hours(team, editor_client):
+    bmap = BottleneckMap.objects.create(team=team, name="Placeholder", quarter="2026-Q4")
+    Stage.objects.create(map=bmap, name="Spec", order=0, active_hours=0, waiting_hours=0)
+    body = editor_client.get(reverse("teams:dashboard", kwargs={"team": team.slug})).text
+    assert "has no hours yet" in body
+    assert "1× overall" not in body
