@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
@@ -564,7 +565,8 @@ def measure_view(request: TeamRequest, pk: int, upload_pk: int) -> HttpResponse:
         )
         messages.success(
             request,
-            f"New version “{copy.name}” made from {outcome.items} measured items; "
+            f"New version “{copy.name}” made from {outcome.items} measured "
+            f"item{pluralize(outcome.items)}; "
             f"“{bmap.name}” is unchanged.",
         )
         return redirect(copy.get_absolute_url())

@@ -501,3 +501,25 @@ def test_a_fresh_upload_nothing_maps_to_yet_opens_without_an_error(utc_team, edi
     assert response.status_code == 200
     assert "Map at least one segment or status to a stage." not in body
     assert "created → merged" in body
+
+
+def test_a_version_made_from_one_item_says_item(utc_team, editor_client, bmap):
+    text = "number,createdAt,mergedAt\n1,2026-10-01T08:00:00Z,2026-10-01T12:00:00Z\n"
+    stored = uploaded(editor_client, utc_team, bmap, text=text)
+    data = {
+        "col_id": "number",
+        "col_created": "createdAt",
+        "col_merged": "mergedAt",
+        "window_start": "2026-10-01",
+        "window_end": "2026-10-01",
+        "rollout": "",
+        "name": "One PR",
+        "quarter": "2026-Q4",
+        "key_0": "created→merged",
+        "stage_0": str(stages(bmap)["Code review"].pk),
+        "kind_0": "waiting",
+    }
+    target = url("measure", utc_team, pk=bmap.pk, upload_pk=stored.pk)
+    response = editor_client.post(target, data, follow=True)
+    assert response.status_code == 200
+    assert "made from 1 measured item;" in response.text
