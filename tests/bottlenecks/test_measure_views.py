@@ -523,3 +523,28 @@ def test_a_version_made_from_one_item_says_item(utc_team, editor_client, bmap):
     response = editor_client.post(target, data, follow=True)
     assert response.status_code == 200
     assert "made from 1 measured item;" in response.text
+
+
+def test_one_item_shows_its_hours_without_percentiles(utc_team, editor_client, bmap):
+    # A p85 and a "middle half 4 h–4 h" of a single pull request are not statistics.
+    text = "number,createdAt,mergedAt\n1,2026-10-01T08:00:00Z,2026-10-01T12:00:00Z\n"
+    stored = uploaded(editor_client, utc_team, bmap, text=text)
+    data = {
+        "col_id": "number",
+        "col_created": "createdAt",
+        "col_merged": "mergedAt",
+        "window_start": "2026-10-01",
+        "window_end": "2026-10-01",
+        "rollout": "",
+        "name": "One PR",
+        "quarter": "2026-Q4",
+        "key_0": "created→merged",
+        "stage_0": str(stages(bmap)["Code review"].pk),
+        "kind_0": "waiting",
+    }
+    target = url("measure", utc_team, pk=bmap.pk, upload_pk=stored.pk)
+    preview = editor_client.post(target, {**data, "preview": "1"})
+    made = editor_client.post(target, data, follow=True)
+    for page in (preview.text, made.text):
+        assert "n = 1: no median or spread from one item" in page
+        assert "middle half 4 h–4 h" not in page and "p85 4 h" not in page
