@@ -558,3 +558,14 @@ def test_scale_can_be_changed_until_a_line_is_drawn(team, owner, editor_client, 
     editor_client.post(edit, {"name": metric.name, "scale": "log"})
     metric.refresh_from_db()
     assert metric.scale == "linear"
+
+
+def test_calibration_mean_said_keeps_a_small_probability(team, owner, owner_client, metric):
+    """A 0.7% call resolved: the reliability table's 'Mean said' is 0.7%, not '1%'."""
+    p = PredictionFactory(
+        metric=metric, author=owner, kind="threshold", trajectory=None, band=None,
+        threshold_value=500, probability=0.007, horizon=NEXT_YEAR, committed=True,
+    )  # fmt: skip
+    Resolution.objects.create(prediction=p, outcome=True, note="by hand")
+    page = owner_client.get(url("calibration", team)).content.decode()
+    assert '<td class="num">0.7%</td>' in page
