@@ -566,12 +566,14 @@ def quarter_scores(team, quarter) -> list[dict]:
         if score.points is not None and len(score.points):
             pct = np.clip(score.points.percentile / 100, 1e-9, 1 - 1e-9)
             surprise = float(np.max(np.abs(ndtri(pct))))
+            nats = scoring.sigma_in_nats(surprise)
         elif score.log_score is not None and quarter.contains(p.horizon):
-            surprise = score.log_score  # nats: −ln(probability given to what happened)
+            surprise = nats = score.log_score  # −ln(probability given to what happened)
         else:
             continue
-        rows.append({"prediction": p, "score": score, "surprise": surprise})
-    rows.sort(key=lambda r: -r["surprise"])
+        rows.append({"prediction": p, "score": score, "surprise": surprise, "nats": nats})
+    # σ and nats are not one scale: rank both by how improbable the surprise was.
+    rows.sort(key=lambda r: -r["nats"])
     return rows
 
 

@@ -2,12 +2,14 @@
 anti-anchoring, quarter and calibration pages, tenancy."""
 
 import io
+import math
 import re
 from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from scipy.special import ndtri
 
 from predictions import trajectory
 from predictions.models import (
@@ -21,6 +23,8 @@ from predictions.models import (
 from tests.factories import MetricFactory, ObservationFactory, PredictionFactory
 
 pytestmark = pytest.mark.django_db
+
+Z80 = float(ndtri(0.9))
 
 # Horizons must lie after today (and within 50 years): a year from now, whenever tests run.
 NEXT_YEAR = (date.today() + timedelta(days=365)).isoformat()
@@ -569,3 +573,30 @@ def test_calibration_mean_said_keeps_a_small_probability(team, owner, owner_clie
     Resolution.objects.create(prediction=p, outcome=True, note="by hand")
     page = owner_client.get(url("calibration", team)).content.decode()
     assert '<td class="num">0.7%</td>' in page
+
+
+def test_quarter_ranks_sigma_and_nats_by_how_improbable(team, owner, metric):
+    """'Biggest surprises first' compared a line's 3σ with a threshold's 4.96 nats as numbers;
+    3σ happens 0.27% of the time (5.9 nats), a 0.7% call coming true 0.7% (4.96 nats)."""
+    from planning.quarters import quarter_of
+    from predictions import scoring, services
+
+    day = date.today() - timedelta(days=1)
+    q = quarter_of(day, team.fiscal_year_start_month)
+    flat = {"model": "exponential", "baseline_date": "2025-01-01", "baseline_value": 100,
+            "doubling_months": 1_000_000}  # fmt: skip
+    line = PredictionFactory(
+        metric=metric, author=owner, trajectory=flat, horizon=NEXT_YEAR, title="Flat line",
+        committed_at=timezone.now() - timedelta(days=200),
+    )  # fmt: skip
+    ObservationFactory(metric=metric, observed_at=day, value=100 * math.exp(3 * math.log(2) / Z80))
+    call = PredictionFactory(
+        metric=metric, author=owner, kind="threshold", trajectory=None, band=None,
+        threshold_value=50_000, probability=0.007, horizon=q.end, committed=True,
+    )  # fmt: skip
+    Resolution.objects.create(prediction=call, outcome=True, note="by hand")
+    rows = services.quarter_scores(team, q)
+    assert [r["prediction"] for r in rows] == [line, call]
+    assert rows[0]["surprise"] == pytest.approx(3, abs=0.01)
+    assert rows[1]["surprise"] == pytest.approx(4.96, abs=0.01)
+    assert scoring.sigma_in_nats(3) == pytest.approx(5.9146, abs=1e-3)
