@@ -372,3 +372,15 @@ def test_occurrence_and_notification_times_name_the_teams_zone(editor_client, te
     Notification.objects.create(team=team, user=editor, text="Audit is due", url="/x")
     page = editor_client.get(url("notifications", team)).content.decode()
     assert re.search(r"\d\d:\d\d P[SD]T</small>", page)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_open_the_activity_only_where_there_is_one(editor_client, team):
+    """A custom cadence has no section of its own: no button that reloads the same page."""
+    custom = CadenceFactory(team=team, now=NOW, kind="custom")
+    page = editor_client.get(url("cadence_detail", team, pk=custom.pk)).content.decode()
+    assert "Open the activity" not in page
+    audit = CadenceFactory(team=team, now=NOW, kind="capability_audit")
+    page = editor_client.get(url("cadence_detail", team, pk=audit.pk)).content.decode()
+    assert f'href="{audit.activity_path()}" role="button" class="outline">Open the activity' in page
+    assert audit.activity_path() != url("cadence_detail", team, pk=audit.pk)
