@@ -264,6 +264,14 @@ def _describe_change(label: str, before: float, after: float, points: bool = Fal
     return f"{verb} {label} {percent(change)} (relative)"
 
 
+def in_metric(value: float, metric: str, difference: bool = False) -> str:
+    """A product value (or a difference of two) with the metric's unit: '10 tasks per week',
+    '64%' or '0.5 percentage points' for a metric in percent, the bare number without one."""
+    if in_percent(metric):
+        return f"{number(value)} percentage points" if difference else f"{number(value)}%"
+    return f"{number(value)} {metric}" if metric else number(value)
+
+
 def in_percent(metric: str) -> bool:
     """A metric measured in percent ('Task success (%)', 'CSAT percent')."""
     text = metric.casefold()
@@ -572,7 +580,8 @@ def logistic_signal(
         return LogisticSignal(
             None,
             "The product never rose with capability, so the readings show no ceiling: only "
-            f"a level of about {number(float(np.mean([p.product for p in points])))}.",
+            "a level of about "
+            f"{in_metric(float(np.mean([p.product for p in points])), points[-1].metric)}.",
         )
     if comparison.best != "logistic" or comparison.vote is not True:
         at_bound = ceiling >= 0.99 * fitting.MAX_CEILING * fitted.y_max
@@ -728,7 +737,7 @@ def analyse(
     if noise is not None and series:
         level = sum(abs(p.product) for p in series) / len(series)
         noise = max(noise, t.noise_floor * level)
-    events = event_signal(series, noise, t)
+    events = event_signal(series, noise, t, lambda v: in_metric(v, metric, difference=True))
 
     def verdict(kind: VerdictKind, headline: str, reasons: list[str]) -> Verdict:
         return Verdict(

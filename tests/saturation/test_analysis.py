@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import date, timedelta
 
@@ -334,3 +335,18 @@ def test_a_change_from_a_tiny_base_is_told_in_values_not_inf_percent():
     assert "inf%" not in verdict.headline
     assert "moved revenue from" in verdict.headline
     assert all_finite(verdict)
+
+
+def test_noise_and_level_carry_the_metric_unit():
+    flat = [
+        Point(f"m{i}", 0.3 + 0.1 * i, 10.0, date(2025, 1, 1) + timedelta(days=90 * i),
+              "linear", "tasks per week", "SWE-bench")
+        for i in range(6)
+    ]  # fmt: skip
+    verdict = analyse(flat)
+    assert "(noise ±0.05 tasks per week)" in verdict.events.reason
+    assert verdict.logistic.reason.endswith("only a level of about 10 tasks per week.")
+    percent = [dataclasses.replace(p, metric="Task success (%)") for p in flat]
+    verdict = analyse(percent)
+    assert "(noise ±0.05 percentage points)" in verdict.events.reason
+    assert verdict.logistic.reason.endswith("only a level of about 10%.")
