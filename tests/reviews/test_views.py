@@ -414,3 +414,14 @@ def test_a_refused_note_keeps_the_version_so_the_next_save_is_not_a_false_confli
     ok = editor_client.post(url("save_note", review, n=1), {"text": "Mine, shorter", "version": 1})
     assert ok.status_code == 200 and "meanwhile" not in ok.content.decode()
     assert StepNote.objects.get(review=review, step=1).text == "Mine, shorter"
+
+
+def test_a_closed_reviews_step_2_offers_no_line_to_draw(editor_client, review, team, owner):
+    """Closed, step 2 showed "Draw a new line … After saving you come back here" with no button."""
+    from tests.factories import MetricFactory
+
+    MetricFactory(team=team, name="Tickets auto-resolved")
+    assert "Draw a new line" in editor_client.get(url("step", review, n=2)).content.decode()
+    services.close_review(review, owner)
+    page = editor_client.get(url("step", review, n=2)).content.decode()
+    assert "Draw a new line" not in page and "Add the first metric" not in page
