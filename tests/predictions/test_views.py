@@ -278,7 +278,12 @@ def test_live_preview_draws_the_line(team, editor_client, metric):
     broken = editor_client.get(
         url("prediction_preview", team, pk=metric.pk), prediction_data(baseline_value="-1")
     )
-    assert "Fix the highlighted fields" in broken.content.decode()
+    # The live preview names each problem: no field is highlighted while one types.
+    assert "The line is drawn once these are fixed:" in broken.content.decode()
+    assert "Fix the highlighted fields" not in broken.content.decode()
+    assert "<li>Baseline value (minutes): Values on a log-scale metric must be" in (
+        broken.content.decode()
+    )
 
 
 def test_revise_creates_a_superseding_draft(team, editor, editor_client, metric):
