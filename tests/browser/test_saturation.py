@@ -68,3 +68,19 @@ def test_add_readings_and_watch_the_verdict_change(live_server, new_page):
     expect(page).to_have_url(re.compile(r"/saturation/\d+/$"))
     chat.refresh_from_db()
     assert chat.next_form_factor.name == "Support agent"
+
+
+def test_a_long_unbroken_name_fits_a_phone(live_server, browser):
+    from tests.browser.helpers import logged_in_context
+
+    team = TeamFactory(name="Form Team", slug="form-team")
+    user = UserFactory(email="pm@example.com")
+    Membership.objects.create(team=team, user=user, role=Role.EDITOR)
+    ff = FormFactorFactory(team=team, name="Supercalifragilistic" * 5, readings=SATURATING[:2])
+    context = logged_in_context(browser, live_server.url, user, width=390, height=844)
+    page = context.new_page()
+    page.goto(f"{live_server.url}{ff.get_absolute_url()}")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width} px wide at 390 px"
+    context.close()
