@@ -55,6 +55,23 @@ def follow_up_start(due: date, now_local: datetime) -> tuple[date, time]:
     return soon.date(), soon.time().replace(tzinfo=None)
 
 
+def follow_up_sentence(new: int, commitments: int) -> str:
+    """What closing did about reminders, true after a reopening too (the commitments closed
+    before keep the reminders they have: only new ones get one)."""
+    if commitments == 0:
+        return "No commitments, so no follow-up reminders."
+    already = commitments - new
+    parts = []
+    if new:
+        parts.append(f"{new} follow-up reminder{'' if new == 1 else 's'} scheduled")
+    if already:
+        parts.append(
+            f"{already} commitment{' already has its' if already == 1 else 's already have their'}"
+            f" reminder{'' if already == 1 else 's'}"
+        )
+    return "; ".join(parts) + "."
+
+
 @dataclass(frozen=True)
 class Bet:
     title: str

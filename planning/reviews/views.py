@@ -18,6 +18,7 @@ from planning.templatetags.text import render_markdown
 
 from . import services, sources
 from .forms import BacklogItemForm, CommitmentForm, ScoreForm, WaiveForm
+from .logic import follow_up_sentence
 from .models import (
     DECISION_CHOICES,
     STEPS,
@@ -368,12 +369,11 @@ def close(request: TeamRequest, quarter: str) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, error.messages[0])
         return redirect(review.step_url(Step.COMMITMENTS))
-    n = result.follow_ups
+    reminders = follow_up_sentence(result.follow_ups, review.commitments.count())
     messages.success(
         request,
         f"The {quarter_label(quarter, request.team.fiscal_year_start_month)[0]} plan is frozen "
-        f"(SHA-256 {result.snapshot.content_hash[:12]}…). "
-        f"{n} follow-up reminder{'' if n == 1 else 's'} scheduled.",
+        f"(SHA-256 {result.snapshot.content_hash[:12]}…). {reminders}",
     )
     return redirect("reviews:plan", team=request.team.slug, quarter=quarter)
 

@@ -106,3 +106,16 @@ def test_a_follow_up_always_has_a_moment_to_be_sent():
     assert follow_up_start(date(2020, 1, 1), later) == (date(2026, 12, 2), time(9, 45))
     midnight = datetime(2026, 12, 2, 23, 59, 30, tzinfo=la)
     assert follow_up_start(date(2026, 12, 2), midnight) == (date(2026, 12, 3), time(0, 0))
+
+
+def test_the_closing_flash_says_what_happened_to_reminders():
+    from planning.reviews.logic import follow_up_sentence
+
+    assert follow_up_sentence(0, 0) == "No commitments, so no follow-up reminders."
+    assert follow_up_sentence(1, 1) == "1 follow-up reminder scheduled."
+    assert follow_up_sentence(2, 2) == "2 follow-up reminders scheduled."
+    # Closed again after a reopening: "0 follow-up reminders scheduled" read as none at all.
+    assert follow_up_sentence(0, 2) == "2 commitments already have their reminders."
+    assert follow_up_sentence(1, 2) == (
+        "1 follow-up reminder scheduled; 1 commitment already has its reminder."
+    )

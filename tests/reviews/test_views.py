@@ -425,3 +425,15 @@ def test_a_closed_reviews_step_2_offers_no_line_to_draw(editor_client, review, t
     services.close_review(review, owner)
     page = editor_client.get(url("step", review, n=2)).content.decode()
     assert "Draw a new line" not in page and "Add the first metric" not in page
+
+
+def test_closing_again_after_a_reopening_says_the_reminders_exist(
+    editor_client, owner_client, review, owner
+):
+    services.add_commitment(review, owner=owner, what="Evals weekly", due_date=date(2099, 1, 1))
+    first = editor_client.post(url("close", review), follow=True).content.decode()
+    assert "1 follow-up reminder scheduled." in first
+    owner_client.post(url("reopen", review))
+    again = editor_client.post(url("close", review), follow=True).content.decode()
+    assert "1 commitment already has its reminder." in again
+    assert "0 follow-up" not in again
