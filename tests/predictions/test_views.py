@@ -605,3 +605,16 @@ def test_quarter_ranks_sigma_and_nats_by_how_improbable(team, owner, metric):
     assert rows[0]["surprise"] == pytest.approx(3, abs=0.01)
     assert rows[1]["surprise"] == pytest.approx(4.96, abs=0.01)
     assert scoring.sigma_in_nats(3) == pytest.approx(5.9146, abs=1e-3)
+
+
+def test_an_unresolved_threshold_on_the_metric_page_says_so(team, owner, owner_client, metric):
+    """Its row said 'No observations in its window yet' though observations were there: a
+    threshold is scored when it resolves, not per observation."""
+    ObservationFactory(metric=metric, observed_at=date.today() - timedelta(days=1), value=50)
+    PredictionFactory(
+        metric=metric, author=owner, kind="threshold", trajectory=None, band=None,
+        threshold_value=500, probability=0.6, horizon=NEXT_YEAR, committed=True,
+    )  # fmt: skip
+    page = owner_client.get(url("metric_detail", team, pk=metric.pk)).content.decode()
+    assert "Not resolved yet: scored once it is." in page
+    assert "No observations in its window yet." not in page
