@@ -125,3 +125,24 @@ def test_review_on_a_phone_keeps_next_in_view_and_ranks_by_keyboard(live_server,
     titles = list(BacklogItem.objects.filter(review=review).values_list("title", flat=True))
     assert titles == ["Alpha", "Charlie", "Bravo"]
     context.close()
+
+
+def test_long_unbroken_titles_fit_a_phone(live_server, browser):
+    """A 200-character title with no space (a pasted URL, a hostile input) wraps inside its
+    bet and backlog row instead of widening the page to 2,000 px."""
+    from planning.reviews import services
+    from tests.browser.helpers import logged_in_context
+
+    team = TeamFactory(name="Long Team", slug="long-team")
+    user = UserFactory(email="long@example.com")
+    Membership.objects.create(team=team, user=user, role=Role.OWNER)
+    review = services.start_review(team, user)[0]
+    services.add_backlog_item(review, "y" * 200)
+    services.add_commitment(review, owner=user, what="z" * 300, due_date=team.today())
+    context = logged_in_context(browser, live_server.url, user, 390, 844)
+    page = context.new_page()
+    for n in (6, 7, 8):
+        page.goto(f"{live_server.url}/t/{team.slug}/reviews/{review.quarter}/step/{n}/")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"step {n} is {width} px wide"
+    context.close()
