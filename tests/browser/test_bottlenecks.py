@@ -84,3 +84,31 @@ def test_move_a_slider_and_see_the_bottleneck_change(live_server, new_page):
     page.get_by_role("link", name="Automated security review").click()
     expect(page.get_by_text("Showing scenario")).to_be_visible()
     expect(bottleneck).to_have_text("Code review")
+
+
+def test_long_unbroken_map_and_stage_names_fit_a_phone(live_server, browser):
+    from planning.bottlenecks.models import Stage
+    from tests.browser.helpers import logged_in_context
+
+    team = TeamFactory(name="Flow Team", slug="flow-team")
+    user = UserFactory(email="lead@example.com")
+    Membership.objects.create(team=team, user=user, role=Role.EDITOR)
+    long = "Supercalifragilistic" * 6
+    bmap = BottleneckMap.objects.create(team=team, name=long[:120], quarter="2026-Q4")
+    Stage.objects.create(map=bmap, name=long[:80], order=0, active_hours=4, speedup_active=2)
+    Stage.objects.create(map=bmap, name="Review", order=1, active_hours=2, waiting_hours=6)
+    context = logged_in_context(browser, live_server.url, user, width=390, height=844)
+    page = context.new_page()
+    page.goto(f"{live_server.url}{bmap.get_absolute_url()}")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    wide = page.evaluate(
+        """() => [...document.querySelectorAll('main *')].filter(e => {
+            if (e.getBoundingClientRect().right <= 391) return false;
+            for (let p = e.parentElement; p; p = p.parentElement)
+              if (getComputedStyle(p).overflowX !== 'visible') return false;
+            return true;
+          }).slice(0, 8).map(e => e.tagName + '.' + e.className)"""
+    )
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width} px wide at 390 px: {wide}"
+    context.close()
