@@ -508,3 +508,11 @@ def test_dashboard_does_not_claim_a_speedup_for_a_map_of_zero_hours(team, editor
     body = editor_client.get(reverse("teams:dashboard", kwargs={"team": team.slug})).text
     assert "has no hours yet" in body
     assert "1× overall" not in body
+
+
+def test_list_does_not_claim_a_speedup_for_a_map_of_zero_hours(team, editor_client):
+    bmap = BottleneckMap.objects.create(team=team, name="Placeholder", quarter="2026-Q4")
+    Stage.objects.create(map=bmap, name="Spec", order=0, active_hours=0, waiting_hours=0)
+    body = editor_client.get(url("map_list", team)).text
+    assert "no hours yet" in body
+    assert ">1×<" not in body
