@@ -55,3 +55,23 @@ def test_create_cadence_from_preset_with_live_preview(live_server, new_page):
     page.get_by_role("link", name="Cadences").first.click()
     expect(page.locator("table.cadence-table")).to_contain_text("Team retrospective")
     expect(page.locator("table.cadence-table")).to_contain_text("Upcoming")
+
+
+def test_a_long_unbroken_title_fits_a_phone(live_server, browser):
+    """A commitment's follow-up is titled from free text: 120 characters with no space made
+    the cadence page's breadcrumb 1,049 px wide at 390."""
+    from django.utils import timezone
+
+    from tests.browser.helpers import logged_in_context
+    from tests.factories import CadenceFactory
+
+    team = TeamFactory(name="Long", slug="long")
+    user = MembershipFactory(team=team, role=Role.EDITOR).user
+    cadence = CadenceFactory(team=team, now=timezone.now(), title="Commitment: " + "z" * 108)
+    context = logged_in_context(browser, live_server.url, user, 390, 844)
+    page = context.new_page()
+    for path in (f"cadences/{cadence.pk}/", f"cadences/{cadence.pk}/edit/", "cadences/"):
+        page.goto(f"{live_server.url}/t/long/{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width} px wide"
+    context.close()
