@@ -102,13 +102,28 @@ def test_metric_names_stay_readable_on_a_phone(live_server, browser):
     team = TeamFactory(name="Phone Team", slug="phone-team")
     user = UserFactory(email="phone@example.com")
     Membership.objects.create(team=team, user=user, role=Role.EDITOR)
-    MetricFactory(team=team, name="Share of merged code written by AI", unit="%")
+    metric = MetricFactory(team=team, name="Share of merged code written by AI", unit="%")
     context = logged_in_context(browser, live_server.url, user, width=390, height=844)
     page = context.new_page()
     page.goto(live_server.url + "/t/phone-team/metrics/")
     cell = page.locator(".metric-table tbody td").first
     assert cell.bounding_box()["width"] >= 150
     assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    # the same on the quarter page and the metric's own table of predictions
+    from django.utils import timezone
+
+    from tests.factories import ObservationFactory, PredictionFactory
+
+    PredictionFactory(
+        metric=metric, author=user, title="Share doubles every 9 months",
+        committed_at=timezone.now() - timedelta(days=200), horizon=date.today() + timedelta(days=300),
+    )  # fmt: skip
+    ObservationFactory(metric=metric, observed_at=date.today() - timedelta(days=1), value=40)
+    for path, table in [("/t/phone-team/predictions/quarter/", ".quarter-table"),
+                        (metric.get_absolute_url(), ".prediction-table")]:  # fmt: skip
+        page.goto(live_server.url + path)
+        assert page.locator(f"{table} tbody td").first.bounding_box()["width"] >= 150, path
+        assert page.evaluate("document.documentElement.scrollWidth <= innerWidth"), path
     context.close()
 
 
