@@ -116,7 +116,8 @@ def test_metric_names_stay_readable_on_a_phone(live_server, browser):
 
     PredictionFactory(
         metric=metric, author=user, title="Share doubles every 9 months",
-        committed_at=timezone.now() - timedelta(days=200), horizon=date.today() + timedelta(days=300),
+        committed_at=timezone.now() - timedelta(days=200),
+        horizon=date.today() + timedelta(days=300),
     )  # fmt: skip
     ObservationFactory(metric=metric, observed_at=date.today() - timedelta(days=1), value=40)
     for path, table in [("/t/phone-team/predictions/quarter/", ".quarter-table"),
