@@ -50,9 +50,13 @@ def test_full_review_in_the_browser(live_server, new_page):
     bet.get_by_label("New light or shade note").fill("Halves first-response time")
     bet.get_by_role("button", name="+ Light").click()
     expect(page.locator(".bet .ls-light")).to_contain_text("Halves first-response time")
-    page.locator(".bet").first.get_by_label("New light or shade note").fill("Wrong refunds")
-    page.locator(".bet").first.get_by_role("button", name="+ Shade").click()
+    expect(bet.get_by_text("one side missing")).to_be_visible()  # redrawn: still one side
+    # typed at once, while the bet's header redraws: nothing typed is swapped away
+    bet.get_by_label("New light or shade note").fill("Wrong refunds")
+    bet.get_by_role("button", name="+ Shade").click()
     expect(page.locator(".bet .ls-shade")).to_contain_text("Wrong refunds")
+    expect(bet.get_by_text("one side missing")).to_have_count(0)  # both sides: badge gone
+    expect(bet.locator(".waive-form")).to_have_count(0)
 
     # Step 8: a commitment, then close.
     page.get_by_role("link", name=re.compile("Commitments")).click()

@@ -345,8 +345,11 @@ def test_step_6_redraws_a_bets_badge_when_a_side_is_written(editor_client, revie
     assert editor_client.post(delete)["HX-Trigger"] == "light-shade-changed"
 
     page = editor_client.get(url("step", review, n=6)).content.decode()
-    assert 'hx-trigger="light-shade-changed" hx-select="#bets"' in page
-    assert 'hx-disinherit="*"' in page  # the notes' own forms keep their target and swap
+    # the bet's header listens, and redraws itself and its waive form, not the notes panel
+    assert f'<header id="bet-head-{item.pk}">' in page
+    assert 'hx-trigger="light-shade-changed" hx-sync="this:replace"' in page
+    assert f'hx-select="#bet-head-{item.pk}" hx-select-oob="#bet-waive-{item.pk}"' in page
+    assert f'<div id="bet-waive-{item.pk}">' in page and "one-side-missing" in page
 
 
 def test_a_commitment_dated_in_the_past_is_refused(editor_client, review, team, owner):
