@@ -462,6 +462,9 @@ def _measure_data(data, form_keys: list[str], source, stages, saved, defaults: d
         for j in range(delivery.MAX_STATUSES + len(delivery.GITHUB_EVENTS)):
             for name in (f"key_{j}", f"stage_{j}", f"kind_{j}"):
                 out.pop(name, None)
+        for name in ("window_start", "window_end"):  # left empty: the data's own span
+            if not out.get(name):
+                out[name] = defaults.get(name, "")
     for i, key in enumerate(form_keys):
         out[f"key_{i}"] = key
         if key.casefold() in submitted:
@@ -522,6 +525,9 @@ def measure_view(request: TeamRequest, pk: int, upload_pk: int) -> HttpResponse:
     outcome = None
     problems = measure.problems_sorted(export.problems + parsed.problems)
     valid = form.is_valid()
+    if column_problems and span is None:  # no dates to offer until the columns are chosen
+        for name in ("window_start", "window_end"):
+            form.errors.pop(name, None)
     if valid and not problems:
         mapping = {
             key: delivery.Target(stage, kind)  # type: ignore[arg-type]

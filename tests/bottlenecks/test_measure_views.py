@@ -548,3 +548,29 @@ def test_one_item_shows_its_hours_without_percentiles(utc_team, editor_client, b
     for page in (preview.text, made.text):
         assert "n = 1: no median or spread from one item" in page
         assert "middle half 4 h–4 h" not in page and "p85 4 h" not in page
+
+
+def test_choosing_the_columns_offers_the_datas_window_instead_of_requiring_one(
+    utc_team, editor_client, bmap
+):
+    stored = uploaded(editor_client, utc_team, bmap, TRACKER_CSV, "tracker")
+    target = url("measure", utc_team, pk=bmap.pk, upload_pk=stored.pk)
+    # On arrival the columns are unknown: that is what the page asks, not the dates.
+    first = editor_client.get(target).text
+    assert "Choose the column that holds “Changed at”." in first
+    assert "This field is required." not in first
+    # The columns chosen, the window left empty: the data's own span, 1 to 7 Oct 2026.
+    data = {
+        "col_item": "Issue",
+        "col_status": "New status",
+        "col_timestamp": "When",
+        "window_start": "",
+        "window_end": "",
+        "rollout": "",
+        "name": "Feature delivery (tracker)",
+        "quarter": "2026-Q4",
+        "preview": "1",
+    }
+    body = editor_client.post(target, data).text
+    assert "This field is required." not in body
+    assert 'value="2026-10-01"' in body and 'value="2026-10-07"' in body
