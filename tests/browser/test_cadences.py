@@ -59,7 +59,7 @@ def test_create_cadence_from_preset_with_live_preview(live_server, new_page):
 
 def test_a_long_unbroken_title_fits_a_phone(live_server, browser):
     """A commitment's follow-up is titled from free text: 120 characters with no space made
-    the cadence page's breadcrumb 1,049 px wide at 390."""
+    the cadence page's breadcrumb 1,049 px wide at 390, and the list 1,449 px at 1,280."""
     from django.utils import timezone
 
     from tests.browser.helpers import logged_in_context
@@ -74,4 +74,9 @@ def test_a_long_unbroken_title_fits_a_phone(live_server, browser):
         page.goto(f"{live_server.url}/t/long/{path}")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{path} is {width} px wide"
+    context.close()
+    context = logged_in_context(browser, live_server.url, user, 1280, 900)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/t/long/cadences/")  # the table made it 1,449 px wide
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     context.close()
