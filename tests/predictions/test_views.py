@@ -430,6 +430,8 @@ def test_resolve_a_threshold_by_hand(team, owner, editor_client, metric):
     editor_client.post(resolve, {"outcome": "yes", "note": "METR published 9 h on 2026-05-01"})
     page = editor_client.get(p.get_absolute_url()).content.decode()
     assert "It happened" in page and "Brier score <strong>0.640</strong>" in page
+    # once resolved, the form below corrects it: it no longer offers to "resolve" again
+    assert "<summary>Change the resolution</summary>" in page and "Resolve by hand" not in page
 
 
 def test_resolve_without_a_choice_says_so_and_keeps_the_note(team, owner, editor_client, metric):
