@@ -150,3 +150,10 @@ def test_long_unbroken_titles_fit_a_phone(live_server, browser):
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"step {n} is {width} px wide"
     context.close()
+    context = logged_in_context(browser, live_server.url, user, 1280, 900)
+    page = context.new_page()
+    for n in (6, 7, 8):  # step 8's commitments table was 3,027 px wide
+        page.goto(f"{live_server.url}/t/{team.slug}/reviews/{review.quarter}/step/{n}/")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 1280, f"step {n} is {width} px wide on a desktop"
+    context.close()
