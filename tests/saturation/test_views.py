@@ -556,3 +556,22 @@ def test_csv_import_of_astronomical_values_is_refused_not_a_500(team, editor_cli
     )
     response = upload(editor_client, team, form_factor, CSV_OK.splitlines()[0] + "\n" + rows)
     assert response.status_code == 200 and form_factor.readings.count() == 5
+
+
+def test_a_status_set_by_hand_does_not_claim_what_the_readings_do_not_show(
+    team, editor_client, form_factor
+):
+    # Saturated by hand with no readings: the prompt may ask for the next form factor, but
+    # "new model generations barely move it" is the readings' claim to make, not the team's.
+    editor_client.post(
+        url("formfactor_edit", team, pk=form_factor.pk),
+        {"name": form_factor.name, "status": "saturated"},
+    )
+    body = editor_client.get(url("formfactor", team, pk=form_factor.pk)).text
+    assert "The team marked “Chat assistant” as saturated." in body
+    assert "barely move it" not in body
+
+
+def test_saturating_readings_still_say_generations_barely_move_it(team, editor_client, saturating):
+    body = editor_client.get(url("formfactor", team, pk=saturating.pk)).text
+    assert "is saturating.</strong> New model generations barely move it." in body
