@@ -345,6 +345,8 @@ def bottleneck_lines(review) -> list[str]:
 
 def _bottleneck_lines(review, bmap, analysis, measured: str | None) -> list[str]:
     quarter = quarter_label(bmap.quarter, review.team.fiscal_year_start_month)[0]
+    if not analysis.stages:  # "overall speed-up 1.00×" would be a figure with no evidence
+        return [f"Map “{bmap.name}” ({quarter}) has no stages yet: nothing to measure."]
     lines = [f"Map “{bmap.name}” ({quarter}): overall speed-up {analysis.speedup:.2f}×."]
     if measured:
         lines.append(measured)

@@ -270,3 +270,13 @@ def test_a_commitment_past_its_date_still_gets_its_follow_up(team, owner):
     assert result.follow_ups == 1
     occurrence = review.commitments.get().follow_up.occurrences.get()
     assert timezone.now() < occurrence.due_at <= timezone.now() + timedelta(minutes=2)
+
+
+def test_a_map_without_stages_claims_no_speed_up(team, owner):
+    from tests.factories import BottleneckMapFactory
+
+    review = services.start_review(team, owner)[0]
+    BottleneckMapFactory(team=team, name="Delivery", quarter=review.quarter)
+    lines = sources.step_context(review, 5)["lines"]
+    assert len(lines) == 1 and "has no stages yet: nothing to measure." in lines[0]
+    assert "speed-up" not in " ".join(lines + sources.bottleneck_lines(review))
