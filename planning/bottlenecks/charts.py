@@ -31,6 +31,9 @@ def before_after(result: Analysis, after_phrase: str = "with AI") -> dict:
     w1 = [r.stage.waiting_after for r in result.stages]
 
     def bar(name, y, base, group, color, opacity):
+        # The faded "before" bars are faded by their colour, not marker.opacity, which the
+        # legend ignores: its "before" and "after" swatches looked the same.
+        red, green, blue = (int(color[i : i + 2], 16) for i in (1, 3, 5))
         trace = {
             "type": "bar",
             "name": name,
@@ -38,7 +41,7 @@ def before_after(result: Analysis, after_phrase: str = "with AI") -> dict:
             "y": y,
             "offsetgroup": group,
             "legendgroup": group,
-            "marker": {"color": color, "opacity": opacity},
+            "marker": {"color": f"rgba({red}, {green}, {blue}, {opacity})"},
             "hovertemplate": "%{y:.3g} h<extra>" + name + "</extra>",
         }
         if base is not None:

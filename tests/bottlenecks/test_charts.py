@@ -27,3 +27,12 @@ def test_legends_sit_under_the_axis_title_at_any_width():
         legend = figure["layout"]["legend"]
         assert legend == {**legend, **LEGEND_BELOW}
         assert legend["yref"] == "container"
+
+
+def test_the_legend_tells_before_from_after():
+    # marker.opacity fades the bars but not their legend swatches; a faded colour does both.
+    _, result = _result()
+    markers = {t["name"]: t["marker"] for t in charts.before_after(result)["data"]}
+    assert all("opacity" not in m for m in markers.values())
+    assert markers["Active, before"]["color"] == "rgba(0, 114, 178, 0.4)"
+    assert markers["Active, with AI"]["color"] == "rgba(0, 114, 178, 1)"
