@@ -440,3 +440,11 @@ def test_closing_again_after_a_reopening_says_the_reminders_exist(
     again = editor_client.post(url("close", review), follow=True).content.decode()
     assert "1 commitment already has its reminder." in again
     assert "0 follow-up" not in again
+
+
+def test_the_rail_says_what_its_green_mark_means(editor_client, review):
+    """A step turns green when its notes are written, not when its work is done: it says so."""
+    editor_client.post(url("save_note", review, n=1), {"text": "Mine", "version": 0})
+    page = editor_client.get(url("step", review, n=2)).content.decode()
+    assert page.count("(notes written)") == 1
+    assert 'title="Look back: the team\'s notes are written"' in page
