@@ -84,3 +84,22 @@ def test_a_long_unbroken_name_fits_a_phone(live_server, browser):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page is {width} px wide at 390 px"
     context.close()
+
+
+def test_a_wide_readings_table_scrolls_in_its_box_not_the_page(live_server, browser):
+    from tests.browser.helpers import logged_in_context
+
+    team = TeamFactory(name="Form Team", slug="form-team")
+    user = UserFactory(email="pm@example.com")
+    Membership.objects.create(team=team, user=user, role=Role.EDITOR)
+    ff = FormFactorFactory(team=team, name="Chat", readings=SATURATING[:2])
+    first = ff.readings.order_by("release_date").first()
+    first.model_name = "Supercalifragilistic" * 4  # one long unbroken name
+    first.save()
+    context = logged_in_context(browser, live_server.url, user, width=1280, height=900)
+    page = context.new_page()
+    page.goto(f"{live_server.url}{ff.get_absolute_url()}")
+    expect(page.locator("#readings table")).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 1280, f"the page is {width} px wide at 1,280 px"
+    context.close()
