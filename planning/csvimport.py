@@ -122,7 +122,8 @@ def read(
         sheet.add(1, _csv_error(error, "the header"))
         return sheet
     if not header or not any(h.strip() for h in header):
-        sheet.add(1, f"The file is empty: expected a header row {','.join(columns)}.")
+        expected = f"a header row {','.join(columns)}" if columns else "a header row"
+        sheet.add(1, f"The file is empty: expected {expected}.")
         return sheet
     for name in header:
         problem = _cell_problem("header", name)

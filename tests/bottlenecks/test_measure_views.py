@@ -324,7 +324,7 @@ def test_out_of_order_times_skip_their_stage_and_the_n_says_so(utc_team, editor_
         ("number,createdAt\n1,\ud800\n", "not UTF-8"),  # a lone surrogate is not UTF-8
         ("a,b\n" + "1,2\n" * (csvimport.MAX_ROWS + 1), "More than 10,000 rows"),
         ("a,b\n" + "x" * (csvimport.MAX_BYTES + 1), "larger than 2 MB"),
-        ("", "The file is empty"),
+        ("", "The file is empty: expected a header row."),  # not "header row ."
         ("a,a\n1,2\n", "A column appears twice"),
         ("a,b\n1,2,3\n", "Line 2: 3 cells but the header has 2."),
         ("number,createdAt\n", "No rows found"),
