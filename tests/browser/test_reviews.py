@@ -152,7 +152,10 @@ def test_long_unbroken_titles_fit_a_phone(live_server, browser):
     context.close()
     context = logged_in_context(browser, live_server.url, user, 1280, 900)
     page = context.new_page()
-    for n in (6, 7, 8):  # step 8's commitments table was 3,027 px wide
+    previous = Review.objects.create(team=team, quarter="2020-Q1", started_by=user)
+    services.add_commitment(previous, owner=user, what="w" * 300, due_date=team.today())
+    services.close_review(previous, user)
+    for n in (1, 6, 7, 8):  # step 8's commitments were 3,027 px wide, step 1's 4,533
         page.goto(f"{live_server.url}/t/{team.slug}/reviews/{review.quarter}/step/{n}/")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 1280, f"step {n} is {width} px wide on a desktop"
