@@ -154,3 +154,19 @@ def test_another_teams_draft_and_session_are_404(
     assert outsider_client.get(session.log_url).status_code == 404
     draft.refresh_from_db()
     assert draft.status == "ready"
+
+
+@pytest.mark.django_db
+def test_an_accepted_drafts_time_names_the_teams_zone(team, owner, editor_client, enabled):
+    from django.utils import timezone
+
+    team.time_zone = "America/Los_Angeles"
+    team.save()
+    review = review_services.start_review(team, owner)[0]
+    Draft.objects.create(
+        team=team, review=review, step=1, status=Draft.Status.ACCEPTED, text="x",
+        decided_by=owner, decided_at=timezone.now(), model="claude-test",
+    )  # fmt: skip
+    page = editor_client.get(_step(review)).content.decode()
+    accepted = page.split("AI-drafted text accepted into these notes")[1].split(" by ")[0]
+    assert re.search(r"\d\d:\d\d P[SD]T$", accepted), accepted
