@@ -178,7 +178,8 @@ def render_plan_markdown(plan: PlanData, step_titles: dict[int, str]) -> str:
         bets.append("")
     section(Step.LIGHT_AND_SHADE, bets or ["_No bets._"])
     backlog = [
-        f"{rank}. {title} ({source})" + (f" — score {score}" if score is not None else "")
+        f"{rank}. {title} ({source})"
+        + (f" — score {score} (impact × confidence ÷ effort)" if score is not None else "")
         for rank, title, source, score in plan.backlog
     ]
     section(Step.BACKLOG, backlog or ["_The backlog is empty._"])

@@ -65,7 +65,8 @@ def test_plan_markdown_is_deterministic_and_complete():
     assert md.startswith("# Acme — quarterly plan 2026-Q4")
     assert "Idea A: **Promote** — passes on the new model" in md
     assert "Light: faster support" in md and "Shade: hallucinated refunds" in md
-    assert "1. Build Idea A (Lit-up idea) — score 10.0" in md
+    # The score says what it is: a bare "score 10.0" in an exported plan meant nothing.
+    assert "1. Build Idea A (Lit-up idea) — score 10.0 (impact × confidence ÷ effort)" in md
     assert "- Weekly eval review — Olive, by 2027-01-15" in md
     assert "**Team notes.** We under-predicted again." in md
     assert len(content_hash(md)) == 64 and content_hash(md) == content_hash(md)
