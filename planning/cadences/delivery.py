@@ -177,7 +177,8 @@ class Attempt:
 
 # --------------------------------------------------------------------------- message text
 def _when(due_at: datetime, tz) -> str:
-    return timezone.localtime(due_at, tz).strftime("%a %-d %b %Y, %H:%M")
+    """ "Mon 6 Apr 2026, 09:00 BST": read in mail and chat, outside the app, so with its zone."""
+    return timezone.localtime(due_at, tz).strftime("%a %-d %b %Y, %H:%M %Z")
 
 
 def _days(n: int) -> str:

@@ -62,7 +62,7 @@ def test_before_due_overdue_each_exactly_once(team, members):
     message = mail.outbox[0]
     key = message.extra_headers["X-Exponent-Idempotency-Key"]
     assert Reminder.objects.filter(idempotency_key=key, channel="email").exists()
-    assert "Weekly check is due tomorrow (Mon 6 Apr 2026, 09:00)." in message.subject
+    assert "Weekly check is due tomorrow (Mon 6 Apr 2026, 09:00 BST)." in message.subject
     assert f"/t/{team.slug}/cadences/" in message.body
 
     tick_at(DUE + timedelta(minutes=1))
@@ -392,8 +392,8 @@ def test_reminder_words_follow_the_timeline_not_the_send_time(team, members, own
     tick_at(DUE - timedelta(days=1) + timedelta(hours=1))
     tick_at(DUE + timedelta(days=1, seconds=5))
     subjects = [m.subject for m in mail.outbox]
-    assert any("Weekly check is due in 7 days (Mon 6 Apr 2026, 09:00)." in s for s in subjects)
-    assert any("Weekly check is due tomorrow (Mon 6 Apr 2026, 09:00)." in s for s in subjects)
+    assert any("Weekly check is due in 7 days (Mon 6 Apr 2026, 09:00 BST)." in s for s in subjects)
+    assert any("Weekly check is due tomorrow (Mon 6 Apr 2026, 09:00 BST)." in s for s in subjects)
     escalation = [s for s in subjects if "Escalation" in s and "6 Apr" in s]
     assert len(escalation) == 1 and "is 1 day overdue (it was due" in escalation[0]
     assert not any("days overdue" in s or "due today" in s or "6 days" in s for s in subjects)
