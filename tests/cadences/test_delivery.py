@@ -369,6 +369,7 @@ def test_weekly_digest_once_per_member(team, members):
     digests = [m for m in mail.outbox if "Your week" in m.subject]
     assert len(digests) == 3
     assert "Coming up this week" in digests[0].body and "Weekly check" in digests[0].body
+    assert "(Mon 6 Apr, 09:00 BST)" in digests[0].body  # a time in an email names its zone
 
 
 def test_new_teams_get_the_framework_default_cadences():
