@@ -312,6 +312,16 @@ def run(argv: Sequence[str]) -> int:
         if migrate.returncode != 0:
             say("web", "migrations failed; not starting")
             return 1
+        # As the Procfile's release step: stored verdicts follow the current analysis.
+        refresh = subprocess.run(
+            [py, "manage.py", "refresh_verdicts"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for line in refresh.stdout.decode(errors="replace").splitlines():
+            say("migrate", line)
         # Hashed, pre-compressed static files with long-lived cache headers, as in production.
         collect = subprocess.run(
             [py, "manage.py", "collectstatic", "--noinput", "-v", "0"],

@@ -50,7 +50,11 @@ class CadenceForm(ModelForm):
             "due_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "people": forms.CheckboxSelectMultiple,
         }
-        labels = {"recipient_role": "Role", "people": "People"}
+        labels = {
+            "recipient_role": "Role",
+            "people": "People",
+            "nag_every_days": "Repeat the overdue reminder (days)",
+        }
 
     def __init__(self, *args, team: Team, **kwargs):
         super().__init__(*args, **kwargs)

@@ -384,3 +384,8 @@ def test_open_the_activity_only_where_there_is_one(editor_client, team):
     page = editor_client.get(url("cadence_detail", team, pk=audit.pk)).content.decode()
     assert f'href="{audit.activity_path()}" role="button" class="outline">Open the activity' in page
     assert audit.activity_path() != url("cadence_detail", team, pk=audit.pk)
+
+
+def test_the_overdue_repeat_field_reads_as_a_sentence(editor_client, team):
+    page = editor_client.get(url("cadence_create", team)).text
+    assert "Repeat the overdue reminder (days)" in page and "Nag every days" not in page
