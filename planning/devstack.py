@@ -272,6 +272,17 @@ def _check_port(host: str, port: int) -> None:
             )
 
 
+def _manage(py: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
+    """`manage.py <args>` with the services' environment, its output captured (to be said)."""
+    return subprocess.run(
+        [py, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
 def run(argv: Sequence[str]) -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
@@ -300,36 +311,18 @@ def run(argv: Sequence[str]) -> int:
             env["ANTHROPIC_API_KEY"] = "simulated"
             env["EXPONENT_SIMULATED_MODELS"] = "1"
         py = sys.executable
-        migrate = subprocess.run(
-            [py, "manage.py", "migrate", "--noinput"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        migrate = _manage(py, env, "migrate", "--noinput")
         for line in migrate.stdout.decode(errors="replace").splitlines():
             say("migrate", line)
         if migrate.returncode != 0:
             say("web", "migrations failed; not starting")
             return 1
         # As the Procfile's release step: stored verdicts follow the current analysis.
-        refresh = subprocess.run(
-            [py, "manage.py", "refresh_verdicts"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        refresh = _manage(py, env, "refresh_verdicts")
         for line in refresh.stdout.decode(errors="replace").splitlines():
             say("migrate", line)
         # Hashed, pre-compressed static files with long-lived cache headers, as in production.
-        collect = subprocess.run(
-            [py, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        collect = _manage(py, env, "collectstatic", "--noinput", "-v", "0")
         if collect.returncode != 0:
             for line in collect.stdout.decode(errors="replace").splitlines():
                 say("web", line)

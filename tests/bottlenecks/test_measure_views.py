@@ -503,9 +503,11 @@ def test_a_fresh_upload_nothing_maps_to_yet_opens_without_an_error(utc_team, edi
     assert "created → merged" in body
 
 
-def test_a_version_made_from_one_item_says_item(utc_team, editor_client, bmap):
+def _one_pull_request(team, client, bmap) -> tuple[str, dict]:
+    """An upload of a single pull request (4 h from created to merged), mapped to code review:
+    the measure page's URL and the form's fields."""
     text = "number,createdAt,mergedAt\n1,2026-10-01T08:00:00Z,2026-10-01T12:00:00Z\n"
-    stored = uploaded(editor_client, utc_team, bmap, text=text)
+    stored = uploaded(client, team, bmap, text=text)
     data = {
         "col_id": "number",
         "col_created": "createdAt",
@@ -519,7 +521,11 @@ def test_a_version_made_from_one_item_says_item(utc_team, editor_client, bmap):
         "stage_0": str(stages(bmap)["Code review"].pk),
         "kind_0": "waiting",
     }
-    target = url("measure", utc_team, pk=bmap.pk, upload_pk=stored.pk)
+    return url("measure", team, pk=bmap.pk, upload_pk=stored.pk), data
+
+
+def test_a_version_made_from_one_item_says_item(utc_team, editor_client, bmap):
+    target, data = _one_pull_request(utc_team, editor_client, bmap)
     response = editor_client.post(target, data, follow=True)
     assert response.status_code == 200
     assert "made from 1 measured item;" in response.text
@@ -527,22 +533,7 @@ def test_a_version_made_from_one_item_says_item(utc_team, editor_client, bmap):
 
 def test_one_item_shows_its_hours_without_percentiles(utc_team, editor_client, bmap):
     # A p85 and a "middle half 4 h–4 h" of a single pull request are not statistics.
-    text = "number,createdAt,mergedAt\n1,2026-10-01T08:00:00Z,2026-10-01T12:00:00Z\n"
-    stored = uploaded(editor_client, utc_team, bmap, text=text)
-    data = {
-        "col_id": "number",
-        "col_created": "createdAt",
-        "col_merged": "mergedAt",
-        "window_start": "2026-10-01",
-        "window_end": "2026-10-01",
-        "rollout": "",
-        "name": "One PR",
-        "quarter": "2026-Q4",
-        "key_0": "created→merged",
-        "stage_0": str(stages(bmap)["Code review"].pk),
-        "kind_0": "waiting",
-    }
-    target = url("measure", utc_team, pk=bmap.pk, upload_pk=stored.pk)
+    target, data = _one_pull_request(utc_team, editor_client, bmap)
     preview = editor_client.post(target, {**data, "preview": "1"})
     made = editor_client.post(target, data, follow=True)
     for page in (preview.text, made.text):
